@@ -1,0 +1,37 @@
+// Original file: proto/plugin.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { ExecuteEvent as _clocktower_plugin_v1_ExecuteEvent, ExecuteEvent__Output as _clocktower_plugin_v1_ExecuteEvent__Output } from '../../../clocktower/plugin/v1/ExecuteEvent.js';
+import type { ExecuteRequest as _clocktower_plugin_v1_ExecuteRequest, ExecuteRequest__Output as _clocktower_plugin_v1_ExecuteRequest__Output } from '../../../clocktower/plugin/v1/ExecuteRequest.js';
+import type { StopRequest as _clocktower_plugin_v1_StopRequest, StopRequest__Output as _clocktower_plugin_v1_StopRequest__Output } from '../../../clocktower/plugin/v1/StopRequest.js';
+import type { StopResponse as _clocktower_plugin_v1_StopResponse, StopResponse__Output as _clocktower_plugin_v1_StopResponse__Output } from '../../../clocktower/plugin/v1/StopResponse.js';
+
+export interface ExecutorClient extends grpc.Client {
+  Execute(argument: _clocktower_plugin_v1_ExecuteRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_clocktower_plugin_v1_ExecuteEvent__Output>;
+  Execute(argument: _clocktower_plugin_v1_ExecuteRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_clocktower_plugin_v1_ExecuteEvent__Output>;
+  execute(argument: _clocktower_plugin_v1_ExecuteRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_clocktower_plugin_v1_ExecuteEvent__Output>;
+  execute(argument: _clocktower_plugin_v1_ExecuteRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_clocktower_plugin_v1_ExecuteEvent__Output>;
+  
+  Stop(argument: _clocktower_plugin_v1_StopRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_clocktower_plugin_v1_StopResponse__Output>): grpc.ClientUnaryCall;
+  Stop(argument: _clocktower_plugin_v1_StopRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_clocktower_plugin_v1_StopResponse__Output>): grpc.ClientUnaryCall;
+  Stop(argument: _clocktower_plugin_v1_StopRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_clocktower_plugin_v1_StopResponse__Output>): grpc.ClientUnaryCall;
+  Stop(argument: _clocktower_plugin_v1_StopRequest, callback: grpc.requestCallback<_clocktower_plugin_v1_StopResponse__Output>): grpc.ClientUnaryCall;
+  stop(argument: _clocktower_plugin_v1_StopRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_clocktower_plugin_v1_StopResponse__Output>): grpc.ClientUnaryCall;
+  stop(argument: _clocktower_plugin_v1_StopRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_clocktower_plugin_v1_StopResponse__Output>): grpc.ClientUnaryCall;
+  stop(argument: _clocktower_plugin_v1_StopRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_clocktower_plugin_v1_StopResponse__Output>): grpc.ClientUnaryCall;
+  stop(argument: _clocktower_plugin_v1_StopRequest, callback: grpc.requestCallback<_clocktower_plugin_v1_StopResponse__Output>): grpc.ClientUnaryCall;
+  
+}
+
+export interface ExecutorHandlers extends grpc.UntypedServiceImplementation {
+  Execute: grpc.handleServerStreamingCall<_clocktower_plugin_v1_ExecuteRequest__Output, _clocktower_plugin_v1_ExecuteEvent>;
+  
+  Stop: grpc.handleUnaryCall<_clocktower_plugin_v1_StopRequest__Output, _clocktower_plugin_v1_StopResponse>;
+  
+}
+
+export interface ExecutorDefinition extends grpc.ServiceDefinition {
+  Execute: MethodDefinition<_clocktower_plugin_v1_ExecuteRequest, _clocktower_plugin_v1_ExecuteEvent, _clocktower_plugin_v1_ExecuteRequest__Output, _clocktower_plugin_v1_ExecuteEvent__Output>
+  Stop: MethodDefinition<_clocktower_plugin_v1_StopRequest, _clocktower_plugin_v1_StopResponse, _clocktower_plugin_v1_StopRequest__Output, _clocktower_plugin_v1_StopResponse__Output>
+}

@@ -1,0 +1,10 @@
+// Original file: proto/plugin.proto
+
+
+export interface StopResponse {
+  'found'?: (boolean);
+}
+
+export interface StopResponse__Output {
+  'found': (boolean);
+}

@@ -1,0 +1,39 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { MessageTypeDefinition } from '@grpc/proto-loader';
+
+import type { ExecuteEvent as _clocktower_plugin_v1_ExecuteEvent, ExecuteEvent__Output as _clocktower_plugin_v1_ExecuteEvent__Output } from './clocktower/plugin/v1/ExecuteEvent.js';
+import type { ExecuteRequest as _clocktower_plugin_v1_ExecuteRequest, ExecuteRequest__Output as _clocktower_plugin_v1_ExecuteRequest__Output } from './clocktower/plugin/v1/ExecuteRequest.js';
+import type { ExecuteResult as _clocktower_plugin_v1_ExecuteResult, ExecuteResult__Output as _clocktower_plugin_v1_ExecuteResult__Output } from './clocktower/plugin/v1/ExecuteResult.js';
+import type { Execution as _clocktower_plugin_v1_Execution, Execution__Output as _clocktower_plugin_v1_Execution__Output } from './clocktower/plugin/v1/Execution.js';
+import type { ExecutorClient as _clocktower_plugin_v1_ExecutorClient, ExecutorDefinition as _clocktower_plugin_v1_ExecutorDefinition } from './clocktower/plugin/v1/Executor.js';
+import type { OutputChunk as _clocktower_plugin_v1_OutputChunk, OutputChunk__Output as _clocktower_plugin_v1_OutputChunk__Output } from './clocktower/plugin/v1/OutputChunk.js';
+import type { ProcessRequest as _clocktower_plugin_v1_ProcessRequest, ProcessRequest__Output as _clocktower_plugin_v1_ProcessRequest__Output } from './clocktower/plugin/v1/ProcessRequest.js';
+import type { ProcessResponse as _clocktower_plugin_v1_ProcessResponse, ProcessResponse__Output as _clocktower_plugin_v1_ProcessResponse__Output } from './clocktower/plugin/v1/ProcessResponse.js';
+import type { ProcessorClient as _clocktower_plugin_v1_ProcessorClient, ProcessorDefinition as _clocktower_plugin_v1_ProcessorDefinition } from './clocktower/plugin/v1/Processor.js';
+import type { StopRequest as _clocktower_plugin_v1_StopRequest, StopRequest__Output as _clocktower_plugin_v1_StopRequest__Output } from './clocktower/plugin/v1/StopRequest.js';
+import type { StopResponse as _clocktower_plugin_v1_StopResponse, StopResponse__Output as _clocktower_plugin_v1_StopResponse__Output } from './clocktower/plugin/v1/StopResponse.js';
+
+type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
+  new(...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  clocktower: {
+    plugin: {
+      v1: {
+        ExecuteEvent: MessageTypeDefinition<_clocktower_plugin_v1_ExecuteEvent, _clocktower_plugin_v1_ExecuteEvent__Output>
+        ExecuteRequest: MessageTypeDefinition<_clocktower_plugin_v1_ExecuteRequest, _clocktower_plugin_v1_ExecuteRequest__Output>
+        ExecuteResult: MessageTypeDefinition<_clocktower_plugin_v1_ExecuteResult, _clocktower_plugin_v1_ExecuteResult__Output>
+        Execution: MessageTypeDefinition<_clocktower_plugin_v1_Execution, _clocktower_plugin_v1_Execution__Output>
+        Executor: SubtypeConstructor<typeof grpc.Client, _clocktower_plugin_v1_ExecutorClient> & { service: _clocktower_plugin_v1_ExecutorDefinition }
+        OutputChunk: MessageTypeDefinition<_clocktower_plugin_v1_OutputChunk, _clocktower_plugin_v1_OutputChunk__Output>
+        ProcessRequest: MessageTypeDefinition<_clocktower_plugin_v1_ProcessRequest, _clocktower_plugin_v1_ProcessRequest__Output>
+        ProcessResponse: MessageTypeDefinition<_clocktower_plugin_v1_ProcessResponse, _clocktower_plugin_v1_ProcessResponse__Output>
+        Processor: SubtypeConstructor<typeof grpc.Client, _clocktower_plugin_v1_ProcessorClient> & { service: _clocktower_plugin_v1_ProcessorDefinition }
+        StopRequest: MessageTypeDefinition<_clocktower_plugin_v1_StopRequest, _clocktower_plugin_v1_StopRequest__Output>
+        StopResponse: MessageTypeDefinition<_clocktower_plugin_v1_StopResponse, _clocktower_plugin_v1_StopResponse__Output>
+      }
+    }
+  }
+}
+

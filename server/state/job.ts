@@ -1,0 +1,58 @@
+// The job model: what a user defines (Dkron's job fields) plus the
+// bookkeeping the state machine keeps. Times are epoch milliseconds.
+
+export type Concurrency = 'allow' | 'forbid';
+
+/** What to do with fires that fell due while no scheduler was running. */
+export type CatchUpMode = 'none' | 'latest' | 'all';
+
+export interface CatchUpPolicy {
+  readonly mode: CatchUpMode;
+  /** With mode `all`: run at most this many missed fires (the latest ones). */
+  readonly max: number;
+  /** A missed fire older than this is skipped, whatever the mode. */
+  readonly startingDeadlineMs: number;
+}
+
+export const defaultCatchUp: CatchUpPolicy = { mode: 'latest', max: 10, startingDeadlineMs: 3_600_000 };
+
+/** A job as the user defines it. */
+export interface JobSpec {
+  readonly name: string;
+  readonly displayName: string;
+  /** IANA zone for evaluating `schedule`; "" means UTC. */
+  readonly timezone: string;
+  readonly schedule: string;
+  readonly owner: string;
+  readonly ownerEmail: string;
+  readonly disabled: boolean;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly retries: number;
+  readonly parentJob: string;
+  readonly processors: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  readonly concurrency: Concurrency;
+  readonly executor: string;
+  readonly executorConfig: Readonly<Record<string, string>>;
+  readonly ephemeral: boolean;
+  readonly startsAtMs: number | null;
+  readonly expiresAtMs: number | null;
+  readonly catchUp: CatchUpPolicy;
+}
+
+export type JobStatus = '' | 'success' | 'failed' | 'partially_failed';
+
+/** A job as stored: the spec plus what the state machine keeps about it. */
+export interface Job extends JobSpec {
+  /** When the job was first created; `@every` schedules are anchored here. */
+  readonly createdAtMs: number;
+  readonly updatedAtMs: number;
+  readonly successCount: number;
+  readonly errorCount: number;
+  readonly lastSuccessMs: number | null;
+  readonly lastErrorMs: number | null;
+  readonly status: JobStatus;
+  readonly dependentJobs: readonly string[];
+  /** The latest scheduled time committed as fired or skipped; null before the first. */
+  readonly lastScheduledMs: number | null;
+}
