@@ -53,6 +53,12 @@ export interface Job extends JobSpec {
   readonly lastErrorMs: number | null;
   readonly status: JobStatus;
   readonly dependentJobs: readonly string[];
-  /** The latest scheduled time committed as fired or skipped; null before the first. */
-  readonly lastScheduledMs: number | null;
+  /** `@every` schedules keep their phase from here: set when the schedule or zone last changed. */
+  readonly anchorMs: number;
+  /**
+   * The scheduler's bookkeeping: every scheduled time up to here is committed
+   * as fired or skipped. Set to the command time on create, on a schedule
+   * change and on re-enable, so time spent disabled is not "missed".
+   */
+  readonly lastScheduledMs: number;
 }

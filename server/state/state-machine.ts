@@ -1,0 +1,488 @@
+// The replicated state machine: jobs, executions, skipped fires and the
+// scheduler's bookkeeping.
+//
+// How it works: every server applies the same committed commands in the same
+// order, so apply() must be deterministic. It reads no clock and draws no
+// random number: command times (`atMs`), fire times and chosen nodes arrive
+// inside the command. Ids come from a counter kept in the state itself.
+// What follows from a result without a further decision (a retry after a
+// failure, a child job after its parent succeeded, deleting an ephemeral job)
+// happens right here in apply, so it happens exactly once even if the leader
+// dies straight after the commit. Such follow-up executions are created
+// `pending` with no node; the leader picks a node and starts them with a
+// StartExecutions command.
+//
+// An unknown command type throws StateInvariantError: the node stops instead
+// of silently diverging from its peers.
+
+import {
+  CommandType,
+  type Command,
+  type DeleteExecutions,
+  type DeleteJob,
+  type FinishExecutions,
+  type PutJob,
+  type PutJobs,
+  type RecordFires,
+  type StartExecutions,
+  type ToggleJob,
+} from './commands.js';
+import { isFinished, type Execution, type SkippedFires, type Trigger } from './execution.js';
+import type { Job, JobSpec, JobStatus } from './job.js';
+import { StateError, StateErrorCode, StateInvariantError } from './state-error.js';
+import { validateJobSpec } from './validate-job.js';
+
+export interface StateOptions {
+  /** Executions kept per job; the oldest finished ones are dropped first (Dkron keeps 100). */
+  readonly historyLimit: number;
+}
+
+export const defaultStateOptions: StateOptions = { historyLimit: 100 };
+
+export type ApplyResult =
+  | { readonly ok: true; readonly job?: Job; readonly executions: readonly Execution[]; readonly skips: readonly SkippedFires[] }
+  | { readonly ok: false; readonly error: StateError };
+
+/** Something apply() changed, for local observers (the leader's scheduler, the API's waiters). */
+export type StateEvent =
+  | { readonly kind: 'job'; readonly name: string; readonly job: Job | null }
+  | { readonly kind: 'execution'; readonly execution: Execution };
+
+interface JobRecord {
+  job: Job;
+  /** Oldest first. */
+  executions: Execution[];
+  skips: SkippedFires[];
+  /** Executions of this job that are pending or running. */
+  active: number;
+}
+
+/** Retry backoff: 1 s after the first failed attempt, doubling, at most 5 minutes. */
+export function retryBackoffMs(failedAttempt: number): number {
+  return Math.min(1000 * 2 ** Math.max(0, failedAttempt - 1), 300_000);
+}
+
+const noEffects = { executions: [] as Execution[], skips: [] as SkippedFires[] };
+
+export class StateMachine {
+  private readonly records = new Map<string, JobRecord>();
+  private readonly byId = new Map<string, Execution>();
+  private nextSeq = 1;
+  private appliedIndex = 0;
+  private readonly listeners = new Set<(event: StateEvent) => void>();
+
+  constructor(private readonly options: StateOptions = defaultStateOptions) {}
+
+  // ---- reading -------------------------------------------------------------
+
+  get lastApplied(): number {
+    return this.appliedIndex;
+  }
+
+  get jobCount(): number {
+    return this.records.size;
+  }
+
+  jobs(): IterableIterator<Job> {
+    return mapIter(this.records.values(), (r) => r.job);
+  }
+
+  job(name: string): Job | undefined {
+    return this.records.get(name)?.job;
+  }
+
+  /** A job's executions, oldest first. */
+  executionsOf(name: string): readonly Execution[] | undefined {
+    return this.records.get(name)?.executions;
+  }
+
+  execution(id: string): Execution | undefined {
+    return this.byId.get(id);
+  }
+
+  skipsOf(name: string): readonly SkippedFires[] | undefined {
+    return this.records.get(name)?.skips;
+  }
+
+  /** Executions that are pending or running, in id order. */
+  activeExecutions(): Execution[] {
+    const out: Execution[] = [];
+    for (const e of this.byId.values()) if (!isFinished(e)) out.push(e);
+    return out.sort((a, b) => Number(a.id) - Number(b.id));
+  }
+
+  activeCount(jobName: string): number {
+    return this.records.get(jobName)?.active ?? 0;
+  }
+
+  subscribe(listener: (event: StateEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ---- applying ------------------------------------------------------------
+
+  /** Apply one committed command at log index `index`. */
+  apply(command: Command, index: number): ApplyResult {
+    if (index <= this.appliedIndex) {
+      throw new StateInvariantError(`apply of index ${index} after ${this.appliedIndex}: entries must be applied once, in order`);
+    }
+    this.appliedIndex = index;
+    try {
+      return this.dispatch(command);
+    } catch (err) {
+      if (err instanceof StateError) return { ok: false, error: err };
+      throw err;
+    }
+  }
+
+  private dispatch(command: Command): ApplyResult {
+    switch (command.type) {
+      case CommandType.PutJob:
+        return this.putJob(command);
+      case CommandType.PutJobs:
+        return this.putJobs(command);
+      case CommandType.DeleteJob:
+        return this.deleteJob(command);
+      case CommandType.ToggleJob:
+        return this.toggleJob(command);
+      case CommandType.RecordFires:
+        return this.recordFires(command);
+      case CommandType.StartExecutions:
+        return this.startExecutions(command);
+      case CommandType.FinishExecutions:
+        return this.finishExecutions(command);
+      case CommandType.DeleteExecutions:
+        return this.deleteExecutions(command);
+      default:
+        throw new StateInvariantError(
+          `unknown command type ${String((command as { type: unknown }).type)}: this server is older than the cluster's log; upgrade it`,
+        );
+    }
+  }
+
+  private putJob(c: PutJob): ApplyResult {
+    this.checkPut(c.job, new Set());
+    const job = this.upsert(c.job, c.atMs);
+    return { ok: true, job, ...noEffects };
+  }
+
+  /** All or nothing: every job is checked (against the others too) before any is stored. */
+  private putJobs(c: PutJobs): ApplyResult {
+    const incoming = new Set(c.jobs.map((j) => j.name));
+    for (const spec of c.jobs) this.checkPut(spec, incoming);
+    for (const spec of c.jobs) this.upsert(spec, c.atMs);
+    return { ok: true, ...noEffects };
+  }
+
+  private checkPut(spec: JobSpec, alsoComing: ReadonlySet<string>): void {
+    const invalid = validateJobSpec(spec);
+    if (invalid) throw invalid;
+    if (spec.parentJob === '') return;
+    if (!this.records.has(spec.parentJob) && !alsoComing.has(spec.parentJob)) {
+      throw new StateError(StateErrorCode.ParentNotFound, `specified parent job not found: ${spec.parentJob}`, 'parent_job');
+    }
+    // Walk up the stored chain: the new edge must not close a loop.
+    let at: string | undefined = spec.parentJob;
+    for (let hops = 0; at !== undefined && at !== ''; hops++) {
+      if (at === spec.name || hops > this.records.size) {
+        throw new StateError(StateErrorCode.ParentCycle, `parent_job ${spec.parentJob} would make a cycle of parents`, 'parent_job');
+      }
+      at = this.records.get(at)?.job.parentJob;
+    }
+  }
+
+  private upsert(spec: JobSpec, atMs: number): Job {
+    const old = this.records.get(spec.name);
+    const prev = old?.job;
+    const scheduleChanged = !prev || prev.schedule !== spec.schedule || prev.timezone !== spec.timezone;
+    const reenabled = prev !== undefined && prev.disabled && !spec.disabled;
+    const job: Job = {
+      ...spec,
+      createdAtMs: prev?.createdAtMs ?? atMs,
+      updatedAtMs: atMs,
+      successCount: prev?.successCount ?? 0,
+      errorCount: prev?.errorCount ?? 0,
+      lastSuccessMs: prev?.lastSuccessMs ?? null,
+      lastErrorMs: prev?.lastErrorMs ?? null,
+      status: prev?.status ?? '',
+      dependentJobs: prev?.dependentJobs ?? [],
+      anchorMs: scheduleChanged ? atMs : (prev?.anchorMs ?? atMs),
+      lastScheduledMs: scheduleChanged || reenabled ? atMs : (prev?.lastScheduledMs ?? atMs),
+    };
+    if (old) old.job = job;
+    else this.records.set(spec.name, { job, executions: [], skips: [], active: 0 });
+    if (prev?.parentJob !== spec.parentJob) {
+      if (prev && prev.parentJob !== '') this.editDependents(prev.parentJob, (d) => d.filter((n) => n !== spec.name));
+      if (spec.parentJob !== '') this.editDependents(spec.parentJob, (d) => [...d.filter((n) => n !== spec.name), spec.name]);
+    }
+    this.emit({ kind: 'job', name: spec.name, job: this.records.get(spec.name)?.job ?? null });
+    return this.mustRecord(spec.name).job;
+  }
+
+  private editDependents(parent: string, edit: (d: readonly string[]) => string[]): void {
+    const r = this.records.get(parent);
+    if (!r) return;
+    r.job = { ...r.job, dependentJobs: edit(r.job.dependentJobs) };
+  }
+
+  private deleteJob(c: DeleteJob): ApplyResult {
+    const r = this.records.get(c.name);
+    if (!r) throw notFound(c.name);
+    if (r.job.dependentJobs.length > 0) {
+      throw new StateError(
+        StateErrorCode.HasDependents,
+        `job ${c.name} has dependent jobs (${r.job.dependentJobs.join(', ')}): delete the children first`,
+      );
+    }
+    this.removeJob(r);
+    return { ok: true, job: r.job, ...noEffects };
+  }
+
+  private removeJob(r: JobRecord): void {
+    if (r.job.parentJob !== '') this.editDependents(r.job.parentJob, (d) => d.filter((n) => n !== r.job.name));
+    for (const e of r.executions) this.byId.delete(e.id);
+    this.records.delete(r.job.name);
+    this.emit({ kind: 'job', name: r.job.name, job: null });
+  }
+
+  private toggleJob(c: ToggleJob): ApplyResult {
+    const r = this.records.get(c.name);
+    if (!r) throw notFound(c.name);
+    const { disabled, ...spec } = r.job;
+    return this.putJob({ type: CommandType.PutJob, atMs: c.atMs, job: { ...spec, disabled: !disabled } });
+  }
+
+  private recordFires(c: RecordFires): ApplyResult {
+    // A manual run is refused whole, before anything changes.
+    for (const f of c.fires) {
+      if (f.trigger !== 'manual') continue;
+      const r = this.records.get(f.jobName);
+      if (!r) throw notFound(f.jobName);
+      if (r.job.concurrency === 'forbid' && r.active > 0) {
+        throw new StateError(StateErrorCode.ForbidRunning, `job ${f.jobName} is running and its concurrency is "forbid"`);
+      }
+    }
+    const executions: Execution[] = [];
+    const skips: SkippedFires[] = [];
+    for (const s of c.skips) {
+      const r = this.records.get(s.jobName);
+      if (r) skips.push(this.addSkip(r, { ...s, recordedAtMs: c.atMs }));
+    }
+    for (const f of c.fires) {
+      const r = this.records.get(f.jobName);
+      if (!r) continue; // deleted after the leader planned the fire
+      if (r.job.concurrency === 'forbid' && r.active > 0) {
+        skips.push(this.addSkip(r, {
+          jobName: f.jobName, firstMs: f.scheduledAtMs, lastMs: f.scheduledAtMs, count: 1, reason: 'forbid_running', recordedAtMs: c.atMs,
+        }));
+        continue;
+      }
+      for (const node of f.nodes) {
+        const id = this.newId();
+        executions.push(this.addExecution(r, {
+          id, jobName: f.jobName, group: id, attempt: 1, trigger: f.trigger, scheduledAtMs: f.scheduledAtMs,
+          nodeName: node, notBeforeMs: c.atMs, startedAtMs: c.atMs, finishedAtMs: null, state: 'running',
+          output: '', outputTruncated: false, exitCode: null, error: '',
+        }));
+      }
+    }
+    for (const { jobName, atMs } of c.lastScheduled) {
+      const r = this.records.get(jobName);
+      if (r && atMs > r.job.lastScheduledMs) r.job = { ...r.job, lastScheduledMs: atMs };
+    }
+    return { ok: true, executions, skips };
+  }
+
+  private startExecutions(c: StartExecutions): ApplyResult {
+    const executions: Execution[] = [];
+    for (const { id, nodeName } of c.starts) {
+      const e = this.byId.get(id);
+      if (!e || e.state !== 'pending') continue; // finished or dropped meanwhile: starting twice changes nothing
+      executions.push(this.replaceExecution({ ...e, nodeName, startedAtMs: c.atMs, state: 'running' }));
+    }
+    return { ok: true, executions, skips: [] };
+  }
+
+  private finishExecutions(c: FinishExecutions): ApplyResult {
+    const created: Execution[] = [];
+    for (const res of c.results) {
+      const e = this.byId.get(res.id);
+      if (!e || isFinished(e)) continue; // applied before, or its job is gone: once only
+      const r = this.mustRecord(e.jobName);
+      const done = this.replaceExecution({
+        ...e,
+        startedAtMs: e.startedAtMs ?? res.finishedAtMs,
+        finishedAtMs: res.finishedAtMs,
+        state: res.state,
+        output: res.output,
+        outputTruncated: res.outputTruncated,
+        exitCode: res.exitCode,
+        error: res.error,
+      });
+      const success = done.state === 'succeeded';
+      r.job = success
+        ? { ...r.job, successCount: r.job.successCount + 1, lastSuccessMs: maxOrNull(r.job.lastSuccessMs, res.finishedAtMs) }
+        : { ...r.job, errorCount: r.job.errorCount + 1, lastErrorMs: maxOrNull(r.job.lastErrorMs, res.finishedAtMs) };
+      if (!success && done.state !== 'stopped' && done.attempt < r.job.retries + 1) {
+        created.push(this.addExecution(r, {
+          ...done, id: this.newId(), attempt: done.attempt + 1, trigger: 'retry', nodeName: '',
+          notBeforeMs: res.finishedAtMs + retryBackoffMs(done.attempt), startedAtMs: null, finishedAtMs: null,
+          state: 'pending', output: '', outputTruncated: false, exitCode: null, error: '',
+        }));
+        continue;
+      }
+      created.push(...this.settleGroup(r, done.group, res.finishedAtMs));
+    }
+    return { ok: true, executions: created, skips: [] };
+  }
+
+  /** When the last execution of a group ends: job status, children, ephemeral deletion. */
+  private settleGroup(r: JobRecord, group: string, atMs: number): Execution[] {
+    // Final attempt per node decides (a retry that succeeded makes the group a success).
+    const finalByNode = new Map<string, Execution>();
+    for (const e of r.executions) {
+      if (e.group !== group) continue;
+      if (!isFinished(e)) return [];
+      const prev = finalByNode.get(e.nodeName);
+      if (!prev || e.attempt > prev.attempt) finalByNode.set(e.nodeName, e);
+    }
+    const finals = [...finalByNode.values()];
+    const ok = finals.filter((e) => e.state === 'succeeded').length;
+    const status: JobStatus = ok === finals.length ? 'success' : ok === 0 ? 'failed' : 'partially_failed';
+    r.job = { ...r.job, status };
+    this.emit({ kind: 'job', name: r.job.name, job: r.job });
+    if (status !== 'success') return [];
+    const children: Execution[] = [];
+    for (const childName of r.job.dependentJobs) {
+      const child = this.records.get(childName);
+      if (!child || child.job.disabled) continue;
+      if (child.job.concurrency === 'forbid' && child.active > 0) {
+        this.addSkip(child, { jobName: childName, firstMs: atMs, lastMs: atMs, count: 1, reason: 'forbid_running', recordedAtMs: atMs });
+        continue;
+      }
+      children.push(this.pendingExecution(child, 'parent', atMs));
+    }
+    if (r.job.ephemeral && r.job.dependentJobs.length === 0) this.removeJob(r);
+    return children;
+  }
+
+  private pendingExecution(r: JobRecord, trigger: Trigger, atMs: number): Execution {
+    const id = this.newId();
+    return this.addExecution(r, {
+      id, jobName: r.job.name, group: id, attempt: 1, trigger, scheduledAtMs: atMs, nodeName: '',
+      notBeforeMs: atMs, startedAtMs: null, finishedAtMs: null, state: 'pending',
+      output: '', outputTruncated: false, exitCode: null, error: '',
+    });
+  }
+
+  private deleteExecutions(c: DeleteExecutions): ApplyResult {
+    const r = this.records.get(c.name);
+    if (!r) throw notFound(c.name);
+    // Running ones stay: their results still have somewhere to land.
+    const keep = r.executions.filter((e) => !isFinished(e));
+    for (const e of r.executions) if (isFinished(e)) this.byId.delete(e.id);
+    r.executions = keep;
+    r.skips = [];
+    r.job = { ...r.job, successCount: 0, errorCount: 0, lastSuccessMs: null, lastErrorMs: null, status: '' };
+    this.emit({ kind: 'job', name: c.name, job: r.job });
+    return { ok: true, job: r.job, ...noEffects };
+  }
+
+  // ---- helpers -------------------------------------------------------------
+
+  private newId(): string {
+    return String(this.nextSeq++);
+  }
+
+  private addExecution(r: JobRecord, e: Execution): Execution {
+    r.executions.push(e);
+    this.byId.set(e.id, e);
+    if (!isFinished(e)) r.active++;
+    this.trimHistory(r);
+    this.emit({ kind: 'execution', execution: e });
+    return e;
+  }
+
+  private replaceExecution(e: Execution): Execution {
+    const r = this.mustRecord(e.jobName);
+    const i = r.executions.findLastIndex((x) => x.id === e.id);
+    const old = r.executions[i];
+    if (!old) throw new StateInvariantError(`execution ${e.id} is indexed but not in its job's history`);
+    r.executions[i] = e;
+    this.byId.set(e.id, e);
+    r.active += (isFinished(e) ? 0 : 1) - (isFinished(old) ? 0 : 1);
+    this.emit({ kind: 'execution', execution: e });
+    return e;
+  }
+
+  /** Drop the oldest finished executions beyond the limit; active ones are never dropped. */
+  private trimHistory(r: JobRecord): void {
+    let excess = r.executions.length - this.options.historyLimit;
+    if (excess <= 0) return;
+    r.executions = r.executions.filter((e) => {
+      if (excess > 0 && isFinished(e)) {
+        excess--;
+        this.byId.delete(e.id);
+        return false;
+      }
+      return true;
+    });
+  }
+
+  private addSkip(r: JobRecord, s: SkippedFires): SkippedFires {
+    r.skips.push(s);
+    if (r.skips.length > this.options.historyLimit) r.skips.shift();
+    return s;
+  }
+
+  private mustRecord(name: string): JobRecord {
+    const r = this.records.get(name);
+    if (!r) throw new StateInvariantError(`job ${name} vanished during apply`);
+    return r;
+  }
+
+  private emit(event: StateEvent): void {
+    for (const l of this.listeners) l(event);
+  }
+
+  // ---- snapshots -----------------------------------------------------------
+
+  snapshot(): Uint8Array {
+    const jobs = [...this.records.values()].map((r) => ({ job: r.job, executions: r.executions, skips: r.skips }));
+    return new TextEncoder().encode(JSON.stringify({ v: 1, nextSeq: this.nextSeq, appliedIndex: this.appliedIndex, jobs }));
+  }
+
+  restore(data: Uint8Array): void {
+    const parsed = JSON.parse(new TextDecoder().decode(data)) as SnapshotShape;
+    if (parsed.v !== 1) throw new StateInvariantError(`snapshot format ${String(parsed.v)} is not known to this server`);
+    this.records.clear();
+    this.byId.clear();
+    this.nextSeq = parsed.nextSeq;
+    this.appliedIndex = parsed.appliedIndex;
+    for (const { job, executions, skips } of parsed.jobs) {
+      const active = executions.filter((e) => !isFinished(e)).length;
+      this.records.set(job.name, { job, executions, skips, active });
+      for (const e of executions) this.byId.set(e.id, e);
+    }
+  }
+}
+
+interface SnapshotShape {
+  v: number;
+  nextSeq: number;
+  appliedIndex: number;
+  jobs: { job: Job; executions: Execution[]; skips: SkippedFires[] }[];
+}
+
+function notFound(name: string): StateError {
+  return new StateError(StateErrorCode.JobNotFound, `job not found: ${name}`);
+}
+
+function maxOrNull(a: number | null, b: number): number {
+  return a === null ? b : Math.max(a, b);
+}
+
+function* mapIter<A, B>(it: Iterable<A>, f: (a: A) => B): IterableIterator<B> {
+  for (const a of it) yield f(a);
+}

@@ -1,0 +1,43 @@
+// Field rules of a job that need nothing but the job itself (Dkron's rules).
+// Schedule, time zone and executor config are checked by their owners.
+
+import type { JobSpec } from './job.js';
+import { StateError, StateErrorCode } from './state-error.js';
+
+const nameChar = /^[\p{Ll}\p{Nd}_-]$/u;
+
+/** Returns the first problem with the spec, or null. */
+export function validateJobSpec(job: JobSpec): StateError | null {
+  const invalid = (field: string, message: string) => new StateError(StateErrorCode.InvalidJob, message, field);
+  if (job.name === '') return invalid('name', 'name cannot be empty');
+  for (const ch of job.name) {
+    if (!nameChar.test(ch)) {
+      return invalid('name', `name contains the illegal character ${JSON.stringify(ch)}: use lower-case letters, digits, "_" and "-"`);
+    }
+  }
+  if (job.name.length > 200) return invalid('name', 'name is longer than 200 characters');
+  if (job.parentJob === job.name) return invalid('parent_job', 'a job cannot be its own parent');
+  if (job.schedule === '' && job.parentJob === '') {
+    return invalid('schedule', 'schedule is required unless parent_job is set');
+  }
+  if (!Number.isInteger(job.retries) || job.retries < 0 || job.retries > 100) {
+    return invalid('retries', 'retries must be an integer from 0 to 100');
+  }
+  if (job.concurrency !== 'allow' && job.concurrency !== 'forbid') {
+    return invalid('concurrency', 'concurrency must be "allow" or "forbid"');
+  }
+  const c = job.catchUp;
+  if (c.mode !== 'none' && c.mode !== 'latest' && c.mode !== 'all') {
+    return invalid('catch_up.policy', 'catch_up.policy must be "none", "latest" or "all"');
+  }
+  if (!Number.isInteger(c.max) || c.max < 1 || c.max > 10_000) {
+    return invalid('catch_up.max', 'catch_up.max must be an integer from 1 to 10000');
+  }
+  if (!Number.isFinite(c.startingDeadlineMs) || c.startingDeadlineMs < 0) {
+    return invalid('catch_up.starting_deadline', 'catch_up.starting_deadline must be a duration of 0 or more');
+  }
+  if (job.startsAtMs !== null && job.expiresAtMs !== null && job.expiresAtMs <= job.startsAtMs) {
+    return invalid('expires_at', 'expires_at must be later than starts_at');
+  }
+  return null;
+}

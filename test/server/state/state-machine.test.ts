@@ -1,0 +1,237 @@
+import t from 'tap';
+import { CommandType, type Command, decodeCommand, encodeCommand } from '../../../server/state/commands.js';
+import { defaultCatchUp, type JobSpec } from '../../../server/state/job.js';
+import { StateInvariantError } from '../../../server/state/state-error.js';
+import { StateMachine, retryBackoffMs, type ApplyResult } from '../../../server/state/state-machine.js';
+
+function spec(name: string, over: Partial<JobSpec> = {}): JobSpec {
+  return {
+    name, displayName: '', timezone: '', schedule: '@every 1s', owner: '', ownerEmail: '', disabled: false,
+    tags: {}, metadata: {}, retries: 0, parentJob: '', processors: {}, concurrency: 'allow', executor: 'shell',
+    executorConfig: { command: 'true' }, ephemeral: false, startsAtMs: null, expiresAtMs: null, catchUp: defaultCatchUp,
+    ...over,
+  };
+}
+
+class Harness {
+  readonly sm = new StateMachine({ historyLimit: 5 });
+  private index = 0;
+  apply(c: Command): ApplyResult {
+    // Every command goes through the wire encoding, as it does in the log.
+    return this.sm.apply(decodeCommand(encodeCommand(c)), ++this.index);
+  }
+  ok(c: Command): Extract<ApplyResult, { ok: true }> {
+    const r = this.apply(c);
+    if (!r.ok) throw r.error;
+    return r;
+  }
+  put(s: JobSpec, atMs = 1000) {
+    return this.ok({ type: CommandType.PutJob, atMs, job: s });
+  }
+  fire(name: string, scheduledAtMs: number, trigger: 'schedule' | 'manual' = 'schedule') {
+    return this.ok({
+      type: CommandType.RecordFires, atMs: scheduledAtMs + 1,
+      fires: [{ jobName: name, scheduledAtMs, trigger, nodes: ['n1'] }], skips: [],
+      lastScheduled: trigger === 'schedule' ? [{ jobName: name, atMs: scheduledAtMs }] : [],
+    });
+  }
+  finish(id: string, state: 'succeeded' | 'failed' | 'stopped' | 'lost', atMs = 5000) {
+    return this.ok({
+      type: CommandType.FinishExecutions, atMs,
+      results: [{ id, finishedAtMs: atMs, state, output: `out ${id}`, outputTruncated: false, exitCode: state === 'succeeded' ? 0 : 1, error: '' }],
+    });
+  }
+}
+
+t.test('put, get and upsert keep computed fields', async (t) => {
+  const h = new Harness();
+  h.put(spec('a'), 1000);
+  const [e] = h.fire('a', 2000).executions;
+  h.finish(e!.id, 'succeeded', 2500);
+  h.put(spec('a', { displayName: 'A' }), 3000);
+  const job = h.sm.job('a')!;
+  t.equal(job.displayName, 'A');
+  t.equal(job.successCount, 1, 'counters survive an update');
+  t.equal(job.lastSuccessMs, 2500);
+  t.equal(job.status, 'success');
+  t.equal(job.createdAtMs, 1000);
+  t.equal(job.lastScheduledMs, 2000, 'bookkeeping kept when the schedule is unchanged');
+  h.put(spec('a', { schedule: '@every 5s' }), 4000);
+  t.equal(h.sm.job('a')!.anchorMs, 4000, 'a new schedule re-anchors @every');
+  t.equal(h.sm.job('a')!.lastScheduledMs, 4000, 'and starts its bookkeeping afresh');
+});
+
+t.test('parents and dependents', async (t) => {
+  const h = new Harness();
+  const missing = h.apply({ type: CommandType.PutJob, atMs: 1, job: spec('child', { parentJob: 'nope', schedule: '' }) });
+  t.equal(!missing.ok && missing.error.code, 'CT_STATE_PARENT_NOT_FOUND');
+  h.put(spec('p'));
+  h.put(spec('q'));
+  h.put(spec('c', { parentJob: 'p', schedule: '' }));
+  t.same(h.sm.job('p')!.dependentJobs, ['c']);
+  h.put(spec('c', { parentJob: 'q', schedule: '' }));
+  t.same(h.sm.job('p')!.dependentJobs, [], 'moved away from the old parent');
+  t.same(h.sm.job('q')!.dependentJobs, ['c']);
+  const cycle = h.apply({ type: CommandType.PutJob, atMs: 1, job: spec('q', { parentJob: 'c' }) });
+  t.equal(!cycle.ok && cycle.error.code, 'CT_STATE_PARENT_CYCLE');
+  const del = h.apply({ type: CommandType.DeleteJob, atMs: 1, name: 'q' });
+  t.equal(!del.ok && del.error.code, 'CT_STATE_HAS_DEPENDENTS');
+  t.ok(h.sm.job('q'), 'nothing deleted');
+  h.ok({ type: CommandType.DeleteJob, atMs: 1, name: 'c' });
+  t.same(h.sm.job('q')!.dependentJobs, [], 'deleting a child updates its parent');
+  h.ok({ type: CommandType.DeleteJob, atMs: 1, name: 'q' });
+  t.notOk(h.sm.job('q'));
+});
+
+t.test('invalid jobs are refused by apply too', async (t) => {
+  const h = new Harness();
+  const r = h.apply({ type: CommandType.PutJob, atMs: 1, job: spec('Bad Name') });
+  t.equal(!r.ok && r.error.code, 'CT_STATE_INVALID_JOB');
+  t.equal(!r.ok && r.error.field, 'name');
+  t.equal(h.sm.jobCount, 0);
+});
+
+t.test('a result applied twice changes nothing', async (t) => {
+  const h = new Harness();
+  h.put(spec('a'));
+  const [e] = h.fire('a', 2000).executions;
+  h.finish(e!.id, 'failed');
+  h.finish(e!.id, 'succeeded');
+  const job = h.sm.job('a')!;
+  t.equal(job.errorCount, 1);
+  t.equal(job.successCount, 0);
+  t.equal(h.sm.execution(e!.id)!.state, 'failed');
+});
+
+t.test('retries are pending with a backoff, same group, next attempt', async (t) => {
+  const h = new Harness();
+  h.put(spec('a', { retries: 2 }));
+  const [e1] = h.fire('a', 2000).executions;
+  const [e2] = h.finish(e1!.id, 'failed', 3000).executions;
+  t.equal(e2!.state, 'pending');
+  t.equal(e2!.attempt, 2);
+  t.equal(e2!.group, e1!.group);
+  t.equal(e2!.notBeforeMs, 3000 + retryBackoffMs(1));
+  const started = h.ok({ type: CommandType.StartExecutions, atMs: 4000, starts: [{ id: e2!.id, nodeName: 'n2' }] }).executions;
+  t.equal(started[0]?.state, 'running');
+  t.equal(started[0]?.nodeName, 'n2');
+  const again = h.ok({ type: CommandType.StartExecutions, atMs: 4001, starts: [{ id: e2!.id, nodeName: 'n3' }] }).executions;
+  t.same(again, [], 'starting twice changes nothing');
+  const [e3] = h.finish(e2!.id, 'failed', 5000).executions;
+  t.equal(e3!.attempt, 3);
+  h.ok({ type: CommandType.StartExecutions, atMs: 9000, starts: [{ id: e3!.id, nodeName: 'n1' }] });
+  const last = h.finish(e3!.id, 'failed', 9500).executions;
+  t.same(last, [], 'no attempt beyond retries + 1');
+  t.equal(h.sm.job('a')!.status, 'failed');
+  t.equal(h.sm.job('a')!.errorCount, 3);
+});
+
+t.test('a stopped execution is not retried', async (t) => {
+  const h = new Harness();
+  h.put(spec('a', { retries: 3 }));
+  const [e] = h.fire('a', 2000).executions;
+  t.same(h.finish(e!.id, 'stopped').executions, []);
+});
+
+t.test('a success runs the children; a disabled child is skipped', async (t) => {
+  const h = new Harness();
+  h.put(spec('p'));
+  h.put(spec('c1', { parentJob: 'p', schedule: '' }));
+  h.put(spec('c2', { parentJob: 'p', schedule: '', disabled: true }));
+  const [e] = h.fire('p', 2000).executions;
+  const created = h.finish(e!.id, 'succeeded', 3000).executions;
+  t.same(created.map((x) => [x.jobName, x.trigger, x.state]), [['c1', 'parent', 'pending']]);
+  const [f] = h.fire('p', 4000).executions;
+  t.same(h.finish(f!.id, 'failed', 4500).executions, [], 'a failure runs no child');
+});
+
+t.test('ephemeral jobs are deleted after a successful run', async (t) => {
+  const h = new Harness();
+  h.put(spec('once', { ephemeral: true, retries: 1 }));
+  const [e] = h.fire('once', 2000).executions;
+  const [retry] = h.finish(e!.id, 'failed').executions;
+  t.ok(h.sm.job('once'), 'still there after a failure');
+  h.ok({ type: CommandType.StartExecutions, atMs: 7000, starts: [{ id: retry!.id, nodeName: 'n1' }] });
+  h.finish(retry!.id, 'succeeded', 8000);
+  t.notOk(h.sm.job('once'));
+  t.notOk(h.sm.execution(e!.id), 'its executions went with it');
+});
+
+t.test('forbid: a fire while running is skipped and recorded; a manual run is refused whole', async (t) => {
+  const h = new Harness();
+  h.put(spec('f', { concurrency: 'forbid' }));
+  const [e] = h.fire('f', 2000).executions;
+  const second = h.fire('f', 3000);
+  t.same(second.executions, []);
+  t.equal(second.skips[0]?.reason, 'forbid_running');
+  t.equal(h.sm.job('f')!.lastScheduledMs, 3000, 'the skipped time is settled');
+  const skipsBefore = h.sm.skipsOf('f')!.length;
+  const manual = h.apply({
+    type: CommandType.RecordFires, atMs: 3500, fires: [{ jobName: 'f', scheduledAtMs: 3500, trigger: 'manual', nodes: ['n1'] }], skips: [], lastScheduled: [],
+  });
+  t.equal(!manual.ok && manual.error.code, 'CT_STATE_FORBID_RUNNING');
+  t.equal(h.sm.skipsOf('f')!.length, skipsBefore, 'a refused command leaves no trace');
+  h.finish(e!.id, 'succeeded');
+  t.equal(h.fire('f', 4000).executions.length, 1, 'runs again once the previous run ended');
+});
+
+t.test('history keeps the newest executions, never an active one', async (t) => {
+  const h = new Harness();
+  h.put(spec('a'));
+  const ids: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    const [e] = h.fire('a', 2000 + i * 1000).executions;
+    ids.push(e!.id);
+    if (i !== 0) h.finish(e!.id, 'succeeded', 2500 + i * 1000);
+  }
+  const kept = h.sm.executionsOf('a')!.map((e) => e.id);
+  t.equal(kept.length, 5);
+  t.ok(kept.includes(ids[0]!), 'the running one stays');
+  t.same(kept.slice(1), ids.slice(4), 'the newest finished ones stay');
+  t.notOk(h.sm.execution(ids[1]!), 'dropped ones are gone from the index too');
+});
+
+t.test('toggle: re-enabling starts the bookkeeping at the toggle time', async (t) => {
+  const h = new Harness();
+  h.put(spec('a'), 1000);
+  h.ok({ type: CommandType.ToggleJob, atMs: 2000, name: 'a' });
+  t.equal(h.sm.job('a')!.disabled, true);
+  h.ok({ type: CommandType.ToggleJob, atMs: 90_000, name: 'a' });
+  t.equal(h.sm.job('a')!.disabled, false);
+  t.equal(h.sm.job('a')!.lastScheduledMs, 90_000, 'time spent disabled is not missed');
+});
+
+t.test('delete executions resets counters and keeps running ones', async (t) => {
+  const h = new Harness();
+  h.put(spec('a'));
+  const [e1] = h.fire('a', 2000).executions;
+  h.finish(e1!.id, 'succeeded');
+  const [e2] = h.fire('a', 3000).executions;
+  const r = h.ok({ type: CommandType.DeleteExecutions, atMs: 6000, name: 'a' });
+  t.equal(r.job?.successCount, 0);
+  t.same(h.sm.executionsOf('a')!.map((e) => e.id), [e2!.id]);
+});
+
+t.test('restore from a snapshot gives the same state', async (t) => {
+  const h = new Harness();
+  h.put(spec('p'));
+  h.put(spec('c', { parentJob: 'p', schedule: '' }));
+  const [e] = h.fire('p', 2000).executions;
+  h.finish(e!.id, 'succeeded');
+  h.fire('p', 3000);
+  const copy = new StateMachine({ historyLimit: 5 });
+  copy.restore(h.sm.snapshot());
+  t.same([...copy.jobs()], [...h.sm.jobs()]);
+  t.same(copy.activeExecutions(), h.sm.activeExecutions());
+  t.equal(copy.activeCount('p'), 1);
+  t.equal(copy.lastApplied, h.sm.lastApplied);
+  // Both go on identically: ids come from the restored counter.
+  const next = { type: CommandType.RecordFires, atMs: 9, fires: [{ jobName: 'c', scheduledAtMs: 9, trigger: 'manual' as const, nodes: ['n'] }], skips: [], lastScheduled: [] };
+  t.same(copy.apply(next, copy.lastApplied + 1), h.apply(next));
+});
+
+t.test('unknown command types and out-of-order indexes stop the node', async (t) => {
+  const sm = new StateMachine();
+  t.throws(() => sm.apply({ type: 99 } as unknown as Command, 1), StateInvariantError);
+  t.throws(() => sm.apply({ type: CommandType.DeleteJob, atMs: 1, name: 'x' }, 1), StateInvariantError);
+});
