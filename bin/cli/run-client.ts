@@ -1,0 +1,194 @@
+// The client commands: they talk to a Clocktower server's REST API.
+
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { request } from 'undici';
+import { packageVersion } from '../package-version.js';
+
+export interface ClientIo {
+  stdout(s: string): void;
+  stderr(s: string): void;
+  env: Record<string, string | undefined>;
+}
+
+export function topLevelHelp(): string {
+  return `Clocktower: a distributed cron job scheduler.
+
+Usage: clocktower <command> [flags]
+
+Server:
+  light                 run everything in one process on one node (--help for flags)
+
+Jobs (talk to the REST API):
+  jobs list             list jobs
+  jobs get NAME         show a job
+  jobs put -f FILE      create or replace jobs from a JSON file (- for stdin)
+  jobs delete NAME      delete a job
+  jobs run NAME         run a job now
+  jobs toggle NAME      disable or enable a job
+  jobs executions NAME  show a job's executions
+
+Other:
+  version               print the version
+
+Client flags: --address URL (default http://127.0.0.1:8080, env CLOCKTOWER_ADDRESS),
+              --api-token TOKEN (env CLOCKTOWER_API_TOKEN)
+Every command takes --help.
+`;
+}
+
+const common = {
+  address: { type: 'string' },
+  'api-token': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const usage: Record<string, string> = {
+  list: 'clocktower jobs list [--json] [--q TEXT] [--status success|failed|partially_failed|untriggered] [--metadata k=v ...]',
+  get: 'clocktower jobs get NAME',
+  put: 'clocktower jobs put -f FILE   (FILE holds a job or an array of jobs; - reads stdin)',
+  delete: 'clocktower jobs delete NAME',
+  run: 'clocktower jobs run NAME',
+  toggle: 'clocktower jobs toggle NAME',
+  executions: 'clocktower jobs executions NAME [--json]',
+};
+
+class UsageError extends Error {}
+class ApiFailure extends Error {}
+
+export async function runClient(argv: string[], io: ClientIo): Promise<number> {
+  const [command, sub, ...rest] = argv;
+  try {
+    if (command === 'version') {
+      if (sub === '--help' || sub === '-h') return say(io, 'Usage: clocktower version\n');
+      return say(io, `clocktower ${packageVersion()}\n`);
+    }
+    if (command === 'jobs') return await jobs(sub, rest, io);
+    throw new UsageError(`unknown command "${command ?? ''}"`);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr(`error: ${err.message}\n\n${command === 'jobs' && sub && usage[sub] ? `Usage: ${usage[sub]}\n` : topLevelHelp()}`);
+      return 2;
+    }
+    io.stderr(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+function say(io: ClientIo, text: string): number {
+  io.stdout(text);
+  return 0;
+}
+
+async function jobs(sub: string | undefined, argv: string[], io: ClientIo): Promise<number> {
+  if (sub === undefined || sub === '--help' || sub === '-h') {
+    return say(io, `Usage:\n${Object.values(usage).map((u) => `  ${u}`).join('\n')}\n`);
+  }
+  if (!usage[sub]) throw new UsageError(`unknown jobs command "${sub}"`);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { ...common, file: { type: 'string', short: 'f' }, q: { type: 'string' }, status: { type: 'string' }, metadata: { type: 'string', multiple: true } },
+      strict: true,
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return say(io, `Usage: ${usage[sub]}\n`);
+  const api = client(values.address ?? io.env['CLOCKTOWER_ADDRESS'] ?? 'http://127.0.0.1:8080', values['api-token'] ?? io.env['CLOCKTOWER_API_TOKEN']);
+  const name = () => {
+    const n = positionals[0];
+    if (!n) throw new UsageError('a job NAME is required');
+    return encodeURIComponent(n);
+  };
+  switch (sub) {
+    case 'list': {
+      const q = new URLSearchParams();
+      if (values.q) q.set('q', values.q);
+      if (values.status) q.set('status', values.status);
+      for (const m of values.metadata ?? []) {
+        const eq = m.indexOf('=');
+        if (eq < 1) throw new UsageError(`--metadata wants k=v, not "${m}"`);
+        q.append(`metadata[${m.slice(0, eq)}]`, m.slice(eq + 1));
+      }
+      const list = (await api('GET', `/v1/jobs${q.size > 0 ? `?${q}` : ''}`)) as Record<string, unknown>[];
+      if (values.json) return say(io, `${JSON.stringify(list, null, 2)}\n`);
+      return say(io, table(['NAME', 'SCHEDULE', 'EXECUTOR', 'STATUS', 'DISABLED', 'NEXT', 'OK', 'FAILED'], list.map((j) => [
+        j['name'], j['schedule'], j['executor'], j['status'] || 'untriggered', j['disabled'], j['next'] ?? '-', j['success_count'], j['error_count'],
+      ])));
+    }
+    case 'get':
+      return say(io, `${JSON.stringify(await api('GET', `/v1/jobs/${name()}`), null, 2)}\n`);
+    case 'put': {
+      if (!values.file) throw new UsageError('-f FILE is required');
+      const text = readFileSync(values.file === '-' ? 0 : values.file, 'utf8');
+      let doc: unknown;
+      try {
+        doc = JSON.parse(text);
+      } catch (err) {
+        throw new Error(`${values.file} is not valid JSON: ${(err as Error).message}`);
+      }
+      for (const job of Array.isArray(doc) ? doc : [doc]) {
+        io.stdout(`${JSON.stringify(await api('POST', '/v1/jobs', job), null, 2)}\n`);
+      }
+      return 0;
+    }
+    case 'delete':
+      await api('DELETE', `/v1/jobs/${name()}`);
+      return say(io, `deleted ${positionals[0]}\n`);
+    case 'run':
+      await api('POST', `/v1/jobs/${name()}/run`);
+      return say(io, `started ${positionals[0]}\n`);
+    case 'toggle': {
+      const job = (await api('POST', `/v1/jobs/${name()}/toggle`)) as { disabled: boolean };
+      return say(io, `${positionals[0]} is now ${job.disabled ? 'disabled' : 'enabled'}\n`);
+    }
+    case 'executions': {
+      const list = (await api('GET', `/v1/jobs/${name()}/executions`)) as Record<string, unknown>[];
+      if (values.json) return say(io, `${JSON.stringify(list, null, 2)}\n`);
+      return say(io, table(['ID', 'SCHEDULED', 'STARTED', 'FINISHED', 'STATE', 'NODE', 'ATTEMPT'], list.map((e) => [
+        e['id'], e['scheduled_at'], e['started_at'] ?? '-', e['finished_at'] ?? '-', e['state'], e['node_name'], e['attempt'],
+      ])));
+    }
+  }
+  return 0;
+}
+
+function client(address: string, token: string | undefined) {
+  const base = address.replace(/\/+$/, '');
+  return async (method: string, path: string, body?: unknown): Promise<unknown> => {
+    let res;
+    try {
+      res = await request(base + path, {
+        method: method as 'GET',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      throw new ApiFailure(`cannot reach the Clocktower API at ${address}: is the server running? (${e.code ?? e.message})`);
+    }
+    const text = await res.body.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON
+    }
+    if (res.statusCode >= 400) {
+      const err = (parsed as { error?: { message?: string; field?: string } } | null)?.error;
+      throw new ApiFailure(err?.message ? `${err.message}${err.field ? ` (field: ${err.field})` : ''}` : `HTTP ${res.statusCode}: ${text}`);
+    }
+    return parsed;
+  };
+}
+
+function table(head: string[], rows: unknown[][]): string {
+  const cells = [head, ...rows.map((r) => r.map((c) => String(c ?? '')))];
+  const widths = head.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  return cells.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n') + '\n';
+}

@@ -1,0 +1,41 @@
+// The executor interface: what every executor implements, in-process (light
+// mode) or as a plugin program behind proto/plugin.proto's Executor service.
+// Its shapes map one-to-one onto ExecuteRequest / ExecuteEvent.
+
+export interface ExecuteRequest {
+  readonly jobName: string;
+  readonly config: Readonly<Record<string, string>>;
+  /** Lets an executor be idempotent across redelivery. */
+  readonly executionId: string;
+  readonly scheduledAtMs: number;
+  readonly attempt: number;
+}
+
+export interface ExecuteResult {
+  readonly success: boolean;
+  /** The process exit code, an HTTP status, or -1 when there is none. */
+  readonly exitCode: number;
+  /** "" on success; otherwise what went wrong, in plain words. */
+  readonly error: string;
+}
+
+export interface OutputSink {
+  write(chunk: Uint8Array): void;
+}
+
+export interface Executor {
+  readonly name: string;
+  /**
+   * Run once, streaming output to `output` as it is produced (never
+   * buffering all of it). Never rejects for a job-level failure: that is a
+   * result with success=false. Aborting `signal` stops the run.
+   */
+  execute(request: ExecuteRequest, output: OutputSink, signal: AbortSignal): Promise<ExecuteResult>;
+  /** Check a config at save time: an error message, or null. */
+  validate?(config: Readonly<Record<string, string>>): string | null;
+  close?(): Promise<void>;
+}
+
+export function failure(error: string, exitCode = -1): ExecuteResult {
+  return { success: false, exitCode, error };
+}

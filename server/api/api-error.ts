@@ -1,0 +1,56 @@
+// Errors the API answers with, and the one table from a stable error code to
+// an HTTP status (and the gRPC status the same error carries between processes).
+
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** code -> [HTTP status, gRPC status code]. Unknown codes are 500 / INTERNAL (13). */
+export const errorStatus: Readonly<Record<string, readonly [http: number, grpc: number]>> = {
+  CT_API_BAD_JSON: [400, 3],
+  CT_API_INVALID_FIELD: [400, 3],
+  CT_API_UNKNOWN_FIELD: [400, 3],
+  CT_API_BAD_QUERY: [400, 3],
+  CT_API_BAD_RESTORE: [400, 3],
+  CT_STATE_INVALID_JOB: [400, 3],
+  CT_SCHEDULE_INVALID: [400, 3],
+  CT_API_UNAUTHORIZED: [401, 16],
+  CT_API_NOT_FOUND: [404, 5],
+  CT_STATE_JOB_NOT_FOUND: [404, 5],
+  CT_STATE_PARENT_NOT_FOUND: [404, 5],
+  CT_API_EXECUTION_NOT_FOUND: [404, 5],
+  CT_API_METHOD_NOT_ALLOWED: [405, 12],
+  CT_STATE_HAS_DEPENDENTS: [409, 9],
+  CT_STATE_PARENT_CYCLE: [409, 9],
+  CT_STATE_FORBID_RUNNING: [409, 9],
+  CT_API_NOT_RUNNING: [409, 9],
+  CT_API_BODY_TOO_LARGE: [413, 8],
+  CT_API_UNSUPPORTED_MEDIA: [415, 3],
+  CT_CLUSTER_NOT_LEADER: [503, 14],
+  CT_CLUSTER_CLOSED: [503, 14],
+  CT_CLUSTER_STORAGE: [503, 14],
+  CT_API_NOT_READY: [503, 14],
+};
+
+export function httpStatusOf(code: string): number {
+  return errorStatus[code]?.[0] ?? 500;
+}
+
+export function grpcStatusOf(code: string): number {
+  return errorStatus[code]?.[1] ?? 13;
+}
+
+/** The JSON body of an error answer. */
+export function errorBody(err: { code: string; message: string; field?: string | undefined }): string {
+  const body: { code: string; message: string; field?: string } = { code: err.code, message: err.message };
+  if (err.field !== undefined) body.field = err.field;
+  return JSON.stringify({ error: body });
+}

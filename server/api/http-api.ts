@@ -1,0 +1,141 @@
+// The REST API: Dkron's /v1 routes over node:http. Requests are read whole
+// up to a size limit (413 beyond it), answered with JSON, and every error is
+// JSON `{ "error": { "code", "message", "field"? } }` with the status from
+// the one table in api-error.ts.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { ClusterNode } from '../cluster/cluster-node.js';
+import type { Dispatcher } from '../dispatch/dispatcher.js';
+import type { CommandLog } from '../state/command-log.js';
+import type { StateMachine } from '../state/state-machine.js';
+import { ApiError, errorBody, httpStatusOf } from './api-error.js';
+import { clusterRoutes } from './routes/cluster-routes.js';
+import { jobRoutes } from './routes/job-routes.js';
+import { executionRoutes } from './routes/execution-routes.js';
+import type { Reply, Route, RouteRequest } from './routes/route.js';
+
+export interface ApiOptions {
+  readonly nodeName: string;
+  readonly version: string;
+  readonly state: StateMachine;
+  readonly log: CommandLog;
+  readonly dispatcher: Dispatcher;
+  readonly cluster: ClusterNode<unknown>;
+  readonly now: () => number;
+  /** When set, every request needs `Authorization: Bearer <token>`. */
+  readonly apiToken?: string | undefined;
+  /** Request bodies larger than this are refused with 413. */
+  readonly maxBodyBytes: number;
+}
+
+export type ApiContext = ApiOptions;
+
+export class HttpApi {
+  private readonly routes: Route[];
+  private readonly server: Server;
+  private readonly token: Buffer | null;
+
+  constructor(private readonly ctx: ApiContext) {
+    this.routes = [...clusterRoutes, ...jobRoutes, ...executionRoutes];
+    this.token = ctx.apiToken ? Buffer.from(`Bearer ${ctx.apiToken}`) : null;
+    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.keepAliveTimeout = 65_000;
+  }
+
+  listen(host: string, port: number): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let reply: Reply;
+    try {
+      reply = await this.route(req);
+    } catch (err) {
+      reply = errorReply(err);
+      if (reply.status === 413) res.setHeader('connection', 'close');
+    }
+    const pretty = (req.url ?? '').includes('pretty');
+    const body = typeof reply.body === 'string' && reply.raw ? reply.body : JSON.stringify(reply.body, null, pretty ? 2 : undefined);
+    res.writeHead(reply.status, { 'content-type': 'application/json; charset=utf-8', ...reply.headers });
+    res.end(body);
+  }
+
+  private async route(req: IncomingMessage): Promise<Reply> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    this.authorize(req, url.pathname);
+    const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+    let pathMatched = false;
+    for (const route of this.routes) {
+      const m = route.pattern.exec(path);
+      if (!m) continue;
+      pathMatched = true;
+      if (route.method !== req.method) continue;
+      const body = route.body ? await readBody(req, this.ctx.maxBodyBytes) : Buffer.alloc(0);
+      const request: RouteRequest = { params: (m.groups ?? {}) as Record<string, string>, query: url.searchParams, body, headers: req.headers, url };
+      return await route.handle(request, this.ctx);
+    }
+    if (pathMatched) throw new ApiError('CT_API_METHOD_NOT_ALLOWED', `${req.method ?? ''} is not allowed on ${path}`);
+    throw new ApiError('CT_API_NOT_FOUND', `no such route: ${req.method ?? ''} ${path}`);
+  }
+
+  private authorize(req: IncomingMessage, path: string): void {
+    if (!this.token || path === '/health') return;
+    const given = Buffer.from(req.headers.authorization ?? '');
+    if (given.length !== this.token.length || !timingSafeEqual(given, this.token)) {
+      throw new ApiError('CT_API_UNAUTHORIZED', 'missing or wrong API token: send "Authorization: Bearer <token>"');
+    }
+  }
+}
+
+function errorReply(err: unknown): Reply {
+  if (err instanceof Error && typeof (err as { code?: unknown }).code === 'string') {
+    const e = err as Error & { code: string; field?: string };
+    return { status: httpStatusOf(e.code), body: errorBody(e), raw: true };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { status: 500, body: errorBody({ code: 'CT_API_INTERNAL', message }), raw: true };
+}
+
+/** Read a request body, refusing more than `limit` bytes without buffering them. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (declared > limit) {
+    req.resume();
+    return Promise.reject(tooLarge(limit));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks, size)));
+    req.on('error', reject);
+  });
+}
+
+function tooLarge(limit: number): ApiError {
+  return new ApiError('CT_API_BODY_TOO_LARGE', `request body is larger than the limit of ${limit} bytes`);
+}

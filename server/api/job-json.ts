@@ -1,0 +1,242 @@
+// Dkron's job and execution JSON <-> our model. A Dkron job file posts
+// unchanged: its output-only fields (status, counters, next, ...) are
+// accepted and ignored; a field nobody knows is an error naming it.
+
+import { defaultCatchUp, type CatchUpMode, type Job, type JobSpec } from '../state/job.js';
+import type { Execution, SkippedFires } from '../state/execution.js';
+import { ApiError } from './api-error.js';
+
+/** Fields a client sets. */
+const inputFields = new Set([
+  'name', 'displayname', 'timezone', 'schedule', 'owner', 'owner_email', 'disabled', 'tags', 'metadata', 'retries',
+  'parent_job', 'processors', 'concurrency', 'executor', 'executor_config', 'ephemeral', 'starts_at', 'expires_at', 'catch_up',
+]);
+/** Fields the server computes: accepted on input (an export posts back unchanged) and ignored. */
+const outputFields = new Set([
+  'id', 'success_count', 'error_count', 'last_success', 'last_error', 'dependent_jobs', 'status', 'next',
+]);
+
+type Json = Record<string, unknown>;
+
+export interface JobJsonContext {
+  /** Go duration ("1h30m") to milliseconds; throws on a bad one. */
+  readonly parseDurationMs: (text: string) => number;
+}
+
+export function jobSpecFromJson(value: unknown, ctx: JobJsonContext): JobSpec {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ApiError('CT_API_INVALID_FIELD', 'a job must be a JSON object');
+  }
+  const o = value as Json;
+  for (const key of Object.keys(o)) {
+    if (!inputFields.has(key) && !outputFields.has(key)) {
+      throw new ApiError('CT_API_UNKNOWN_FIELD', `unknown field "${key}"`, key);
+    }
+  }
+  const catchUp = readCatchUp(o['catch_up'], ctx);
+  return {
+    name: str(o, 'name'),
+    displayName: str(o, 'displayname'),
+    timezone: str(o, 'timezone'),
+    schedule: str(o, 'schedule').trim(),
+    owner: str(o, 'owner'),
+    ownerEmail: str(o, 'owner_email'),
+    disabled: bool(o, 'disabled'),
+    tags: stringMap(o, 'tags'),
+    metadata: stringMap(o, 'metadata'),
+    retries: int(o, 'retries'),
+    parentJob: str(o, 'parent_job'),
+    processors: processorsOf(o),
+    concurrency: concurrencyOf(o),
+    executor: str(o, 'executor'),
+    executorConfig: stringMap(o, 'executor_config'),
+    ephemeral: bool(o, 'ephemeral'),
+    startsAtMs: time(o, 'starts_at'),
+    expiresAtMs: time(o, 'expires_at'),
+    catchUp,
+  };
+}
+
+function bad(field: string, message: string): ApiError {
+  return new ApiError('CT_API_INVALID_FIELD', `${field}: ${message}`, field);
+}
+
+function str(o: Json, field: string): string {
+  const v = o[field];
+  if (v === undefined || v === null) return '';
+  if (typeof v !== 'string') throw bad(field, 'must be a string');
+  return v;
+}
+
+function bool(o: Json, field: string): boolean {
+  const v = o[field];
+  if (v === undefined || v === null) return false;
+  if (typeof v !== 'boolean') throw bad(field, 'must be true or false');
+  return v;
+}
+
+function int(o: Json, field: string): number {
+  const v = o[field];
+  if (v === undefined || v === null) return 0;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw bad(field, 'must be a whole number of 0 or more');
+  return v;
+}
+
+function stringMap(o: Json, field: string): Record<string, string> {
+  const v = o[field];
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw bad(field, 'must be an object of strings');
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(v as Json)) {
+    // Dkron's executor_config is map<string,string>; numbers and booleans are a common slip, so take them as text.
+    if (typeof x === 'string') out[k] = x;
+    else if (typeof x === 'number' || typeof x === 'boolean') out[k] = String(x);
+    else throw bad(`${field}.${k}`, 'must be a string');
+  }
+  return out;
+}
+
+function processorsOf(o: Json): Record<string, Record<string, string>> {
+  const v = o['processors'];
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw bad('processors', 'must be an object of processor configs');
+  const out: Record<string, Record<string, string>> = {};
+  for (const name of Object.keys(v as Json)) out[name] = stringMap(v as Json, name);
+  return out;
+}
+
+function concurrencyOf(o: Json): 'allow' | 'forbid' {
+  const v = str(o, 'concurrency');
+  if (v === '' || v === 'allow') return 'allow';
+  if (v === 'forbid') return 'forbid';
+  throw bad('concurrency', `must be "allow" or "forbid", not ${JSON.stringify(v)}`);
+}
+
+/** RFC3339, or the HTML datetime-local form YYYY-MM-DDTHH:MM (taken as UTC), or null. */
+export function parseNullableTime(v: unknown, field: string): number | null {
+  if (v === undefined || v === null || v === '') return null;
+  if (typeof v !== 'string') throw bad(field, 'must be an RFC3339 time string or null');
+  const local = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/.test(v);
+  const rfc3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i.test(v);
+  const ms = local ? Date.parse(`${v}:00Z`) : rfc3339 ? Date.parse(v) : Number.NaN;
+  if (Number.isNaN(ms)) throw bad(field, `${JSON.stringify(v)} is not an RFC3339 time (e.g. 2026-01-02T15:04:05Z)`);
+  // Go's zero time, which Dkron writes for "unset".
+  if (ms <= -62135596800000) return null;
+  return ms;
+}
+
+function time(o: Json, field: string): number | null {
+  return parseNullableTime(o[field], field);
+}
+
+function readCatchUp(v: unknown, ctx: JobJsonContext): JobSpec['catchUp'] {
+  if (v === undefined || v === null) return defaultCatchUp;
+  if (typeof v !== 'object' || Array.isArray(v)) throw bad('catch_up', 'must be an object');
+  const o = v as Json;
+  for (const key of Object.keys(o)) {
+    if (key !== 'policy' && key !== 'max' && key !== 'starting_deadline') {
+      throw new ApiError('CT_API_UNKNOWN_FIELD', `unknown field "catch_up.${key}"`, `catch_up.${key}`);
+    }
+  }
+  const policy = o['policy'] ?? defaultCatchUp.mode;
+  if (policy !== 'none' && policy !== 'latest' && policy !== 'all') {
+    throw bad('catch_up.policy', 'must be "none", "latest" or "all"');
+  }
+  const max = o['max'] ?? defaultCatchUp.max;
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) throw bad('catch_up.max', 'must be a whole number of 1 or more');
+  let startingDeadlineMs = defaultCatchUp.startingDeadlineMs;
+  const deadline = o['starting_deadline'];
+  if (deadline !== undefined && deadline !== null) {
+    if (typeof deadline !== 'string') throw bad('catch_up.starting_deadline', 'must be a duration such as "10m"');
+    try {
+      startingDeadlineMs = ctx.parseDurationMs(deadline);
+    } catch (err) {
+      throw bad('catch_up.starting_deadline', err instanceof Error ? err.message : String(err));
+    }
+  }
+  return { mode: policy as CatchUpMode, max, startingDeadlineMs };
+}
+
+// ---- output ----------------------------------------------------------------
+
+export function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+/** Dkron's job JSON, plus our catch_up. */
+export function jobToJson(job: Job, next: number | null): Json {
+  return {
+    id: job.name,
+    name: job.name,
+    displayname: job.displayName,
+    timezone: job.timezone,
+    schedule: job.schedule,
+    owner: job.owner,
+    owner_email: job.ownerEmail,
+    success_count: job.successCount,
+    error_count: job.errorCount,
+    last_success: iso(job.lastSuccessMs),
+    last_error: iso(job.lastErrorMs),
+    disabled: job.disabled,
+    tags: job.tags,
+    metadata: job.metadata,
+    retries: job.retries,
+    dependent_jobs: job.dependentJobs.length > 0 ? job.dependentJobs : null,
+    parent_job: job.parentJob,
+    processors: job.processors,
+    concurrency: job.concurrency,
+    executor: job.executor,
+    executor_config: job.executorConfig,
+    status: job.status,
+    next: iso(next),
+    ephemeral: job.ephemeral,
+    starts_at: iso(job.startsAtMs),
+    expires_at: iso(job.expiresAtMs),
+    catch_up: {
+      policy: job.catchUp.mode,
+      max: job.catchUp.max,
+      starting_deadline: `${Math.round(job.catchUp.startingDeadlineMs / 1000)}s`,
+    },
+  };
+}
+
+/** Dkron's execution JSON plus `scheduled_at`, `state`, `trigger`, `exit_code`, `error`. */
+export function executionToJson(e: Execution, outputLimit?: number): Json {
+  let output = e.output;
+  let truncated = e.outputTruncated;
+  if (outputLimit !== undefined) {
+    const bytes = Buffer.from(output, 'utf8');
+    if (bytes.length > outputLimit) {
+      output = bytes.subarray(bytes.length - outputLimit).toString('utf8');
+      truncated = true;
+    }
+  }
+  return {
+    id: e.id,
+    job_name: e.jobName,
+    group: e.group,
+    attempt: e.attempt,
+    trigger: e.trigger,
+    scheduled_at: iso(e.scheduledAtMs),
+    started_at: iso(e.startedAtMs),
+    finished_at: iso(e.finishedAtMs),
+    state: e.state,
+    success: e.state === 'succeeded',
+    node_name: e.nodeName,
+    exit_code: e.exitCode,
+    error: e.error,
+    output,
+    output_truncated: truncated,
+  };
+}
+
+export function skipToJson(s: SkippedFires): Json {
+  return {
+    job_name: s.jobName,
+    first_scheduled_at: iso(s.firstMs),
+    last_scheduled_at: iso(s.lastMs),
+    count: s.count,
+    reason: s.reason,
+    recorded_at: iso(s.recordedAtMs),
+  };
+}

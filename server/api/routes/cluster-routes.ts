@@ -1,0 +1,73 @@
+// Status and membership: /health, /v1/, /v1/members, /v1/leader, /v1/isleader.
+
+import type { Member } from '../../cluster/cluster-node.js';
+import { ApiError } from '../api-error.js';
+import type { ApiContext } from '../http-api.js';
+import { json, type Route } from './route.js';
+
+/** Dkron's member JSON (a serf member), filled from our cluster membership. */
+function memberJson(m: Member): Record<string, unknown> {
+  const colon = m.address.lastIndexOf(':');
+  return {
+    id: m.name,
+    Name: m.name,
+    Addr: colon > 0 ? m.address.slice(0, colon) : m.address,
+    Port: colon > 0 ? Number(m.address.slice(colon + 1)) : 0,
+    Tags: { role: 'clocktower', server: 'true', rpc_addr: m.address },
+    Status: m.status === 'alive' ? 1 : 4,
+    statusText: m.status,
+    role: m.role,
+    voter: m.voter,
+  };
+}
+
+function status(ctx: ApiContext) {
+  return {
+    agent: { name: ctx.nodeName, version: ctx.version },
+    cluster: { leader: ctx.cluster.leaderName(), is_leader: ctx.cluster.isLeader(), members: ctx.cluster.members().length },
+    executors: ctx.dispatcher.executors(),
+    tags: {},
+  };
+}
+
+export const clusterRoutes: Route[] = [
+  { method: 'GET', pattern: /^\/health$/, handle: () => json(200, { status: 'healthy' }) },
+  { method: 'GET', pattern: /^\/v1$/, handle: (_req, ctx) => json(200, status(ctx)) },
+  {
+    method: 'GET',
+    pattern: /^\/debug\/vars$/,
+    handle: (_req, ctx) => {
+      const m = process.memoryUsage();
+      const mb = (b: number) => Math.round((b / 1048576) * 10) / 10;
+      return json(200, {
+        node: ctx.nodeName,
+        jobs: ctx.state.jobCount,
+        scheduler_started: ctx.dispatcher.isLeading ? 1 : 0,
+        memory: { rss_mb: mb(m.rss), heap_used_mb: mb(m.heapUsed), heap_total_mb: mb(m.heapTotal) },
+      });
+    },
+  },
+  {
+    method: 'GET',
+    pattern: /^\/v1\/members$/,
+    handle: (_req, ctx) => {
+      const members = ctx.cluster.members().map(memberJson);
+      return json(200, members, { 'x-total-count': String(members.length) });
+    },
+  },
+  {
+    method: 'GET',
+    pattern: /^\/v1\/leader$/,
+    handle: (_req, ctx) => {
+      const leader = ctx.cluster.leaderName();
+      const member = ctx.cluster.members().find((m) => m.name === leader);
+      if (!member) throw new ApiError('CT_API_NOT_READY', 'there is no leader right now');
+      return json(200, memberJson(member));
+    },
+  },
+  {
+    method: 'GET',
+    pattern: /^\/v1\/isleader$/,
+    handle: (_req, ctx) => (ctx.cluster.isLeader() ? json(200, 'I am a leader') : json(404, 'I am a follower')),
+  },
+];

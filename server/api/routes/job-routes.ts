@@ -1,0 +1,171 @@
+// /v1/jobs and /v1/restore: Dkron's job routes.
+
+import { CommandType } from '../../state/commands.js';
+import type { Job, JobSpec } from '../../state/job.js';
+import { validateJobSpec } from '../../state/validate-job.js';
+import { ApiError } from '../api-error.js';
+import type { ApiContext } from '../http-api.js';
+import { jobSpecFromJson, jobToJson } from '../job-json.js';
+import { orderForRestore, readRestoreFile } from './restore-file.js';
+import { accepted, json, parseJson, requireLeader, type Route, type RouteRequest } from './route.js';
+
+const jobPath = /^\/v1\/jobs\/(?<name>[^/]+)$/;
+
+function decodeName(req: RouteRequest): string {
+  return decodeURIComponent(req.params['name'] ?? '');
+}
+
+function mustJob(ctx: ApiContext, name: string): Job {
+  const job = ctx.state.job(name);
+  if (!job) throw new ApiError('CT_STATE_JOB_NOT_FOUND', `job not found: ${name}`);
+  return job;
+}
+
+export function jobJson(ctx: ApiContext, job: Job): Record<string, unknown> {
+  return jobToJson(job, ctx.dispatcher.nextRun(job));
+}
+
+/** Everything a job must pass before it is proposed; apply() checks its part again. */
+function checkedSpec(ctx: ApiContext, value: unknown): JobSpec {
+  const spec = jobSpecFromJson(value, { parseDurationMs: (t) => ctx.dispatcher.schedules.parseDurationMs(t) });
+  const invalid = validateJobSpec(spec);
+  if (invalid) throw invalid;
+  const problem = ctx.dispatcher.validateJob(spec);
+  if (problem) throw new ApiError(problem.code, problem.message, problem.field);
+  return spec;
+}
+
+async function upsert(req: RouteRequest, ctx: ApiContext, pathName?: string): Promise<ReturnType<typeof json>> {
+  requireLeader(ctx);
+  const body = parseJson(req.body);
+  if (pathName !== undefined && typeof body === 'object' && body !== null && !Array.isArray(body) && !('name' in body)) {
+    (body as Record<string, unknown>)['name'] = pathName;
+  }
+  const spec = checkedSpec(ctx, body);
+  const res = accepted(await ctx.log.submit({ type: CommandType.PutJob, atMs: ctx.now(), job: spec }));
+  const job = res.job ?? mustJob(ctx, spec.name);
+  if (req.query.has('runoncreate')) void ctx.dispatcher.runNow(job.name).catch(() => {});
+  return json(201, jobJson(ctx, job), { location: `/v1/jobs/${encodeURIComponent(job.name)}` });
+}
+
+const sortable: Record<string, (j: Job, ctx: ApiContext) => string | number> = {
+  id: (j) => j.name,
+  name: (j) => j.name,
+  displayname: (j) => j.displayName,
+  schedule: (j) => j.schedule,
+  success_count: (j) => j.successCount,
+  error_count: (j) => j.errorCount,
+  last_success: (j) => j.lastSuccessMs ?? -Infinity,
+  last_error: (j) => j.lastErrorMs ?? -Infinity,
+  next: (j, ctx) => ctx.dispatcher.nextRun(j) ?? Infinity,
+  status: (j) => j.status,
+};
+
+function listJobs(req: RouteRequest, ctx: ApiContext) {
+  const q = req.query;
+  const metadata: [string, string][] = [];
+  for (const [key, value] of q) {
+    const m = /^metadata\[(.+)\]$/.exec(key);
+    if (m?.[1] !== undefined) metadata.push([m[1], value]);
+    else if (key === 'metadata') {
+      const eq = value.indexOf('=');
+      if (eq > 0) metadata.push([value.slice(0, eq), value.slice(eq + 1)]);
+    }
+  }
+  const text = q.get('q')?.toLowerCase() ?? '';
+  const statusParam = q.get('status');
+  const status = statusParam === 'untriggered' ? '' : statusParam;
+  const disabled = q.get('disabled');
+  if (disabled !== null && disabled !== 'true' && disabled !== 'false') {
+    throw new ApiError('CT_API_BAD_QUERY', 'disabled must be true or false');
+  }
+  const sortKey = q.get('_sort') ?? 'id';
+  const sortBy = sortable[sortKey];
+  if (!sortBy) throw new ApiError('CT_API_BAD_QUERY', `cannot sort by ${sortKey}: use one of ${Object.keys(sortable).join(', ')}`);
+  const order = (q.get('_order') ?? 'ASC').toUpperCase();
+  if (order !== 'ASC' && order !== 'DESC') throw new ApiError('CT_API_BAD_QUERY', '_order must be ASC or DESC');
+
+  const jobs: Job[] = [];
+  for (const j of ctx.state.jobs()) {
+    if (text && !j.name.toLowerCase().includes(text) && !j.displayName.toLowerCase().includes(text)) continue;
+    if (status !== null && j.status !== status) continue;
+    if (disabled !== null && String(j.disabled) !== disabled) continue;
+    if (metadata.some(([k, v]) => j.metadata[k] !== v)) continue;
+    jobs.push(j);
+  }
+  const keyed = jobs.map((j) => ({ j, k: sortBy(j, ctx) }));
+  keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : a.j.name < b.j.name ? -1 : 1) * (order === 'DESC' ? -1 : 1));
+  const start = intParam(q, '_start') ?? 0;
+  const end = intParam(q, '_end') ?? keyed.length;
+  const page = keyed.slice(start, end).map(({ j }) => jobJson(ctx, j));
+  return json(200, page, { 'x-total-count': String(keyed.length), 'access-control-expose-headers': 'X-Total-Count' });
+}
+
+export function intParam(q: URLSearchParams, name: string): number | undefined {
+  const v = q.get(name);
+  if (v === null) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new ApiError('CT_API_BAD_QUERY', `${name} must be a whole number of 0 or more`);
+  return n;
+}
+
+async function runJob(req: RouteRequest, ctx: ApiContext) {
+  requireLeader(ctx);
+  const name = decodeName(req);
+  const job = mustJob(ctx, name);
+  accepted(await ctx.dispatcher.runNow(name));
+  return json(202, jobJson(ctx, job));
+}
+
+export const jobRoutes: Route[] = [
+  { method: 'GET', pattern: /^\/v1\/jobs$/, handle: listJobs },
+  { method: 'POST', pattern: /^\/v1\/jobs$/, body: true, handle: (req, ctx) => upsert(req, ctx) },
+  { method: 'PATCH', pattern: /^\/v1\/jobs$/, body: true, handle: (req, ctx) => upsert(req, ctx) },
+  { method: 'GET', pattern: jobPath, handle: (req, ctx) => json(200, jobJson(ctx, mustJob(ctx, decodeName(req)))) },
+  { method: 'PUT', pattern: jobPath, body: true, handle: (req, ctx) => upsert(req, ctx, decodeName(req)) },
+  {
+    method: 'DELETE',
+    pattern: jobPath,
+    handle: async (req, ctx) => {
+      requireLeader(ctx);
+      const name = decodeName(req);
+      mustJob(ctx, name);
+      const res = accepted(await ctx.log.submit({ type: CommandType.DeleteJob, atMs: ctx.now(), name }));
+      return json(200, res.job ? jobToJson(res.job, null) : { name });
+    },
+  },
+  { method: 'POST', pattern: jobPath, body: true, handle: runJob },
+  { method: 'POST', pattern: /^\/v1\/jobs\/(?<name>[^/]+)\/run$/, body: true, handle: runJob },
+  {
+    method: 'POST',
+    pattern: /^\/v1\/jobs\/(?<name>[^/]+)\/toggle$/,
+    body: true,
+    handle: async (req, ctx) => {
+      requireLeader(ctx);
+      const name = decodeName(req);
+      mustJob(ctx, name);
+      const res = accepted(await ctx.log.submit({ type: CommandType.ToggleJob, atMs: ctx.now(), name }));
+      const job = res.job ?? mustJob(ctx, name);
+      return json(200, jobJson(ctx, job), { location: `/v1/jobs/${encodeURIComponent(name)}` });
+    },
+  },
+  {
+    method: 'POST',
+    pattern: /^\/v1\/restore$/,
+    body: true,
+    handle: async (req, ctx) => {
+      requireLeader(ctx);
+      const items = await readRestoreFile(req);
+      const specs = orderForRestore(items.map((item, i) => {
+        try {
+          return checkedSpec(ctx, item);
+        } catch (err) {
+          if (err instanceof Error) err.message = `job ${i + 1} of the file: ${err.message}`;
+          throw err;
+        }
+      }), (name) => ctx.state.job(name) !== undefined);
+      accepted(await ctx.log.submit({ type: CommandType.PutJobs, atMs: ctx.now(), jobs: specs }));
+      return json(200, specs.map((s) => `success create ${s.name}`));
+    },
+  },
+];

@@ -1,0 +1,57 @@
+// What a route is, and the small helpers every route uses.
+
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ApplyResult } from '../../state/state-machine.js';
+import { ApiError } from '../api-error.js';
+import type { ApiContext } from '../http-api.js';
+
+export interface RouteRequest {
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: URLSearchParams;
+  readonly body: Buffer;
+  readonly headers: IncomingHttpHeaders;
+  readonly url: URL;
+}
+
+export interface Reply {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers?: Record<string, string>;
+  /** `body` is already serialized JSON. */
+  readonly raw?: boolean;
+}
+
+export interface Route {
+  readonly method: string;
+  readonly pattern: RegExp;
+  /** Read the request body (POST/PUT). */
+  readonly body?: boolean;
+  handle(req: RouteRequest, ctx: ApiContext): Promise<Reply> | Reply;
+}
+
+export function json(status: number, body: unknown, headers?: Record<string, string>): Reply {
+  return headers ? { status, body, headers } : { status, body };
+}
+
+export function parseJson(body: Buffer): unknown {
+  if (body.length === 0) throw new ApiError('CT_API_BAD_JSON', 'the request body is empty: send a JSON document');
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new ApiError('CT_API_BAD_JSON', `malformed JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** Turn a refused command into its error; return the successful result. */
+export function accepted(res: ApplyResult): Extract<ApplyResult, { ok: true }> {
+  if (!res.ok) throw res.error;
+  return res;
+}
+
+/** Writes go through the leader; a node that cannot commit says so. */
+export function requireLeader(ctx: ApiContext): void {
+  if (!ctx.cluster.isLeader()) {
+    const leader = ctx.cluster.leaderName();
+    throw new ApiError('CT_CLUSTER_NOT_LEADER', leader ? `this server is not the leader; the leader is ${leader}` : 'no leader: the cluster cannot accept writes right now');
+  }
+}

@@ -1,0 +1,40 @@
+// What the rest of the server sees of the cluster: propose an entry and get
+// the state machine's answer; who leads; who the members are.
+
+export interface Member {
+  readonly name: string;
+  readonly address: string;
+  readonly role: 'leader' | 'follower' | 'learner';
+  readonly voter: boolean;
+  readonly status: 'alive' | 'failed';
+}
+
+/** The state machine the node drives: it applies committed entries in order. */
+export interface ReplicatedStateMachine<R> {
+  apply(data: Uint8Array, index: number): R;
+  snapshot(): Uint8Array;
+  restore(data: Uint8Array): void;
+}
+
+export interface ClusterNode<R> {
+  readonly nodeName: string;
+  /** Resolves with the state machine's result once the entry is committed and applied. */
+  propose(data: Uint8Array): Promise<R>;
+  isLeader(): boolean;
+  leaderName(): string | null;
+  members(): Member[];
+  /** Called with true when this node becomes leader, false when it stops being one. */
+  onLeadershipChange(listener: (leader: boolean) => void): () => void;
+  close(): Promise<void>;
+}
+
+export class ClusterError extends Error {
+  override readonly name = 'ClusterError';
+  constructor(
+    readonly code: 'CT_CLUSTER_NOT_LEADER' | 'CT_CLUSTER_CLOSED' | 'CT_CLUSTER_STORAGE',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,210 @@
+// The leader's imperative side: it owns the clock and the timers, asks the
+// pure planner what is due, commits fires before running them, and starts
+// pending executions (retries, child jobs) when their time comes.
+//
+// One timer serves every job: a min-heap of next fire times (TimerHeap +
+// DueTimer). Everything that falls due at one wake-up is committed as one
+// RecordFires command, so a second with 10,000 due jobs is one log entry,
+// not 10,000. A new leader (or a restarted light node) resumes from the
+// replicated bookkeeping: each job's lastScheduledMs says which scheduled
+// times are already settled, and the planner applies the job's catch-up
+// policy to the ones after it.
+
+import { CommandType, type Fire, type Skip } from '../state/commands.js';
+import type { CommandLog } from '../state/command-log.js';
+import type { Execution } from '../state/execution.js';
+import type { Job, JobSpec } from '../state/job.js';
+import type { StateMachine } from '../state/state-machine.js';
+import type { ApplyResult } from '../state/state-machine.js';
+import type { ExecutorHost } from './executor-host.js';
+import { ExecutionRunner, type RunningExecution } from './execution-runner.js';
+import { JobSchedules } from './job-schedules.js';
+import { DueTimer, TimerHeap } from './timer-heap.js';
+
+export interface DispatcherOptions {
+  readonly nodeName: string;
+  readonly state: StateMachine;
+  readonly log: CommandLog;
+  readonly host: ExecutorHost;
+  readonly now: () => number;
+  readonly outputLimit: number;
+  readonly onError?: (err: unknown) => void;
+}
+
+/** How long to wait before planning a job again after its fires failed to commit. */
+const retryPlanMs = 1000;
+
+export class Dispatcher {
+  readonly schedules = new JobSchedules();
+  private readonly fireHeap = new TimerHeap();
+  private readonly pendingHeap = new TimerHeap();
+  private readonly fireTimer: DueTimer;
+  private readonly pendingTimer: DueTimer;
+  private readonly runner: ExecutionRunner;
+  private unsubscribe: (() => void) | null = null;
+  private leading = false;
+
+  constructor(private readonly options: DispatcherOptions) {
+    const onError = options.onError ?? (() => {});
+    this.runner = new ExecutionRunner({
+      log: options.log,
+      host: options.host,
+      now: options.now,
+      job: (name) => options.state.job(name),
+      outputLimit: options.outputLimit,
+      onCreated: (created) => this.schedulePending(created),
+      onError,
+    });
+    this.fireTimer = new DueTimer(this.fireHeap, options.now, (due) => void this.fire(due.map((d) => d.key)));
+    this.pendingTimer = new DueTimer(this.pendingHeap, options.now, (due) => void this.startPending(due.map((d) => d.key)));
+  }
+
+  get isLeading(): boolean {
+    return this.leading;
+  }
+
+  /** Become the one that fires: plan every job, settle what a previous leader left running. */
+  startLeading(): void {
+    if (this.leading) return;
+    this.leading = true;
+    const { state } = this.options;
+    this.unsubscribe = state.subscribe((ev) => {
+      if (ev.kind === 'job') this.planJob(ev.name, ev.job);
+    });
+    for (const job of state.jobs()) this.planJob(job.name, job);
+    const orphans: Execution[] = [];
+    for (const e of state.activeExecutions()) {
+      if (e.state === 'pending') this.pendingHeap.set(e.id, e.notBeforeMs);
+      else if (!this.runner.isRunning(e.id)) orphans.push(e);
+    }
+    for (const e of orphans) {
+      this.runner.finish({
+        id: e.id, finishedAtMs: this.options.now(), state: 'lost', output: e.output, outputTruncated: e.outputTruncated,
+        exitCode: null, error: `lost: node ${e.nodeName} stopped or lost leadership while this execution ran; its outcome is unknown`,
+      });
+    }
+    this.fireTimer.arm();
+    this.pendingTimer.arm();
+  }
+
+  stopLeading(): void {
+    this.leading = false;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    this.fireTimer.stop();
+    this.pendingTimer.stop();
+    this.fireHeap.clear();
+    this.pendingHeap.clear();
+  }
+
+  /** Problems with a job that only the scheduler and the executors can see. */
+  validateJob(spec: JobSpec): { code: string; field: string; message: string } | null {
+    try {
+      this.schedules.check(spec);
+    } catch (err) {
+      const e = err as Error & { code?: string; field?: string };
+      return { code: e.code ?? 'CT_SCHEDULE_INVALID', field: e.field === 'timezone' ? 'timezone' : 'schedule', message: e.message };
+    }
+    const problem = this.options.host.validate?.(spec.executor, spec.executorConfig) ?? null;
+    return problem === null ? null : { code: 'CT_API_INVALID_FIELD', field: 'executor_config', message: problem };
+  }
+
+  executors(): string[] {
+    return this.options.host.executors();
+  }
+
+  /** The next time a job will fire, for display (null: never / not scheduled). */
+  nextRun(job: Job): number | null {
+    return this.schedules.next(job, this.options.now());
+  }
+
+  /** Run a job now (API `POST /v1/jobs/{name}/run`). Resolves once the fire is committed. */
+  async runNow(name: string): Promise<ApplyResult> {
+    const fire: Fire = { jobName: name, scheduledAtMs: this.options.now(), trigger: 'manual', nodes: [this.options.nodeName] };
+    const res = await this.options.log.submit({ type: CommandType.RecordFires, atMs: this.options.now(), fires: [fire], skips: [], lastScheduled: [] });
+    if (res.ok) for (const e of res.executions) this.runner.run(e);
+    return res;
+  }
+
+  stopExecution(id: string): boolean {
+    return this.runner.stop(id);
+  }
+
+  busy(): RunningExecution[] {
+    return this.runner.busy();
+  }
+
+  async shutdown(): Promise<void> {
+    this.stopLeading();
+    await this.runner.shutdown();
+  }
+
+  // ---- planning ------------------------------------------------------------
+
+  private planJob(name: string, job: Job | null): void {
+    if (!this.leading) return;
+    if (!job) this.schedules.forget(name);
+    const next = job ? this.schedules.firstUnsettled(job) : null;
+    if (next === null) this.fireHeap.delete(name);
+    else this.fireHeap.set(name, next);
+    this.fireTimer.arm();
+  }
+
+  private async fire(names: string[]): Promise<void> {
+    const { state, now, nodeName } = this.options;
+    const atMs = now();
+    const fires: Fire[] = [];
+    const skips: Skip[] = [];
+    const lastScheduled: { jobName: string; atMs: number }[] = [];
+    const nexts: { name: string; at: number }[] = [];
+    for (const name of names) {
+      const job = state.job(name);
+      if (!job) continue;
+      const plan = this.schedules.due(job, atMs);
+      if (!plan) continue;
+      for (const t of plan.run) fires.push({ jobName: name, scheduledAtMs: t, trigger: 'schedule', nodes: [nodeName] });
+      for (const s of plan.skipped) skips.push({ jobName: name, ...s });
+      if (plan.settledUpTo !== null) lastScheduled.push({ jobName: name, atMs: plan.settledUpTo });
+      if (plan.next !== null) nexts.push({ name, at: plan.next });
+    }
+    if (fires.length === 0 && skips.length === 0 && lastScheduled.length === 0) {
+      for (const n of nexts) this.fireHeap.set(n.name, n.at);
+      this.fireTimer.arm();
+      return;
+    }
+    try {
+      const res = await this.options.log.submit({ type: CommandType.RecordFires, atMs, fires, skips, lastScheduled });
+      if (res.ok) for (const e of res.executions) this.runner.run(e);
+      if (!this.leading) return;
+      for (const n of nexts) this.fireHeap.set(n.name, n.at);
+    } catch (err) {
+      this.options.onError?.(err);
+      if (!this.leading) return;
+      // Not committed: nothing ran and the bookkeeping did not move; plan these jobs again shortly.
+      for (const name of names) this.fireHeap.set(name, now() + retryPlanMs);
+    }
+    this.fireTimer.arm();
+  }
+
+  // ---- pending executions (retries, child jobs) ----------------------------
+
+  private schedulePending(created: readonly Execution[]): void {
+    if (!this.leading) return;
+    for (const e of created) if (e.state === 'pending') this.pendingHeap.set(e.id, e.notBeforeMs);
+    this.pendingTimer.arm();
+  }
+
+  private async startPending(ids: string[]): Promise<void> {
+    const { nodeName, now } = this.options;
+    try {
+      const res = await this.options.log.submit({
+        type: CommandType.StartExecutions, atMs: now(), starts: ids.map((id) => ({ id, nodeName })),
+      });
+      if (res.ok) for (const e of res.executions) this.runner.run(e);
+    } catch (err) {
+      this.options.onError?.(err);
+      if (this.leading) for (const id of ids) this.pendingHeap.set(id, now() + retryPlanMs);
+      this.pendingTimer.arm();
+    }
+  }
+}

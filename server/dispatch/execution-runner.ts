@@ -1,0 +1,124 @@
+// Runs committed executions through the executor host, keeps the tail of
+// their output, and commits their results in batches: while one
+// FinishExecutions command is in flight, results that arrive meanwhile wait
+// and go out together in the next one.
+
+import { CommandType, type ExecutionResult } from '../state/commands.js';
+import type { CommandLog } from '../state/command-log.js';
+import type { Execution } from '../state/execution.js';
+import type { Job } from '../state/job.js';
+import type { ExecutorHost } from './executor-host.js';
+import { OutputTail } from './output-tail.js';
+
+export interface RunnerOptions {
+  readonly log: CommandLog;
+  readonly host: ExecutorHost;
+  readonly now: () => number;
+  readonly job: (name: string) => Job | undefined;
+  /** Bytes of output kept per execution (the tail). */
+  readonly outputLimit: number;
+  /** Executions created by a result (retries, child jobs) go here. */
+  readonly onCreated: (executions: readonly Execution[]) => void;
+  readonly onError: (err: unknown) => void;
+}
+
+export interface RunningExecution {
+  readonly execution: Execution;
+  readonly output: OutputTail;
+  readonly abort: AbortController;
+}
+
+export class ExecutionRunner {
+  private readonly running = new Map<string, RunningExecution>();
+  private queue: ExecutionResult[] = [];
+  private flushing = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly options: RunnerOptions) {}
+
+  /** Running executions with their live output. */
+  busy(): RunningExecution[] {
+    return [...this.running.values()];
+  }
+
+  isRunning(id: string): boolean {
+    return this.running.has(id);
+  }
+
+  run(execution: Execution): void {
+    if (this.running.has(execution.id)) return;
+    const { host, outputLimit } = this.options;
+    const output = new OutputTail(outputLimit);
+    const abort = new AbortController();
+    this.running.set(execution.id, { execution, output, abort });
+    const job = this.options.job(execution.jobName);
+    const started = job
+      ? host.execute(job.executor, {
+          jobName: job.name,
+          config: job.executorConfig,
+          executionId: execution.id,
+          scheduledAtMs: execution.scheduledAtMs,
+          attempt: execution.attempt,
+        }, output, abort.signal)
+      : Promise.resolve({ success: false, exitCode: -1, error: `job ${execution.jobName} was deleted before it ran` });
+    started
+      .catch((err: unknown) => ({ success: false, exitCode: -1, error: `executor failed: ${err instanceof Error ? err.message : String(err)}` }))
+      .then((outcome) => {
+        this.running.delete(execution.id);
+        const stopped = abort.signal.aborted;
+        if (outcome.error !== '' && !outcome.success) output.write(Buffer.from(`\n${outcome.error}\n`));
+        this.finish({
+          id: execution.id,
+          finishedAtMs: this.options.now(),
+          state: stopped ? 'stopped' : outcome.success ? 'succeeded' : 'failed',
+          output: output.text(),
+          outputTruncated: output.truncated,
+          exitCode: outcome.exitCode,
+          error: stopped ? 'stopped on request' : outcome.error,
+        });
+      });
+  }
+
+  /** Stop a running execution (its process tree for shell). */
+  stop(id: string): boolean {
+    const r = this.running.get(id);
+    if (!r) return false;
+    r.abort.abort();
+    return true;
+  }
+
+  /** Record a result without running anything (e.g. an execution lost in a restart). */
+  finish(result: ExecutionResult): void {
+    this.queue.push(result);
+    void this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        const results = this.queue;
+        this.queue = [];
+        try {
+          const res = await this.options.log.submit({ type: CommandType.FinishExecutions, atMs: this.options.now(), results });
+          if (res.ok && res.executions.length > 0) this.options.onCreated(res.executions);
+        } catch (err) {
+          // Not committed (e.g. no longer leader): the next leader finds these
+          // executions still running and settles them.
+          this.options.onError(err);
+        }
+      }
+    } finally {
+      this.flushing = false;
+      if (this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  /** Stop everything running and wait until the results are committed (or dropped). */
+  async shutdown(): Promise<void> {
+    for (const r of this.running.values()) r.abort.abort();
+    if (this.running.size === 0 && !this.flushing && this.queue.length === 0) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+}

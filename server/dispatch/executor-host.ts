@@ -1,0 +1,30 @@
+// How the dispatcher runs one execution. In light mode the host runs the
+// executors in-process; in a cluster it sends the execution to an agent.
+
+export interface RunRequest {
+  readonly jobName: string;
+  readonly config: Readonly<Record<string, string>>;
+  readonly executionId: string;
+  readonly scheduledAtMs: number;
+  readonly attempt: number;
+}
+
+export interface RunOutcome {
+  readonly success: boolean;
+  readonly exitCode: number;
+  /** "" on success; otherwise what went wrong, in plain words. */
+  readonly error: string;
+}
+
+export interface OutputSink {
+  write(chunk: Uint8Array): void;
+}
+
+export interface ExecutorHost {
+  /** Never rejects for a job-level failure: that is an outcome with success=false. */
+  execute(executor: string, request: RunRequest, output: OutputSink, signal: AbortSignal): Promise<RunOutcome>;
+  /** Check an executor's config at save time: an error message, or null when fine (or unknown here). */
+  validate?(executor: string, config: Readonly<Record<string, string>>): string | null;
+  /** Names of the executors this host can run. */
+  executors(): string[];
+}

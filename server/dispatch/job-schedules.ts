@@ -1,0 +1,68 @@
+// Parsed schedules per job, cached by (schedule, zone), and the questions
+// the dispatcher asks of the pure planner: what is due now, and when next.
+
+import { dueFires, firstAfter, parseGoDurationMs, parseSchedule, validateTimeZone, type DueInput, type DuePlan, type Schedule } from '../scheduler/index.js';
+import type { Job, JobSpec } from '../state/job.js';
+
+interface Cached {
+  readonly spec: string;
+  readonly schedule: Schedule;
+}
+
+export class JobSchedules {
+  private readonly cache = new Map<string, Cached>();
+
+  /** Throws the scheduler's typed error (with `field`) for a bad schedule or zone. */
+  check(spec: Pick<JobSpec, 'name' | 'schedule' | 'timezone'>): void {
+    validateTimeZone(spec.timezone);
+    if (spec.schedule !== '') parseSchedule(spec.schedule, spec.name);
+  }
+
+  parseDurationMs(text: string): number {
+    return parseGoDurationMs(text);
+  }
+
+  forget(name: string): void {
+    this.cache.delete(name);
+  }
+
+  private input(job: Job): DueInput | null {
+    // Child jobs run after their parent, never on a schedule of their own (as Dkron).
+    if (job.disabled || job.parentJob !== '' || job.schedule === '') return null;
+    let hit = this.cache.get(job.name);
+    if (!hit || hit.spec !== job.schedule) {
+      hit = { spec: job.schedule, schedule: parseSchedule(job.schedule, job.name) };
+      this.cache.set(job.name, hit);
+    }
+    return {
+      schedule: hit.schedule,
+      timeZone: job.timezone,
+      anchorMs: job.anchorMs,
+      lastScheduledMs: job.lastScheduledMs,
+      startsAtMs: job.startsAtMs,
+      expiresAtMs: job.expiresAtMs,
+      catchUp: job.catchUp,
+    };
+  }
+
+  /** The first scheduled time not yet settled: when the dispatcher must wake for this job. */
+  firstUnsettled(job: Job): number | null {
+    const input = this.input(job);
+    return input ? firstAfter(input, job.lastScheduledMs) : null;
+  }
+
+  /** The next time the job will run, as shown to users. */
+  next(job: Job, nowMs: number): number | null {
+    const input = this.input(job);
+    if (!input) return null;
+    const first = firstAfter(input, job.lastScheduledMs);
+    if (first === null || first > nowMs) return first;
+    // Due but not yet settled: it runs now (or per its catch-up policy).
+    return dueFires(input, nowMs).run[0] ?? firstAfter(input, nowMs);
+  }
+
+  due(job: Job, nowMs: number): DuePlan | null {
+    const input = this.input(job);
+    return input ? dueFires(input, nowMs) : null;
+  }
+}

@@ -1,0 +1,72 @@
+// The CLI against a real `clocktower light` process.
+
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { mainJs, startLight, tempDir, until } from '../support/light-process.js';
+
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [mainJs, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const dir = tempDir();
+const server = await startLight(dir.path, ['--api-token', 'sesame']);
+t.teardown(async () => {
+  await server.stop();
+  dir.remove();
+});
+const auth = ['--address', server.url, '--api-token', 'sesame'];
+
+t.test('put, list, get, run, executions, toggle, delete', async (t) => {
+  const file = join(dir.path, 'job.json');
+  writeFileSync(file, JSON.stringify({ name: 'cli-job', schedule: '@manually', executor: 'shell', executor_config: { command: 'echo from-cli' } }));
+  const put = await cli(['jobs', 'put', '-f', file, ...auth]);
+  t.equal(put.code, 0, put.stderr);
+  t.match(put.stdout, /cli-job/);
+  const list = await cli(['jobs', 'list', ...auth]);
+  t.equal(list.code, 0, list.stderr);
+  t.match(list.stdout, /cli-job/);
+  const get = await cli(['jobs', 'get', 'cli-job', ...auth]);
+  t.match(JSON.parse(get.stdout), { name: 'cli-job', executor: 'shell' });
+  const run = await cli(['jobs', 'run', 'cli-job', ...auth]);
+  t.equal(run.code, 0, run.stderr);
+  await until('the run to finish', async () => {
+    const ex = await cli(['jobs', 'executions', 'cli-job', '--json', ...auth]);
+    const list = JSON.parse(ex.stdout) as { finished_at: string | null; output: string }[];
+    return list.find((e) => e.finished_at !== null && e.output === 'from-cli\n');
+  });
+  const toggle = await cli(['jobs', 'toggle', 'cli-job', ...auth]);
+  t.equal(toggle.code, 0);
+  t.match(toggle.stdout, /disabled/);
+  const del = await cli(['jobs', 'delete', 'cli-job', ...auth]);
+  t.equal(del.code, 0);
+  const gone = await cli(['jobs', 'get', 'cli-job', ...auth]);
+  t.equal(gone.code, 1);
+  t.match(gone.stderr, /not found/);
+});
+
+t.test('the token is required', async (t) => {
+  const res = await cli(['jobs', 'list', '--address', server.url]);
+  t.equal(res.code, 1);
+  t.match(res.stderr, /token/i);
+});
+
+t.test('version and help', async (t) => {
+  const v = await cli(['version']);
+  t.equal(v.code, 0);
+  t.match(v.stdout, /^clocktower \d+\.\d+\.\d+/);
+  const help = await cli(['light', '--help']);
+  t.equal(help.code, 0);
+  t.match(help.stdout, /--data-dir/);
+  const bad = await cli(['light', '--no-such-flag']);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /no-such-flag/);
+});
