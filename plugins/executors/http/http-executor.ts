@@ -70,7 +70,7 @@ export class HttpExecutor implements Executor {
     if (c['tlsRootCAsFile']) connect['ca'] = readFileSync(c['tlsRootCAsFile']);
     if (c['tlsCertificateFile']) connect['cert'] = readFileSync(c['tlsCertificateFile']);
     if (c['tlsCertificateKeyFile']) connect['key'] = readFileSync(c['tlsCertificateKeyFile']);
-    agent = new Agent({ connect, connections: 20, keepAliveTimeout: 30_000 });
+    agent = new Agent({ connect, connections: 64, keepAliveTimeout: 30_000 });
     this.agents.set(key, agent);
     if (this.agents.size > maxAgents) {
       const [oldestKey, oldest] = this.agents.entries().next().value as [string, Agent];
@@ -94,8 +94,12 @@ export class HttpExecutor implements Executor {
     } catch (err) {
       return failure(`cannot read a TLS file: ${(err as Error).message}`);
     }
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const both = AbortSignal.any([signal, timeout]);
+    // One controller per request, aborted by a stop or by the timeout.
+    const ac = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => { timedOut = true; ac.abort(); }, timeoutMs);
+    const onStop = () => ac.abort();
+    signal.addEventListener('abort', onStop, { once: true });
     let seen = '';
     try {
       const res = await request(c['url'] as string, {
@@ -103,7 +107,7 @@ export class HttpExecutor implements Executor {
         headers: parseHeaders(c['headers'] ?? '', output),
         ...(c['body'] && method !== 'GET' && method !== 'HEAD' ? { body: c['body'] } : {}),
         dispatcher: agent,
-        signal: both,
+        signal: ac.signal,
       });
       for await (const chunk of res.body) {
         const buf = chunk as Buffer;
@@ -121,10 +125,13 @@ export class HttpExecutor implements Executor {
       return { success: true, exitCode: code, error: '' };
     } catch (err) {
       if (signal.aborted) return failure('stopped');
-      if (timeout.aborted) return failure(`timed out after ${timeoutMs / 1000}s waiting for ${c['url']}`);
+      if (timedOut) return failure(`timed out after ${timeoutMs / 1000}s waiting for ${c['url']}`);
       const e = err as Error & { code?: string; cause?: { code?: string; message?: string } };
       const code = e.cause?.code ?? e.code ?? '';
       return failure(`request to ${c['url']} failed: ${code ? `${code}: ` : ''}${e.cause?.message ?? e.message}`);
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onStop);
     }
   }
 
