@@ -4,11 +4,10 @@
 // same pattern with raw timers (1,000 setTimeouts due on each second, each
 // sending the same request), measured the same way.
 
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Agent, request } from 'undici';
 import { api, startBenchServer } from './light-server.js';
 import { isMain, round, summarize } from './stats.js';
@@ -17,31 +16,31 @@ const jobs = Number(process.env['BENCH_JOBS'] ?? 1000);
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 30);
 
 interface Target {
-  server: Server;
+  child: ChildProcess;
   url: string;
-  hits: { key: string; at: number }[];
+  /** Take the recorded hits: [path, arrival epoch ms]. */
+  take(): Promise<[string, number][]>;
 }
 
 async function startTarget(): Promise<Target> {
-  const hits: { key: string; at: number }[] = [];
-  const server = createServer((req, res) => {
-    hits.push({ key: req.url ?? '', at: performance.timeOrigin + performance.now() });
-    res.end('ok');
-  });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits };
+  const child = spawn(process.execPath, [resolve('dist/bench/fixtures/hit-target.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((res) => child.stdout.once('data', (c: Buffer) => res(c.toString().trim())));
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    child,
+    url,
+    take: async () => (await (await request(`${url}/__hits`)).body.json()) as [string, number][],
+  };
 }
 
+/** The same pattern with raw timers: `jobs` setTimeouts due on each second, each sending one request. */
 async function rawTimers(target: Target, runSeconds: number): Promise<number[]> {
   const agent = new Agent({ connections: 64 });
-  target.hits.length = 0;
+  await target.take();
   const start = Math.ceil(Date.now() / 1000) * 1000 + 1000;
-  const due: number[] = [];
   for (let s = 0; s < runSeconds; s++) {
     const at = start + s * 1000;
     for (let j = 0; j < jobs; j++) {
-      due.push(at);
       setTimeout(() => {
         void request(`${target.url}/raw/${at}`, { dispatcher: agent }).then((r) => r.body.dump());
       }, at - Date.now());
@@ -49,13 +48,12 @@ async function rawTimers(target: Target, runSeconds: number): Promise<number[]> 
   }
   await new Promise((r) => setTimeout(r, start + runSeconds * 1000 + 1500 - Date.now()));
   await agent.close();
-  return target.hits.map((h) => h.at - Number(h.key.slice(5)));
+  return (await target.take()).map(([path, at]) => at - Number(path.slice(5)));
 }
 
 export async function run(): Promise<Record<string, unknown>> {
   const target = await startTarget();
   const raw = summarize(await rawTimers(target, Math.min(seconds, 10)));
-  target.hits.length = 0;
 
   const dir = mkdtempSync(join(tmpdir(), 'ct-bench-lateness-'));
   const server = await startBenchServer(dir);
@@ -67,23 +65,23 @@ export async function run(): Promise<Record<string, unknown>> {
     await api(server.url, 'POST', '/v1/restore', specs);
     const first = (await api(server.url, 'GET', '/v1/jobs/late-0')).json as { next: string };
     const phase = Date.parse(first.next) % 1000;
-    const from = Date.now() + 2000;
-    await new Promise((r) => setTimeout(r, seconds * 1000 + 2000));
-    const lateness = target.hits
-      .filter((h) => h.at >= from)
-      .map((h) => {
-        const scheduled = Math.floor((h.at - phase) / 1000) * 1000 + phase;
-        return h.at - scheduled;
-      });
+    // Let the first second settle, then measure `seconds` whole seconds.
+    await new Promise((r) => setTimeout(r, 2000));
+    await target.take();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const lateness = (await target.take()).map(([, at]) => at - (Math.floor((at - phase) / 1000) * 1000 + phase));
     // "No fire before its time": the committed start of each execution vs its scheduled time.
     let early = 0;
     let checked = 0;
+    const decided: number[] = [];
     for (let i = 0; i < jobs; i += 50) {
       const ex = (await api(server.url, 'GET', `/v1/jobs/late-${i}/executions`)).json as { started_at: string | null; scheduled_at: string }[];
       for (const e of ex) {
         if (e.started_at === null) continue;
         checked++;
-        if (Date.parse(e.started_at) < Date.parse(e.scheduled_at)) early++;
+        const late = Date.parse(e.started_at) - Date.parse(e.scheduled_at);
+        decided.push(late);
+        if (late < 0) early++;
       }
     }
     const s = summarize(lateness);
@@ -93,15 +91,16 @@ export async function run(): Promise<Record<string, unknown>> {
       seconds,
       clocktower_ms: s,
       raw_timers_ms: raw,
-      expected_fires: jobs * seconds,
+      requests_in_window: s.n,
+      fires_expected_in_window: jobs * seconds,
+      committed_start_late_ms: summarize(decided),
       p99_ratio_vs_raw: round(s.p99 / raw.p99),
       fired_early: early,
       executions_checked_for_early: checked,
     };
   } finally {
     await server.stop();
-    target.server.close();
-    target.server.closeAllConnections();
+    target.child.kill();
     rmSync(dir, { recursive: true, force: true });
   }
 }
