@@ -13,7 +13,7 @@ export interface BenchServer {
 }
 
 export async function startBenchServer(dataDir: string, extra: string[] = []): Promise<BenchServer> {
-  const child = spawn(process.execPath, [resolve('dist/bin/main.js'), 'light', '--data-dir', dataDir, '--http-addr', '127.0.0.1:0', ...extra], {
+  const child = spawn(process.execPath, ['--expose-gc', resolve('dist/bin/main.js'), 'light', '--data-dir', dataDir, '--http-addr', '127.0.0.1:0', ...extra], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const exited = new Promise<void>((res) => child.once('exit', () => res()));

@@ -24,7 +24,7 @@ export async function run(): Promise<Record<string, unknown>> {
       })));
     }
     const createSeconds = (performance.now() - createStart) / 1000;
-    const vars = (await api(server.url, 'GET', '/debug/vars')).json as { memory: { heap_used_mb: number } };
+    const vars = (await api(server.url, 'GET', '/debug/vars?gc')).json as { memory: { heap_used_mb: number } };
     const rss = rssMb(server.pid);
     await server.kill9();
     const t0 = performance.now();
@@ -32,7 +32,7 @@ export async function run(): Promise<Record<string, unknown>> {
     const startupMs = performance.now() - t0;
     const jobs = (await api(server.url, 'GET', '/v1/jobs?_end=1')).json as unknown[];
     const total = jobs.length;
-    const after = (await api(server.url, 'GET', '/debug/vars')).json as { memory: { heap_used_mb: number }; jobs: number };
+    const after = (await api(server.url, 'GET', '/debug/vars?gc')).json as { memory: { heap_used_mb: number }; jobs: number };
     return {
       bench: 'many-jobs',
       jobs: count,

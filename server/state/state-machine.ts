@@ -31,6 +31,7 @@ import { isFinished, type Execution, type SkippedFires, type Trigger } from './e
 import type { Job, JobSpec, JobStatus } from './job.js';
 import { StateError, StateErrorCode, StateInvariantError } from './state-error.js';
 import { validateJobSpec } from './validate-job.js';
+import { compactSpec, jobWith, noDependents } from './compact-job.js';
 
 export interface StateOptions {
   /** Executions kept per job; the oldest finished ones are dropped first (Dkron keeps 100). */
@@ -197,8 +198,8 @@ export class StateMachine {
     const prev = old?.job;
     const scheduleChanged = !prev || prev.schedule !== spec.schedule || prev.timezone !== spec.timezone;
     const reenabled = prev !== undefined && prev.disabled && !spec.disabled;
-    const job: Job = {
-      ...spec,
+    const job: Job = jobWith({
+      ...compactSpec(spec),
       createdAtMs: prev?.createdAtMs ?? atMs,
       updatedAtMs: atMs,
       successCount: prev?.successCount ?? 0,
@@ -206,10 +207,10 @@ export class StateMachine {
       lastSuccessMs: prev?.lastSuccessMs ?? null,
       lastErrorMs: prev?.lastErrorMs ?? null,
       status: prev?.status ?? '',
-      dependentJobs: prev?.dependentJobs ?? [],
+      dependentJobs: prev?.dependentJobs ?? noDependents,
       anchorMs: scheduleChanged ? atMs : (prev?.anchorMs ?? atMs),
       lastScheduledMs: scheduleChanged || reenabled ? atMs : (prev?.lastScheduledMs ?? atMs),
-    };
+    });
     if (old) old.job = job;
     else this.records.set(spec.name, { job, executions: [], skips: [], active: 0 });
     if (prev?.parentJob !== spec.parentJob) {
@@ -223,7 +224,7 @@ export class StateMachine {
   private editDependents(parent: string, edit: (d: readonly string[]) => string[]): void {
     const r = this.records.get(parent);
     if (!r) return;
-    r.job = { ...r.job, dependentJobs: edit(r.job.dependentJobs) };
+    r.job = jobWith(r.job, { dependentJobs: edit(r.job.dependentJobs) });
   }
 
   private deleteJob(c: DeleteJob): ApplyResult {
@@ -289,7 +290,7 @@ export class StateMachine {
     }
     for (const { jobName, atMs } of c.lastScheduled) {
       const r = this.records.get(jobName);
-      if (r && atMs > r.job.lastScheduledMs) r.job = { ...r.job, lastScheduledMs: atMs };
+      if (r && atMs > r.job.lastScheduledMs) r.job = jobWith(r.job, { lastScheduledMs: atMs });
     }
     return { ok: true, executions, skips };
   }
@@ -322,8 +323,8 @@ export class StateMachine {
       });
       const success = done.state === 'succeeded';
       r.job = success
-        ? { ...r.job, successCount: r.job.successCount + 1, lastSuccessMs: maxOrNull(r.job.lastSuccessMs, res.finishedAtMs) }
-        : { ...r.job, errorCount: r.job.errorCount + 1, lastErrorMs: maxOrNull(r.job.lastErrorMs, res.finishedAtMs) };
+        ? jobWith(r.job, { successCount: r.job.successCount + 1, lastSuccessMs: maxOrNull(r.job.lastSuccessMs, res.finishedAtMs) })
+        : jobWith(r.job, { errorCount: r.job.errorCount + 1, lastErrorMs: maxOrNull(r.job.lastErrorMs, res.finishedAtMs) });
       if (!success && done.state !== 'stopped' && done.attempt < r.job.retries + 1) {
         created.push(this.addExecution(r, {
           ...done, id: this.newId(), attempt: done.attempt + 1, trigger: 'retry', nodeName: '',
@@ -350,7 +351,7 @@ export class StateMachine {
     const finals = [...finalByNode.values()];
     const ok = finals.filter((e) => e.state === 'succeeded').length;
     const status: JobStatus = ok === finals.length ? 'success' : ok === 0 ? 'failed' : 'partially_failed';
-    r.job = { ...r.job, status };
+    r.job = jobWith(r.job, { status });
     this.emit({ kind: 'job', name: r.job.name, job: r.job });
     if (status !== 'success') return [];
     const children: Execution[] = [];
@@ -384,7 +385,7 @@ export class StateMachine {
     for (const e of r.executions) if (isFinished(e)) this.byId.delete(e.id);
     r.executions = keep;
     r.skips = [];
-    r.job = { ...r.job, successCount: 0, errorCount: 0, lastSuccessMs: null, lastErrorMs: null, status: '' };
+    r.job = jobWith(r.job, { successCount: 0, errorCount: 0, lastSuccessMs: null, lastErrorMs: null, status: '' });
     this.emit({ kind: 'job', name: c.name, job: r.job });
     return { ok: true, job: r.job, ...noEffects };
   }
@@ -462,7 +463,7 @@ export class StateMachine {
     this.appliedIndex = parsed.appliedIndex;
     for (const { job, executions, skips } of parsed.jobs) {
       const active = executions.filter((e) => !isFinished(e)).length;
-      this.records.set(job.name, { job, executions, skips, active });
+      this.records.set(job.name, { job: jobWith(job), executions, skips, active });
       for (const e of executions) this.byId.set(e.id, e);
     }
   }

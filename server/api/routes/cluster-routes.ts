@@ -36,7 +36,10 @@ export const clusterRoutes: Route[] = [
   {
     method: 'GET',
     pattern: /^\/debug\/vars$/,
-    handle: (_req, ctx) => {
+    handle: (req, ctx) => {
+      // With node --expose-gc, ?gc collects garbage first, so benchmarks read live memory.
+      const gc = (globalThis as { gc?: () => void }).gc;
+      if (req.query.has('gc') && gc) gc();
       const m = process.memoryUsage();
       const mb = (b: number) => Math.round((b / 1048576) * 10) / 10;
       return json(200, {
