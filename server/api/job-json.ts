@@ -159,6 +159,15 @@ function readCatchUp(v: unknown, ctx: JobJsonContext): JobSpec['catchUp'] {
 
 // ---- output ----------------------------------------------------------------
 
+/** Milliseconds as a Go duration: 3600000 -> "1h", 5400000 -> "1h30m", 1500 -> "1.5s". */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  const h = Math.floor(ms / 3_600_000);
+  const m = Math.floor((ms % 3_600_000) / 60_000);
+  const s = (ms % 60_000) / 1000;
+  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}`;
+}
+
 export function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
@@ -195,7 +204,7 @@ export function jobToJson(job: Job, next: number | null): Json {
     catch_up: {
       policy: job.catchUp.mode,
       max: job.catchUp.max,
-      starting_deadline: `${Math.round(job.catchUp.startingDeadlineMs / 1000)}s`,
+      starting_deadline: formatDuration(job.catchUp.startingDeadlineMs),
     },
   };
 }

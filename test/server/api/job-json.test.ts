@@ -1,5 +1,5 @@
 import t from 'tap';
-import { jobSpecFromJson, jobToJson, parseNullableTime } from '../../../server/api/job-json.js';
+import { formatDuration, jobSpecFromJson, jobToJson, parseNullableTime } from '../../../server/api/job-json.js';
 import { defaultCatchUp, type Job } from '../../../server/state/job.js';
 
 const ctx = { parseDurationMs: (s: string) => {
@@ -46,4 +46,8 @@ t.test('output round-trips through input', async (t) => {
   const job: Job = { ...spec, createdAtMs: 1, updatedAtMs: 2, successCount: 0, errorCount: 0, lastSuccessMs: null, lastErrorMs: null, status: '', dependentJobs: [], anchorMs: 1, lastScheduledMs: 1 };
   const again = jobSpecFromJson(JSON.parse(JSON.stringify(jobToJson(job, 86_400_000))), ctx);
   t.same(again, spec);
+});
+
+t.test('durations print the Go way', async (t) => {
+  t.same([formatDuration(3_600_000), formatDuration(5_400_000), formatDuration(1500), formatDuration(0), formatDuration(90_061_000)], ['1h', '1h30m', '1.5s', '0s', '25h1m1s']);
 });
