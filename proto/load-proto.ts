@@ -1,0 +1,27 @@
+// Loads the .proto files at run time (with @grpc/proto-loader) and types
+// them with the generated declarations in proto/generated.
+
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import type { ProtoGrpcType as PluginProto } from './generated/plugin.js';
+
+/** Same options as proto-loader-gen-types was run with (scripts/gen-proto.mjs). */
+const loaderOptions: protoLoader.Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
+
+/** The .proto file's path, from the sources (proto/) or from the build (dist/proto/). */
+function protoPath(name: string): string {
+  for (const rel of [`./${name}`, `../../proto/${name}`]) {
+    const path = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(path)) return path;
+  }
+  throw new Error(`cannot find proto/${name} next to ${fileURLToPath(import.meta.url)}`);
+}
+
+let plugin: PluginProto | null = null;
+
+export function pluginProto(): PluginProto {
+  plugin ??= grpc.loadPackageDefinition(protoLoader.loadSync(protoPath('plugin.proto'), loaderOptions)) as unknown as PluginProto;
+  return plugin;
+}

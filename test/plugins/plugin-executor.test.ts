@@ -1,0 +1,119 @@
+// The plugin host against real plugin processes, including every way a
+// plugin program can fail. None of them takes the host down; each gives a
+// clear message on the affected execution.
+
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { PluginExecutor } from '../../plugins/sdk/plugin-executor.js';
+import type { ExecuteResult } from '../../plugins/sdk/executor.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ct-plugins-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+
+/** An executable like an installed plugin: a script that runs a compiled program. */
+function program(name: string, script: string, env: Record<string, string> = {}): string {
+  const path = join(dir, name);
+  const vars = Object.entries(env).map(([k, v]) => `${k}=${v} `).join('');
+  writeFileSync(path, `#!/bin/sh\n${vars}exec "${process.execPath}" "${resolve(script)}" "$@"\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
+const fixture = (mode: string) => program(`clocktower-executor-${mode || 'fixture'}`, 'dist/test/plugins/fixtures/fixture-plugin.js', { FIXTURE_MODE: mode });
+
+async function run(p: PluginExecutor, config: Record<string, string>, id = '1', signal = new AbortController().signal): Promise<{ result: ExecuteResult; output: string; bytes: number }> {
+  let output = '';
+  let bytes = 0;
+  const result = await p.execute({ jobName: 'job', config, executionId: id, scheduledAtMs: 1000, attempt: 1 }, {
+    write: (c) => { bytes += c.length; if (output.length < 10_000) output += Buffer.from(c).toString(); },
+  }, signal);
+  return { result, output, bytes };
+}
+
+t.test('a healthy plugin serves concurrent executions from one process', async (t) => {
+  const p = new PluginExecutor('fixture', fixture(''));
+  t.teardown(() => p.close());
+  const runs = await Promise.all([1, 2, 3].map((i) => run(p, { text: `hello ${i}` }, String(i))));
+  for (const [i, r] of runs.entries()) {
+    t.same(r.result, { success: true, exitCode: 0, error: '' });
+    t.match(r.output, `hello ${i + 1} (execution ${i + 1}`);
+  }
+  const pids = new Set(runs.map((r) => /pid (\d+)/.exec(r.output)?.[1]));
+  t.equal(pids.size, 1, 'one long-lived plugin process');
+});
+
+t.test('a plugin that crashes mid-run fails that execution, and is started again for the next', async (t) => {
+  const p = new PluginExecutor('fixture', fixture(''));
+  t.teardown(() => p.close());
+  const first = await run(p, { text: 'before' });
+  const crashed = await run(p, { mode: 'crash' });
+  t.equal(crashed.result.success, false);
+  t.match(crashed.result.error, /plugin fixture exited with code 3 while running this execution/);
+  t.match(crashed.output, 'about to crash');
+  const after = await run(p, { text: 'after' });
+  t.equal(after.result.success, true);
+  t.not(/pid (\d+)/.exec(after.output)?.[1], /pid (\d+)/.exec(first.output)?.[1], 'a new process');
+});
+
+t.test('a stop reaches the plugin', async (t) => {
+  const p = new PluginExecutor('fixture', fixture(''));
+  t.teardown(() => p.close());
+  await p.start();
+  const ac = new AbortController();
+  const running = run(p, { mode: 'wait' }, '7', ac.signal);
+  setTimeout(() => ac.abort(), 100);
+  t.match((await running).result, { success: false, error: 'stopped' });
+});
+
+t.test('a flood of output arrives whole, in chunks', async (t) => {
+  const p = new PluginExecutor('fixture', fixture(''));
+  t.teardown(() => p.close());
+  const r = await run(p, { mode: 'flood', bytes: String(20 * 1024 * 1024) });
+  t.equal(r.result.success, true);
+  t.equal(r.bytes, 20 * 1024 * 1024);
+});
+
+t.test('start failures are clear errors on the execution', async (t) => {
+  const cases: [string, RegExp, number?][] = [
+    ['bad-handshake', /plugin speaks app protocol 99, this host speaks 1/],
+    ['garbage-stdout', /bad handshake line "Starting up\.\.\. please wait"/],
+    ['exit-at-start', /exited with code 2 before its handshake: fixture: missing configuration, giving up/],
+    ['no-handshake', /printed no handshake within 500 ms/, 500],
+  ];
+  for (const [mode, message, startTimeoutMs] of cases) {
+    const p = new PluginExecutor(mode, fixture(mode), startTimeoutMs ? { startTimeoutMs } : {});
+    const r = await run(p, {});
+    t.equal(r.result.success, false, mode);
+    t.match(r.result.error, message, mode);
+    await p.close();
+  }
+  const missing = new PluginExecutor('ghost', join(dir, 'no-such-program'));
+  t.match((await run(missing, {})).result.error, /could not start/);
+});
+
+t.test('a slow start within the timeout is fine', async (t) => {
+  const p = new PluginExecutor('slow', fixture('slow-start'));
+  t.teardown(() => p.close());
+  t.match((await run(p, { text: 'late but fine' })).result, { success: true });
+});
+
+t.test('the shell plugin program runs a command', async (t) => {
+  const p = new PluginExecutor('shell', program('clocktower-executor-shell', 'dist/plugins/executors/shell/main.js'));
+  t.teardown(() => p.close());
+  const r = await run(p, { command: 'echo from the shell plugin' });
+  t.same(r.result, { success: true, exitCode: 0, error: '' });
+  t.equal(r.output, 'from the shell plugin\n');
+});
+
+t.test('a plugin started by hand explains itself', async (t) => {
+  const out = await new Promise<{ code: number | null; stderr: string }>((res) => {
+    const child = spawn(process.execPath, [resolve('dist/plugins/executors/shell/main.js')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.once('close', (code) => res({ code, stderr }));
+  });
+  t.equal(out.code, 1);
+  t.match(out.stderr, /This is a Clocktower plugin .*not meant to be run by hand/s);
+});
