@@ -605,12 +605,14 @@ export class RaftCore {
 
   // ---------------------------------------------------------------- snapshots and transport feedback
 
-  compact(index: number, data: Uint8Array): void {
-    if (index <= this.log.snapshotIndex) return;
+  /** Returns the snapshot for the driver to persist; null if `index` is already compacted. */
+  compact(index: number, data: Uint8Array): Snapshot | null {
+    if (index <= this.log.snapshotIndex) return null;
     const term = this.log.term(index);
     if (term === undefined) throw new RaftInvariantError(`cannot compact to ${index}: no such entry`);
     const snapshot: Snapshot = { meta: { index, term, conf: this.conf() }, data };
     this.log.compact(snapshot);
+    return snapshot;
   }
 
   reportUnreachable(to: string): void {
