@@ -4,7 +4,7 @@
 // the one a cluster uses.
 
 import { join } from 'node:path';
-import { SingleServerNode } from '../server/cluster/single-server-node.js';
+import { RaftNode } from '../server/cluster/raft-node.js';
 import { Dispatcher } from '../server/dispatch/dispatcher.js';
 import { HttpApi } from '../server/api/http-api.js';
 import { decodeCommand, encodeCommand } from '../server/state/commands.js';
@@ -28,12 +28,15 @@ export async function startLight(config: LightConfig, log: (line: string) => voi
   const unlock = await lockDataDir(config.dataDir);
   const now = () => Date.now();
   const state = new StateMachine({ historyLimit: config.historyLimit });
-  let node: SingleServerNode<ApplyResult>;
+  let node: RaftNode<ApplyResult>;
   try {
-    node = await SingleServerNode.open<ApplyResult>({
+    // A cluster of one: the same Raft node a cluster runs, with nobody to talk to.
+    node = await RaftNode.open<ApplyResult>({
       dir: join(config.dataDir, 'raft'),
       nodeName: config.nodeName,
-      address: config.httpAddr,
+      address: { rpc: '', http: config.httpAddr },
+      start: [{ id: config.nodeName, address: { rpc: '', http: config.httpAddr } }],
+      transport: { send: () => {}, setPeer: () => {}, removePeer: () => {} },
       snapshotEvery: config.snapshotEvery,
       stateMachine: {
         apply: (data, index) => state.apply(decodeCommand(data), index),
@@ -68,6 +71,14 @@ export async function startLight(config: LightConfig, log: (line: string) => voi
     apiToken: config.apiToken,
     maxBodyBytes: config.maxBodyBytes,
   });
+  // The only voter leads as soon as it has replayed its log; serve once it does.
+  await new Promise<void>((resolve) => {
+    node.onLeadershipChange((leading) => {
+      if (leading) dispatcher.startLeading();
+      else dispatcher.stopLeading();
+      if (leading) resolve();
+    });
+  });
   const [host_, port] = splitHostPort(config.httpAddr);
   let address;
   try {
@@ -77,7 +88,6 @@ export async function startLight(config: LightConfig, log: (line: string) => voi
     await unlock();
     throw err;
   }
-  dispatcher.startLeading();
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   log(`clocktower light: node ${config.nodeName}, ${state.jobCount} jobs, data in ${config.dataDir}, API on ${url}`);
   let closing: Promise<void> | null = null;

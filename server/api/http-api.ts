@@ -28,7 +28,25 @@ export interface ApiOptions {
   readonly apiToken?: string | undefined;
   /** Request bodies larger than this are refused with 413. */
   readonly maxBodyBytes: number;
+  /**
+   * In a cluster: send a write that reached a follower to the leader's API
+   * and return its answer. Without it, a follower refuses writes (503).
+   */
+  readonly forwardToLeader?: (request: ForwardedRequest) => Promise<Reply>;
+  /** In a cluster: wait until this server's state is linearizable (ReadIndex); `?stale` skips it. */
+  readonly readBarrier?: () => Promise<void>;
 }
+
+export interface ForwardedRequest {
+  readonly method: string;
+  /** Path and query string. */
+  readonly path: string;
+  readonly headers: IncomingMessage['headers'];
+  readonly body: Buffer;
+}
+
+/** Marks a request forwarded once, so it is never forwarded again. */
+export const forwardedHeader = 'x-clocktower-forwarded';
 
 export type ApiContext = ApiOptions;
 
@@ -86,6 +104,12 @@ export class HttpApi {
       pathMatched = true;
       if (route.method !== req.method) continue;
       const body = route.body ? await readBody(req, this.ctx.maxBodyBytes) : Buffer.alloc(0);
+      if (!route.local) {
+        if (route.method !== 'GET' && this.ctx.forwardToLeader && !this.ctx.cluster.isLeader() && req.headers[forwardedHeader] === undefined) {
+          return await this.ctx.forwardToLeader({ method: route.method, path: url.pathname + url.search, headers: req.headers, body });
+        }
+        if (route.method === 'GET' && this.ctx.readBarrier && !url.searchParams.has('stale')) await this.ctx.readBarrier();
+      }
       const request: RouteRequest = { params: (m.groups ?? {}) as Record<string, string>, query: url.searchParams, body, headers: req.headers, url };
       return await route.handle(request, this.ctx);
     }

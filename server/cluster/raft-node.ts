@@ -165,6 +165,7 @@ export class RaftNode<R> implements ClusterNode<R> {
         this.core.advance(rd);
         if (rd.softState) this.onSoftState();
         this.settleReads();
+        this.campaignIfAlone();
         this.checkLeadership();
         await this.maybeSnapshot();
       }
@@ -251,6 +252,13 @@ export class RaftNode<R> implements ClusterNode<R> {
         w.reject(new ClusterError('CT_CLUSTER_NOT_LEADER', 'this server stopped leading before the write committed; it may or may not have been applied'));
       }
     }
+  }
+
+  /** The only voter need not wait out an election timeout to lead. */
+  private campaignIfAlone(): void {
+    if (this.core.role !== 'follower' || this.core.leader !== null) return;
+    const { voters } = this.core.conf();
+    if (voters.length === 1 && voters[0] === this.nodeName) this.core.startElection();
   }
 
   private checkLeadership(): void {

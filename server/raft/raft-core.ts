@@ -228,6 +228,11 @@ export class RaftCore {
     }
   }
 
+  /** Start an election now instead of waiting for the election timeout (e.g. a server that is the only voter). */
+  startElection(): void {
+    this.hup(false);
+  }
+
   // ---------------------------------------------------------------- input
 
   step(m: Message): void {

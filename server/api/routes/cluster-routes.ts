@@ -31,11 +31,12 @@ function status(ctx: ApiContext) {
 }
 
 export const clusterRoutes: Route[] = [
-  { method: 'GET', pattern: /^\/health$/, handle: () => json(200, { status: 'healthy' }) },
-  { method: 'GET', pattern: /^\/v1$/, handle: (_req, ctx) => json(200, status(ctx)) },
+  { method: 'GET', pattern: /^\/health$/, local: true, handle: () => json(200, { status: 'healthy' }) },
+  { method: 'GET', pattern: /^\/v1$/, local: true, handle: (_req, ctx) => json(200, status(ctx)) },
   {
     method: 'GET',
     pattern: /^\/debug\/vars$/,
+    local: true,
     handle: (req, ctx) => {
       // With node --expose-gc, ?gc collects garbage first, so benchmarks read live memory.
       const gc = (globalThis as { gc?: () => void }).gc;
@@ -53,6 +54,7 @@ export const clusterRoutes: Route[] = [
   {
     method: 'GET',
     pattern: /^\/v1\/members$/,
+    local: true,
     handle: (_req, ctx) => {
       const members = ctx.cluster.members().map(memberJson);
       return json(200, members, { 'x-total-count': String(members.length) });
@@ -61,6 +63,7 @@ export const clusterRoutes: Route[] = [
   {
     method: 'GET',
     pattern: /^\/v1\/leader$/,
+    local: true,
     handle: (_req, ctx) => {
       const leader = ctx.cluster.leaderName();
       const member = ctx.cluster.members().find((m) => m.name === leader);
@@ -71,6 +74,7 @@ export const clusterRoutes: Route[] = [
   {
     method: 'GET',
     pattern: /^\/v1\/isleader$/,
+    local: true,
     handle: (_req, ctx) => (ctx.cluster.isLeader() ? json(200, 'I am a leader') : json(404, 'I am a follower')),
   },
 ];

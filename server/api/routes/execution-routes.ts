@@ -91,6 +91,7 @@ export const executionRoutes: Route[] = [
   {
     method: 'GET',
     pattern: /^\/v1\/busy$/,
+    local: true,
     handle: (_req, ctx) => {
       const busy = ctx.dispatcher.busy()
         .map((r) => ({ ...r.execution, output: r.output.text(), outputTruncated: r.output.truncated }))

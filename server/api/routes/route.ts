@@ -26,6 +26,11 @@ export interface Route {
   readonly pattern: RegExp;
   /** Read the request body (POST/PUT). */
   readonly body?: boolean;
+  /**
+   * Answered by this server from what it knows itself: never forwarded to
+   * the leader, and no read barrier (health, membership, leadership).
+   */
+  readonly local?: boolean;
   handle(req: RouteRequest, ctx: ApiContext): Promise<Reply> | Reply;
 }
 
