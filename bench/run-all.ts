@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark in turn, one JSON object per line.
-// BENCH_ONLY=name runs just one (fire-lateness, executions-per-second, log-append, many-jobs).
+// BENCH_ONLY=name runs just one (fire-lateness, executions-per-second, log-append, many-jobs, raft-transport).
 
 import { isMain } from './stats.js';
 
@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<Record<string, 
   'executions-per-second': () => import('./executions-per-second.js'),
   'fire-lateness': () => import('./fire-lateness.js'),
   'many-jobs': () => import('./many-jobs.js'),
+  'raft-transport': () => import('./raft-transport.js'),
 };
 
 if (isMain(import.meta.url)) {

@@ -4,7 +4,9 @@
 
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
 export interface LightConfig {
   readonly dataDir: string;
@@ -21,8 +23,7 @@ export interface LightConfig {
   readonly version: string;
 }
 
-const options = {
-  config: { type: 'string' },
+export const lightOptions = {
   'data-dir': { type: 'string' },
   'http-addr': { type: 'string' },
   'node-name': { type: 'string' },
@@ -31,11 +32,8 @@ const options = {
   'history-limit': { type: 'string' },
   'max-body-bytes': { type: 'string' },
   'snapshot-every': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-type Key = Exclude<keyof typeof options, 'config' | 'help'>;
-const keys = Object.keys(options).filter((k) => k !== 'config' && k !== 'help') as Key[];
+} as const satisfies ParseArgsOptionsConfig;
+const options: ParseArgsOptionsConfig = lightOptions;
 
 export const lightUsage = `Usage: clocktower light [flags]
 
@@ -61,41 +59,72 @@ export class ConfigError extends Error {
   readonly code = 'CT_CONFIG_INVALID';
 }
 
-export function parseLightConfig(argv: string[], env: Record<string, string | undefined>, version: string): LightConfig | 'help' {
+/** Flag values merged from the --config file, the environment and the flags, in that order. */
+export type RawFlags = Partial<Record<string, string | string[] | boolean>>;
+
+/**
+ * Parse `argv` against `opts`; every flag may also come from the JSON
+ * --config file or from CLOCKTOWER_<FLAG> in the environment. 'help' when asked.
+ */
+export function mergeFlags(argv: string[], env: Record<string, string | undefined>, opts: ParseArgsOptionsConfig): RawFlags | 'help' {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+    parsed = parseArgs({ args: argv, options: { ...opts, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
   } catch (err) {
     throw new ConfigError(err instanceof Error ? err.message : String(err));
   }
-  if (parsed.values.help) return 'help';
-  const raw: Partial<Record<Key, string>> = {};
-  if (parsed.values.config !== undefined) {
-    const file = readConfigFile(parsed.values.config);
-    for (const [k, v] of Object.entries(file)) {
-      if (!keys.includes(k as Key)) throw new ConfigError(`${parsed.values.config}: unknown key "${k}" (known: ${keys.join(', ')})`);
-      raw[k as Key] = String(v);
+  const values = parsed.values as Record<string, string | string[] | boolean | undefined>;
+  if (values['help']) return 'help';
+  const known = Object.keys(opts);
+  const raw: RawFlags = {};
+  const configFile = values['config'];
+  if (typeof configFile === 'string') {
+    for (const [k, v] of Object.entries(readConfigFile(configFile))) {
+      if (!known.includes(k)) throw new ConfigError(`${configFile}: unknown key "${k}" (known: ${known.join(', ')})`);
+      raw[k] = Array.isArray(v) ? v.map(String) : typeof v === 'boolean' ? v : String(v);
     }
   }
-  for (const k of keys) {
+  for (const k of known) {
     const fromEnv = env[`CLOCKTOWER_${k.toUpperCase().replaceAll('-', '_')}`];
-    if (fromEnv !== undefined && fromEnv !== '') raw[k] = fromEnv;
-    const fromFlag = parsed.values[k];
+    if (fromEnv !== undefined && fromEnv !== '') {
+      const o = opts[k];
+      raw[k] = o?.type === 'boolean' ? fromEnv === 'true' || fromEnv === '1' : o?.multiple ? fromEnv.split(',') : fromEnv;
+    }
+    const fromFlag = values[k];
     if (fromFlag !== undefined) raw[k] = fromFlag;
   }
-  const httpAddr = raw['http-addr'] ?? '127.0.0.1:8080';
-  if (!/^(\[[^\]]+\]|[^:]*):\d{1,5}$/.test(httpAddr)) throw new ConfigError(`--http-addr must be HOST:PORT, not "${httpAddr}"`);
+  return raw;
+}
+
+export function parseLightConfig(argv: string[], env: Record<string, string | undefined>, version: string): LightConfig | 'help' {
+  const raw = mergeFlags(argv, env, options);
+  return raw === 'help' ? 'help' : lightConfigFrom(raw, version);
+}
+
+/** The settings light mode and a server share. */
+export function lightConfigFrom(raw: RawFlags, version: string): LightConfig {
+  const httpAddr = str(raw, 'http-addr') ?? '127.0.0.1:8080';
+  checkHostPort('http-addr', httpAddr);
   return {
-    dataDir: raw['data-dir'] ?? './data',
+    dataDir: str(raw, 'data-dir') ?? './data',
     httpAddr,
-    nodeName: raw['node-name'] ?? hostname(),
-    apiToken: raw['api-token'],
+    nodeName: str(raw, 'node-name') ?? hostname(),
+    apiToken: str(raw, 'api-token'),
     outputLimit: positiveInt(raw, 'output-limit', 256_000),
     historyLimit: positiveInt(raw, 'history-limit', 100),
     maxBodyBytes: positiveInt(raw, 'max-body-bytes', 1_048_576),
     snapshotEvery: positiveInt(raw, 'snapshot-every', 10_000),
     version,
   };
+}
+
+export function checkHostPort(flag: string, value: string): void {
+  if (!/^(\[[^\]]+\]|[^:]*):\d{1,5}$/.test(value)) throw new ConfigError(`--${flag} must be HOST:PORT, not "${value}"`);
+}
+
+export function str(raw: RawFlags, key: string): string | undefined {
+  const v = raw[key];
+  return typeof v === 'string' ? v : undefined;
 }
 
 function readConfigFile(path: string): Record<string, unknown> {
@@ -109,8 +138,8 @@ function readConfigFile(path: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-function positiveInt(raw: Partial<Record<Key, string>>, key: Key, fallback: number): number {
-  const v = raw[key];
+export function positiveInt(raw: RawFlags, key: string, fallback: number): number {
+  const v = str(raw, key);
   if (v === undefined) return fallback;
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`--${key} must be a whole number above 0, not "${v}"`);

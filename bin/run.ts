@@ -5,6 +5,8 @@ import { packageVersion } from './package-version.js';
 import { runClient, topLevelHelp } from './cli/run-client.js';
 import { startLight } from './light.js';
 import { ConfigError, lightUsage, parseLightConfig } from './light-config.js';
+import { agentUsage, parseAgentConfig } from './agent-config.js';
+import { startServer, type RunningServer } from './server.js';
 
 export interface Io {
   stdout(s: string): void;
@@ -16,6 +18,7 @@ export interface Io {
 export async function run(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'light') return runLight(rest, io);
+  if (command === 'agent') return runAgent(rest, io);
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     io.stdout(topLevelHelp());
     return command === undefined ? 2 : 0;
@@ -24,31 +27,42 @@ export async function run(argv: string[], io: Io): Promise<number> {
 }
 
 async function runLight(argv: string[], io: Io): Promise<number> {
+  return serve(io, lightUsage, () => parseLightConfig(argv, io.env, packageVersion()), (config, log) => startLight(config, log));
+}
+
+async function runAgent(argv: string[], io: Io): Promise<number> {
+  return serve(io, agentUsage, () => parseAgentConfig(argv, io.env, packageVersion()), (config, log) => startServer(config, {
+    rpcAddr: config.rpcAddr, bootstrapExpect: config.bootstrapExpect, join: config.join, raftMultiplier: config.raftMultiplier,
+  }, log));
+}
+
+/** Parse, start, and run until SIGINT/SIGTERM (or the server stops itself, after leaving its cluster). */
+async function serve<C>(io: Io, usage: string, parse: () => C | 'help', start: (config: C, log: (line: string) => void) => Promise<RunningServer>): Promise<number> {
   let config;
   try {
-    config = parseLightConfig(argv, io.env, packageVersion());
+    config = parse();
   } catch (err) {
     if (err instanceof ConfigError) {
-      io.stderr(`error: ${err.message}\n\n${lightUsage}`);
+      io.stderr(`error: ${err.message}\n\n${usage}`);
       return 2;
     }
     throw err;
   }
   if (config === 'help') {
-    io.stdout(lightUsage);
+    io.stdout(usage);
     return 0;
   }
   const log = (line: string) => io.stderr(`${new Date().toISOString()} ${line}\n`);
-  let server;
+  let server: RunningServer;
   try {
-    server = await startLight(config, log);
+    server = await start(config, log);
   } catch (err) {
     io.stderr(`error: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
   await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log(`${signal}: shutting down`);
+    const stop = (why: string) => {
+      log(`${why}: shutting down`);
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
       void server.close().then(resolve);
@@ -57,6 +71,7 @@ async function runLight(argv: string[], io: Io): Promise<number> {
     const onTerm = () => stop('SIGTERM');
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
+    void server.stopped.then(() => stop('left the cluster'));
   });
   return 0;
 }

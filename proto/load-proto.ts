@@ -5,7 +5,9 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import type { ProtoGrpcType as ClusterProto } from './generated/cluster.js';
 import type { ProtoGrpcType as PluginProto } from './generated/plugin.js';
+import type { ProtoGrpcType as RaftProto } from './generated/raft.js';
 
 /** Same options as proto-loader-gen-types was run with (scripts/gen-proto.mjs). */
 const loaderOptions: protoLoader.Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
@@ -24,4 +26,18 @@ let plugin: PluginProto | null = null;
 export function pluginProto(): PluginProto {
   plugin ??= grpc.loadPackageDefinition(protoLoader.loadSync(protoPath('plugin.proto'), loaderOptions)) as unknown as PluginProto;
   return plugin;
+}
+
+let raft: RaftProto | null = null;
+
+export function raftProto(): RaftProto {
+  raft ??= grpc.loadPackageDefinition(protoLoader.loadSync(protoPath('raft.proto'), loaderOptions)) as unknown as RaftProto;
+  return raft;
+}
+
+let cluster: ClusterProto | null = null;
+
+export function clusterProto(): ClusterProto {
+  cluster ??= grpc.loadPackageDefinition(protoLoader.loadSync(protoPath('cluster.proto'), loaderOptions)) as unknown as ClusterProto;
+  return cluster;
 }

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { packageVersion } from '../package-version.js';
+import { clusterCommand } from './cluster-commands.js';
 
 export interface ClientIo {
   stdout(s: string): void;
@@ -18,6 +19,7 @@ Usage: clocktower <command> [flags]
 
 Server:
   light                 run everything in one process on one node (--help for flags)
+  agent --server        run a server of a Raft-replicated cluster (--help for flags)
 
 Jobs (talk to the REST API):
   jobs list             list jobs
@@ -27,6 +29,12 @@ Jobs (talk to the REST API):
   jobs run NAME         run a job now
   jobs toggle NAME      disable or enable a job
   jobs executions NAME  show a job's executions
+
+Cluster (talk to the REST API of any server):
+  raft list-peers       list the Raft peers
+  raft remove-peer --peer-id ID
+                        remove a server from the cluster
+  leave                 the server at --address hands over leadership, leaves and stops
 
 Other:
   version               print the version
@@ -65,6 +73,14 @@ export async function runClient(argv: string[], io: ClientIo): Promise<number> {
       return say(io, `clocktower ${packageVersion()}\n`);
     }
     if (command === 'jobs') return await jobs(sub, rest, io);
+    if (command === 'raft' || command === 'leave') {
+      return await clusterCommand(command, sub, rest, {
+        stdout: (t) => io.stdout(t),
+        api: (address, token, method, path) => client(address ?? io.env['CLOCKTOWER_ADDRESS'] ?? 'http://127.0.0.1:8080', token ?? io.env['CLOCKTOWER_API_TOKEN'])(method, path),
+        table,
+        usageError: (m) => new UsageError(m),
+      });
+    }
     throw new UsageError(`unknown command "${command ?? ''}"`);
   } catch (err) {
     if (err instanceof UsageError) {

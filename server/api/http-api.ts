@@ -14,6 +14,7 @@ import { ApiError, errorBody, httpStatusOf } from './api-error.js';
 import { clusterRoutes } from './routes/cluster-routes.js';
 import { jobRoutes } from './routes/job-routes.js';
 import { executionRoutes } from './routes/execution-routes.js';
+import { raftRoutes, type ClusterAdmin } from './routes/raft-routes.js';
 import type { Reply, Route, RouteRequest } from './routes/route.js';
 
 export interface ApiOptions {
@@ -35,6 +36,8 @@ export interface ApiOptions {
   readonly forwardToLeader?: (request: ForwardedRequest) => Promise<Reply>;
   /** In a cluster: wait until this server's state is linearizable (ReadIndex); `?stale` skips it. */
   readonly readBarrier?: () => Promise<void>;
+  /** In a cluster: peers, remove-peer and leave. */
+  readonly admin?: ClusterAdmin;
 }
 
 export interface ForwardedRequest {
@@ -56,7 +59,7 @@ export class HttpApi {
   private readonly token: Buffer | null;
 
   constructor(private readonly ctx: ApiContext) {
-    this.routes = [...clusterRoutes, ...jobRoutes, ...executionRoutes];
+    this.routes = [...clusterRoutes, ...raftRoutes, ...jobRoutes, ...executionRoutes];
     this.token = ctx.apiToken ? Buffer.from(`Bearer ${ctx.apiToken}`) : null;
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 65_000;

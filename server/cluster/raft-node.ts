@@ -232,6 +232,14 @@ export class RaftNode<R> implements ClusterNode<R> {
     if (snapshot) await this.log.saveSnapshot(snapshot);
   }
 
+  /**
+   * Tell a joining server where the current members are, so it can answer
+   * the leader before its log has taught it (the log will say the same).
+   */
+  introduce(id: string, address: MemberAddress): void {
+    if (!this.addresses.has(id)) this.learnAddress(id, address);
+  }
+
   private learnAddress(id: string, address: MemberAddress): void {
     this.addresses.set(id, address);
     if (id !== this.nodeName) this.options.transport.setPeer(id, address.rpc);

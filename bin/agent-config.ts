@@ -1,0 +1,74 @@
+// Configuration of `clocktower agent`: light mode's settings plus Dkron's
+// cluster flags. Same sources and precedence as light mode (config file,
+// then CLOCKTOWER_<FLAG>, then flags).
+
+import type { ParseArgsConfig } from 'node:util';
+import { ConfigError, checkHostPort, lightConfigFrom, lightOptions, mergeFlags, positiveInt, str, type LightConfig, type RawFlags } from './light-config.js';
+
+export interface AgentConfig extends LightConfig {
+  /** Run a server (a Raft member that stores and schedules jobs). */
+  readonly server: boolean;
+  /** With an empty data directory: wait for this many servers, then bootstrap a cluster of them (0: join only). */
+  readonly bootstrapExpect: number;
+  /** Servers' --rpc-addr to contact (--join and --retry-join; both retry until they answer). */
+  readonly join: readonly string[];
+  /** Raft and cluster RPC address. */
+  readonly rpcAddr: string;
+  /** Scales Raft's timing: a tick is 100 ms x this; an election times out after 10-20 ticks. */
+  readonly raftMultiplier: number;
+}
+
+const agentOptions = {
+  ...lightOptions,
+  server: { type: 'boolean' },
+  'bootstrap-expect': { type: 'string' },
+  join: { type: 'string', multiple: true },
+  'retry-join': { type: 'string', multiple: true },
+  'rpc-addr': { type: 'string' },
+  'raft-multiplier': { type: 'string' },
+} as const satisfies NonNullable<ParseArgsConfig['options']>;
+
+export const agentUsage = `Usage: clocktower agent --server [flags]
+
+Runs a Clocktower server: a member of a Raft-replicated cluster that stores
+jobs, schedules them (only the leader fires) and serves the REST API. Any
+server answers the API: writes go to the leader, reads are linearizable
+(add ?stale to read the local copy).
+
+Cluster flags (Dkron's):
+  --server                 run a server (agents without --server come later)
+  --bootstrap-expect N     with an empty data dir: wait for N servers, then form a cluster of them
+  --join HOST:PORT         a server's --rpc-addr to contact (repeatable)
+  --retry-join HOST:PORT   the same (repeatable; joining always retries)
+  --rpc-addr HOST:PORT     Raft and cluster RPC address (default 127.0.0.1:6868)
+  --raft-multiplier N      scale Raft timing (default 1: 100 ms ticks, elections after 1-2 s)
+
+Start three servers with --bootstrap-expect 3, each --join-ing the others;
+add a fourth later with just --join. Restarted servers rejoin from their data dir.
+
+Node flags (as in clocktower light):
+  --data-dir DIR  --http-addr HOST:PORT  --node-name NAME  --api-token TOKEN
+  --output-limit BYTES  --history-limit N  --max-body-bytes BYTES  --snapshot-every N
+  --config FILE  -h, --help
+`;
+
+export function parseAgentConfig(argv: string[], env: Record<string, string | undefined>, version: string): AgentConfig | 'help' {
+  const raw = mergeFlags(argv, env, agentOptions);
+  if (raw === 'help') return 'help';
+  const base = lightConfigFrom(raw, version);
+  const server = raw['server'] === true;
+  if (!server) throw new ConfigError('agents without --server are not available yet: run a server with --server (it also runs executions)');
+  const rpcAddr = str(raw, 'rpc-addr') ?? '127.0.0.1:6868';
+  checkHostPort('rpc-addr', rpcAddr);
+  const join = [...list(raw, 'join'), ...list(raw, 'retry-join')];
+  for (const j of join) checkHostPort('join', j);
+  const bootstrapExpect = raw['bootstrap-expect'] === undefined ? 0 : positiveInt(raw, 'bootstrap-expect', 0);
+  if (bootstrapExpect === 0 && join.length === 0) throw new ConfigError('a server needs --bootstrap-expect N (to form a cluster) or --join HOST:PORT (to join one)');
+  if (bootstrapExpect > 1 && /:0$/.test(base.httpAddr)) throw new ConfigError('--http-addr needs a fixed port in a cluster: other servers forward writes to it');
+  return { ...base, server, rpcAddr, join, bootstrapExpect, raftMultiplier: positiveInt(raw, 'raft-multiplier', 1) };
+}
+
+function list(raw: RawFlags, key: string): string[] {
+  const v = raw[key];
+  return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
+}

@@ -1,0 +1,63 @@
+// Cluster client commands: `raft list-peers`, `raft remove-peer`, `leave`.
+
+import { parseArgs } from 'node:util';
+
+export const clusterUsage: Record<string, string> = {
+  'list-peers': 'clocktower raft list-peers [--json]',
+  'remove-peer': 'clocktower raft remove-peer --peer-id ID',
+  leave: 'clocktower leave   (the server at --address hands over leadership, leaves the cluster and stops)',
+};
+
+export interface ClusterCommandIo {
+  stdout(s: string): void;
+  /** Calls the API at the chosen --address. */
+  api(address: string | undefined, token: string | undefined, method: string, path: string): Promise<unknown>;
+  table(head: string[], rows: unknown[][]): string;
+  usageError(message: string): Error;
+}
+
+interface Peer { id: string; rpc_addr: string; http_addr: string; leader: boolean; voter: boolean }
+
+export async function clusterCommand(command: 'raft' | 'leave', sub: string | undefined, argv: string[], io: ClusterCommandIo): Promise<number> {
+  const key = command === 'leave' ? 'leave' : sub;
+  const args = command === 'leave' ? [sub, ...argv].filter((a): a is string => a !== undefined) : argv;
+  if (command === 'raft' && (sub === undefined || sub === '--help' || sub === '-h')) {
+    io.stdout(`Usage:\n  ${clusterUsage['list-peers']}\n  ${clusterUsage['remove-peer']}\n`);
+    return 0;
+  }
+  if (key === undefined || !clusterUsage[key]) throw io.usageError(`unknown raft command "${sub ?? ''}"`);
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args, allowPositionals: false, strict: true,
+      options: { address: { type: 'string' }, 'api-token': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, 'peer-id': { type: 'string' } },
+    }));
+  } catch (err) {
+    throw io.usageError((err as Error).message);
+  }
+  if (values.help) {
+    io.stdout(`Usage: ${clusterUsage[key]}\n`);
+    return 0;
+  }
+  const call = (method: string, path: string) => io.api(values.address, values['api-token'], method, path);
+  switch (key) {
+    case 'list-peers': {
+      const peers = (await call('GET', '/v1/raft/peers')) as Peer[];
+      if (values.json) io.stdout(`${JSON.stringify(peers, null, 2)}\n`);
+      else io.stdout(io.table(['NODE', 'ID', 'ADDRESS', 'STATE', 'VOTER'], peers.map((p) => [p.id, p.id, p.rpc_addr, p.leader ? 'leader' : 'follower', p.voter])));
+      return 0;
+    }
+    case 'remove-peer': {
+      const id = values['peer-id'];
+      if (!id) throw io.usageError('--peer-id is required');
+      await call('DELETE', `/v1/raft/peers/${encodeURIComponent(id)}`);
+      io.stdout(`removed ${id}\n`);
+      return 0;
+    }
+    default: {
+      const r = (await call('POST', '/v1/leave')) as { left: string };
+      io.stdout(`${r.left} left the cluster\n`);
+      return 0;
+    }
+  }
+}

@@ -1,0 +1,242 @@
+// A Clocktower server, composed: the Raft node (with its gRPC transport and
+// cluster service when it has peers), the state machine, the dispatcher with
+// the built-in executors in-process, and the REST API. Light mode is this
+// with a cluster of one and nobody to talk to.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { clusterProto } from '../proto/load-proto.js';
+import type { Identity__Output } from '../proto/generated/clocktower/cluster/v1/Identity.js';
+import { discover, joinCluster } from '../server/cluster/cluster-discovery.js';
+import { clusterServiceHandlers } from '../server/cluster/cluster-service.js';
+import { ClusterError } from '../server/cluster/cluster-node.js';
+import { RaftNode, type RaftMessageTransport } from '../server/cluster/raft-node.js';
+import { RaftTransport } from '../server/cluster/raft-transport.js';
+import { Dispatcher } from '../server/dispatch/dispatcher.js';
+import { forwardedHeader, HttpApi, type ForwardedRequest } from '../server/api/http-api.js';
+import type { Reply } from '../server/api/routes/route.js';
+import type { ClusterAdmin } from '../server/api/routes/raft-routes.js';
+import { decodeCommand, encodeCommand } from '../server/state/commands.js';
+import type { CommandLog } from '../server/state/command-log.js';
+import { StateMachine, type ApplyResult } from '../server/state/state-machine.js';
+import { ExecutorRegistry } from '../plugins/sdk/executor-registry.js';
+import { ShellExecutor } from '../plugins/executors/shell/shell-executor.js';
+import { HttpExecutor } from '../plugins/executors/http/http-executor.js';
+import { InProcessExecutorHost } from './in-process-executor-host.js';
+import { lockDataDir } from './data-dir-lock.js';
+import type { LightConfig } from './light-config.js';
+
+export interface ClusterSettings {
+  readonly rpcAddr: string;
+  readonly bootstrapExpect: number;
+  readonly join: readonly string[];
+  readonly raftMultiplier: number;
+}
+
+export interface RunningServer {
+  /** The API's address, e.g. http://127.0.0.1:8080. */
+  readonly url: string;
+  readonly state: StateMachine;
+  /** Resolves when the server asks to stop itself (after leaving the cluster). */
+  readonly stopped: Promise<void>;
+  close(): Promise<void>;
+}
+
+type Log = (line: string) => void;
+
+export async function startServer(config: LightConfig, cluster: ClusterSettings | null, log: Log): Promise<RunningServer> {
+  const unlock = await lockDataDir(config.dataDir);
+  const cleanups: (() => Promise<void>)[] = [unlock];
+  const cleanup = async () => { for (const c of cleanups.splice(0).reverse()) await c().catch(() => {}); };
+  try {
+    return await compose(config, cluster, log, cleanups, cleanup);
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+async function compose(config: LightConfig, cluster: ClusterSettings | null, log: Log, cleanups: (() => Promise<void>)[], cleanup: () => Promise<void>): Promise<RunningServer> {
+  const now = () => Date.now();
+  const state = new StateMachine({ historyLimit: config.historyLimit });
+  const raftDir = join(config.dataDir, 'raft');
+  const self: Identity__Output = { node: config.nodeName, rpc_addr: cluster?.rpcAddr ?? '', http_addr: config.httpAddr };
+  let node: RaftNode<ApplyResult> | null = null;
+  let transport: RaftMessageTransport = { send: () => {}, setPeer: () => {}, removePeer: () => {} };
+  let raftTransport: RaftTransport | null = null;
+  const known = new Map<string, Identity__Output>();
+
+  if (cluster) {
+    raftTransport = new RaftTransport({
+      self: config.nodeName,
+      listen: cluster.rpcAddr,
+      onMessage: (m) => node?.receive(m),
+      onUnreachable: (peer) => node?.reportUnreachable(peer),
+      onSnapshotStatus: (peer, ok) => node?.reportSnapshot(peer, ok),
+      log,
+    });
+    raftTransport.addService(clusterProto().clocktower.cluster.v1.Cluster.service, clusterServiceHandlers({ self, known, node: () => node, log }));
+    await raftTransport.start();
+    const rt = raftTransport;
+    cleanups.push(() => rt.close());
+    transport = rt;
+  }
+
+  // An empty data directory bootstraps a cluster or joins one; otherwise the log says who we are.
+  const fresh = !existsSync(join(raftDir, 'hardstate'));
+  let start: 'join' | { id: string; address: { rpc: string; http: string } }[] = [{ id: config.nodeName, address: { rpc: self.rpc_addr, http: self.http_addr } }];
+  let joinVia: string | null = null;
+  let joinMembers: readonly Identity__Output[] = [];
+  if (cluster && fresh) {
+    const decision = await discover({ self, known, join: cluster.join, bootstrapExpect: cluster.bootstrapExpect, log });
+    if (decision.kind === 'join') {
+      start = 'join';
+      joinVia = decision.via;
+      joinMembers = decision.members;
+    } else {
+      start = decision.members.map((m) => ({ id: m.node, address: { rpc: m.rpc_addr, http: m.http_addr } }));
+      log(`cluster: bootstrapping with ${decision.members.map((m) => m.node).join(', ')}`);
+    }
+  }
+
+  const opened = await RaftNode.open<ApplyResult>({
+    dir: raftDir,
+    nodeName: config.nodeName,
+    address: { rpc: self.rpc_addr, http: self.http_addr },
+    start,
+    transport,
+    tickMs: 100 * (cluster?.raftMultiplier ?? 1),
+    snapshotEvery: config.snapshotEvery,
+    stateMachine: {
+      apply: (data, index) => state.apply(decodeCommand(data), index),
+      snapshot: () => state.snapshot(),
+      restore: (data) => state.restore(data),
+    },
+    onFatal: (err) => log(`fatal: the log cannot be written, refusing further writes: ${err.message}`),
+    log,
+  });
+  node = opened;
+  cleanups.push(() => opened.close());
+  if (joinVia !== null) {
+    for (const m of joinMembers) opened.introduce(m.node, { rpc: m.rpc_addr, http: m.http_addr });
+    log(`cluster: joining via ${joinVia}`);
+    await joinCluster(joinVia, self, { log });
+  }
+
+  const commandLog: CommandLog = { submit: (command) => opened.propose(encodeCommand(command)) };
+  const host = new InProcessExecutorHost(new ExecutorRegistry([new ShellExecutor(), new HttpExecutor()]));
+  cleanups.push(() => host.close());
+  const dispatcher = new Dispatcher({
+    nodeName: config.nodeName,
+    state,
+    log: commandLog,
+    host,
+    now,
+    outputLimit: config.outputLimit,
+    onError: (err) => log(`dispatch: ${err instanceof Error ? err.message : String(err)}`),
+  });
+  cleanups.push(() => dispatcher.shutdown());
+  let stopRequested: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => { stopRequested = resolve; });
+  const api = new HttpApi({
+    nodeName: config.nodeName,
+    version: config.version,
+    state,
+    log: commandLog,
+    dispatcher,
+    cluster: opened,
+    now,
+    apiToken: config.apiToken,
+    maxBodyBytes: config.maxBodyBytes,
+    ...(cluster ? {
+      forwardToLeader: (req: ForwardedRequest) => forwardToLeader(opened, req),
+      readBarrier: () => opened.readBarrier(),
+      admin: clusterAdmin(opened, config, () => stopRequested(), log),
+    } : {}),
+  });
+  opened.onLeadershipChange((leading) => {
+    if (leading) dispatcher.startLeading();
+    else dispatcher.stopLeading();
+  });
+  if (!cluster) {
+    // The only voter leads as soon as it has replayed its log; serve once it does.
+    await new Promise<void>((resolve) => opened.onLeadershipChange((leading) => leading && resolve()));
+  }
+  const [h, p] = splitHostPort(config.httpAddr);
+  const address = await api.listen(h, p);
+  cleanups.push(() => api.close());
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  log(`clocktower ${cluster ? 'server' : 'light'}: node ${config.nodeName}, ${state.jobCount} jobs, data in ${config.dataDir}, API on ${url}${cluster ? `, RPC on ${cluster.rpcAddr}` : ''}`);
+  let closing: Promise<void> | null = null;
+  return { url, state, stopped, close: () => (closing ??= cleanup()) };
+}
+
+/** Send a write that reached this follower to the leader's API, and relay the answer. */
+async function forwardToLeader(node: RaftNode<ApplyResult>, req: ForwardedRequest): Promise<Reply> {
+  const leader = node.leaderName();
+  const http = leader ? node.addressOf(leader)?.http : undefined;
+  if (!leader || !http) throw new ClusterError('CT_CLUSTER_NOT_LEADER', 'no leader: the cluster cannot accept writes right now');
+  const headers: Record<string, string> = { [forwardedHeader]: node.nodeName };
+  for (const k of ['authorization', 'content-type']) {
+    const v = req.headers[k];
+    if (typeof v === 'string') headers[k] = v;
+  }
+  let res;
+  try {
+    res = await request(`http://${http}${req.path}`, { method: req.method as 'POST', headers, body: req.body.length > 0 ? req.body : null });
+  } catch (err) {
+    throw new ClusterError('CT_CLUSTER_NOT_LEADER', `cannot reach the leader ${leader} at ${http}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  const body = await res.body.text();
+  const out: Record<string, string> = {};
+  const total = res.headers['x-total-count'];
+  if (typeof total === 'string') out['x-total-count'] = total;
+  return { status: res.statusCode, body, raw: true, headers: out };
+}
+
+function clusterAdmin(node: RaftNode<ApplyResult>, config: LightConfig, requestStop: () => void, log: Log): ClusterAdmin {
+  return {
+    peers: () => node.members().map((m) => ({
+      id: m.name, rpc_addr: m.address, http_addr: node.addressOf(m.name)?.http ?? '', leader: m.role === 'leader', voter: m.voter,
+    })),
+    async removePeer(id) {
+      await node.changeMembership({ type: 'remove', node: id });
+      log(`cluster: removed ${id}`);
+    },
+    async leave() {
+      if (node.isLeader()) {
+        const to = node.members().find((m) => m.voter && m.name !== node.nodeName)?.name;
+        if (to) {
+          node.transferLeadership(to);
+          await until(() => !node.isLeader(), 10_000, 'leadership did not move to another server');
+        }
+      }
+      if (node.members().some((m) => m.name === node.nodeName)) {
+        // Ask the leader (through our own API's forwarding) to remove us.
+        const forwarded = await forwardToLeader(node, {
+          method: 'DELETE', path: `/v1/raft/peers/${encodeURIComponent(node.nodeName)}`,
+          headers: config.apiToken ? { authorization: `Bearer ${config.apiToken}` } : {}, body: Buffer.alloc(0),
+        });
+        if (forwarded.status >= 300) throw new ClusterError('CT_CLUSTER_NOT_LEADER', `the leader refused to remove us: ${String(forwarded.body)}`);
+      }
+      log('cluster: left the cluster; stopping');
+      setImmediate(requestStop);
+    },
+  };
+}
+
+async function until(condition: () => boolean, ms: number, message: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new ClusterError('CT_CLUSTER_NOT_LEADER', message);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export function splitHostPort(addr: string): [string, number] {
+  const m = /^(?:\[(?<v6>[^\]]+)\]|(?<host>[^:]*)):(?<port>\d+)$/.exec(addr);
+  if (!m?.groups) throw new Error(`"${addr}" is not HOST:PORT`);
+  const host = m.groups['v6'] ?? m.groups['host'] ?? '';
+  return [host === '' ? '127.0.0.1' : host, Number(m.groups['port'])];
+}

@@ -1,0 +1,89 @@
+// Starts `clocktower agent --server` processes on loopback, on free ports,
+// and finds the leader.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { call, mainJs, until } from './light-process.js';
+
+export interface ServerProcess {
+  readonly name: string;
+  readonly url: string;
+  readonly rpcAddr: string;
+  readonly httpAddr: string;
+  readonly dataDir: string;
+  child: ChildProcess;
+  log(): string;
+  kill9(): Promise<void>;
+  stop(): Promise<number | null>;
+  exited(): Promise<number | null>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ServerSpec {
+  readonly name: string;
+  readonly rpcAddr: string;
+  readonly httpAddr: string;
+  readonly dataDir: string;
+  readonly args: readonly string[];
+}
+
+export async function serverSpecs(root: string, names: readonly string[]): Promise<ServerSpec[]> {
+  const specs: { name: string; rpcAddr: string; httpAddr: string; dataDir: string }[] = [];
+  for (const name of names) {
+    specs.push({ name, rpcAddr: `127.0.0.1:${await freePort()}`, httpAddr: `127.0.0.1:${await freePort()}`, dataDir: join(root, name) });
+  }
+  return specs.map((s) => ({
+    ...s,
+    args: ['--bootstrap-expect', String(names.length), ...specs.filter((o) => o !== s).flatMap((o) => ['--join', o.rpcAddr])],
+  }));
+}
+
+/** Start (or restart) one server; resolves once its API listens. */
+export async function startServerProcess(spec: ServerSpec, extra: readonly string[] = []): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [mainJs, 'agent', '--server', '--node-name', spec.name, '--data-dir', spec.dataDir,
+    '--rpc-addr', spec.rpcAddr, '--http-addr', spec.httpAddr, ...spec.args, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  await new Promise<void>((res, rej) => {
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (/API on http/.test(stderr)) res();
+    });
+    void exited.then((code) => rej(new Error(`server ${spec.name} exited with ${String(code)} before it listened:\n${stderr}`)));
+  });
+  return {
+    name: spec.name, url: `http://${spec.httpAddr}`, rpcAddr: spec.rpcAddr, httpAddr: spec.httpAddr, dataDir: spec.dataDir, child,
+    log: () => stderr,
+    kill9: async () => { child.kill('SIGKILL'); await exited; },
+    stop: async () => { child.kill('SIGTERM'); return exited; },
+    exited: () => exited,
+  };
+}
+
+/** The leader every listed server agrees on. */
+export async function agreedLeader(servers: readonly ServerProcess[], ms = 20_000): Promise<ServerProcess> {
+  return until('the servers to agree on a leader', async () => {
+    const names = await Promise.all(servers.map(async (s) => {
+      const a = await call(s.url, 'GET', '/v1/leader').catch(() => null);
+      return a?.status === 200 ? (a.body as { Name: string }).Name : null;
+    }));
+    const first = names[0];
+    if (!first || names.some((n) => n !== first)) return undefined;
+    const leader = servers.find((s) => s.name === first);
+    if (!leader) return undefined;
+    const is = await call(leader.url, 'GET', '/v1/isleader').catch(() => null);
+    return is?.status === 200 ? leader : undefined;
+  }, ms);
+}
