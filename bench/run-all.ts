@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark in turn, one JSON object per line.
-// BENCH_ONLY=name runs just one (fire-lateness, executions-per-second, log-append, many-jobs, raft-transport).
+// BENCH_ONLY=name runs just one (fire-lateness, executions-per-second, log-append, many-jobs, raft-transport, raft-commits).
 
 import { isMain } from './stats.js';
 
@@ -9,6 +9,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<Record<string, 
   'fire-lateness': () => import('./fire-lateness.js'),
   'many-jobs': () => import('./many-jobs.js'),
   'raft-transport': () => import('./raft-transport.js'),
+  'raft-commits': () => import('./raft-commits.js'),
 };
 
 if (isMain(import.meta.url)) {

@@ -62,6 +62,8 @@ export class RaftCore {
   private readonly readsBeforeCommit: { requestId: string; from: string }[] = [];
 
   private msgs: Message[] = [];
+  /** Proposals were appended since the last Ready: send them when it is taken. */
+  private appendPending = false;
   private readStates: ReadState[] = [];
   private prevHardState: HardState;
   private prevSoftState: SoftState = { leader: null, role: 'follower' };
@@ -498,7 +500,8 @@ export class RaftCore {
   propose(data: Uint8Array): { index: number; term: number } | null {
     if (this.currentRole !== 'leader' || this.leadTransferee !== null || !this.progress.has(this.id)) return null;
     const at = this.appendEntries([{ type: EntryType.Normal, data }]);
-    this.broadcastAppend();
+    // Batching: proposals made between two Readys go out as one append per follower.
+    this.appendPending = true;
     return at;
   }
 
@@ -643,12 +646,19 @@ export class RaftCore {
     });
   }
 
+  private flushAppends(): void {
+    if (!this.appendPending) return;
+    this.appendPending = false;
+    if (this.currentRole === 'leader') this.broadcastAppend();
+  }
+
   private hardState(): HardState {
     return { term: this.currentTerm, vote: this.vote, commit: this.log.committed };
   }
 
   /** Is there anything to persist, send or apply? Call ready() only after the previous Ready's advance(). */
   hasReady(): boolean {
+    this.flushAppends();
     const hs = this.hardState();
     const p = this.prevHardState;
     return this.msgs.length > 0
@@ -661,6 +671,7 @@ export class RaftCore {
   }
 
   ready(): Ready {
+    this.flushAppends();
     const hs = this.hardState();
     const p = this.prevHardState;
     const soft: SoftState = { leader: this.leaderId, role: this.currentRole };
