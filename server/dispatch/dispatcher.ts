@@ -43,6 +43,14 @@ export class Dispatcher {
   private readonly runner: ExecutionRunner;
   private unsubscribe: (() => void) | null = null;
   private leading = false;
+  /**
+   * Jobs whose fires are being committed. Until that command applies, the
+   * job's bookkeeping still points before those fires, so planning it again
+   * (a job event arrives meanwhile) would fire the same seconds twice; such
+   * a job is planned again once its fires have applied.
+   */
+  private readonly committing = new Set<string>();
+  private readonly replanAfterCommit = new Set<string>();
 
   constructor(private readonly options: DispatcherOptions) {
     const onError = options.onError ?? (() => {});
@@ -95,6 +103,7 @@ export class Dispatcher {
     this.pendingTimer.stop();
     this.fireHeap.clear();
     this.pendingHeap.clear();
+    this.replanAfterCommit.clear();
   }
 
   /** Problems with a job that only the scheduler and the executors can see. */
@@ -143,6 +152,10 @@ export class Dispatcher {
 
   private planJob(name: string, job: Job | null): void {
     if (!this.leading) return;
+    if (this.committing.has(name)) {
+      this.replanAfterCommit.add(name);
+      return;
+    }
     if (!job) this.schedules.forget(name);
     const next = job ? this.schedules.firstUnsettled(job) : null;
     if (next === null) this.fireHeap.delete(name);
@@ -172,18 +185,32 @@ export class Dispatcher {
       this.fireTimer.arm();
       return;
     }
+    for (const name of names) this.committing.add(name);
     try {
       const res = await this.options.log.submit({ type: CommandType.RecordFires, atMs, fires, skips, lastScheduled });
+      for (const name of names) this.committing.delete(name);
       if (res.ok) for (const e of res.executions) this.runner.run(e);
       if (!this.leading) return;
       for (const n of nexts) this.fireHeap.set(n.name, n.at);
+      this.replanChangedMeanwhile(names);
     } catch (err) {
+      for (const name of names) this.committing.delete(name);
       this.options.onError?.(err);
       if (!this.leading) return;
       // Not committed: nothing ran and the bookkeeping did not move; plan these jobs again shortly.
-      for (const name of names) this.fireHeap.set(name, now() + retryPlanMs);
+      for (const name of names) {
+        this.replanAfterCommit.delete(name);
+        this.fireHeap.set(name, now() + retryPlanMs);
+      }
     }
     this.fireTimer.arm();
+  }
+
+  private replanChangedMeanwhile(names: readonly string[]): void {
+    for (const name of names) {
+      if (!this.replanAfterCommit.delete(name)) continue;
+      this.planJob(name, this.options.state.job(name) ?? null);
+    }
   }
 
   // ---- pending executions (retries, child jobs) ----------------------------
