@@ -14,6 +14,8 @@ export interface AgentConfig extends LightConfig {
   readonly join: readonly string[];
   /** Raft and cluster RPC address. */
   readonly rpcAddr: string;
+  /** The RPC address other servers use to reach this one (default: --rpc-addr), e.g. behind NAT or a proxy. */
+  readonly advertiseRpcAddr: string;
   /** Scales Raft's timing: a tick is 100 ms x this; an election times out after 10-20 ticks. */
   readonly raftMultiplier: number;
 }
@@ -25,6 +27,7 @@ const agentOptions = {
   join: { type: 'string', multiple: true },
   'retry-join': { type: 'string', multiple: true },
   'rpc-addr': { type: 'string' },
+  'advertise-rpc-addr': { type: 'string' },
   'raft-multiplier': { type: 'string' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
 
@@ -41,6 +44,8 @@ Cluster flags (Dkron's):
   --join HOST:PORT         a server's --rpc-addr to contact (repeatable)
   --retry-join HOST:PORT   the same (repeatable; joining always retries)
   --rpc-addr HOST:PORT     Raft and cluster RPC address (default 127.0.0.1:6868)
+  --advertise-rpc-addr HOST:PORT
+                           the address other servers dial to reach this one (default: --rpc-addr)
   --raft-multiplier N      scale Raft timing (default 1: 100 ms ticks, elections after 1-2 s)
 
 Start three servers with --bootstrap-expect 3, each --join-ing the others;
@@ -65,7 +70,9 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
   const bootstrapExpect = raw['bootstrap-expect'] === undefined ? 0 : positiveInt(raw, 'bootstrap-expect', 0);
   if (bootstrapExpect === 0 && join.length === 0) throw new ConfigError('a server needs --bootstrap-expect N (to form a cluster) or --join HOST:PORT (to join one)');
   if (bootstrapExpect > 1 && /:0$/.test(base.httpAddr)) throw new ConfigError('--http-addr needs a fixed port in a cluster: other servers forward writes to it');
-  return { ...base, server, rpcAddr, join, bootstrapExpect, raftMultiplier: positiveInt(raw, 'raft-multiplier', 1) };
+  const advertiseRpcAddr = str(raw, 'advertise-rpc-addr') ?? rpcAddr;
+  checkHostPort('advertise-rpc-addr', advertiseRpcAddr);
+  return { ...base, server, rpcAddr, advertiseRpcAddr, join, bootstrapExpect, raftMultiplier: positiveInt(raw, 'raft-multiplier', 1) };
 }
 
 function list(raw: RawFlags, key: string): string[] {

@@ -32,7 +32,7 @@ async function runLight(argv: string[], io: Io): Promise<number> {
 
 async function runAgent(argv: string[], io: Io): Promise<number> {
   return serve(io, agentUsage, () => parseAgentConfig(argv, io.env, packageVersion()), (config, log) => startServer(config, {
-    rpcAddr: config.rpcAddr, bootstrapExpect: config.bootstrapExpect, join: config.join, raftMultiplier: config.raftMultiplier,
+    rpcAddr: config.rpcAddr, advertiseRpcAddr: config.advertiseRpcAddr, bootstrapExpect: config.bootstrapExpect, join: config.join, raftMultiplier: config.raftMultiplier,
   }, log));
 }
 

@@ -29,6 +29,7 @@ import type { LightConfig } from './light-config.js';
 
 export interface ClusterSettings {
   readonly rpcAddr: string;
+  readonly advertiseRpcAddr: string;
   readonly bootstrapExpect: number;
   readonly join: readonly string[];
   readonly raftMultiplier: number;
@@ -61,7 +62,7 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
   const now = () => Date.now();
   const state = new StateMachine({ historyLimit: config.historyLimit });
   const raftDir = join(config.dataDir, 'raft');
-  const self: Identity__Output = { node: config.nodeName, rpc_addr: cluster?.rpcAddr ?? '', http_addr: config.httpAddr };
+  const self: Identity__Output = { node: config.nodeName, rpc_addr: cluster?.advertiseRpcAddr ?? '', http_addr: config.httpAddr };
   let node: RaftNode<ApplyResult> | null = null;
   let transport: RaftMessageTransport = { send: () => {}, setPeer: () => {}, removePeer: () => {} };
   let raftTransport: RaftTransport | null = null;
