@@ -10,7 +10,7 @@
 // time (voters and learners), leadership transfer, and ReadIndex reads.
 // A new cluster starts from bootstrapState() (bootstrap.ts).
 
-import { encodeConfChange } from './conf-change.js';
+import { decodeConfChange, encodeConfChange } from './conf-change.js';
 import { majorityIndex, voteResult } from './quorum.js';
 import { Progress } from './progress.js';
 import { RaftInvariantError, RaftLog } from './raft-log.js';
@@ -42,6 +42,18 @@ export class RaftCore {
 
   private voters = new Set<string>();
   private learners = new Set<string>();
+  /**
+   * Membership follows the log (Raft thesis §4.1): a server uses the latest
+   * ConfChange in its log, committed or not, and falls back when a conflict
+   * removes it. Taking effect only once applied is not safe across restarts:
+   * a server that comes back knowing an old commit index would use a
+   * membership two changes old and could win an election without a
+   * committed entry. `baseConf` is the membership at the log's snapshot;
+   * `confIndex`/`confTerm` name the entry the current membership comes from.
+   */
+  private baseConf: ConfState;
+  private confIndex = 0;
+  private confTerm = 0;
   private progress = new Map<string, Progress>();
   private readonly votes = new Map<string, boolean>();
 
@@ -79,7 +91,8 @@ export class RaftCore {
     this.currentTerm = restored.hardState.term;
     this.vote = restored.hardState.vote;
     this.prevHardState = restored.hardState;
-    this.setConf(restored.conf);
+    this.baseConf = restored.conf;
+    this.rebuildConf();
     this.becomeFollower(this.currentTerm, null);
   }
 
@@ -355,6 +368,7 @@ export class RaftCore {
       return;
     }
     const lastNew = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
+    if (lastNew !== null && m.entries.length > 0) this.syncConf(m.index + 1);
     if (lastNew !== null) {
       this.send({ type: 'appResp', to: m.from, term: this.currentTerm, index: lastNew });
       return;
@@ -386,7 +400,8 @@ export class RaftCore {
       this.log.commitTo(index);
     } else {
       this.log.restore(snap);
-      this.setConf(snap.meta.conf);
+      this.baseConf = snap.meta.conf;
+      this.rebuildConf();
     }
     this.send({ type: 'appResp', to: m.from, term: this.currentTerm, index: this.log.lastIndex() });
   }
@@ -481,6 +496,7 @@ export class RaftCore {
     const stamped = entries.map((e) => ({ term: this.currentTerm, index: ++index, type: e.type, data: e.data }));
     this.log.append(stamped);
     this.progress.get(this.id)?.maybeUpdate(index);
+    if (stamped.some((e) => e.type === EntryType.ConfChange)) this.syncConf(index - stamped.length + 1);
     this.maybeCommit();
     return { index, term: this.currentTerm };
   }
@@ -514,26 +530,57 @@ export class RaftCore {
     return at;
   }
 
-  applyConfChange(cc: ConfChange): ConfState {
-    const voters = new Set(this.voters);
-    const learners = new Set(this.learners);
-    switch (cc.type) {
-      case 'addVoter': learners.delete(cc.node); voters.add(cc.node); break;
-      case 'addLearner': if (!voters.has(cc.node)) learners.add(cc.node); break;
-      case 'remove': voters.delete(cc.node); learners.delete(cc.node); break;
-    }
-    this.setConf({ voters: [...voters], learners: [...learners] });
-    if (this.currentRole === 'leader') {
-      if (!this.voters.has(this.id)) {
-        // Removed (or demoted): stop leading; the others elect a leader among themselves.
-        this.becomeFollower(this.currentTerm, null);
-      } else {
-        if (this.leadTransferee !== null && !this.voters.has(this.leadTransferee)) this.leadTransferee = null;
-        if (this.maybeCommit()) this.broadcastAppend();
-        else for (const id of this.progress.keys()) this.sendAppend(id, false);
-      }
-    }
+  /**
+   * The driver applied a committed ConfChange. Membership already changed
+   * when the entry reached the log; what waits for the commit is a removed
+   * leader stepping down (it led the cluster until its removal was safe).
+   */
+  applyConfChange(_cc: ConfChange): ConfState {
+    if (this.currentRole === 'leader' && !this.voters.has(this.id)) this.becomeFollower(this.currentTerm, null);
     return this.conf();
+  }
+
+  /** The log changed from index `from` on: bring membership up to date with it. */
+  private syncConf(from: number): void {
+    if (this.confIndex >= from && !(this.confIndex > this.log.snapshotIndex && this.log.term(this.confIndex) === this.confTerm)) {
+      this.rebuildConf(); // the entry our membership came from was replaced
+      return;
+    }
+    this.foldConf(Math.max(from, this.confIndex + 1));
+  }
+
+  /** Membership from the snapshot's plus every ConfChange in the log. */
+  private rebuildConf(): void {
+    this.confIndex = this.log.snapshotIndex;
+    this.confTerm = 0;
+    this.setConf(this.baseConf);
+    this.foldConf(this.log.snapshotIndex + 1);
+  }
+
+  private foldConf(from: number): void {
+    const entries = from <= this.log.lastIndex() ? this.log.slice(from, this.log.lastIndex() + 1) ?? [] : [];
+    let conf: ConfState | null = null;
+    for (const e of entries) {
+      if (e.type !== EntryType.ConfChange) continue;
+      conf = changedConf(conf ?? this.conf(), decodeConfChange(e.data));
+      this.confIndex = e.index;
+      this.confTerm = e.term;
+    }
+    if (conf === null) return;
+    this.setConf(conf);
+    if (this.currentRole !== 'leader') return;
+    if (this.leadTransferee !== null && !this.voters.has(this.leadTransferee)) this.leadTransferee = null;
+    // A smaller quorum may already have what a larger one lacked.
+    if (this.maybeCommit()) this.broadcastAppend();
+    else for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id, false);
+  }
+
+  /** Membership as of `index` (for a snapshot taken there). */
+  private confAt(index: number): ConfState {
+    let conf = this.baseConf;
+    const entries = index > this.log.snapshotIndex ? this.log.slice(this.log.snapshotIndex + 1, index + 1) ?? [] : [];
+    for (const e of entries) if (e.type === EntryType.ConfChange) conf = changedConf(conf, decodeConfChange(e.data));
+    return conf;
   }
 
   private setConf(conf: ConfState): void {
@@ -618,8 +665,9 @@ export class RaftCore {
     if (index <= this.log.snapshotIndex) return null;
     const term = this.log.term(index);
     if (term === undefined) throw new RaftInvariantError(`cannot compact to ${index}: no such entry`);
-    const snapshot: Snapshot = { meta: { index, term, conf: this.conf() }, data };
+    const snapshot: Snapshot = { meta: { index, term, conf: this.confAt(index) }, data };
     this.log.compact(snapshot);
+    this.baseConf = snapshot.meta.conf;
     return snapshot;
   }
 
@@ -701,4 +749,15 @@ export class RaftCore {
     const lastApplied = rd.committed.at(-1);
     if (lastApplied !== undefined) this.log.appliedTo(lastApplied.index);
   }
+}
+
+function changedConf(conf: ConfState, cc: ConfChange): ConfState {
+  const voters = new Set(conf.voters);
+  const learners = new Set(conf.learners);
+  switch (cc.type) {
+    case 'addVoter': learners.delete(cc.node); voters.add(cc.node); break;
+    case 'addLearner': if (!voters.has(cc.node)) learners.add(cc.node); break;
+    case 'remove': voters.delete(cc.node); learners.delete(cc.node); break;
+  }
+  return { voters: [...voters].sort(), learners: [...learners].sort() };
 }
