@@ -237,6 +237,8 @@ export class KafkaWireServer {
   readonly produceRequests: ProduceRequestSeen[] = [];
   /** Why connections were closed for protocol violations (unadvertised API, bad frames). */
   readonly protocolErrors: string[] = [];
+  /** TCP connections accepted so far (clients that reuse connections keep it low). */
+  connectionsAccepted = 0;
   /** While true, Produce requests are stored but never answered (to test client timeouts). */
   holdProduceResponses = false;
 
@@ -289,6 +291,7 @@ export class KafkaWireServer {
 
   private accept(socket: Socket): void {
     this.sockets.add(socket);
+    this.connectionsAccepted++;
     socket.once('close', () => this.sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     const state: ConnectionState = { sasl: { step: this.mechanisms.length > 0 ? 'none' : 'done' } };
