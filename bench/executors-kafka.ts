@@ -1,9 +1,10 @@
 // The kafka executor against the Kafka wire-protocol test server: messages
 // per second as executions through the warm plugin program (PluginExecutor),
 // and in-process (KafkaExecutor), against the raw kafkajs producer sending the
-// same messages (acks=-1, one message per send) in the same run. Each figure
-// is the median of BENCH_KAFKA_ROUNDS rounds of BENCH_KAFKA_MESSAGES messages,
-// one at a time and with 16 in flight.
+// same messages (acks=-1, one message per send) in the same run. A no-op
+// plugin (the test fixture) shows what the plugin protocol alone costs. Each
+// figure is the median of BENCH_KAFKA_ROUNDS rounds of BENCH_KAFKA_MESSAGES
+// messages, one at a time and with 16 in flight.
 
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,6 +33,13 @@ async function rate(inFlight: number, send: (i: number) => Promise<void>): Promi
   return messages / ((performance.now() - start) / 1000);
 }
 
+function script(dir: string, name: string, compiled: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, `#!/bin/sh\nexec "${process.execPath}" "${fileURLToPath(new URL(compiled, import.meta.url))}" "$@"\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
+
 function viaExecutor(executor: Executor, brokerAddress: string): (i: number) => Promise<void> {
   const sink = { write: () => {} };
   return async (i) => {
@@ -45,11 +53,9 @@ function viaExecutor(executor: Executor, brokerAddress: string): (i: number) => 
 export async function run(): Promise<Record<string, unknown>> {
   const server = await KafkaWireServer.start({ topics: { [topic]: 1 } });
   const dir = mkdtempSync(join(tmpdir(), 'ct-bench-kafka-'));
-  const program = join(dir, 'clocktower-executor-kafka');
-  writeFileSync(program, `#!/bin/sh\nexec "${process.execPath}" "${fileURLToPath(new URL('../plugins/executors/kafka/main.js', import.meta.url))}" "$@"\n`);
-  chmodSync(program, 0o755);
   const producer = new Kafka({ clientId: 'bench', brokers: [server.address], logLevel: logLevel.NOTHING }).producer({ allowAutoTopicCreation: false });
-  const plugin = new PluginExecutor('kafka', program);
+  const plugin = new PluginExecutor('kafka', script(dir, 'clocktower-executor-kafka', '../plugins/executors/kafka/main.js'));
+  const noop = new PluginExecutor('fixture', script(dir, 'clocktower-executor-fixture', '../test/plugins/fixtures/fixture-plugin.js'));
   const inProcess = new KafkaExecutor();
   try {
     await producer.connect();
@@ -60,6 +66,7 @@ export async function run(): Promise<Record<string, unknown>> {
       raw_kafkajs: raw,
       plugin: viaExecutor(plugin, server.address),
       in_process: viaExecutor(inProcess, server.address),
+      noop_plugin: viaExecutor(noop, server.address),
     };
     // Warm up every path (plugin process started, connections open, JIT).
     for (const send of Object.values(runners)) for (let i = 0; i < 50; i++) await send(i);
@@ -80,6 +87,7 @@ export async function run(): Promise<Record<string, unknown>> {
   } finally {
     await producer.disconnect();
     await plugin.close();
+    await noop.close();
     await inProcess.close();
     await server.close();
     rmSync(dir, { recursive: true, force: true });
