@@ -4,6 +4,7 @@
 import t from 'tap';
 import { connect, type Socket } from 'node:net';
 import { CompressionTypes, Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import { consume } from './kafka-read-back.js';
 import { crc32c, KafkaWireServer } from './kafka-wire-server.js';
 
 function kafka(server: KafkaWireServer, extra: Partial<KafkaConfig> = {}): Kafka {
@@ -74,6 +75,26 @@ t.test('kafkajs produces (plain, with headers, gzip) and reads offsets back', as
   t.same(server.protocolErrors, []);
 });
 
+t.test('a kafkajs consumer group reads back what was produced, commits, and resumes', async (t) => {
+  const server = await started({ topics: { events: 1 } });
+  const client = kafka(server);
+  const producer = client.producer();
+  await producer.connect();
+  t.teardown(() => producer.disconnect());
+  await producer.send({ topic: 'events', messages: [{ key: 'k1', value: 'one' }, { value: 'two' }] });
+  await producer.send({ topic: 'events', compression: CompressionTypes.GZIP, messages: [{ value: 'three' }] });
+
+  const first = await consume(client, 'readers', 'events', 3);
+  t.same(first, [{ offset: '0', key: 'k1', value: 'one' }, { offset: '1', key: null, value: 'two' }, { offset: '2', key: null, value: 'three' }]);
+  t.equal(server.committedOffset('readers', 'events'), 3, 'the group committed its position');
+
+  // The group resumes after its commit.
+  const later = consume(client, 'readers', 'events', 1);
+  await producer.send({ topic: 'events', messages: [{ value: 'four' }] });
+  t.same(await later, [{ offset: '3', key: null, value: 'four' }]);
+  t.same(server.protocolErrors, []);
+});
+
 t.test('unknown topics get UNKNOWN_TOPIC_OR_PARTITION unless auto-creation is on and asked for', async (t) => {
   const server = await started({ topics: { known: 1 } });
   const admin = kafka(server).admin();
@@ -130,9 +151,10 @@ t.test('ApiVersions beyond v2 gets UNSUPPORTED_VERSION; unadvertised APIs close 
   const v0 = await rawRequest(server, 18, 0, Buffer.alloc(0));
   t.equal((v0 as Buffer).readInt16BE(0), 0);
   t.ok((v0 as Buffer).readInt32BE(2) >= 6, 'lists the APIs');
-  t.equal(await rawRequest(server, 1, 4, Buffer.alloc(0)), 'closed', 'Fetch is not implemented');
+  t.equal(await rawRequest(server, 19, 0, Buffer.alloc(0)), 'closed', 'CreateTopics is not implemented');
+  t.equal(await rawRequest(server, 1, 4, Buffer.alloc(3)), 'closed', 'a truncated request closes the connection');
   t.equal(await rawRequest(server, 0, 7, Buffer.alloc(0)), 'closed', 'Produce v7 is not advertised');
-  t.match(server.protocolErrors, [/API key 1 version 4/, /API key 0 version 7/]);
+  t.match(server.protocolErrors, [/API key 19 version 0/, /truncated/, /API key 0 version 7/]);
 });
 
 t.test('a record batch with a bad CRC is refused with CORRUPT_MESSAGE', async (t) => {

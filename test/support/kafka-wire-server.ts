@@ -6,17 +6,25 @@
 //   Metadata         v4      (honours allow_auto_topic_creation when the server allows it)
 //   Produce          v3      (RecordBatch v2, uncompressed or gzip, CRC-32C checked;
 //                             offsets assigned per topic-partition; acks=0 gets no reply)
+//   Fetch            v4      (the stored batches with their assigned offsets; waits up
+//                             to max_wait_time for data, like a real broker's long poll)
 //   ListOffsets      v1      (latest = -1, earliest = -2, or by timestamp)
+//   FindCoordinator v0, JoinGroup v0, SyncGroup v0, Heartbeat v0, LeaveGroup v0,
+//   OffsetFetch v1, OffsetCommit v2
+//                             (consumer groups of ONE member at a time: a join by a new
+//                             member takes the group over, and the old member's
+//                             heartbeat gets UNKNOWN_MEMBER_ID; committed offsets kept)
 //   SaslHandshake    v0-v1   (SCRAM-SHA-256, SCRAM-SHA-512)
 //   SaslAuthenticate v0-v1   (a real SCRAM exchange against configured users; a wrong
 //                             password gets SASL_AUTHENTICATION_FAILED and the connection closes)
-// Optional TLS. Unknown topics get UNKNOWN_TOPIC_OR_PARTITION (3).
+// Optional TLS. Unknown topics get UNKNOWN_TOPIC_OR_PARTITION (3). Requests on
+// one connection are answered one at a time, in order, as Kafka does.
 //
-// Not implemented: Fetch and the consumer-group APIs (FindCoordinator, JoinGroup,
-// SyncGroup, Heartbeat, OffsetFetch/Commit), transactions, idempotent producer
-// checks, compression other than gzip, flexible (tagged-field) versions. Tests
-// read produced records back through `records()` and check the log end offsets
-// with kafkajs `admin.fetchTopicOffsets` (ListOffsets). A request for an API or
+// So tests read produced records back with a kafkajs consumer (and can also
+// look at `records()` directly, and at log end offsets through kafkajs
+// admin.fetchTopicOffsets). Not implemented: multi-member rebalancing,
+// transactions, idempotent producer checks, compression other than gzip,
+// flexible (tagged-field) versions, replication. A request for an API or
 // version not advertised closes the connection, as a real broker does.
 
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -51,9 +59,20 @@ export interface ProduceRequestSeen {
   readonly transactionalId: string | null;
 }
 
-const ApiKey = { Produce: 0, ListOffsets: 2, Metadata: 3, SaslHandshake: 17, ApiVersions: 18, SaslAuthenticate: 36 } as const;
+const ApiKey = {
+  Produce: 0, Fetch: 1, ListOffsets: 2, Metadata: 3, OffsetCommit: 8, OffsetFetch: 9, FindCoordinator: 10, JoinGroup: 11,
+  Heartbeat: 12, LeaveGroup: 13, SyncGroup: 14, SaslHandshake: 17, ApiVersions: 18, SaslAuthenticate: 36,
+} as const;
 const advertised: ReadonlyArray<[number, number, number]> = [
   [ApiKey.Produce, 3, 3],
+  [ApiKey.Fetch, 4, 4],
+  [ApiKey.OffsetCommit, 2, 2],
+  [ApiKey.OffsetFetch, 1, 1],
+  [ApiKey.FindCoordinator, 0, 0],
+  [ApiKey.JoinGroup, 0, 0],
+  [ApiKey.Heartbeat, 0, 0],
+  [ApiKey.LeaveGroup, 0, 0],
+  [ApiKey.SyncGroup, 0, 0],
   [ApiKey.ListOffsets, 1, 1],
   [ApiKey.Metadata, 4, 4],
   [ApiKey.SaslHandshake, 0, 1],
@@ -61,7 +80,7 @@ const advertised: ReadonlyArray<[number, number, number]> = [
   [ApiKey.SaslAuthenticate, 0, 1],
 ];
 const ErrorCode = {
-  None: 0, CorruptMessage: 2, UnknownTopicOrPartition: 3, IllegalSaslState: 34, UnsupportedVersion: 35,
+  None: 0, OffsetOutOfRange: 1, CorruptMessage: 2, IllegalGeneration: 22, UnknownMemberId: 25, UnknownTopicOrPartition: 3, IllegalSaslState: 34, UnsupportedVersion: 35,
   UnsupportedSaslMechanism: 33, SaslAuthenticationFailed: 58, UnsupportedCompressionType: 76,
 } as const;
 const nodeId = 1;
@@ -164,6 +183,8 @@ function parseRecords(body: Buffer, count: number): Array<Omit<StoredRecord, 'of
 }
 
 interface ParsedBatch {
+  /** The batch from its partition leader epoch on, as sent (the CRC does not cover the base offset). */
+  readonly raw: Buffer;
   readonly lastOffsetDelta: number;
   readonly firstTimestamp: number;
   readonly records: ReturnType<typeof parseRecords>;
@@ -175,7 +196,8 @@ function parseRecordSet(set: Buffer): ParsedBatch[] {
   const batches: ParsedBatch[] = [];
   while (r.remaining > 0) {
     r.int64(); // base offset, assigned by the broker
-    const batch = new Reader(r.raw(r.int32()));
+    const raw = Buffer.from(r.raw(r.int32()));
+    const batch = new Reader(raw);
     batch.int32(); // partition leader epoch
     const magic = batch.int8();
     if (magic !== 2) throw new KafkaCodeError(ErrorCode.CorruptMessage, `record batch magic ${magic}, only v2 is supported`);
@@ -195,7 +217,7 @@ function parseRecordSet(set: Buffer): ParsedBatch[] {
     let records = body.rest();
     if (codec === 1) records = gunzipSync(records);
     else if (codec !== 0) throw new KafkaCodeError(ErrorCode.UnsupportedCompressionType, `compression codec ${codec} is not supported`);
-    batches.push({ lastOffsetDelta, firstTimestamp, records: parseRecords(records, count) });
+    batches.push({ raw, lastOffsetDelta, firstTimestamp, records: parseRecords(records, count) });
   }
   return batches;
 }
@@ -224,12 +246,26 @@ type SaslState =
 
 interface PartitionLog {
   readonly records: StoredRecord[];
+  /** The batches as produced, for Fetch, with the offsets they were given. */
+  readonly batches: Array<{ readonly base: number; readonly last: number; readonly raw: Buffer }>;
   /** The next offset to assign (the log end offset). */
   end: number;
 }
 
 interface ConnectionState {
   sasl: SaslState;
+  /** Frames waiting while a request (a long-polling Fetch) is being answered. */
+  readonly queue: Buffer[];
+  busy: boolean;
+}
+
+interface Group {
+  generation: number;
+  member: string | null;
+  protocol: string;
+  metadata: Buffer;
+  assignment: Buffer;
+  readonly offsets: Map<string, number>;
 }
 
 export class KafkaWireServer {
@@ -243,6 +279,10 @@ export class KafkaWireServer {
   holdProduceResponses = false;
 
   private readonly topics = new Map<string, PartitionLog[]>();
+  private readonly groups = new Map<string, Group>();
+  private readonly fetchWaiters = new Set<(closing?: boolean) => void>();
+  private closing = false;
+  private memberIds = 0;
   private readonly sockets = new Set<Socket>();
   private readonly credentials = new Map<string, ScramCredential>();
   private readonly mechanisms: readonly ScramMechanism[];
@@ -274,7 +314,7 @@ export class KafkaWireServer {
   get address(): string { return `127.0.0.1:${this.port}`; }
 
   createTopic(name: string, partitions = 1): void {
-    if (!this.topics.has(name)) this.topics.set(name, Array.from({ length: partitions }, () => ({ records: [], end: 0 })));
+    if (!this.topics.has(name)) this.topics.set(name, Array.from({ length: partitions }, () => ({ records: [], batches: [], end: 0 })));
   }
 
   hasTopic(name: string): boolean { return this.topics.has(name); }
@@ -285,6 +325,8 @@ export class KafkaWireServer {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    for (const wake of [...this.fetchWaiters]) wake(true);
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
@@ -294,7 +336,7 @@ export class KafkaWireServer {
     this.connectionsAccepted++;
     socket.once('close', () => this.sockets.delete(socket));
     socket.on('error', () => socket.destroy());
-    const state: ConnectionState = { sasl: { step: this.mechanisms.length > 0 ? 'none' : 'done' } };
+    const state: ConnectionState = { sasl: { step: this.mechanisms.length > 0 ? 'none' : 'done' }, queue: [], busy: false };
     let pending: Buffer = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => {
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
@@ -302,16 +344,31 @@ export class KafkaWireServer {
         const size = pending.readInt32BE(0);
         if (size < 0 || size > 100 * 1024 * 1024) return this.refuse(socket, `bad frame size ${size}`);
         if (pending.length < 4 + size) break;
-        const frame = pending.subarray(4, 4 + size);
+        state.queue.push(Buffer.from(pending.subarray(4, 4 + size)));
         pending = pending.subarray(4 + size);
-        try {
-          this.handle(socket, state, frame);
-        } catch (err) {
-          return this.refuse(socket, (err as Error).message);
-        }
-        if (socket.destroyed) return;
       }
+      this.pump(socket, state);
     });
+  }
+
+  /** Answer queued requests in order; one that waits (Fetch) holds the rest back. */
+  private pump(socket: Socket, state: ConnectionState): void {
+    while (!state.busy && !socket.destroyed) {
+      const frame = state.queue.shift();
+      if (!frame) return;
+      try {
+        const waiting = this.handle(socket, state, frame);
+        if (waiting) {
+          state.busy = true;
+          void waiting.then(() => {
+            state.busy = false;
+            this.pump(socket, state);
+          }, (err: unknown) => this.refuse(socket, (err as Error).message));
+        }
+      } catch (err) {
+        return this.refuse(socket, (err as Error).message);
+      }
+    }
   }
 
   private refuse(socket: Socket, why: string): void {
@@ -319,13 +376,15 @@ export class KafkaWireServer {
     socket.destroy();
   }
 
-  private handle(socket: Socket, state: ConnectionState, frame: Buffer): void {
+  /** Answer one request; a Promise when the answer waits (a long-polling Fetch). */
+  private handle(socket: Socket, state: ConnectionState, frame: Buffer): Promise<void> | void {
     const r = new Reader(frame);
     const apiKey = r.int16();
     const version = r.int16();
     const correlationId = r.int32();
-    r.string(); // client id
+    const clientId = r.string() ?? '';
     const reply = (body: Buffer) => {
+      if (socket.destroyed) return;
       const header = Buffer.alloc(8);
       header.writeInt32BE(4 + body.length, 0);
       header.writeInt32BE(correlationId, 4);
@@ -348,6 +407,25 @@ export class KafkaWireServer {
     switch (apiKey) {
       case ApiKey.Metadata: return reply(this.metadata(r));
       case ApiKey.ListOffsets: return reply(this.listOffsets(r));
+      case ApiKey.Fetch: return this.fetch(r).then(reply);
+      case ApiKey.FindCoordinator:
+        r.string(); // group id: this node coordinates every group
+        return reply(new Writer().int16(ErrorCode.None).int32(nodeId).string('127.0.0.1').int32(this.port).done());
+      case ApiKey.JoinGroup: return reply(this.joinGroup(r, clientId));
+      case ApiKey.SyncGroup: return reply(this.syncGroup(r));
+      case ApiKey.Heartbeat: {
+        const group = this.groups.get(r.string() ?? '');
+        return reply(new Writer().int16(this.memberCheck(group, r.int32(), r.string() ?? '')).done());
+      }
+      case ApiKey.LeaveGroup: {
+        const group = this.groups.get(r.string() ?? '');
+        const member = r.string() ?? '';
+        const known = group?.member === member;
+        if (group && known) group.member = null;
+        return reply(new Writer().int16(known ? ErrorCode.None : ErrorCode.UnknownMemberId).done());
+      }
+      case ApiKey.OffsetFetch: return reply(this.offsetFetch(r));
+      case ApiKey.OffsetCommit: return reply(this.offsetCommit(r));
       case ApiKey.Produce: {
         const { acks, body } = this.produce(r);
         if (acks !== 0 && !this.holdProduceResponses) reply(body);
@@ -420,7 +498,9 @@ export class KafkaWireServer {
         log.records.push({ offset: batchBase + rec.offsetDelta, timestamp: batch.firstTimestamp + rec.timestampDelta, key: rec.key, value: rec.value, headers: rec.headers });
       }
       log.end = batchBase + batch.lastOffsetDelta + 1;
+      log.batches.push({ base: batchBase, last: log.end - 1, raw: batch.raw });
     }
+    for (const wake of [...this.fetchWaiters]) wake();
     return { code: ErrorCode.None, baseOffset };
   }
 
@@ -440,6 +520,122 @@ export class KafkaWireServer {
         });
       })
       .done();
+  }
+
+  private async fetch(r: Reader): Promise<Buffer> {
+    r.int32(); // replica id
+    const maxWaitMs = r.int32();
+    r.int32(); // min bytes: any data answers at once
+    r.int32(); // max bytes: each partition's limit is applied instead
+    r.int8(); // isolation level: there are no transactions
+    const wanted = r.array((r) => ({ topic: r.string() ?? '', partitions: r.array((r) => ({ partition: r.int32(), offset: r.int64(), maxBytes: r.int32() })) ?? [] })) ?? [];
+    const hasData = () => wanted.some(({ topic, partitions }) => partitions.some(({ partition, offset }) => {
+      const log = this.topics.get(topic)?.[partition];
+      return !log || offset !== log.end; // an error is an answer too
+    }));
+    if (!hasData() && maxWaitMs > 0 && !this.closing) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.fetchWaiters.delete(wake);
+          resolve();
+        };
+        const wake = (closing = false) => { if (closing || hasData()) done(); };
+        const timer = setTimeout(done, maxWaitMs);
+        this.fetchWaiters.add(wake);
+      });
+    }
+    return new Writer()
+      .int32(0) // throttle time
+      .array(wanted, (w, { topic, partitions }) => {
+        w.string(topic);
+        w.array(partitions, (w, { partition, offset, maxBytes }) => {
+          const log = this.topics.get(topic)?.[partition];
+          const code = !log ? ErrorCode.UnknownTopicOrPartition : offset < 0 || offset > log.end ? ErrorCode.OffsetOutOfRange : ErrorCode.None;
+          w.int32(partition).int16(code).int64(log?.end ?? -1).int64(log?.end ?? -1).int32(0); // no aborted transactions
+          const parts: Buffer[] = [];
+          let size = 0;
+          for (const batch of code === ErrorCode.None && log ? log.batches : []) {
+            if (batch.last < offset) continue;
+            if (parts.length > 0 && size + 12 + batch.raw.length > maxBytes) break; // at least one batch, as Kafka does
+            const head = Buffer.alloc(12);
+            head.writeBigInt64BE(BigInt(batch.base), 0);
+            head.writeInt32BE(batch.raw.length, 8);
+            parts.push(head, batch.raw);
+            size += 12 + batch.raw.length;
+          }
+          w.bytes(Buffer.concat(parts));
+        });
+      })
+      .done();
+  }
+
+  private memberCheck(group: Group | undefined, generation: number, member: string): number {
+    if (!group || group.member !== member) return ErrorCode.UnknownMemberId;
+    return group.generation === generation ? ErrorCode.None : ErrorCode.IllegalGeneration;
+  }
+
+  private joinGroup(r: Reader, clientId: string): Buffer {
+    const groupId = r.string() ?? '';
+    r.int32(); // session timeout: members are not expired
+    const requested = r.string() ?? '';
+    r.string(); // protocol type
+    const protocols = r.array((r) => ({ name: r.string() ?? '', metadata: r.bytes() ?? Buffer.alloc(0) })) ?? [];
+    const chosen = protocols[0];
+    if (!chosen) return new Writer().int16(23).int32(-1).string('').string('').string('').array([], (w) => w).done(); // INCONSISTENT_GROUP_PROTOCOL
+    let group = this.groups.get(groupId);
+    if (!group) this.groups.set(groupId, (group = { generation: 0, member: null, protocol: '', metadata: Buffer.alloc(0), assignment: Buffer.alloc(0), offsets: new Map() }));
+    // One member at a time: a rejoin keeps its id, anyone else takes the group over.
+    const member = requested && requested === group.member ? requested : `${clientId || 'member'}-${++this.memberIds}`;
+    Object.assign(group, { generation: group.generation + 1, member, protocol: chosen.name, metadata: chosen.metadata, assignment: Buffer.alloc(0) });
+    return new Writer()
+      .int16(ErrorCode.None).int32(group.generation).string(chosen.name).string(member).string(member)
+      .array([group], (w, g) => w.string(g.member).bytes(g.metadata))
+      .done();
+  }
+
+  private syncGroup(r: Reader): Buffer {
+    const group = this.groups.get(r.string() ?? '');
+    const generation = r.int32();
+    const member = r.string() ?? '';
+    const assignments = r.array((r) => ({ member: r.string() ?? '', assignment: r.bytes() ?? Buffer.alloc(0) })) ?? [];
+    const code = this.memberCheck(group, generation, member);
+    if (code !== ErrorCode.None || !group) return new Writer().int16(code).bytes(Buffer.alloc(0)).done();
+    const mine = assignments.find((a) => a.member === member);
+    if (mine) group.assignment = mine.assignment;
+    return new Writer().int16(ErrorCode.None).bytes(group.assignment).done();
+  }
+
+  private offsetFetch(r: Reader): Buffer {
+    const group = this.groups.get(r.string() ?? '');
+    const topics = r.array((r) => ({ topic: r.string() ?? '', partitions: r.array((r) => r.int32()) ?? [] })) ?? [];
+    return new Writer()
+      .array(topics, (w, { topic, partitions }) => {
+        w.string(topic);
+        w.array(partitions, (w, partition) => w.int32(partition).int64(group?.offsets.get(`${topic}\0${partition}`) ?? -1).string('').int16(ErrorCode.None));
+      })
+      .done();
+  }
+
+  private offsetCommit(r: Reader): Buffer {
+    const group = this.groups.get(r.string() ?? '');
+    const code = this.memberCheck(group, r.int32(), r.string() ?? '');
+    r.int64(); // retention time
+    const topics = r.array((r) => ({ topic: r.string() ?? '', partitions: r.array((r) => ({ partition: r.int32(), offset: r.int64(), metadata: r.string() })) ?? [] })) ?? [];
+    return new Writer()
+      .array(topics, (w, { topic, partitions }) => {
+        w.string(topic);
+        w.array(partitions, (w, { partition, offset }) => {
+          if (code === ErrorCode.None) group?.offsets.set(`${topic}\0${partition}`, offset);
+          w.int32(partition).int16(code);
+        });
+      })
+      .done();
+  }
+
+  /** The offset a consumer group committed for a topic-partition, or -1. */
+  committedOffset(groupId: string, topic: string, partition = 0): number {
+    return this.groups.get(groupId)?.offsets.get(`${topic}\0${partition}`) ?? -1;
   }
 
   private saslHandshake(state: ConnectionState, r: Reader): Buffer {

@@ -1,8 +1,8 @@
 // The kafka executor against the Kafka wire-protocol test server (kafkajs
 // unchanged on both sides of the wire): in-process for the detailed cases,
-// and once as the real plugin program through PluginExecutor. What was
-// produced is read back from the server and checked with kafkajs
-// admin.fetchTopicOffsets.
+// and as the real plugin program through PluginExecutor. What was produced is
+// read back with a kafkajs consumer group, and compared with what the server
+// stored and with kafkajs admin.fetchTopicOffsets.
 
 import t from 'tap';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { KafkaExecutor, parseKafkaConfig, saramaHashPartition } from '../../../plugins/executors/kafka/kafka-executor.js';
 import { PluginExecutor } from '../../../plugins/sdk/plugin-executor.js';
 import type { Executor } from '../../../plugins/sdk/executor.js';
+import { consume } from '../../support/kafka-read-back.js';
 import { KafkaWireServer } from '../../support/kafka-wire-server.js';
 
 const tls = (f: string) => readFileSync(resolve('test/plugins/fixtures/tls', f));
@@ -32,8 +33,10 @@ async function run(config: Record<string, string>, signal = new AbortController(
   return { result, output };
 }
 
+const reader = (server: KafkaWireServer) => new Kafka({ brokers: [server.address], logLevel: logLevel.NOTHING });
+
 async function highWatermarks(server: KafkaWireServer, topic: string): Promise<Record<number, string>> {
-  const admin = new Kafka({ brokers: [server.address], logLevel: logLevel.NOTHING }).admin();
+  const admin = reader(server).admin();
   await admin.connect();
   try {
     return Object.fromEntries((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, o.high]));
@@ -56,6 +59,11 @@ t.test('a message is produced with acks=-1, read back, and reported with topic, 
   await run({ brokerAddress: server.address, topic: 'jobs', message: 'third' });
   t.equal(server.connectionsAccepted, connections, 'the producer connections are kept across executions');
   t.same(await highWatermarks(server, 'jobs'), { 0: '3' });
+  t.same(await consume(reader(server), 'check', 'jobs', 3), [
+    { offset: '0', key: 'job-1', value: 'hello kafka' },
+    { offset: '1', key: null, value: 'no key' },
+    { offset: '2', key: null, value: 'third' },
+  ]);
 });
 
 t.test('a key picks its partition as Dkron (sarama FNV-1a) does; no key goes round robin', async (t) => {
@@ -186,6 +194,8 @@ t.test('the kafka plugin program produces through the plugin host', async (t) =>
   t.same(ok.result, { success: true, exitCode: 0, error: '' });
   t.equal(ok.output, 'Result: successfully produced the message on Kafka broker (topic plugged, partition 0, offset 0)\n');
   t.same(topicServer.records('plugged').map((r) => [r.key?.toString(), r.value?.toString()]), [['k', 'via plugin']]);
+  const consumer = new Kafka({ brokers: [topicServer.address], logLevel: logLevel.NOTHING, sasl: { mechanism: 'scram-sha-256', username: 'p', password: 'q' } });
+  t.same(await consume(consumer, 'check', 'plugged', 1), [{ offset: '0', key: 'k', value: 'via plugin' }]);
   const missing = await run({ ...base, topic: 'nowhere', message: 'x' }, undefined, plugin);
   t.match(missing.result, { success: false, error: /topic "nowhere" does not exist/ });
   const refused = await run({ ...base, saslPassword: 'wrong', message: 'x' }, undefined, plugin);
