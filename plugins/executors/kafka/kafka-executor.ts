@@ -129,7 +129,10 @@ function describeFailure(err: unknown, s: KafkaSettings): string {
   const auth = has((e) => e.name === 'KafkaJSSASLAuthenticationError' || e.type === 'SASL_AUTHENTICATION_FAILED' || e.type === 'UNSUPPORTED_SASL_MECHANISM');
   if (auth) return `authentication refused by ${brokers}: ${auth.message}`;
   const conn = has((e) => e.name === 'KafkaJSConnectionError' || e.name === 'KafkaJSConnectionClosedError' || e.name === 'KafkaJSBrokerNotFound');
-  if (conn) return `cannot reach the Kafka brokers ${brokers}: ${conn.message}${conn.message === deepest ? '' : ` (${deepest})`}`;
+  if (conn) {
+    const hint = conn.name === 'KafkaJSConnectionClosedError' ? ' (the broker closed the connection: does it require TLS (tlsEnable) or SASL (saslUsername, saslPassword)?)' : '';
+    return `cannot reach the Kafka brokers ${brokers}: ${conn.message}${conn.message === deepest ? '' : ` (${deepest})`}${hint}`;
+  }
   if (has((e) => e.name === 'KafkaJSRequestTimeoutError')) return `the Kafka brokers ${brokers} did not answer in time: ${deepest}`;
   return `producing to topic "${s.topic}" on ${brokers} failed: ${deepest}`;
 }
