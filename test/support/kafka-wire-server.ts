@@ -319,6 +319,9 @@ export class KafkaWireServer {
 
   hasTopic(name: string): boolean { return this.topics.has(name); }
 
+  /** Client connections open now. */
+  get openConnections(): number { return this.sockets.size; }
+
   /** What was produced to a topic-partition, in offset order. */
   records(topic: string, partition = 0): readonly StoredRecord[] {
     return this.topics.get(topic)?.[partition]?.records ?? [];

@@ -161,6 +161,17 @@ t.test('debug writes the config (password hidden) and the client log to the outp
   t.match(r.output, /Result: successfully produced the message on Kafka broker/);
 });
 
+t.test('close() disconnects the cached producers', async (t) => {
+  const own = await started({ topics: { c: 1 } });
+  const executor = new KafkaExecutor();
+  t.match((await run({ brokerAddress: own.address, topic: 'c', message: 'x' }, undefined, executor)).result, { success: true });
+  t.ok(own.openConnections > 0);
+  await executor.close();
+  const deadline = Date.now() + 20_000;
+  while (own.openConnections > 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+  t.equal(own.openConnections, 0);
+});
+
 t.test('config checks, at save time and at run time', async (t) => {
   const ok = { brokerAddress: 'a:9092,b:9093', topic: 't' };
   t.equal(kafka.validate(ok), null);
