@@ -95,6 +95,33 @@ t.test('a kafkajs consumer group reads back what was produced, commits, and resu
   t.same(server.protocolErrors, []);
 });
 
+t.test('a group has one member at a time: a new member takes it over', async (t) => {
+  const server = await started({});
+  const str = (v: string) => { const b = Buffer.from(v); const n = Buffer.alloc(2); n.writeInt16BE(b.length); return Buffer.concat([n, b]); };
+  const i32 = (v: number) => { const b = Buffer.alloc(4); b.writeInt32BE(v); return b; };
+  const join = async () => {
+    const body = Buffer.concat([str('g'), i32(30_000), str(''), str('consumer'), i32(1), str('range'), i32(0)]);
+    const res = await rawRequest(server, 11, 0, body) as Buffer;
+    let o = 2;
+    const generation = res.readInt32BE(o);
+    o += 4;
+    o += 2 + res.readInt16BE(o); // protocol
+    o += 2 + res.readInt16BE(o); // leader
+    const member = res.subarray(o + 2, o + 2 + res.readInt16BE(o)).toString();
+    return { code: res.readInt16BE(0), generation, member };
+  };
+  const heartbeat = async (generation: number, member: string) => ((await rawRequest(server, 12, 0, Buffer.concat([str('g'), i32(generation), str(member)]))) as Buffer).readInt16BE(0);
+  const a = await join();
+  t.match(a, { code: 0, generation: 1 });
+  t.equal(await heartbeat(a.generation, a.member), 0);
+  const b = await join();
+  t.match(b, { code: 0, generation: 2 });
+  t.not(b.member, a.member);
+  t.equal(await heartbeat(a.generation, a.member), 25, 'the old member is unknown now');
+  t.equal(await heartbeat(1, b.member), 22, 'an old generation is illegal');
+  t.equal(await heartbeat(b.generation, b.member), 0);
+});
+
 t.test('unknown topics get UNKNOWN_TOPIC_OR_PARTITION unless auto-creation is on and asked for', async (t) => {
   const server = await started({ topics: { known: 1 } });
   const admin = kafka(server).admin();
