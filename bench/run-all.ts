@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark in turn, one JSON object per line.
-// BENCH_ONLY=name runs just one (fire-lateness, executions-per-second, log-append, many-jobs, raft-transport, raft-commits, cluster-failover).
+// BENCH_ONLY=name runs just one (the names are the keys below).
 
 import { isMain } from './stats.js';
 
@@ -11,6 +11,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<Record<string, 
   'raft-transport': () => import('./raft-transport.js'),
   'raft-commits': () => import('./raft-commits.js'),
   'cluster-failover': () => import('./cluster-failover.js'),
+  'executors-kafka': () => import('./executors-kafka.js'),
 };
 
 if (isMain(import.meta.url)) {

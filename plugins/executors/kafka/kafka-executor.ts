@@ -1,0 +1,259 @@
+// The kafka executor, with Dkron's config keys: brokerAddress (comma list),
+// topic, key, message, debug, tlsEnable, tlsInsecureSkipVerify, and SASL/SCRAM
+// through saslUsername + saslPassword + saslMechanism (sha256 | sha512).
+// Clocktower adds `timeout` (a Go duration or whole seconds, default 30s).
+//
+// Each execution produces one message with acks = -1 (all in-sync replicas,
+// as Dkron's WaitForAll) and reports topic, partition and offset. Topics are
+// never auto-created. A key picks its partition as Dkron's producer does
+// (FNV-1a hash, sarama's default), so keyed messages keep their partition
+// after a move from Dkron. Producers are kept connected per connection
+// config (brokers, TLS, SASL) across executions, at most `maxClients`.
+
+import { createHash } from 'node:crypto';
+import { Kafka, logLevel, type LogEntry, type PartitionerArgs, type Producer, type SASLOptions } from 'kafkajs';
+import { failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from '../../sdk/executor.js';
+import { parseGoDurationMs } from '../../sdk/go-duration.js';
+
+const defaultTimeoutMs = 30_000;
+const maxClients = 50;
+/** How long close() waits for a producer to disconnect. */
+const disconnectGraceMs = 2_000;
+
+interface KafkaSettings {
+  readonly brokers: string[];
+  readonly topic: string;
+  readonly key: string;
+  readonly message: string;
+  readonly debug: boolean;
+  readonly tls: boolean;
+  readonly tlsInsecureSkipVerify: boolean;
+  readonly sasl: { mechanism: 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | null;
+  readonly timeoutMs: number;
+}
+
+/** Go's strconv.ParseBool, which Dkron's configs follow; null when it is not a boolean. */
+function parseBool(text: string | undefined): boolean | null {
+  const s = (text ?? '').trim();
+  if (s === '') return false;
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(s)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(s)) return false;
+  return null;
+}
+
+export function parseKafkaConfig(c: Readonly<Record<string, string>>): KafkaSettings | string {
+  const brokers = (c['brokerAddress'] ?? '').split(',').map((b) => b.trim()).filter(Boolean);
+  if (brokers.length === 0) return 'brokerAddress is empty';
+  for (const b of brokers) if (!/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(b)) return `brokerAddress "${b}" is not HOST:PORT`;
+  const topic = (c['topic'] ?? '').trim();
+  if (!topic) return 'topic is empty';
+  const flags: Record<string, boolean> = {};
+  for (const name of ['tlsEnable', 'tlsInsecureSkipVerify']) {
+    const v = parseBool(c[name]);
+    if (v === null) return `${name} must be true or false, not "${c[name]}"`;
+    flags[name] = v;
+  }
+  let sasl: KafkaSettings['sasl'] = null;
+  // As in Dkron: SASL is on when both a user name and a password are given.
+  if (c['saslUsername'] && c['saslPassword']) {
+    const mechanism = (c['saslMechanism'] ?? '').trim().toLowerCase();
+    if (mechanism !== 'sha256' && mechanism !== 'sha512') return `saslMechanism must be sha256 or sha512, not "${c['saslMechanism'] ?? ''}"`;
+    sasl = { mechanism: mechanism === 'sha256' ? 'scram-sha-256' : 'scram-sha-512', username: c['saslUsername'], password: c['saslPassword'] };
+  }
+  let timeoutMs = defaultTimeoutMs;
+  if (c['timeout']) {
+    try {
+      timeoutMs = /^\d+$/.test(c['timeout'].trim()) ? Number(c['timeout']) * 1000 : parseGoDurationMs(c['timeout']);
+    } catch (err) {
+      return `timeout: ${(err as Error).message}`;
+    }
+    if (timeoutMs <= 0) return `timeout must be more than zero, not "${c['timeout']}"`;
+  }
+  // Dkron turns debug on for any non-empty value; "false" is taken at its word here.
+  const debug = Boolean(c['debug']) && parseBool(c['debug']) !== false;
+  return {
+    brokers, topic, key: c['key'] ?? '', message: c['message'] ?? '', debug,
+    tls: flags['tlsEnable'] === true, tlsInsecureSkipVerify: flags['tlsInsecureSkipVerify'] === true, sasl, timeoutMs,
+  };
+}
+
+/** sarama's default hash partitioner: FNV-1a 32 of the key, as a signed int32, modulo, made positive. */
+export function saramaHashPartition(key: Buffer, partitions: number): number {
+  let h = 0x811c9dc5;
+  for (const byte of key) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
+  return Math.abs((h | 0) % partitions);
+}
+
+function dkronCompatiblePartitioner() {
+  let next = 0;
+  return ({ partitionMetadata, message }: PartitionerArgs): number => {
+    const ids = partitionMetadata.map((p) => p.partitionId).sort((a, b) => a - b);
+    const count = ids.length;
+    if (message.key === null || message.key === undefined) return ids[next++ % count] as number; // no key: round robin
+    const key = typeof message.key === 'string' ? Buffer.from(message.key) : message.key;
+    return ids[saramaHashPartition(key, count)] as number;
+  };
+}
+
+/** A producer shared by the executions with the same connection config. */
+interface Client {
+  readonly producer: Producer;
+  connected: Promise<void>;
+  /** Outputs of running debug executions that receive the client's log. */
+  readonly debugSinks: Set<OutputSink>;
+  /** Executions using it now; a retired client disconnects when the last one returns. */
+  running: number;
+  retired: boolean;
+}
+
+/** The chain of errors kafkajs wraps (retries, connection, protocol). */
+function errorChain(err: unknown): Array<Error & { type?: string; code?: string; name: string }> {
+  const chain = [];
+  let e: unknown = err;
+  for (let depth = 0; e instanceof Error && depth < 10; depth++) {
+    chain.push(e as Error & { type?: string; code?: string });
+    const next = e as { originalError?: unknown; cause?: unknown };
+    e = next.originalError ?? next.cause;
+  }
+  return chain;
+}
+
+function describeFailure(err: unknown, s: KafkaSettings): string {
+  const chain = errorChain(err);
+  const has = (test: (e: (typeof chain)[number]) => boolean) => chain.find(test);
+  const deepest = chain[chain.length - 1]?.message ?? String(err);
+  const brokers = s.brokers.join(',');
+  if (has((e) => e.type === 'UNKNOWN_TOPIC_OR_PARTITION')) {
+    return `topic "${s.topic}" does not exist on ${brokers} (UNKNOWN_TOPIC_OR_PARTITION); topics are not created automatically`;
+  }
+  const auth = has((e) => e.name === 'KafkaJSSASLAuthenticationError' || e.type === 'SASL_AUTHENTICATION_FAILED' || e.type === 'UNSUPPORTED_SASL_MECHANISM');
+  if (auth) return `authentication refused by ${brokers}: ${auth.message}`;
+  const conn = has((e) => e.name === 'KafkaJSConnectionError' || e.name === 'KafkaJSConnectionClosedError' || e.name === 'KafkaJSBrokerNotFound');
+  if (conn) {
+    const hint = conn.name === 'KafkaJSConnectionClosedError' ? ' (the broker closed the connection: does it require TLS (tlsEnable) or SASL (saslUsername, saslPassword)?)' : '';
+    return `cannot reach the Kafka brokers ${brokers}: ${conn.message}${conn.message === deepest ? '' : ` (${deepest})`}${hint}`;
+  }
+  if (has((e) => e.name === 'KafkaJSRequestTimeoutError')) return `the Kafka brokers ${brokers} did not answer in time: ${deepest}`;
+  return `producing to topic "${s.topic}" on ${brokers} failed: ${deepest}`;
+}
+
+export class KafkaExecutor implements Executor {
+  readonly name = 'kafka';
+  private readonly clients = new Map<string, Client>();
+
+  validate(config: Readonly<Record<string, string>>): string | null {
+    const s = parseKafkaConfig(config);
+    return typeof s === 'string' ? s : null;
+  }
+
+  private clientKey(s: KafkaSettings): string {
+    const identity = JSON.stringify([s.brokers, s.tls, s.tlsInsecureSkipVerify, s.sasl, s.debug]);
+    return createHash('sha256').update(identity).digest('hex'); // no password kept in clear as a key
+  }
+
+  private clientFor(s: KafkaSettings): { key: string; client: Client } {
+    const key = this.clientKey(s);
+    const cached = this.clients.get(key);
+    if (cached) {
+      this.clients.delete(key);
+      this.clients.set(key, cached); // most recently used last
+      return { key, client: cached };
+    }
+    const debugSinks = new Set<OutputSink>();
+    const kafka = new Kafka({
+      clientId: 'clocktower',
+      brokers: s.brokers,
+      ...(s.tls ? { ssl: { rejectUnauthorized: !s.tlsInsecureSkipVerify } } : {}),
+      ...(s.sasl ? { sasl: s.sasl as SASLOptions } : {}),
+      // Bounded: every execution also has its own deadline on top.
+      connectionTimeout: 5_000,
+      authenticationTimeout: 5_000,
+      requestTimeout: 15_000,
+      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
+      logLevel: s.debug ? logLevel.DEBUG : logLevel.NOTHING,
+      logCreator: () => ({ namespace, log }: LogEntry) => {
+        const { message, timestamp: _t, ...extra } = log;
+        const line = Buffer.from(`kafkajs ${namespace}: ${message}${Object.keys(extra).length ? ` ${JSON.stringify(extra)}` : ''}\n`);
+        for (const sink of debugSinks) sink.write(line);
+      },
+    });
+    const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: dkronCompatiblePartitioner, retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 } });
+    const client: Client = { producer, connected: producer.connect(), debugSinks, running: 0, retired: false };
+    client.connected.catch(() => this.drop(key, client)); // a failed connect is not reused
+    this.clients.set(key, client);
+    if (this.clients.size > maxClients) {
+      const [oldestKey, oldest] = this.clients.entries().next().value as [string, Client];
+      this.drop(oldestKey, oldest);
+    }
+    return { key, client };
+  }
+
+  /** Forget a client; it disconnects (in the background) once no execution uses it. */
+  private drop(key: string, client: Client): void {
+    if (this.clients.get(key) === client) this.clients.delete(key);
+    client.retired = true;
+    if (client.running === 0) void client.producer.disconnect().catch(() => {});
+  }
+
+  async execute(req: ExecuteRequest, output: OutputSink, signal: AbortSignal): Promise<ExecuteResult> {
+    const s = parseKafkaConfig(req.config);
+    if (typeof s === 'string') return failure(s);
+    if (signal.aborted) return failure('stopped');
+    if (s.debug) {
+      const shown = { ...req.config, ...(req.config['saslPassword'] ? { saslPassword: '***' } : {}) };
+      output.write(Buffer.from(`config: ${JSON.stringify(shown)}\n`));
+    }
+    const { key, client } = this.clientFor(s);
+    client.running++;
+    if (s.debug) client.debugSinks.add(output);
+
+    let timer: NodeJS.Timeout | undefined;
+    let onStop: (() => void) | undefined;
+    const deadline = new Promise<'timeout' | 'stopped'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), s.timeoutMs);
+      onStop = () => resolve('stopped');
+      signal.addEventListener('abort', onStop, { once: true });
+    });
+    const produce = (async () => {
+      await client.connected;
+      const [meta] = await client.producer.send({
+        topic: s.topic,
+        acks: -1,
+        timeout: s.timeoutMs,
+        messages: [{ key: s.key === '' ? null : s.key, value: s.message }],
+      });
+      return meta;
+    })();
+    try {
+      const outcome = await Promise.race([produce.then((meta) => ({ meta }), (error: unknown) => ({ error })), deadline]);
+      if (outcome === 'stopped') return failure('stopped');
+      if (outcome === 'timeout') {
+        // A broker that does not answer in time makes the client suspect: later
+        // executions get a fresh one, and whatever kafkajs is still doing ends with it.
+        this.drop(key, client);
+        produce.catch(() => {});
+        return failure(`timed out after ${s.timeoutMs / 1000}s producing to topic "${s.topic}" on ${s.brokers.join(',')}`);
+      }
+      if ('error' in outcome) return failure(describeFailure(outcome.error, s));
+      const meta = outcome.meta;
+      const offset = meta?.baseOffset ?? meta?.offset ?? '?';
+      output.write(Buffer.from(`Result: successfully produced the message on Kafka broker (topic ${s.topic}, partition ${meta?.partition ?? '?'}, offset ${offset})\n`));
+      return { success: true, exitCode: 0, error: '' };
+    } finally {
+      clearTimeout(timer);
+      if (onStop) signal.removeEventListener('abort', onStop);
+      client.debugSinks.delete(output);
+      client.running--;
+      if (client.retired && client.running === 0) void client.producer.disconnect().catch(() => {});
+    }
+  }
+
+  async close(): Promise<void> {
+    const clients = [...this.clients.values()];
+    this.clients.clear();
+    await Promise.all(clients.map((c) => Promise.race([
+      c.producer.disconnect().catch(() => {}),
+      new Promise<void>((resolve) => setTimeout(resolve, disconnectGraceMs).unref()),
+    ])));
+  }
+}
