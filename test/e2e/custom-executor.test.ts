@@ -3,7 +3,8 @@
 // `clocktower` dependency pointing at this checkout), dropped into a plugin
 // directory, and run by `clocktower light --plugin-dir` for a job. Next to it
 // in the directory: a plugin that crashes at start, a file that is not
-// executable, and a plugin program that replaces the built-in shell.
+// executable, a plugin program that replaces the built-in shell, and a
+// processor program (listed; the processor host runs those).
 
 import t from 'tap';
 import { execFile } from 'node:child_process';
@@ -37,6 +38,7 @@ function script(name: string, body: string, mode = 0o755): string {
 }
 script('clocktower-executor-crash', 'echo "crash: missing configuration, giving up" >&2\nexit 3');
 const notExecutable = script('clocktower-executor-draft', 'exit 0', 0o644);
+const processor = script('clocktower-processor-files', 'exit 0');
 const shell = script('clocktower-executor-shell', `exec "${process.execPath}" "${join(repo, 'dist/plugins/executors/shell/main.js')}"`);
 
 const light = await startLight(join(tmp.path, 'data'), ['--plugin-dir', plugins]);
@@ -68,10 +70,10 @@ t.test('GET /v1/plugins lists the example, the crashing plugin and the built-ins
       { name: 'http', builtin: true },
       { name: 'shell', builtin: false, path: shell },
     ],
-    processors: [],
+    processors: [{ name: 'files', builtin: false, path: processor }],
   });
   const info = await call(url, 'GET', '/v1');
-  t.same((info.body as { plugins: unknown }).plugins, { executors: (res.body as { executors: unknown }).executors, processors: [] });
+  t.same((info.body as { plugins: unknown }).plugins, { executors: (res.body as { executors: unknown }).executors, processors: [{ name: 'files', builtin: false, path: processor }] });
   t.same((info.body as { executors: unknown }).executors, ['crash', 'hello', 'http', 'shell']);
 });
 
