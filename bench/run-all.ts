@@ -12,6 +12,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<Record<string, 
   'raft-commits': () => import('./raft-commits.js'),
   'cluster-failover': () => import('./cluster-failover.js'),
   'executors-kafka': () => import('./executors-kafka.js'),
+  'plugin-executor': () => import('./plugin-executor.js'),
 };
 
 if (isMain(import.meta.url)) {

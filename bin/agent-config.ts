@@ -54,6 +54,7 @@ add a fourth later with just --join. Restarted servers rejoin from their data di
 Node flags (as in clocktower light):
   --data-dir DIR  --http-addr HOST:PORT  --node-name NAME  --api-token TOKEN
   --output-limit BYTES  --history-limit N  --max-body-bytes BYTES  --snapshot-every N
+  --plugin-dir DIR (repeatable)
   --config FILE  -h, --help
 `;
 

@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { dirname, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
@@ -20,6 +21,8 @@ export interface LightConfig {
   readonly maxBodyBytes: number;
   /** Log entries between snapshots. */
   readonly snapshotEvery: number;
+  /** Where plugin programs are looked for, in order (the first holding a name wins). */
+  readonly pluginDirs: readonly string[];
   readonly version: string;
 }
 
@@ -32,6 +35,7 @@ export const lightOptions = {
   'history-limit': { type: 'string' },
   'max-body-bytes': { type: 'string' },
   'snapshot-every': { type: 'string' },
+  'plugin-dir': { type: 'string', multiple: true },
 } as const satisfies ParseArgsOptionsConfig;
 const options: ParseArgsOptionsConfig = lightOptions;
 
@@ -50,6 +54,11 @@ CLOCKTOWER_HTTP_ADDR, or as a key of the JSON --config file):
   --history-limit N       executions kept per job, oldest dropped first (default 100)
   --max-body-bytes BYTES  largest request body accepted (default 1048576)
   --snapshot-every N      log entries between snapshots (default 10000)
+  --plugin-dir DIR        where clocktower-executor-NAME / clocktower-processor-NAME
+                          programs are found (repeatable; the first dir holding a
+                          name wins; default: the directory of the clocktower
+                          executable, then /etc/clocktower/plugins, or the
+                          plugins dir next to the --config file)
   --config FILE           JSON file with any of the keys above
   -h, --help              show this help
 `;
@@ -79,6 +88,7 @@ export function mergeFlags(argv: string[], env: Record<string, string | undefine
   const raw: RawFlags = {};
   const configFile = values['config'];
   if (typeof configFile === 'string') {
+    raw['config'] = configFile;
     for (const [k, v] of Object.entries(readConfigFile(configFile))) {
       if (!known.includes(k)) throw new ConfigError(`${configFile}: unknown key "${k}" (known: ${known.join(', ')})`);
       raw[k] = Array.isArray(v) ? v.map(String) : typeof v === 'boolean' ? v : String(v);
@@ -114,8 +124,23 @@ export function lightConfigFrom(raw: RawFlags, version: string): LightConfig {
     historyLimit: positiveInt(raw, 'history-limit', 100),
     maxBodyBytes: positiveInt(raw, 'max-body-bytes', 1_048_576),
     snapshotEvery: positiveInt(raw, 'snapshot-every', 10_000),
+    pluginDirs: pluginDirs(raw),
     version,
   };
+}
+
+/** --plugin-dir as given, or Dkron's places: next to the executable, then /etc or next to the config file. */
+function pluginDirs(raw: RawFlags): string[] {
+  const v = raw['plugin-dir'];
+  const given = Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
+  if (given.some((d) => d.trim() === '')) throw new ConfigError('--plugin-dir must name a directory, not ""');
+  if (given.length > 0) return given.map((d) => resolve(d));
+  const configFile = str(raw, 'config');
+  const executable = process.argv[1];
+  return [
+    ...(executable ? [dirname(resolve(executable))] : []),
+    configFile === undefined ? '/etc/clocktower/plugins' : resolve(dirname(configFile), 'plugins'),
+  ];
 }
 
 export function checkHostPort(flag: string, value: string): void {

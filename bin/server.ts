@@ -20,10 +20,8 @@ import type { ClusterAdmin } from '../server/api/routes/raft-routes.js';
 import { decodeCommand, encodeCommand } from '../server/state/commands.js';
 import type { CommandLog } from '../server/state/command-log.js';
 import { StateMachine, type ApplyResult } from '../server/state/state-machine.js';
-import { ExecutorRegistry } from '../plugins/sdk/executor-registry.js';
-import { ShellExecutor } from '../plugins/executors/shell/shell-executor.js';
-import { HttpExecutor } from '../plugins/executors/http/http-executor.js';
 import { InProcessExecutorHost } from './in-process-executor-host.js';
+import { loadPlugins } from './node-plugins.js';
 import { lockDataDir } from './data-dir-lock.js';
 import type { LightConfig } from './light-config.js';
 
@@ -126,7 +124,8 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
   }
 
   const commandLog: CommandLog = { submit: (command) => opened.propose(encodeCommand(command)) };
-  const host = new InProcessExecutorHost(new ExecutorRegistry([new ShellExecutor(), new HttpExecutor()]));
+  const plugins = loadPlugins(config.pluginDirs, log);
+  const host = new InProcessExecutorHost(plugins.registry);
   cleanups.push(() => host.close());
   const dispatcher = new Dispatcher({
     nodeName: config.nodeName,
@@ -150,6 +149,7 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
     now,
     apiToken: config.apiToken,
     maxBodyBytes: config.maxBodyBytes,
+    plugins: plugins.listing,
     ...(cluster ? {
       forwardToLeader: (req: ForwardedRequest) => forwardToLeader(opened, req),
       readBarrier: () => opened.readBarrier(),

@@ -15,6 +15,7 @@ import { clusterRoutes } from './routes/cluster-routes.js';
 import { jobRoutes } from './routes/job-routes.js';
 import { executionRoutes } from './routes/execution-routes.js';
 import { raftRoutes, type ClusterAdmin } from './routes/raft-routes.js';
+import { pluginRoutes, type PluginListing } from './routes/plugin-routes.js';
 import type { Reply, Route, RouteRequest } from './routes/route.js';
 
 export interface ApiOptions {
@@ -38,6 +39,8 @@ export interface ApiOptions {
   readonly readBarrier?: () => Promise<void>;
   /** In a cluster: peers, remove-peer and leave. */
   readonly admin?: ClusterAdmin;
+  /** The executors and processors this node has (GET /v1/plugins). */
+  readonly plugins?: PluginListing;
 }
 
 export interface ForwardedRequest {
@@ -59,7 +62,7 @@ export class HttpApi {
   private readonly token: Buffer | null;
 
   constructor(private readonly ctx: ApiContext) {
-    this.routes = [...clusterRoutes, ...raftRoutes, ...jobRoutes, ...executionRoutes];
+    this.routes = [...clusterRoutes, ...raftRoutes, ...pluginRoutes, ...jobRoutes, ...executionRoutes];
     this.token = ctx.apiToken ? Buffer.from(`Bearer ${ctx.apiToken}`) : null;
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 65_000;

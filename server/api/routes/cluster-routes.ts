@@ -3,6 +3,7 @@
 import type { Member } from '../../cluster/cluster-node.js';
 import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../http-api.js';
+import { pluginListing } from './plugin-routes.js';
 import { json, type Route } from './route.js';
 
 /** Dkron's member JSON (a serf member), filled from our cluster membership. */
@@ -26,6 +27,7 @@ function status(ctx: ApiContext) {
     agent: { name: ctx.nodeName, version: ctx.version },
     cluster: { leader: ctx.cluster.leaderName(), is_leader: ctx.cluster.isLeader(), members: ctx.cluster.members().length },
     executors: ctx.dispatcher.executors(),
+    plugins: pluginListing(ctx),
     tags: {},
   };
 }

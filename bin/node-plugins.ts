@@ -1,0 +1,55 @@
+// The executors (and processor programs) a node has: the built-in shell and
+// http executors, run in-process, plus the plugin programs found in the
+// plugin directories. A discovered executor with a built-in's name replaces
+// the built-in: installing clocktower-executor-shell is asking for it.
+
+import { discoverPlugins } from '../plugins/sdk/discover-plugins.js';
+import type { Executor } from '../plugins/sdk/executor.js';
+import { ExecutorRegistry } from '../plugins/sdk/executor-registry.js';
+import { PluginExecutor } from '../plugins/sdk/plugin-executor.js';
+import { ShellExecutor } from '../plugins/executors/shell/shell-executor.js';
+import { HttpExecutor } from '../plugins/executors/http/http-executor.js';
+import type { PluginEntry, PluginListing } from '../server/api/routes/plugin-routes.js';
+
+export interface NodePlugins {
+  /** Built-in and plugin executors; closing it stops the plugin programs. */
+  readonly registry: ExecutorRegistry;
+  /** Processor name -> program path, for the processor host. */
+  readonly processors: ReadonlyMap<string, string>;
+  /** For GET /v1/plugins. */
+  readonly listing: PluginListing;
+}
+
+export function loadPlugins(dirs: readonly string[], log: (line: string) => void): NodePlugins {
+  const found = discoverPlugins(dirs);
+  const missing = new Set(found.missingDirs);
+  log(`plugins: looking in ${dirs.map((d) => (missing.has(d) ? `${d} (does not exist)` : d)).join(', ') || 'no directories'}`);
+  for (const s of found.skipped) log(`plugins: skipped ${s.path}: ${s.reason}`);
+
+  const builtins: Executor[] = [new ShellExecutor(), new HttpExecutor()];
+  const plugins: PluginExecutor[] = [];
+  const entries = new Map<string, PluginEntry>(builtins.map((e) => [e.name, { name: e.name, builtin: true }]));
+  for (const [name, path] of found.executors) {
+    log(`plugins: executor ${name} is ${path}${entries.has(name) ? ` (replacing the built-in ${name})` : ''}`);
+    plugins.push(new PluginExecutor(name, path, { log }));
+    entries.set(name, { name, builtin: false, path });
+  }
+  for (const [name, path] of found.processors) log(`plugins: processor ${name} is ${path}`);
+  // Start the programs now so a broken one shows in the log at once; one that
+  // fails is started again by its next execution and never stops the node.
+  for (const p of plugins) {
+    p.start().then(
+      () => log(`plugins: executor ${p.name} started`),
+      (err: unknown) => log(`plugins: executor ${p.name} did not start (its executions will try again): ${err instanceof Error ? err.message : String(err)}`),
+    );
+  }
+  const byName = (a: PluginEntry, b: PluginEntry) => a.name.localeCompare(b.name);
+  return {
+    registry: new ExecutorRegistry([...builtins, ...plugins]),
+    processors: found.processors,
+    listing: {
+      executors: [...entries.values()].sort(byName),
+      processors: [...found.processors].map(([name, path]) => ({ name, builtin: false, path })).sort(byName),
+    },
+  };
+}
