@@ -213,13 +213,22 @@ function clusterAdmin(node: RaftNode<ApplyResult>, config: LightConfig, requestS
           await until(() => !node.isLeader(), 10_000, 'leadership did not move to another server');
         }
       }
-      if (node.members().some((m) => m.name === node.nodeName)) {
-        // Ask the leader (through our own API's forwarding) to remove us.
+      // Ask the leader (through our own API's forwarding) to remove us. Right
+      // after a handover the new leader may not be known or ready yet: retry.
+      const deadline = Date.now() + 15_000;
+      while (node.members().some((m) => m.name === node.nodeName)) {
         const forwarded = await forwardToLeader(node, {
           method: 'DELETE', path: `/v1/raft/peers/${encodeURIComponent(node.nodeName)}`,
           headers: config.apiToken ? { authorization: `Bearer ${config.apiToken}` } : {}, body: Buffer.alloc(0),
+        }).catch((err: unknown) => {
+          if (err instanceof ClusterError && Date.now() < deadline) return { status: 503, body: err.message };
+          throw err;
         });
-        if (forwarded.status >= 300) throw new ClusterError('CT_CLUSTER_NOT_LEADER', `the leader refused to remove us: ${String(forwarded.body)}`);
+        if (forwarded.status < 300) break;
+        if (forwarded.status !== 503 || Date.now() > deadline) {
+          throw new ClusterError('CT_CLUSTER_NOT_LEADER', `the leader refused to remove us: ${String(forwarded.body)}`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
       }
       log('cluster: left the cluster; stopping');
       setImmediate(requestStop);

@@ -2,7 +2,7 @@
 // Leader election, writes through a follower, kill -9 of the leader while 20
 // jobs fire every second (afterwards every scheduled second ran exactly once
 // or is recorded as skipped), restart from disk, join of a fourth server and
-// remove-peer.
+// remove-peer, and a graceful leave of the leader.
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -115,4 +115,29 @@ t.test('a fourth server joins, becomes a voter, and is removed with remove-peer'
   const peers = (await call(leader.url, 'GET', '/v1/raft/peers')).body as { id: string }[];
   t.same(peers.map((p) => p.id).sort(), ['s1', 's2', 's3']);
   await s4.kill9();
+});
+
+t.test('leave: the leader hands leadership over, removes itself and stops', async (t) => {
+  // A fifth server first, so that three remain when the leader has left.
+  const first = await agreedLeader(live());
+  const [spec5] = await serverSpecs(root.path, ['s5']);
+  if (!spec5) throw new Error('no spec');
+  const s5 = await startServerProcess({ ...spec5, args: ['--join', first.rpcAddr] });
+  servers.set('s5', s5);
+  await until('s5 to be a voter', async () => {
+    const peers = (await call(first.url, 'GET', '/v1/raft/peers')).body as { id: string; voter: boolean }[];
+    return peers.some((p) => p.id === 's5' && p.voter) ? true : undefined;
+  });
+  const leader = await agreedLeader(live());
+  const out = await run(process.execPath, [mainJs, 'leave', '--address', leader.url]);
+  t.match(out.stdout, leader.name);
+  t.equal(await leader.exited(), 0, 'the server that left stopped cleanly');
+  servers.delete(leader.name);
+  const next = await agreedLeader(live());
+  t.not(next.name, leader.name, 'another server leads');
+  const peers = (await call(next.url, 'GET', '/v1/raft/peers')).body as { id: string }[];
+  t.notOk(peers.some((p) => p.id === leader.name), 'the server that left is no longer a peer');
+  t.equal(peers.length, 3);
+  const created = await call(next.url, 'POST', '/v1/jobs', { name: 'after-leave', schedule: '@manually', executor: 'shell', executor_config: { command: 'true' } });
+  t.equal(created.status, 201, 'the cluster still takes writes');
 });
