@@ -24,6 +24,7 @@ import { ExecutorRegistry } from '../plugins/sdk/executor-registry.js';
 import { ShellExecutor } from '../plugins/executors/shell/shell-executor.js';
 import { HttpExecutor } from '../plugins/executors/http/http-executor.js';
 import { InProcessExecutorHost } from './in-process-executor-host.js';
+import { InProcessProcessorHost } from './in-process-processor-host.js';
 import { lockDataDir } from './data-dir-lock.js';
 import type { LightConfig } from './light-config.js';
 
@@ -128,11 +129,14 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
   const commandLog: CommandLog = { submit: (command) => opened.propose(encodeCommand(command)) };
   const host = new InProcessExecutorHost(new ExecutorRegistry([new ShellExecutor(), new HttpExecutor()]));
   cleanups.push(() => host.close());
+  const processors = new InProcessProcessorHost();
+  cleanups.push(() => processors.close());
   const dispatcher = new Dispatcher({
     nodeName: config.nodeName,
     state,
     log: commandLog,
     host,
+    processors,
     now,
     outputLimit: config.outputLimit,
     onError: (err) => log(`dispatch: ${err instanceof Error ? err.message : String(err)}`),
