@@ -50,6 +50,7 @@ export function frame(message: Buffer, framing: Framing): Buffer {
 /** Split text into lines of at most `maxBytes` UTF-8 bytes each, never inside a character. */
 export function outputLines(output: Buffer, maxBytes: number): string[] {
   const text = output.toString('utf8');
+  if (text === '') return [];
   const lines = text.split('\n');
   if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
   const out: string[] = [];
