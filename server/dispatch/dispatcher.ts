@@ -125,7 +125,8 @@ export class Dispatcher {
     const problem = this.options.host.validate?.(spec.executor, spec.executorConfig) ?? null;
     if (problem !== null) return { code: 'CT_API_INVALID_FIELD', field: 'executor_config', message: problem };
     for (const [name, config] of Object.entries(spec.processors)) {
-      const bad = this.options.processors?.validate(name, config) ?? `unknown processor "${name}": this server runs no processors`;
+      const { processors } = this.options;
+      const bad = processors ? processors.validate(name, config) : `unknown processor "${name}": this server runs no processors`;
       if (bad !== null) return { code: 'CT_API_INVALID_FIELD', field: 'processors', message: bad };
     }
     return null;
