@@ -6,6 +6,8 @@ import t from 'tap';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { builtinProcessors } from '../../bin/in-process-processor-host.js';
+import { PluginProcessorHost } from '../../bin/plugin-processor-host.js';
 import { PluginProcessor } from '../../plugins/sdk/plugin-processor.js';
 import type { ExecutionRecord } from '../../plugins/sdk/processor.js';
 import { Inbox } from '../support/log-receivers.js';
@@ -109,4 +111,23 @@ t.test('the files processor program writes the file', async (t) => {
   const out = await p.process(execution, { log_dir: logDir }, never);
   t.equal(text(out), join(logDir, 'backup-42.log'));
   t.equal(readFileSync(join(logDir, 'backup-42.log'), 'utf8'), 'line one\nline two\n');
+});
+
+t.test('PluginProcessorHost: programs by name, alongside the built-ins', async (t) => {
+  const lines = new Inbox<string>();
+  const host = new PluginProcessorHost(new Map([['fixture', fixture], ['log', program('clocktower-processor-log', 'dist/plugins/processors/log/main.js')]]), {
+    alongside: builtinProcessors(),
+    log: (l) => lines.push(l),
+  });
+  t.teardown(() => host.close());
+  t.same(host.processors(), ['files', 'fixture', 'fluent', 'log', 'syslog']);
+  t.equal(host.validate('fixture', { anything: 'goes' }), null, 'a plugin program checks its own config when it runs');
+  t.match(host.validate('ghost', {}), /unknown processor "ghost" \(available: files, fixture, fluent, log, syslog\)/);
+  const processed = { ...execution, output: 'text output' };
+  const out = await host.process('fixture', processed, { reporting_node: 'leader1' }, never);
+  t.match(out, { ...processed, output: /^pid (\d+) reporting_node=leader1: text output$/ });
+  t.not(/pid (\d+)/.exec(out.output)?.[1], String(process.pid), 'ran in the plugin program');
+  t.equal((await host.process('log', processed, {}, never)).output, 'Output in clocktower log');
+  t.match((await lines.atLeast(1))[0], 'plugin log (stdout): ----- BEGIN OUTPUT job=backup execution=42', 'the log program replaced the built-in log');
+  await t.rejects(host.process('fixture', processed, { mode: 'fail' }, never), { message: 'the fixture refuses this execution' });
 });
