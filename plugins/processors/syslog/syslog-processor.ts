@@ -118,11 +118,11 @@ async function sendUdp(s: SyslogSettings, messages: readonly Buffer[], signal: A
   const socket = createSocket(family === 6 ? 'udp6' : 'udp4');
   const failed = new Promise<never>((_, reject) => socket.once('error', reject));
   try {
-    for (const m of messages) {
-      await abortable(signal, Promise.race([failed, new Promise<void>((resolve, reject) => {
-        socket.send(m, s.port, address, (err) => (err ? reject(err) : resolve()));
-      })]));
-    }
+    // All datagrams are queued at once; the socket sends them in order.
+    const sent = messages.map((m) => new Promise<void>((resolve, reject) => {
+      socket.send(m, s.port, address, (err) => (err ? reject(err) : resolve()));
+    }));
+    await abortable(signal, Promise.race([failed, Promise.all(sent)]));
   } finally {
     failed.catch(() => {});
     socket.close();
