@@ -5,7 +5,7 @@
 
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { decodeAll, type Decoded } from './msgpack-decode.js';
+import { Reader, type Decoded } from './msgpack-decode.js';
 
 /** Collected items, and a way to wait until there are enough of them. */
 export class Inbox<T> {
@@ -76,17 +76,43 @@ export async function tcpSyslog(framing: 'octet-counting' | 'newline' = 'octet-c
   });
 }
 
-/** A Fluentd forward-protocol server: every decoded top-level msgpack value is one item. */
-export async function fluentForward(): Promise<Receiver<Decoded>> {
+/**
+ * A Fluentd forward-protocol server: every decoded top-level msgpack value
+ * is one item. A message that asks for an ack ([tag, time, record,
+ * {chunk}]) is answered {"ack": chunk} — or, with `acks: 'wrong'`, with
+ * another chunk, with `acks: 'never'`, not at all, and with `acks:
+ * 'hang-up'`, by closing the connection.
+ */
+export async function fluentForward(acks: 'right' | 'wrong' | 'never' | 'hang-up' = 'right'): Promise<Receiver<Decoded>> {
   const inbox = new Inbox<Decoded>();
   return listen(inbox, (socket) => {
-    const chunks: Buffer[] = [];
-    socket.on('data', (c: Buffer) => chunks.push(c));
-    socket.on('end', () => {
-      for (const v of decodeAll(Buffer.concat(chunks))) inbox.push(v);
-      socket.end();
+    let buf = Buffer.alloc(0);
+    socket.on('data', (c: Buffer) => {
+      buf = Buffer.concat([buf, c]);
+      for (;;) {
+        const r = new Reader(buf);
+        let value: Decoded;
+        try {
+          value = r.read();
+        } catch (err) {
+          if (err instanceof RangeError) return; // wait for the rest
+          throw err;
+        }
+        buf = buf.subarray(r.offset);
+        inbox.push(value);
+        const chunk = Array.isArray(value) ? (value[3] as { chunk?: string } | undefined)?.chunk : undefined;
+        if (chunk === undefined || acks === 'never') continue;
+        if (acks === 'hang-up') socket.end();
+        else socket.write(ackOf(acks === 'right' ? chunk : 'not-your-chunk'));
+      }
     });
+    socket.on('end', () => socket.end());
   });
+}
+
+/** {"ack": chunk} in msgpack (chunk shorter than 32 bytes). */
+function ackOf(chunk: string): Buffer {
+  return Buffer.concat([Buffer.of(0x81, 0xa3), Buffer.from('ack'), Buffer.of(0xa0 | chunk.length), Buffer.from(chunk)]);
 }
 
 async function listen<T>(inbox: Inbox<T>, onConnection: (socket: Socket) => void): Promise<Receiver<T>> {

@@ -6,25 +6,30 @@
 //
 // Dkron's fluent processor reads its address from environment variables;
 // this one takes it from the job. Config:
-//   host     default 127.0.0.1
-//   port     default 24224
-//   tag      default clocktower
-//   forward  "true" keeps the output in the execution record; otherwise it
-//            is replaced by "Output sent to Fluent"
+//   host                  default 127.0.0.1
+//   port                  default 24224
+//   tag                   default clocktower
+//   require_ack_response  "true": send a chunk id and wait for the
+//                         receiver's {"ack": id} (at-least-once delivery,
+//                         as Fluentd's out_forward option of that name)
+//   forward               "true" keeps the output in the execution record;
+//                         otherwise it is replaced by "Output sent to Fluent"
 
+import { randomBytes } from 'node:crypto';
 import { forwardedOr, unknownKey, type ExecutionRecord, type Processor } from '../../sdk/processor.js';
 import { sendOverTcp } from '../../sdk/tcp-send.js';
-import { encode, EventTime, type Value } from './msgpack.js';
+import { decodeStringMap, encode, EventTime, type Value } from './msgpack.js';
 
 export interface FluentSettings {
   readonly host: string;
   readonly port: number;
   readonly tag: string;
+  readonly requireAck: boolean;
 }
 
 /** The settings a config asks for, or an error message. */
 export function fluentSettings(config: Readonly<Record<string, string>>): FluentSettings | string {
-  const unknown = unknownKey('fluent', config, ['host', 'port', 'tag', 'forward']);
+  const unknown = unknownKey('fluent', config, ['host', 'port', 'tag', 'require_ack_response', 'forward']);
   if (unknown) return unknown;
   const host = config['host'] ?? '127.0.0.1';
   if (host === '' || /[\s/]/.test(host)) return `processor fluent: host must be a host name or address, got ${JSON.stringify(host)}`;
@@ -33,11 +38,13 @@ export function fluentSettings(config: Readonly<Record<string, string>>): Fluent
   if (!(port >= 1 && port <= 65535)) return `processor fluent: port must be a number from 1 to 65535, got ${JSON.stringify(portText)}`;
   const tag = config['tag'] ?? 'clocktower';
   if (tag === '') return 'processor fluent: tag cannot be empty';
-  return { host, port, tag };
+  const ack = config['require_ack_response'] ?? 'false';
+  if (ack !== 'true' && ack !== 'false') return `processor fluent: require_ack_response must be "true" or "false", got ${JSON.stringify(ack)}`;
+  return { host, port, tag, requireAck: ack === 'true' };
 }
 
-/** The forward-protocol message for one execution. */
-export function fluentMessage(e: ExecutionRecord, tag: string): Buffer {
+/** The forward-protocol message for one execution; with `chunk`, the receiver is asked to ack it. */
+export function fluentMessage(e: ExecutionRecord, tag: string, chunk?: string): Buffer {
   const record: Record<string, Value> = {
     host: e.nodeName,
     job_name: e.jobName,
@@ -49,7 +56,8 @@ export function fluentMessage(e: ExecutionRecord, tag: string): Buffer {
     finished_at: new Date(e.finishedAtMs).toISOString(),
   };
   if (e.startedAtMs > 0) record['started_at'] = new Date(e.startedAtMs).toISOString();
-  return encode([tag, EventTime.fromMs(e.finishedAtMs), record]);
+  const time = EventTime.fromMs(e.finishedAtMs);
+  return encode(chunk === undefined ? [tag, time, record] : [tag, time, record, { chunk }]);
 }
 
 export class FluentProcessor implements Processor {
@@ -64,10 +72,23 @@ export class FluentProcessor implements Processor {
     const s = fluentSettings(config);
     if (typeof s === 'string') throw new Error(s);
     try {
-      await sendOverTcp(s.host, s.port, fluentMessage(execution, s.tag), signal);
+      if (!s.requireAck) {
+        await sendOverTcp(s.host, s.port, fluentMessage(execution, s.tag), signal);
+      } else {
+        const chunk = randomBytes(16).toString('base64');
+        await sendOverTcp(s.host, s.port, fluentMessage(execution, s.tag, chunk), signal, { reply: (received) => isAck(received, chunk) });
+      }
     } catch (err) {
       throw new Error(`fluent ${s.host}:${s.port}: ${(err as Error).message}`, { cause: err });
     }
     return forwardedOr(execution, config, 'Output sent to Fluent');
   }
+}
+
+/** Whether `received` is the whole {"ack": chunk}; throws for any other answer. */
+function isAck(received: Buffer, chunk: string): boolean {
+  const answer = decodeStringMap(received);
+  if (answer === null) return false;
+  if (answer.map['ack'] !== chunk) throw new Error(`the receiver answered ${JSON.stringify(answer.map)} instead of acking chunk ${chunk}`);
+  return true;
 }

@@ -126,3 +126,45 @@ function bin(data: Uint8Array, out: Buffer[]): void {
   }
   out.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
 }
+
+/**
+ * Decode a map whose keys and values are all strings (a forward-protocol
+ * ack is {"ack": chunk}). Returns null while `buf` holds only part of it;
+ * throws when it is something else.
+ */
+export function decodeStringMap(buf: Buffer): { map: Record<string, string>; length: number } | null {
+  let at = 0;
+  const need = (n: number) => at + n <= buf.length;
+  const head = (): number | null => {
+    if (!need(1)) return null;
+    const b = buf[at++] as number;
+    if ((b & 0xf0) === 0x80) return b & 0x0f;
+    if (b === 0xde) return need(2) ? buf.readUInt16BE((at += 2) - 2) : null;
+    if (b === 0xdf) return need(4) ? buf.readUInt32BE((at += 4) - 4) : null;
+    throw new Error(`expected a msgpack map, got byte 0x${b.toString(16)}`);
+  };
+  const string = (): string | null => {
+    if (!need(1)) return null;
+    const b = buf[at++] as number;
+    let n: number;
+    if ((b & 0xe0) === 0xa0) n = b & 0x1f;
+    else if (b === 0xd9) { if (!need(1)) return null; n = buf[at++] as number; }
+    else if (b === 0xda) { if (!need(2)) return null; n = buf.readUInt16BE(at); at += 2; }
+    else if (b === 0xdb) { if (!need(4)) return null; n = buf.readUInt32BE(at); at += 4; }
+    else throw new Error(`expected a msgpack string, got byte 0x${b.toString(16)}`);
+    if (!need(n)) return null;
+    at += n;
+    return buf.subarray(at - n, at).toString('utf8');
+  };
+  const n = head();
+  if (n === null) return null;
+  const map: Record<string, string> = {};
+  for (let i = 0; i < n; i++) {
+    const k = string();
+    if (k === null) return null;
+    const v = string();
+    if (v === null) return null;
+    map[k] = v;
+  }
+  return { map, length: at };
+}

@@ -4,7 +4,7 @@
 
 import t from 'tap';
 import { FluentProcessor } from '../../../plugins/processors/fluent/fluent-processor.js';
-import { encode, EventTime } from '../../../plugins/processors/fluent/msgpack.js';
+import { decodeStringMap, encode, EventTime } from '../../../plugins/processors/fluent/msgpack.js';
 import type { ExecutionRecord } from '../../../plugins/sdk/processor.js';
 import { closedPort, fluentForward } from '../../support/log-receivers.js';
 import { decodeAll } from '../../support/msgpack-decode.js';
@@ -39,6 +39,35 @@ t.test('a big output arrives whole; forward keeps it', async (t) => {
   t.equal((message as [string, unknown, { message: string }])[2].message, big);
 });
 
+t.test('require_ack_response: the chunk is acked before the call resolves', async (t) => {
+  const rx = await fluentForward('right');
+  t.teardown(() => rx.close());
+  const out = await fluent.process(execution, { port: String(rx.port), require_ack_response: 'true', forward: 'true' }, never);
+  t.equal(Buffer.from(out.output).toString(), 'some output ✓\n');
+  const [message] = await rx.inbox.atLeast(1);
+  t.match(message, ['clocktower', { eventTime: [] }, { job_name: 'backup' }, { chunk: /^[A-Za-z0-9+/]{22}==$/ }]);
+});
+
+t.test('require_ack_response: a wrong ack, no ack before the timeout, or a hang-up are errors', async (t) => {
+  const wrong = await fluentForward('wrong');
+  t.teardown(() => wrong.close());
+  await t.rejects(fluent.process(execution, { port: String(wrong.port), require_ack_response: 'true' }, never), {
+    message: /^fluent 127\.0\.0\.1:\d+: the receiver answered \{"ack":"not-your-chunk"\} instead of acking chunk /,
+  });
+  const silent = await fluentForward('never');
+  t.teardown(() => silent.close());
+  const abort = new AbortController();
+  const call = fluent.process(execution, { port: String(silent.port), require_ack_response: 'true' }, abort.signal);
+  await silent.inbox.atLeast(1);
+  abort.abort(new Error('timed out after 10 ms'));
+  await t.rejects(call, { message: /timed out after 10 ms/ });
+  const rude = await fluentForward('hang-up');
+  t.teardown(() => rude.close());
+  await t.rejects(fluent.process(execution, { port: String(rude.port), require_ack_response: 'true' }, never), {
+    message: /^fluent 127\.0\.0\.1:\d+: the receiver closed the connection without answering$/,
+  });
+});
+
 t.test('a closed port is a clear error', async (t) => {
   const port = await closedPort();
   await t.rejects(fluent.process(execution, { port: String(port) }, never), { message: new RegExp(`^fluent 127.0.0.1:${port}: connect ECONNREFUSED`) });
@@ -49,6 +78,7 @@ t.test('bad configs are refused', async (t) => {
   t.match(fluent.validate({ port: '0' }), /port must be a number/);
   t.match(fluent.validate({ host: 'a b' }), /host must be a host name or address/);
   t.match(fluent.validate({ tag: '' }), /tag cannot be empty/);
+  t.match(fluent.validate({ require_ack_response: 'yes' }), /require_ack_response must be "true" or "false", got "yes"/);
   t.match(fluent.validate({ FLUENTBIT_HOST: 'x' }), /unknown config key "FLUENTBIT_HOST"/);
   t.equal(fluent.validate({}), null);
 });
@@ -86,4 +116,8 @@ t.test('msgpack: the encodings the spec gives', async (t) => {
   t.same(decodeAll(encode(['t', new EventTime(5, 6), { s: 'ü', n: -200, f: 0.25, b: Buffer.from('hi'), l: [null, true] }])), [
     ['t', { eventTime: [5, 6] }, { s: 'ü', n: -200, f: 0.25, b: Buffer.from('hi'), l: [null, true] }],
   ], 'a round trip through the test decoder');
+  t.same(decodeStringMap(encode({ ack: 'abc', other: 'x'.repeat(40) })), { map: { ack: 'abc', other: 'x'.repeat(40) }, length: 1 + 4 + 4 + 6 + 2 + 40 });
+  const whole = encode({ ack: 'abc' });
+  t.equal(decodeStringMap(whole.subarray(0, whole.length - 1)), null, 'a partial answer is not yet an answer');
+  t.throws(() => decodeStringMap(encode([1])), /expected a msgpack map/);
 });
