@@ -29,7 +29,8 @@ export async function serveProcessor(impl: Processor): Promise<void> {
           running.add(abort);
           // The host's deadline or its going away cancels the call.
           call.on('cancelled', () => abort.abort(new Error('cancelled by the host')));
-          impl.process(fromWire(execution), config, abort.signal).then(
+          // (A processor that throws instead of rejecting is treated alike.)
+          Promise.resolve().then(() => impl.process(fromWire(execution), config, abort.signal)).then(
             (processed) => callback(null, { execution: toWire(processed) }),
             (err: unknown) => callback({ code: grpc.status.UNKNOWN, details: err instanceof Error ? err.message : String(err) }),
           ).finally(() => running.delete(abort));
