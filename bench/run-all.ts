@@ -13,6 +13,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<Record<string, 
   'cluster-failover': () => import('./cluster-failover.js'),
   'executors-kafka': () => import('./executors-kafka.js'),
   'plugin-executor': () => import('./plugin-executor.js'),
+  processors: () => import('./processors.js'),
 };
 
 if (isMain(import.meta.url)) {

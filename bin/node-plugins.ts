@@ -10,6 +10,7 @@ import { PluginExecutor } from '../plugins/sdk/plugin-executor.js';
 import { ShellExecutor } from '../plugins/executors/shell/shell-executor.js';
 import { HttpExecutor } from '../plugins/executors/http/http-executor.js';
 import type { PluginEntry, PluginListing } from '../server/api/routes/plugin-routes.js';
+import { builtinProcessors } from './in-process-processor-host.js';
 
 export interface NodePlugins {
   /** Built-in and plugin executors; closing it stops the plugin programs. */
@@ -49,7 +50,10 @@ export function loadPlugins(dirs: readonly string[], log: (line: string) => void
     processors: found.processors,
     listing: {
       executors: [...entries.values()].sort(byName),
-      processors: [...found.processors].map(([name, path]) => ({ name, builtin: false, path })).sort(byName),
+      processors: [
+        ...builtinProcessors().map((p) => p.name).filter((name) => !found.processors.has(name)).map((name) => ({ name, builtin: true })),
+        ...[...found.processors].map(([name, path]) => ({ name, builtin: false, path })),
+      ].sort(byName),
     },
   };
 }

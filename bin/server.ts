@@ -22,6 +22,8 @@ import type { CommandLog } from '../server/state/command-log.js';
 import { StateMachine, type ApplyResult } from '../server/state/state-machine.js';
 import { InProcessExecutorHost } from './in-process-executor-host.js';
 import { loadPlugins } from './node-plugins.js';
+import { builtinProcessors } from './in-process-processor-host.js';
+import { PluginProcessorHost } from './plugin-processor-host.js';
 import { lockDataDir } from './data-dir-lock.js';
 import type { LightConfig } from './light-config.js';
 
@@ -127,11 +129,15 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
   const plugins = loadPlugins(config.pluginDirs, log);
   const host = new InProcessExecutorHost(plugins.registry);
   cleanups.push(() => host.close());
+  // Built-in processors run in-process; a discovered program of the same name replaces one.
+  const processors = new PluginProcessorHost(plugins.processors, { alongside: builtinProcessors(), log });
+  cleanups.push(() => processors.close());
   const dispatcher = new Dispatcher({
     nodeName: config.nodeName,
     state,
     log: commandLog,
     host,
+    processors,
     now,
     outputLimit: config.outputLimit,
     onError: (err) => log(`dispatch: ${err instanceof Error ? err.message : String(err)}`),

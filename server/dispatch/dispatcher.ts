@@ -19,6 +19,7 @@ import type { ApplyResult } from '../state/state-machine.js';
 import type { ExecutorHost } from './executor-host.js';
 import { ExecutionRunner, type RunningExecution } from './execution-runner.js';
 import { JobSchedules } from './job-schedules.js';
+import type { ProcessorHost } from './processor-host.js';
 import { DueTimer, TimerHeap } from './timer-heap.js';
 
 export interface DispatcherOptions {
@@ -29,6 +30,9 @@ export interface DispatcherOptions {
   readonly now: () => number;
   readonly outputLimit: number;
   readonly onError?: (err: unknown) => void;
+  /** Runs jobs' processors on finished executions (none: jobs with processors are refused). */
+  readonly processors?: ProcessorHost | undefined;
+  readonly processorTimeoutMs?: number | undefined;
 }
 
 /** How long to wait before planning a job again after its fires failed to commit. */
@@ -62,6 +66,10 @@ export class Dispatcher {
       outputLimit: options.outputLimit,
       onCreated: (created) => this.schedulePending(created),
       onError,
+      processors: options.processors,
+      execution: (id) => options.state.execution(id),
+      nodeName: options.nodeName,
+      processorTimeoutMs: options.processorTimeoutMs,
     });
     this.fireTimer = new DueTimer(this.fireHeap, options.now, (due) => void this.fire(due.map((d) => d.key)));
     this.pendingTimer = new DueTimer(this.pendingHeap, options.now, (due) => void this.startPending(due.map((d) => d.key)));
@@ -115,7 +123,13 @@ export class Dispatcher {
       return { code: e.code ?? 'CT_SCHEDULE_INVALID', field: e.field === 'timezone' ? 'timezone' : 'schedule', message: e.message };
     }
     const problem = this.options.host.validate?.(spec.executor, spec.executorConfig) ?? null;
-    return problem === null ? null : { code: 'CT_API_INVALID_FIELD', field: 'executor_config', message: problem };
+    if (problem !== null) return { code: 'CT_API_INVALID_FIELD', field: 'executor_config', message: problem };
+    for (const [name, config] of Object.entries(spec.processors)) {
+      const { processors } = this.options;
+      const bad = processors ? processors.validate(name, config) : `unknown processor "${name}": this server runs no processors`;
+      if (bad !== null) return { code: 'CT_API_INVALID_FIELD', field: 'processors', message: bad };
+    }
+    return null;
   }
 
   executors(): string[] {

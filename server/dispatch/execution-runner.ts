@@ -1,7 +1,7 @@
 // Runs committed executions through the executor host, keeps the tail of
-// their output, and commits their results in batches: while one
-// FinishExecutions command is in flight, results that arrive meanwhile wait
-// and go out together in the next one.
+// their output, runs the job's processors on each result, and commits the
+// results in batches: while one FinishExecutions command is in flight,
+// results that arrive meanwhile wait and go out together in the next one.
 
 import { CommandType, type ExecutionResult } from '../state/commands.js';
 import type { CommandLog } from '../state/command-log.js';
@@ -9,6 +9,11 @@ import type { Execution } from '../state/execution.js';
 import type { Job } from '../state/job.js';
 import type { ExecutorHost } from './executor-host.js';
 import { OutputTail } from './output-tail.js';
+import type { ProcessorHost } from './processor-host.js';
+import { runProcessors } from './run-processors.js';
+
+/** How long one processor may take on one execution, unless the options say otherwise. */
+export const defaultProcessorTimeoutMs = 30_000;
 
 export interface RunnerOptions {
   readonly log: CommandLog;
@@ -20,6 +25,13 @@ export interface RunnerOptions {
   /** Executions created by a result (retries, child jobs) go here. */
   readonly onCreated: (executions: readonly Execution[]) => void;
   readonly onError: (err: unknown) => void;
+  /** Runs jobs' processors; without it, a job's processors are recorded as failed. */
+  readonly processors?: ProcessorHost | undefined;
+  /** Looks up the execution of a result given to finish(), for its processors. */
+  readonly execution?: ((id: string) => Execution | undefined) | undefined;
+  /** Given to processors as `reporting_node` (Dkron's). */
+  readonly nodeName?: string | undefined;
+  readonly processorTimeoutMs?: number | undefined;
 }
 
 export interface RunningExecution {
@@ -32,6 +44,8 @@ export class ExecutionRunner {
   private readonly running = new Map<string, RunningExecution>();
   private queue: ExecutionResult[] = [];
   private flushing = false;
+  /** Results whose processors are running. */
+  private processing = 0;
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly options: RunnerOptions) {}
@@ -63,11 +77,10 @@ export class ExecutionRunner {
       : Promise.resolve({ success: false, exitCode: -1, error: `job ${execution.jobName} was deleted before it ran` });
     started
       .catch((err: unknown) => ({ success: false, exitCode: -1, error: `executor failed: ${err instanceof Error ? err.message : String(err)}` }))
-      .then((outcome) => {
-        this.running.delete(execution.id);
+      .then(async (outcome) => {
         const stopped = abort.signal.aborted;
         if (outcome.error !== '' && !outcome.success) output.write(Buffer.from(`\n${outcome.error}\n`));
-        this.finish({
+        const result: ExecutionResult = {
           id: execution.id,
           finishedAtMs: this.options.now(),
           state: stopped ? 'stopped' : outcome.success ? 'succeeded' : 'failed',
@@ -75,7 +88,11 @@ export class ExecutionRunner {
           outputTruncated: output.truncated,
           exitCode: outcome.exitCode,
           error: stopped ? 'stopped on request' : outcome.error,
-        });
+        };
+        // Still "running" (busy, not an orphan) until its processors are done.
+        const processed = this.hasProcessors(execution) ? await this.process(execution, result) : result;
+        this.running.delete(execution.id);
+        this.enqueue(processed);
       });
   }
 
@@ -87,8 +104,38 @@ export class ExecutionRunner {
     return true;
   }
 
-  /** Record a result without running anything (e.g. an execution lost in a restart). */
+  /** Record a result without running anything (e.g. an execution lost in a restart); its job's processors still run. */
   finish(result: ExecutionResult): void {
+    const execution = this.options.execution?.(result.id);
+    if (!execution || !this.hasProcessors(execution)) {
+      this.enqueue(result);
+      return;
+    }
+    this.processing++;
+    void this.process(execution, result).then((processed) => {
+      this.processing--;
+      this.enqueue(processed);
+    });
+  }
+
+  private hasProcessors(execution: Execution): boolean {
+    const job = this.options.job(execution.jobName);
+    return job !== undefined && Object.keys(job.processors).length > 0;
+  }
+
+  /** Never rejects: a processor's failure is recorded on the result. */
+  private process(execution: Execution, result: ExecutionResult): Promise<ExecutionResult> {
+    const { processors, nodeName, processorTimeoutMs, outputLimit } = this.options;
+    return runProcessors({
+      host: processors,
+      processors: this.options.job(execution.jobName)?.processors ?? {},
+      reportingNode: nodeName ?? '',
+      timeoutMs: processorTimeoutMs ?? defaultProcessorTimeoutMs,
+      outputLimit,
+    }, execution, result).catch((err: unknown) => ({ ...result, error: [result.error, `processors failed: ${String(err)}`].filter((e) => e !== '').join('; ') }));
+  }
+
+  private enqueue(result: ExecutionResult): void {
     this.queue.push(result);
     void this.flush();
   }
@@ -111,14 +158,14 @@ export class ExecutionRunner {
       }
     } finally {
       this.flushing = false;
-      if (this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+      if (this.running.size === 0 && this.processing === 0) for (const w of this.idleWaiters.splice(0)) w();
     }
   }
 
   /** Stop everything running and wait until the results are committed (or dropped). */
   async shutdown(): Promise<void> {
     for (const r of this.running.values()) r.abort.abort();
-    if (this.running.size === 0 && !this.flushing && this.queue.length === 0) return;
+    if (this.running.size === 0 && this.processing === 0 && !this.flushing && this.queue.length === 0) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 }

@@ -70,10 +70,15 @@ t.test('GET /v1/plugins lists the example, the crashing plugin and the built-ins
       { name: 'http', builtin: true },
       { name: 'shell', builtin: false, path: shell },
     ],
-    processors: [{ name: 'files', builtin: false, path: processor }],
+    processors: [
+      { name: 'files', builtin: false, path: processor },
+      { name: 'fluent', builtin: true },
+      { name: 'log', builtin: true },
+      { name: 'syslog', builtin: true },
+    ],
   });
   const info = await call(url, 'GET', '/v1');
-  t.same((info.body as { plugins: unknown }).plugins, { executors: (res.body as { executors: unknown }).executors, processors: [{ name: 'files', builtin: false, path: processor }] });
+  t.same((info.body as { plugins: unknown }).plugins, { executors: (res.body as { executors: unknown }).executors, processors: (res.body as { processors: unknown }).processors });
   t.same((info.body as { executors: unknown }).executors, ['crash', 'hello', 'http', 'shell']);
 });
 
