@@ -1,0 +1,115 @@
+// Raft's safety properties, checked as the simulation runs. Each check is
+// fed by the server drivers at the moment the fact becomes true (an entry
+// made durable, an entry applied, a leader elected), across every server and
+// every moment of the run, so a violation is caught at the step it happens.
+
+import type { Entry } from '../../server/raft/types.js';
+
+export class SafetyViolation extends Error {
+  override readonly name = 'SafetyViolation';
+}
+
+/** A server's durable log, as the checks need to see it. */
+export interface LogView {
+  readonly snapshotIndex: number;
+  readonly snapshotTerm: number;
+  readonly lastIndex: number;
+  /** Term of the entry at `index` (0 before the log), or undefined if compacted or absent. */
+  termAt(index: number): number | undefined;
+}
+
+export class SafetyChecks {
+  private readonly leaderOfTerm = new Map<number, string>();
+  /** (index, term) -> digest of the entry's data and the term of the entry before it (log matching). */
+  private readonly entryDigest = new Map<string, { data: string; prevTerm: number | undefined }>();
+  /** index -> digest of the entry applied there (state machine safety). */
+  private readonly appliedDigest = new Map<number, string>();
+  /** index -> term of every entry known committed (applied by someone). */
+  private readonly committedTerm = new Map<number, number>();
+  /** "job@scheduledAt" -> the log index of the fire that ran it. */
+  private readonly fireIndex = new Map<string, number>();
+  checks = 0;
+
+  /** Election safety: at most one leader per term. */
+  leader(id: string, term: number, log: LogView): void {
+    this.checks++;
+    const other = this.leaderOfTerm.get(term);
+    if (other !== undefined && other !== id) throw new SafetyViolation(`two leaders in term ${term}: ${other} and ${id}`);
+    if (other === undefined) {
+      this.leaderOfTerm.set(term, id);
+      this.leaderComplete(id, term, log);
+    }
+  }
+
+  /** Leader completeness: a new leader of term T holds every entry committed in a term before T. */
+  private leaderComplete(id: string, term: number, log: LogView): void {
+    for (const [index, t] of this.committedTerm) {
+      if (t >= term || index <= log.snapshotIndex) continue;
+      const have = log.termAt(index);
+      if (have !== t) {
+        throw new SafetyViolation(`leader ${id} of term ${term} lacks committed entry ${index} (term ${t}); it has ${have === undefined ? 'nothing' : `term ${have}`} there`);
+      }
+    }
+  }
+
+  /** Log matching: entries with the same index and term carry the same data and follow the same term. */
+  persisted(id: string, entries: readonly Entry[], log: LogView): void {
+    for (const e of entries) {
+      this.checks++;
+      const prevTerm = e.index - 1 === log.snapshotIndex ? log.snapshotTerm : log.termAt(e.index - 1);
+      const data = digestOf(e.data);
+      const key = `${e.index}:${e.term}`;
+      const seen = this.entryDigest.get(key);
+      if (seen === undefined) {
+        this.entryDigest.set(key, { data, prevTerm });
+        continue;
+      }
+      if (seen.data !== data) throw new SafetyViolation(`log matching: ${id} holds different data at index ${e.index} term ${e.term}`);
+      if (seen.prevTerm === undefined) seen.prevTerm = prevTerm;
+      else if (prevTerm !== undefined && prevTerm !== seen.prevTerm) {
+        throw new SafetyViolation(`log matching: ${id} has term ${prevTerm} before entry ${e.index}/${e.term}, another server has term ${seen.prevTerm}`);
+      }
+    }
+  }
+
+  /** State machine safety: no two servers apply different entries at one index. */
+  applied(id: string, e: Entry): void {
+    this.checks++;
+    const digest = `${e.term}:${digestOf(e.data)}`;
+    const seen = this.appliedDigest.get(e.index);
+    if (seen === undefined) {
+      this.appliedDigest.set(e.index, digest);
+      this.committedTerm.set(e.index, e.term);
+    } else if (seen !== digest) {
+      throw new SafetyViolation(`state machine safety: ${id} applied ${digest} at index ${e.index}, another server applied ${seen}`);
+    }
+  }
+
+  /** Exactly-once firing: one scheduled time of a job runs from one log entry only. */
+  fired(id: string, index: number, jobName: string, scheduledAtMs: number): void {
+    this.checks++;
+    const key = `${jobName}@${scheduledAtMs}`;
+    const seen = this.fireIndex.get(key);
+    if (seen === undefined) this.fireIndex.set(key, index);
+    else if (seen !== index) throw new SafetyViolation(`fire doubled: ${key} ran from entry ${seen} and again from entry ${index} (seen on ${id})`);
+  }
+
+  get fires(): number {
+    return this.fireIndex.size;
+  }
+
+  get maxTerm(): number {
+    return Math.max(0, ...this.leaderOfTerm.keys());
+  }
+
+  get elections(): number {
+    return this.leaderOfTerm.size;
+  }
+}
+
+/** FNV-1a over the bytes: enough to tell entries apart in a run. */
+export function digestOf(data: Uint8Array): string {
+  let h = 0x811c9dc5;
+  for (const b of data) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return `${data.length}.${h.toString(16)}`;
+}

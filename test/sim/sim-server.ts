@@ -1,0 +1,282 @@
+// One simulated server: the real Raft core and the real state machine,
+// driven as the real node driver drives them (persist, then send, then apply),
+// over an in-memory "disk" that a crash can tear: a crash in the middle of a
+// write keeps only a prefix of what was being written, and nothing of that
+// Ready is sent or applied.
+
+import { RaftCore, decodeConfChange } from '../../server/raft/raft-core.js';
+import { EntryType, type Entry, type HardState, type RaftConfig, type Ready, type RestoredState, type Snapshot } from '../../server/raft/types.js';
+import { CommandType, decodeCommand, encodeCommand, type Command } from '../../server/state/commands.js';
+import { StateMachine } from '../../server/state/state-machine.js';
+import { prng, type Prng } from './prng.js';
+import { readValue, type History, type PendingOp } from './sim-history.js';
+import type { LogView, SafetyChecks } from './sim-invariants.js';
+
+export interface Disk {
+  hardState: HardState;
+  snapshot: Snapshot | null;
+  /** Entries after the snapshot, contiguous. */
+  entries: Entry[];
+}
+
+export interface ServerEnv {
+  readonly random: Prng;
+  readonly checks: SafetyChecks;
+  readonly history: History;
+  readonly send: (messages: Ready['messages']) => void;
+  readonly nowMs: () => number;
+  readonly config: Omit<RaftConfig, 'id' | 'random'>;
+  /** Probability that a crash happens in the middle of persisting a Ready. */
+  tornWrite: number;
+  /** Compact the log once this many entries are applied past the snapshot. */
+  readonly compactEvery: number;
+  /** Fault injection for the checker's own tests: fire before this leader's term has applied an entry. */
+  readonly unsafeEarlyFiring?: boolean;
+  /** Fault injection for the checker's own tests: answer reads from the local copy, without ReadIndex. */
+  readonly unsafeStaleReads?: boolean;
+}
+
+interface PendingWrite {
+  readonly op: PendingOp | null;
+  readonly term: number;
+  readonly firesJob?: string;
+}
+
+export class SimServer {
+  core: RaftCore | null = null;
+  sm = new StateMachine();
+  applied = 0;
+  /** The term in which this server, leading, has applied an entry of its own term (it may fire). */
+  private readyTerm = 0;
+  private readonly writes = new Map<number, PendingWrite>();
+  private readonly reads = new Map<string, { op: PendingOp; index: number | null }>();
+  private readonly firing = new Set<string>();
+  private readSeq = 0;
+  crashes = 0;
+  /** Set by a torn write: the cluster takes the server down. */
+  crashedMidWrite = false;
+
+  constructor(readonly id: string, readonly disk: Disk, private readonly env: ServerEnv) {}
+
+  get up(): boolean {
+    return this.core !== null;
+  }
+
+  /** Start (or restart) from what is on disk. */
+  start(seed: number, restored?: RestoredState): void {
+    const { disk } = this;
+    const core = new RaftCore({ ...this.env.config, id: this.id, random: prng(seed).next }, restored ?? {
+      hardState: disk.hardState, snapshot: disk.snapshot, entries: disk.entries,
+      conf: disk.snapshot?.meta.conf ?? { voters: [], learners: [] }, applied: disk.snapshot?.meta.index ?? 0,
+    });
+    this.sm = new StateMachine();
+    if (disk.snapshot) this.sm.restore(disk.snapshot.data);
+    this.applied = disk.snapshot?.meta.index ?? 0;
+    this.readyTerm = 0;
+    this.core = core;
+  }
+
+  /** Stop: everything in memory is gone; clients waiting on it will time out. */
+  crash(): void {
+    this.core = null;
+    this.writes.clear();
+    this.reads.clear();
+    this.firing.clear();
+    this.crashes++;
+  }
+
+  get isLeader(): boolean {
+    return this.core?.role === 'leader';
+  }
+
+  // ---------------------------------------------------------------- the driver
+
+  /** Run the Ready loop until the core has nothing more to do. */
+  process(): void {
+    while (this.core?.hasReady()) {
+      const core = this.core;
+      const rd = core.ready();
+      if (!this.persist(rd)) {
+        this.crashedMidWrite = true;
+        this.crash();
+        return;
+      }
+      this.env.send(rd.messages);
+      if (rd.snapshot) this.restore(rd.snapshot);
+      for (const e of rd.committed) this.apply(core, e);
+      for (const rs of rd.readStates) {
+        const r = this.reads.get(rs.requestId);
+        if (r) r.index = rs.index;
+      }
+      core.advance(rd);
+      if (rd.softState && rd.softState.role !== 'leader') this.firing.clear();
+      if (core.role === 'leader') this.env.checks.leader(this.id, core.term, this.logView());
+      this.settleReads();
+      this.maybeCompact(core);
+    }
+  }
+
+  /** Persist in the driver's order; a torn write keeps a prefix and reports false. */
+  private persist(rd: Ready): boolean {
+    const steps: (() => void)[] = [];
+    const { disk } = this;
+    if (rd.snapshot) {
+      const snap = rd.snapshot;
+      steps.push(() => {
+        disk.snapshot = snap;
+        disk.entries = disk.entries.filter((e) => e.index > snap.meta.index);
+      });
+    }
+    for (const e of rd.entries) {
+      steps.push(() => {
+        disk.entries = disk.entries.filter((x) => x.index < e.index);
+        const last = disk.entries.at(-1)?.index ?? disk.snapshot?.meta.index ?? 0;
+        if (e.index !== last + 1) throw new Error(`driver bug: entry ${e.index} after ${last}`);
+        disk.entries.push(e);
+        this.env.checks.persisted(this.id, [e], this.logView());
+      });
+    }
+    // Term and vote must be durable before anything is sent; the commit index rides along.
+    const hs = rd.hardState;
+    if (hs && (hs.term !== disk.hardState.term || hs.vote !== disk.hardState.vote)) steps.push(() => { disk.hardState = hs; });
+    const torn = steps.length > 0 && this.env.random.chance(this.env.tornWrite) ? this.env.random.int(steps.length) : -1;
+    for (const [i, step] of steps.entries()) {
+      if (i === torn) return false;
+      step();
+    }
+    return true;
+  }
+
+  private restore(snap: Snapshot): void {
+    this.sm = new StateMachine();
+    this.sm.restore(snap.data);
+    this.applied = snap.meta.index;
+    // Whatever we proposed up to here is settled, but we cannot tell how: the clients time out.
+    for (const index of [...this.writes.keys()]) if (index <= snap.meta.index) this.writes.delete(index);
+  }
+
+  private apply(core: RaftCore, e: Entry): void {
+    if (e.index !== this.applied + 1) throw new Error(`${this.id} applied ${e.index} after ${this.applied}`);
+    this.env.checks.applied(this.id, e);
+    this.applied = e.index;
+    let output: { value?: string } = {};
+    if (e.type === EntryType.ConfChange) {
+      core.applyConfChange(decodeConfChange(e.data));
+    } else if (e.data.length > 0) {
+      const command = decodeCommand(e.data);
+      const result = this.sm.apply(command, e.index);
+      if (result.ok) {
+        for (const x of result.executions) if (x.trigger === 'schedule') this.env.checks.fired(this.id, e.index, x.jobName, x.scheduledAtMs);
+      }
+      output = {};
+    }
+    if (core.role === 'leader' && e.term === core.term) this.readyTerm = core.term;
+    const w = this.writes.get(e.index);
+    if (w) {
+      this.writes.delete(e.index);
+      if (w.firesJob !== undefined) this.firing.delete(w.firesJob);
+      if (w.op) {
+        if (w.term === e.term) this.env.history.complete(w.op, output);
+        else this.env.history.fail(w.op); // another entry took its index: ours can never commit
+      }
+    }
+  }
+
+  private settleReads(): void {
+    for (const [id, r] of this.reads) {
+      if (r.index === null || r.index > this.applied) continue;
+      this.reads.delete(id);
+      if (r.op.input.kind === 'get') this.env.history.complete(r.op, { value: readValue(this.sm, r.op.input.key) });
+    }
+  }
+
+  private maybeCompact(core: RaftCore): void {
+    const snapIndex = this.disk.snapshot?.meta.index ?? 0;
+    if (this.applied - snapIndex < this.env.compactEvery) return;
+    // The core's log must still hold the applied entry (it always does after apply).
+    const snap = core.compact(this.applied, this.sm.snapshot());
+    if (!snap) return;
+    this.disk.snapshot = snap;
+    this.disk.entries = this.disk.entries.filter((e) => e.index > snap.meta.index);
+  }
+
+  logView(): LogView {
+    const { disk } = this;
+    const snapshotIndex = disk.snapshot?.meta.index ?? 0;
+    const first = disk.entries[0]?.index ?? snapshotIndex + 1;
+    return {
+      snapshotIndex,
+      snapshotTerm: disk.snapshot?.meta.term ?? 0,
+      lastIndex: disk.entries.at(-1)?.index ?? snapshotIndex,
+      termAt: (index) => {
+        if (index === 0) return 0;
+        if (index === snapshotIndex) return disk.snapshot?.meta.term;
+        return disk.entries[index - first]?.term;
+      },
+    };
+  }
+
+  // ---------------------------------------------------------------- clients and the scheduler
+
+  /** A client's write arrives here. Returns the leader to redirect to, or null when handled. */
+  write(op: PendingOp, command: Command): string | null {
+    const core = this.core;
+    if (!core) return null;
+    if (core.role !== 'leader') {
+      if (core.leader !== null && core.leader !== this.id) return core.leader;
+      this.env.history.fail(op); // no leader known: refused, nothing proposed
+      return null;
+    }
+    const at = core.propose(encodeCommand(command));
+    if (at === null) this.env.history.fail(op);
+    else this.writes.set(at.index, { op, term: at.term });
+    return null;
+  }
+
+  /** A client's read: linearizable through ReadIndex. */
+  read(op: PendingOp): void {
+    const core = this.core;
+    if (!core) return;
+    if (this.env.unsafeStaleReads && op.input.kind === 'get') {
+      this.env.history.complete(op, { value: readValue(this.sm, op.input.key) });
+      return;
+    }
+    const requestId = `${this.id}-${++this.readSeq}`;
+    if (!core.readIndex(requestId)) {
+      this.env.history.fail(op);
+      return;
+    }
+    this.reads.set(requestId, { op, index: null });
+  }
+
+  /**
+   * The leader's scheduler, reduced to its promise: each job fires once per
+   * second of simulated time, from the replicated bookkeeping, and only once
+   * this leader's term has applied an entry (so it has seen every earlier fire).
+   */
+  fireDue(): void {
+    const core = this.core;
+    if (!core || core.role !== 'leader') return;
+    if (this.readyTerm !== core.term && !this.env.unsafeEarlyFiring) return;
+    const now = this.env.nowMs();
+    for (const job of this.sm.jobs()) {
+      if (this.firing.has(job.name)) continue;
+      const t = job.lastScheduledMs + 1000;
+      if (t > now) continue;
+      const at = core.propose(encodeCommand({
+        type: CommandType.RecordFires, atMs: now,
+        fires: [{ jobName: job.name, scheduledAtMs: t, trigger: 'schedule', nodes: [this.id] }],
+        skips: [], lastScheduled: [{ jobName: job.name, atMs: t }],
+      }));
+      if (at === null) return;
+      this.firing.add(job.name);
+      this.writes.set(at.index, { op: null, term: at.term, firesJob: job.name });
+    }
+  }
+
+  /** Forget client operations that were given up. */
+  dropSettled(): void {
+    for (const [i, w] of this.writes) if (w.op?.settled) this.writes.delete(i);
+    for (const [id, r] of this.reads) if (r.op.settled) this.reads.delete(id);
+  }
+}
