@@ -199,14 +199,14 @@ function checkRegister(ops: readonly Operation[], maxSteps: number): RegisterRes
   let firstReturn: Entry | null = null;
   let steps = 0;
   let best: Best | null = null;
-
+  /** Just arrived at a node (see pureCandidate). */
   let fresh = true;
 
   while (remaining > 0) {
     if (++steps > maxSteps) return { kind: 'timeout' };
     if (fresh) {
-      // A new node: a candidate that is legal here and leaves the value as it is (a read, a
-      // failed cas, a put of the same value) may as well go first, and then nothing else here.
+      // A new node: a candidate that is legal here and never changes the value (a read, a
+      // failed cas) may as well go first, and then nothing else needs trying here.
       fresh = false;
       const pure = pureCandidate(known, ops, state);
       if (pure !== null) {
