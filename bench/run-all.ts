@@ -14,6 +14,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<Record<string, 
   'executors-kafka': () => import('./executors-kafka.js'),
   'plugin-executor': () => import('./plugin-executor.js'),
   processors: () => import('./processors.js'),
+  linearizability: () => import('./linearizability.js'),
 };
 
 if (isMain(import.meta.url)) {

@@ -83,6 +83,8 @@ t.test('compare-and-set', async (t) => {
   pass(t, [put(1, 'x', 'a', 0, 10), cas(2, 'x', 'a', 'b', false, 5, 30), put(3, 'x', 'c', 15, 20)], 'a failed cas placed after a concurrent put');
   fail(t, [cas(1, 'x', '', 'a', true, 0, 10), get(2, 'x', '', 20, 30)], 'a successful cas is visible afterwards');
   pass(t, [cas(1, 'x', 'q', 'a', false, 0, 10), get(2, 'x', '', 20, 30)], 'a failed cas has no effect');
+  pass(t, [get(0, 'x', '', 4, 9), cas(1, 'x', '', 'a', true, 4, 13), put(0, 'x', 'b', 12, 16), put(1, 'x', '', 13, 25), get(0, 'x', '', 16, 27)],
+    'a put of the value already there may still be the write that restores it later');
 });
 
 t.test('operations whose outcome is unknown', async (t) => {

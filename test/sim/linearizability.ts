@@ -22,13 +22,18 @@
 //   pair is explored once; a pair seen before is a dead end. This turns the
 //   factorial search into one bounded by the reachable (bitset, value) pairs.
 //   Pairs are found by a Zobrist hash of the bitset and the value's number.
+// - Reads first: a candidate that is legal now and never changes the value
+//   (a get, a failed cas) may as well be placed at once: any linearization
+//   that places it later stays legal with it moved here. So when there is one,
+//   it is the node's only child; without this, every subset of the
+//   concurrent reads of a value would be a node of its own.
 // - Unknown outcomes (ret: null, "info" operations in Knossos terms) may take
-//   effect at any time after their call or never. They have no return in the
-//   list, and the search succeeds as soon as every operation with a known
-//   outcome is linearized: the rest can take effect afterwards or not at all,
-//   which no one observed. A get with an unknown outcome constrains nothing
-//   and is dropped; a cas with an unknown outcome succeeds if the register
-//   holds `from` where it is placed and is a no-op otherwise.
+//   effect at any time after their call or never. They sit in a second list
+//   (calls only), and the search succeeds as soon as every operation with a
+//   known outcome is linearized: the rest can take effect afterwards or not at
+//   all, which no one observed. A get with an unknown outcome constrains
+//   nothing and is dropped; a cas with an unknown outcome succeeds if the
+//   register holds `from` where it is placed and is a no-op otherwise.
 // - Unknown outcomes multiply the states (each may or may not be placed yet,
 //   anywhere after its call), so the search avoids placements that cannot
 //   help, each because another node it explores anyway can do at least as
@@ -48,9 +53,15 @@
 //     candidates is blocked by the current value.
 // - Calls and returns at equal times count as concurrent (a call sorts before
 //   a return at the same time), which can only make more histories pass.
-// - maxSteps bounds the walk per key (a step is one list entry visited); past
-//   it the key is reported as timed out (ok: true, timedOut: true) rather than
-//   searched forever.
+// - maxSteps bounds the search per key (a step is one candidate tried, one
+//   backtrack, or one switch between the two lists); past it the key is
+//   reported as timed out (ok: true, timedOut: true) rather than searched
+//   forever. 2,000,000 steps take about 0.5-1 s here.
+//
+// Cost: linear-ish for histories with a few clients per key; the search is
+// exponential in the number of operations in flight at once on one key. With
+// 10 clients always busy on one key it decides in milliseconds to a few
+// hundred ms (bench/linearizability.ts); with 20, rejecting often times out.
 //
 // When a key fails, the explanation shows the longest linearization the
 // search found and the operation whose return it could not get past.
@@ -162,12 +173,18 @@ function step(state: string, op: Operation): string | null {
 }
 
 /** A search frame: the call that was lifted, the value before it, and which pass it was found in. */
-interface Frame { readonly entry: Entry; readonly state: string; readonly pass: 1 | 2 }
+interface Frame {
+  readonly entry: Entry;
+  readonly state: string;
+  readonly pass: 1 | 2;
+  /** Placed as the only child worth trying (see pureCandidate): backtracking past it leaves its node too. */
+  readonly forced: boolean;
+}
 
 interface Best { readonly linearized: readonly number[]; readonly stuck: number; readonly state: string }
 
 function checkRegister(ops: readonly Operation[], maxSteps: number): RegisterResult {
-  const head = buildList(ops);
+  const { known, unknown } = buildLists(ops);
   const memo = new Memo(ops);
   const blind = blindWrites(ops);
   const twins = earlierTwins(ops);
@@ -175,57 +192,93 @@ function checkRegister(ops: readonly Operation[], maxSteps: number): RegisterRes
   const stack: Frame[] = [];
   let remaining = ops.filter((op) => op.ret !== null).length;
   let state = '';
-  let entry = head.next;
-  // Pass 1 walks the candidate window for operations with a known outcome, pass 2 for the rest.
+  // Pass 1 walks the candidates with a known outcome (the calls before the first return in
+  // `known`), pass 2 those without (the calls in `unknown` up to that return's time).
   let pass: 1 | 2 = 1;
+  let entry = known.next;
+  let firstReturn: Entry | null = null;
   let steps = 0;
   let best: Best | null = null;
+  /** Just arrived at a node (see pureCandidate). */
+  let fresh = true;
 
   while (remaining > 0) {
     if (++steps > maxSteps) return { kind: 'timeout' };
-    if (entry === null || !entry.isCall) {
-      if (pass === 1) {
-        pass = 2;
-        entry = head.next;
+    if (fresh) {
+      // A new node: a candidate that is legal here and never changes the value (a read, a
+      // failed cas) may as well go first, and then nothing else needs trying here.
+      fresh = false;
+      const pure = pureCandidate(known, ops, state);
+      if (pure !== null) {
+        memo.toggle(pure.id);
+        if (memo.visit(state)) {
+          descend(pure, state, true);
+        } else {
+          memo.toggle(pure.id);
+          deadEnd();
+        }
         continue;
       }
-      // `entry` had to take effect by its return, and no candidate led anywhere.
-      if (entry === null) throw new Error('checkKvLinearizable: internal error: operations with a known outcome are left but none returns');
-      if (best === null || stack.length > best.linearized.length) best = { linearized: stack.map((f) => f.entry.id), stuck: entry.id, state };
+    }
+    if (pass === 1 && (entry === null || !entry.isCall)) {
+      pass = 2;
+      firstReturn = entry ?? windowEnd(known);
+      entry = unknown.next;
+      continue;
+    }
+    if (pass === 2 && (entry === null || entry.time > (firstReturn as Entry).time)) {
+      // `firstReturn` had to take effect by now, and no candidate led anywhere.
+      const stuck = firstReturn as Entry;
+      if (best === null || stack.length > best.linearized.length) best = { linearized: stack.map((f) => f.entry.id), stuck: stuck.id, state };
       const top = stack.pop();
-      if (top === undefined) return { kind: 'fail', explanation: explain(ops, head, best) };
+      if (top === undefined) return { kind: 'fail', explanation: explain(ops, known, unknown, best) };
       memo.toggle(top.entry.id);
       placed[top.entry.id] = 0;
       if ((ops[top.entry.id] as Operation).ret !== null) remaining++;
       unlift(top.entry);
       state = top.state;
-      pass = top.pass;
-      entry = top.entry.next;
-      continue;
-    }
-    const op = ops[entry.id] as Operation;
-    if ((op.ret === null) !== (pass === 2) || (op.ret === null && !worthPlacing(entry.id))) {
-      entry = entry.next;
-      continue;
-    }
-    const next = step(state, op);
-    if (next !== null) {
-      memo.toggle(entry.id);
-      if (memo.visit(next)) {
-        placed[entry.id] = 1;
-        stack.push({ entry, state, pass });
-        state = next;
-        if (op.ret !== null) remaining--;
-        lift(entry);
-        entry = head.next;
-        pass = 1;
+      if (top.forced) {
+        deadEnd();
         continue;
       }
-      memo.toggle(entry.id);
+      pass = top.pass;
+      entry = top.entry.next;
+      if (pass === 2) firstReturn = windowEnd(known);
+      continue;
     }
-    entry = entry.next;
+    const call = entry as Entry;
+    const op = ops[call.id] as Operation;
+    const next = pass === 2 && !worthPlacing(call.id) ? null : step(state, op);
+    if (next !== null) {
+      memo.toggle(call.id);
+      if (memo.visit(next)) {
+        descend(call, next, false);
+        continue;
+      }
+      memo.toggle(call.id);
+    }
+    entry = call.next;
   }
   return { kind: 'ok' };
+
+  /** Place `call`'s operation, giving value `next`, and go on from the new node. */
+  function descend(call: Entry, next: string, forced: boolean): void {
+    placed[call.id] = 1;
+    stack.push({ entry: call, state, pass, forced });
+    state = next;
+    if ((ops[call.id] as Operation).ret !== null) remaining--;
+    lift(call);
+    pass = 1;
+    entry = known.next;
+    fresh = true;
+  }
+
+  /** Nothing more to try at this node: backtrack on the next step. */
+  function deadEnd(): void {
+    pass = 2;
+    entry = null;
+    firstReturn = windowEnd(known);
+  }
 
   /** The pruning rules for unknown outcomes (see the top of the file). */
   function worthPlacing(id: number): boolean {
@@ -233,8 +286,29 @@ function checkRegister(ops: readonly Operation[], maxSteps: number): RegisterRes
     const last = stack[stack.length - 1];
     if (op.input.kind === 'put' && last !== undefined && (ops[last.entry.id] as Operation).ret === null) return false;
     if ((twins[id] as number[]).some((t) => placed[t] === 0)) return false;
-    return blind[id] === 0 || unblocks(head, ops, state, written(op));
+    return blind[id] === 0 || unblocks(known, ops, state, written(op));
   }
+}
+
+/**
+ * A candidate that is legal in `state` and never changes the value wherever it is placed: a
+ * get, a failed cas (a put of the same value does not count: placed later, it could undo a write).
+ */
+function pureCandidate(known: Entry, ops: readonly Operation[], state: string): Entry | null {
+  for (let e = known.next; e !== null && e.isCall; e = e.next) {
+    const op = ops[e.id] as Operation;
+    const pure = op.input.kind === 'get' || (op.input.kind === 'cas' && (op.output?.ok === false || op.input.from === op.input.to));
+    if (pure && step(state, op) !== null) return e;
+  }
+  return null;
+}
+
+/** The first return in the list (while operations with a known outcome remain, there is one). */
+function windowEnd(known: Entry): Entry {
+  let e = known.next;
+  while (e !== null && e.isCall) e = e.next;
+  if (e === null) throw new Error('checkKvLinearizable: internal error: operations with a known outcome are left but none returns');
+  return e;
 }
 
 /** What `op` writes when it takes effect (for a cas: when it succeeds). */
@@ -361,26 +435,34 @@ class Memo {
   }
 }
 
-/** A sentinel followed by every call and return in time order; a call before a return at equal times (concurrent). */
-function buildList(ops: readonly Operation[]): Entry {
-  const entries: Entry[] = [];
+/**
+ * Two lists behind sentinels, in time order: the calls and returns of the operations with a
+ * known outcome (a call before a return at equal times: concurrent), and the calls of those without.
+ */
+function buildLists(ops: readonly Operation[]): { known: Entry; unknown: Entry } {
+  const known: Entry[] = [];
+  const unknown: Entry[] = [];
   ops.forEach((op, id) => {
     const call: Entry = { isCall: true, id, time: op.call, match: null, prev: null, next: null };
-    entries.push(call);
-    if (op.ret !== null) {
+    if (op.ret === null) {
+      unknown.push(call);
+    } else {
       call.match = { isCall: false, id, time: op.ret, match: null, prev: null, next: null };
-      entries.push(call.match);
+      known.push(call, call.match);
     }
   });
-  entries.sort((a, b) => a.time - b.time || Number(b.isCall) - Number(a.isCall) || a.id - b.id);
-  const head: Entry = { isCall: false, id: -1, time: Number.NEGATIVE_INFINITY, match: null, prev: null, next: null };
-  let last = head;
-  for (const e of entries) {
-    last.next = e;
-    e.prev = last;
-    last = e;
-  }
-  return head;
+  const link = (entries: Entry[]): Entry => {
+    entries.sort((a, b) => a.time - b.time || Number(b.isCall) - Number(a.isCall) || a.id - b.id);
+    const head: Entry = { isCall: false, id: -1, time: Number.NEGATIVE_INFINITY, match: null, prev: null, next: null };
+    let last = head;
+    for (const e of entries) {
+      last.next = e;
+      e.prev = last;
+      last = e;
+    }
+    return head;
+  };
+  return { known: link(known), unknown: link(unknown) };
 }
 
 /** Unlink a call and its return, if it has one. */
@@ -406,18 +488,18 @@ function unlift(call: Entry): void {
 
 const listed = 6;
 
-function explain(ops: readonly Operation[], head: Entry, best: Best): string {
+function explain(ops: readonly Operation[], known: Entry, unknown: Entry, best: Best): string {
   const fmt = (id: number): string => describe(ops[id] as Operation);
   const lin = best.linearized;
   const prefix = lin.length === 0
     ? 'no operation can go first'
     : `the longest linearization found takes ${lin.length} of ${ops.length} operations: ${lin.length > listed ? '… ' : ''}${lin.slice(-listed).map(fmt).join('; ')}`;
-  // The stack is empty again, so every operation called before the stuck return was a candidate there.
+  // The lists are whole again: the candidates there were the calls before the stuck return not yet taken.
   const taken = new Set(lin);
+  const stuck = ops[best.stuck] as Operation;
   const open: number[] = [];
-  for (let e = head.next; e !== null && !(e.isCall === false && e.id === best.stuck); e = e.next) {
-    if (e.isCall && !taken.has(e.id)) open.push(e.id);
-  }
+  for (let e = known.next; e !== null && !(!e.isCall && e.id === best.stuck); e = e.next) if (e.isCall && !taken.has(e.id)) open.push(e.id);
+  for (let e = unknown.next; e !== null && e.time <= (stuck.ret as number); e = e.next) if (!taken.has(e.id)) open.push(e.id);
   const candidates = open.length > listed ? `${open.slice(0, listed).map(fmt).join('; ')}; … (${open.length} in all)` : open.map(fmt).join('; ');
   return `not linearizable; ${prefix}. With the value then ${JSON.stringify(best.state)}, ${fmt(best.stuck)} must take effect before its return, `
     + `but no order of the operations open then works (${candidates})`;
