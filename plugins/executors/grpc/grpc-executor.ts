@@ -21,6 +21,8 @@ const loadOptions: protoLoader.Options = { keepCase: true, longs: String, enums:
 interface Described {
   readonly definition: protoLoader.PackageDefinition;
   readonly json: ProtoJson;
+  /** Request and response type names by method path, found once. */
+  readonly types: Map<string, { readonly request: string; readonly response: string }>;
 }
 
 class StoppedError extends Error {}
@@ -84,7 +86,7 @@ export class GrpcExecutor implements Executor {
         const definition = c.protoFile
           ? await protoLoader.load(c.protoFile, { ...loadOptions, includeDirs: [dirname(c.protoFile)] })
           : await reflectService(client, c.service, { deadline }, loadOptions);
-        return { definition, json: new ProtoJson(definition) };
+        return { definition, json: new ProtoJson(definition), types: new Map() };
       })();
       this.described.set(key, found);
       found.catch(() => this.described.delete(key));
@@ -136,10 +138,15 @@ export class GrpcExecutor implements Executor {
       }
       if (method.requestStream || method.responseStream) return failure(`method ${path} is streaming; only unary methods can be called`);
 
+      let types = described.types.get(method.path);
+      if (!types) {
+        types = { request: typeNameOf(described.definition, method.requestType), response: typeNameOf(described.definition, method.responseType) };
+        described.types.set(method.path, types);
+      }
       let request: Buffer;
       try {
         const body: unknown = c.body.trim() === '' ? {} : JSON.parse(c.body);
-        request = method.requestSerialize(described.json.toMessage(typeNameOf(described.definition, method.requestType), body));
+        request = method.requestSerialize(described.json.toMessage(types.request, body));
       } catch (err) {
         return failure(`body does not fit ${path}'s request: ${(err as Error).message}`);
       }
@@ -150,7 +157,6 @@ export class GrpcExecutor implements Executor {
         return failure(`bad header: ${(err as Error).message}`);
       }
 
-      const responseType = typeNameOf(described.definition, method.responseType);
       let call: grpc.ClientUnaryCall | undefined;
       stop = () => call?.cancel();
       if (signal.aborted) return failure('stopped');
@@ -168,7 +174,7 @@ export class GrpcExecutor implements Executor {
         if (err.code === grpc.status.UNIMPLEMENTED) this.forget(c);
         return this.transportFailure(c, err, `calling ${path}`, seconds);
       }
-      output.write(Buffer.from(`${JSON.stringify(described.json.toJson(responseType, answer.value), null, 2)}\n`));
+      output.write(Buffer.from(`${JSON.stringify(described.json.toJson(types.response, answer.value), null, 2)}\n`));
       if (c.expectCode !== grpc.status.OK) return failure(`${path} answered OK, expected status ${statusName(c.expectCode)}`, 0);
       return { success: true, exitCode: 0, error: '' };
     } finally {
