@@ -5,7 +5,8 @@
 // - Fail answers with the status code and message asked for;
 // - Slow answers after delay_ms, or stops when the call is cancelled.
 // startEchoServer({ reflection: true }) also serves gRPC server reflection
-// (v1 and v1alpha, @grpc/reflection); without it the client needs the .proto.
+// (v1 and v1alpha, @grpc/reflection), { reflection: 'v1alpha' } only the older
+// v1alpha (as older servers do); without it the client needs the .proto.
 // { tls: true } serves TLS with test/plugins/fixtures/tls/server.{crt,key}.
 
 import { readFileSync } from 'node:fs';
@@ -25,7 +26,7 @@ export interface EchoServer {
 }
 
 export interface EchoServerOptions {
-  readonly reflection?: boolean;
+  readonly reflection?: boolean | 'v1alpha';
   readonly tls?: boolean;
 }
 
@@ -59,7 +60,13 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
       call.on('cancelled', () => clearTimeout(timer));
     },
   });
-  if (options.reflection) new ReflectionService(definition).addToServer(server);
+  if (options.reflection === 'v1alpha') {
+    new ReflectionService(definition).addToServer({
+      addService: (service, implementation) => {
+        if (Object.values(service)[0]?.path.startsWith('/grpc.reflection.v1alpha.')) server.addService(service, implementation);
+      },
+    });
+  } else if (options.reflection) new ReflectionService(definition).addToServer(server);
   const credentials = options.tls
     ? grpc.ServerCredentials.createSsl(null, [{
       private_key: readFileSync(resolve('test/plugins/fixtures/tls/server.key')),

@@ -34,6 +34,14 @@ t.test('a call found by reflection: the JSON body goes in, the response comes ou
     'snake_case and JSON names both accepted; JSON names out; int64 as a string; bytes as base64');
 });
 
+t.test('a server with only the older v1alpha reflection', async (t) => {
+  const older = await startEchoServer({ reflection: 'v1alpha' });
+  t.teardown(() => older.close());
+  const { result, output } = await run({ url: say(older.address), body: '{"text":"old"}' });
+  t.same(result, { success: true, exitCode: 0, error: '' });
+  t.same(JSON.parse(output), { text: 'old' });
+});
+
 t.test('headers are sent as metadata, in each accepted form', async (t) => {
   for (const headers of ['["X-Trace: abc", "x-user: ann"]', '{"x-trace": "abc", "X-User": "ann"}', 'x-trace: abc, x-user: ann', 'x-trace: abc\nx-user: ann']) {
     const { result, output } = await run({ url: say(withReflection.address), body: '{"text":"h"}', headers });
