@@ -4,7 +4,8 @@
 // test.Echo/Say on a local server with reflection (the executor finds the
 // method by reflection once, then from its cache), and @google-cloud/pubsub
 // publishing to the local Publisher test server with the executor's batching
-// settings. Each figure is the median of `rounds` rounds of `perRound`
+// settings. The executor classes run in-process too, to tell the cost of the
+// executor from the cost of the plugin hop. Each figure is the median of `rounds` rounds of `perRound`
 // messages, with 1 and with 16 executions in flight.
 
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +15,9 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { PubSub } from '@google-cloud/pubsub';
+import { GrpcExecutor } from '../plugins/executors/grpc/grpc-executor.js';
+import { PubSubExecutor } from '../plugins/executors/pubsub/pubsub-executor.js';
+import type { Executor } from '../plugins/sdk/executor.js';
 import { PluginExecutor } from '../plugins/sdk/plugin-executor.js';
 import { echoProtoPath, startEchoServer } from '../test/support/grpc-test-servers.js';
 import { startPubSubServer } from '../test/support/pubsub-test-server.js';
@@ -46,7 +50,7 @@ function pluginProgram(dir: string, name: string, env = ''): string {
   return path;
 }
 
-async function viaPlugin(plugin: PluginExecutor, config: (i: number) => Record<string, string>): Promise<(i: number) => Promise<void>> {
+async function viaExecutor(plugin: Executor, config: (i: number) => Record<string, string>): Promise<(i: number) => Promise<void>> {
   return async (i) => {
     const r = await plugin.execute({ jobName: 'bench', config: config(i), executionId: String(i), scheduledAtMs: 0, attempt: 1 }, { write() {} }, new AbortController().signal);
     if (!r.success) throw new Error(`execution failed: ${r.error}`);
@@ -56,13 +60,16 @@ async function viaPlugin(plugin: PluginExecutor, config: (i: number) => Record<s
 async function grpcFigures(dir: string): Promise<Record<string, number>> {
   const server = await startEchoServer({ reflection: true });
   const plugin = new PluginExecutor('grpc', pluginProgram(dir, 'grpc'));
+  const inProcess = new GrpcExecutor();
   const def = protoLoader.loadSync(echoProtoPath, { keepCase: true, longs: String, enums: String });
   const Echo = (grpc.loadPackageDefinition(def) as unknown as { test: { Echo: grpc.ServiceClientConstructor } }).test.Echo;
   const raw = new Echo(server.address, grpc.credentials.createInsecure()) as unknown as grpc.Client & { Say: (req: object, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: Error | null) => void) => void };
   try {
     const out: Record<string, number> = {};
     for (const n of concurrencies) {
-      out[`grpc_plugin_${n}_in_flight_per_s`] = round(await rate(n, await viaPlugin(plugin, (i) => ({ url: `${server.address}/test.Echo/Say`, body: `{"text":"message ${i}"}`, timeout: '10' }))));
+      const config = (i: number) => ({ url: `${server.address}/test.Echo/Say`, body: `{"text":"message ${i}"}`, timeout: '10' });
+      out[`grpc_plugin_${n}_in_flight_per_s`] = round(await rate(n, await viaExecutor(plugin, config)));
+      out[`grpc_in_process_${n}_in_flight_per_s`] = round(await rate(n, await viaExecutor(inProcess, config)));
       out[`grpc_raw_${n}_in_flight_per_s`] = round(await rate(n, (i) => new Promise<void>((resolve, reject) => {
         raw.Say({ text: `message ${i}` }, new grpc.Metadata(), { deadline: Date.now() + 10_000 }, (err) => (err ? reject(err) : resolve()));
       })));
@@ -70,6 +77,7 @@ async function grpcFigures(dir: string): Promise<Record<string, number>> {
     return out;
   } finally {
     raw.close();
+    await inProcess.close();
     await plugin.close();
     await server.close();
   }
@@ -80,23 +88,25 @@ async function pubsubFigures(dir: string): Promise<Record<string, number>> {
   server.createTopic('projects/bench/topics/plugin');
   server.createTopic('projects/bench/topics/raw');
   const plugin = new PluginExecutor('pubsub', pluginProgram(dir, 'pubsub', `PUBSUB_EMULATOR_HOST=${server.address} `));
+  const inProcess = new PubSubExecutor();
   const client = new PubSub({ projectId: 'bench', apiEndpoint: server.address, emulatorMode: true, universeDomain: 'googleapis.com' });
   const topic = client.topic('raw', { batching: { maxMilliseconds: 1 }, gaxOpts: { timeout: 15_000 } });
   try {
     const out: Record<string, number> = {};
     for (const n of concurrencies) {
-      out[`pubsub_plugin_${n}_in_flight_per_s`] = round(await rate(n, await viaPlugin(plugin, (i) => ({
-        project: 'bench', topic: 'plugin', data: Buffer.from(`message ${i}`).toString('base64'), attributes: '{"source":"bench"}',
-      }))));
+      const config = (i: number) => ({ project: 'bench', topic: 'plugin', data: Buffer.from(`message ${i}`).toString('base64'), attributes: '{"source":"bench"}' });
+      out[`pubsub_plugin_${n}_in_flight_per_s`] = round(await rate(n, await viaExecutor(plugin, config)));
+      out[`pubsub_in_process_${n}_in_flight_per_s`] = round(await rate(n, await viaExecutor(inProcess, (i) => ({ ...config(i), endpoint: server.address }))));
       out[`pubsub_raw_${n}_in_flight_per_s`] = round(await rate(n, async (i) => {
         await topic.publishMessage({ data: Buffer.from(`message ${i}`), attributes: { source: 'bench' } });
       }));
     }
     const published = server.messages('projects/bench/topics/plugin').length;
-    if (published !== (perRound * rounds + 1) * concurrencies.length) throw new Error(`the server has ${published} plugin messages`);
+    if (published !== (perRound * rounds + 1) * concurrencies.length * 2) throw new Error(`the server has ${published} plugin messages`);
     return out;
   } finally {
     await client.close();
+    await inProcess.close();
     await plugin.close();
     await server.close();
   }
