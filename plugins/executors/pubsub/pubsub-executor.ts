@@ -170,12 +170,6 @@ export class PubSubExecutor implements Executor {
     }
     if (signal.aborted) return failure('stopped');
     const cached = this.clientFor(c);
-    try {
-      await cached.credentials;
-    } catch (err) {
-      return failure(`no Google credentials to publish with: ${(err as Error).message} (for an emulator, set PUBSUB_EMULATOR_HOST or endpoint)`);
-    }
-    const topic = this.topicFor(c, cached);
     let timer: NodeJS.Timeout | undefined;
     let onAbort = () => {};
     // The library's own deadline (gaxOpts.timeout) answers first, with the cause; this is the
@@ -185,18 +179,28 @@ export class PubSubExecutor implements Executor {
       onAbort = () => resolve('stopped');
       signal.addEventListener('abort', onAbort, { once: true });
     });
+    const topicName = `projects/${c.project}/topics/${c.topic.replace(/^projects\/[^/]+\/topics\//, '')}`;
     try {
+      try {
+        const found = await Promise.race([cached.credentials.then(() => 'ok' as const), gaveUp]);
+        if (found === 'stopped') return failure('stopped');
+        if (found === 'timeout') return failure(`timed out after ${c.timeoutMs / 1000}s looking for Google credentials`);
+      } catch (err) {
+        return failure(`no Google credentials to publish with: ${(err as Error).message} (for an emulator, set PUBSUB_EMULATOR_HOST or endpoint)`);
+      }
+      const topic = this.topicFor(c, cached);
       const published = topic.publishMessage({ data: c.data, attributes: c.attributes, ...(c.orderingKey ? { orderingKey: c.orderingKey } : {}) });
-      published.catch(() => {});
+      published.catch(() => {
+        // A failed publish pauses its ordering key; the next execution starts afresh.
+        if (c.orderingKey) topic.resumePublishing(c.orderingKey);
+      });
       const outcome = await Promise.race([published, gaveUp]);
       if (outcome === 'stopped') return failure('stopped (the message may still be published)');
-      if (outcome === 'timeout') return failure(`timed out after ${c.timeoutMs / 1000}s publishing to ${topic.name} at ${this.where(c)}`);
+      if (outcome === 'timeout') return failure(`timed out after ${c.timeoutMs / 1000}s publishing to ${topicName} at ${this.where(c)}`);
       output.write(Buffer.from(outcome));
       return { success: true, exitCode: 0, error: '' };
     } catch (err) {
-      // A failed publish pauses its ordering key; the next execution starts afresh.
-      if (c.orderingKey) topic.resumePublishing(c.orderingKey);
-      return this.publishFailure(c, topic.name, err as Error & { code?: number; details?: string });
+      return this.publishFailure(c, topicName, err as Error & { code?: number; details?: string });
     } finally {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);

@@ -118,3 +118,17 @@ t.test('as plugin programs pubsub and gcppubsub, with PUBSUB_EMULATOR_HOST', asy
     t.match((await run({ project: 'plug', topic: 'nowhere', data: b64('x') }, plugin)).result, { success: false, exitCode: 5, error: /does not exist/ }, name);
   }
 });
+
+t.test('without an emulator and without Google credentials: a clear failure, and the plugin lives on', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ct-pubsub-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'clocktower-executor-gcppubsub');
+  writeFileSync(path, `#!/bin/sh\nunset PUBSUB_EMULATOR_HOST\nGOOGLE_APPLICATION_CREDENTIALS=${join(dir, 'no-such-key.json')} exec "${process.execPath}" "${resolve('dist/plugins/executors/gcppubsub/main.js')}" "$@"\n`);
+  chmodSync(path, 0o755);
+  const plugin = new PluginExecutor('gcppubsub', path);
+  t.teardown(() => plugin.close());
+  for (const attempt of [1, 2]) {
+    t.match((await run({ project: 'proj', topic: 'jobs', data: b64('x') }, plugin)).result,
+      { success: false, error: /^no Google credentials to publish with: .*no-such-key\.json.*set PUBSUB_EMULATOR_HOST or endpoint/ }, `attempt ${attempt}`);
+  }
+});
