@@ -1,7 +1,8 @@
 // Real grpc-js servers for the grpc executor's tests and benchmark, serving
 // test/plugins/fixtures/grpc/echo.proto (service test.Echo):
 // - Say echoes the request (text repeated repeat_count times, the nested
-//   message, tags, mood, bytes) and the request's x-* metadata;
+//   message, tags, mood, bytes, well-known types) and the request's x-*
+//   metadata;
 // - Fail answers with the status code and message asked for;
 // - Slow answers after delay_ms, or stops when the call is cancelled.
 // startEchoServer({ reflection: true }) also serves gRPC server reflection
@@ -48,7 +49,7 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
         if (key.startsWith('x-')) metadata[key] = String(value);
       }
       const times = Math.max(1, Number(r['repeat_count'] ?? 1));
-      callback(null, { text: String(r['text'] ?? '').repeat(times), metadata, inner: r['inner'], tags: r['tags'], mood: r['mood'], blob: r['blob'] });
+      callback(null, { text: String(r['text'] ?? '').repeat(times), metadata, inner: r['inner'], tags: r['tags'], mood: r['mood'], blob: r['blob'], at: r['at'], wait: r['wait'], label: r['label'] });
     },
     Fail(call: grpc.ServerUnaryCall<Json, Json>, callback: grpc.sendUnaryData<Json>) {
       count('Fail');

@@ -5,7 +5,10 @@
 // (snake_case for protoc-built descriptors). A request body may use either
 // those names or the proto3 JSON names (lowerCamelCase), as grpcurl accepts;
 // unknown fields and values of the wrong kind are errors that name the field.
-// Responses are written with the JSON names, as grpcurl prints them.
+// Responses are written with the JSON names, as grpcurl prints them. The
+// well-known Timestamp, Duration and wrapper types take their JSON forms both
+// ways; Struct, Value, ListValue, Any and FieldMask do not (they go as the
+// plain messages they are).
 
 import type { MessageTypeDefinition, PackageDefinition } from '@grpc/proto-loader';
 
@@ -16,11 +19,19 @@ interface FieldDescriptor {
   readonly label: string;
   readonly type: string;
   readonly typeName: string;
+  readonly proto3Optional?: boolean;
+}
+
+interface EnumDescriptor {
+  readonly name: string;
+  readonly value: readonly { readonly name: string; readonly number: number }[];
 }
 
 interface MessageDescriptor {
   readonly name: string;
   readonly field: readonly FieldDescriptor[];
+  readonly oneofDecl?: readonly unknown[];
+  readonly enumType?: readonly EnumDescriptor[];
   readonly nestedType?: readonly MessageDescriptor[];
   readonly options?: { readonly mapEntry?: boolean } | null;
 }
@@ -42,34 +53,90 @@ export function jsonNameOf(name: string): string {
 const numeric = new Set(['TYPE_DOUBLE', 'TYPE_FLOAT', 'TYPE_INT32', 'TYPE_UINT32', 'TYPE_SINT32', 'TYPE_FIXED32', 'TYPE_SFIXED32',
   'TYPE_INT64', 'TYPE_UINT64', 'TYPE_SINT64', 'TYPE_FIXED64', 'TYPE_SFIXED64']);
 
+const wrapperDefaults: Record<string, unknown> = {
+  'google.protobuf.DoubleValue': 0, 'google.protobuf.FloatValue': 0, 'google.protobuf.Int64Value': '0', 'google.protobuf.UInt64Value': '0',
+  'google.protobuf.Int32Value': 0, 'google.protobuf.UInt32Value': 0, 'google.protobuf.BoolValue': false, 'google.protobuf.StringValue': '',
+  'google.protobuf.BytesValue': '',
+};
+
+/** Nanoseconds as proto3 JSON writes a fraction: 0, 3, 6 or 9 digits. */
+function fraction(nanos: number): string {
+  if (!nanos) return '';
+  const digits = String(Math.abs(nanos)).padStart(9, '0');
+  return `.${digits.endsWith('000000') ? digits.slice(0, 3) : digits.endsWith('000') ? digits.slice(0, 6) : digits}`;
+}
+
+/**
+ * The well-known types' JSON forms: Timestamp as RFC 3339 text, Duration as
+ * "1.5s", wrappers as bare values. undefined when `value` is not one.
+ */
+function wellKnownToMessage(typeName: string, value: unknown, where: string): Record<string, unknown> | undefined {
+  if (typeName === 'google.protobuf.Timestamp' && typeof value === 'string') {
+    const ms = Date.parse(value.replace(/\.\d+/, ''));
+    if (Number.isNaN(ms) || !/(Z|[+-]\d\d:\d\d)$/i.test(value)) throw new Error(`${where} must be an RFC 3339 time such as 2024-01-02T03:04:05Z, not ${JSON.stringify(value)}`);
+    const digits = /\.(\d{1,9})/.exec(value)?.[1] ?? '';
+    return { seconds: String(Math.floor(ms / 1000)), nanos: Number(digits.padEnd(9, '0')) };
+  }
+  if (typeName === 'google.protobuf.Duration' && typeof value === 'string') {
+    const m = /^(-)?(\d+)(?:\.(\d{1,9}))?s$/.exec(value.trim());
+    if (!m) throw new Error(`${where} must be a duration such as "1.5s", not ${JSON.stringify(value)}`);
+    const sign = m[1] ? -1 : 1;
+    return { seconds: `${m[1] ?? ''}${m[2]}`, nanos: sign * Number((m[3] ?? '').padEnd(9, '0')) };
+  }
+  if (typeName in wrapperDefaults && (typeof value !== 'object' || value === null)) return { value };
+  return undefined;
+}
+
+function wellKnownToJson(typeName: string, value: Record<string, unknown>): unknown {
+  if (typeName === 'google.protobuf.Timestamp') {
+    const seconds = Number(value['seconds'] ?? 0);
+    return `${new Date(seconds * 1000).toISOString().replace(/\.\d+Z$/, '')}${fraction(Number(value['nanos'] ?? 0))}Z`;
+  }
+  if (typeName === 'google.protobuf.Duration') {
+    const seconds = String(value['seconds'] ?? '0');
+    const nanos = Number(value['nanos'] ?? 0);
+    return `${nanos < 0 && !seconds.startsWith('-') ? '-' : ''}${seconds}${fraction(nanos)}s`;
+  }
+  if (typeName in wrapperDefaults) return value['value'] ?? wrapperDefaults[typeName];
+  return undefined;
+}
+
 export class ProtoJson {
   private readonly messages = new Map<string, MessageDescriptor>();
+  private readonly enums = new Map<string, EnumDescriptor>();
 
   constructor(definition: PackageDefinition) {
     for (const [name, entry] of Object.entries(definition)) {
       const t = entry as Partial<MessageTypeDefinition<object, object>>;
-      if (typeof t.format === 'string' && t.format.endsWith(' DescriptorProto')) this.index(name, t.type as unknown as MessageDescriptor);
+      if (typeof t.format !== 'string') continue;
+      if (t.format.endsWith(' DescriptorProto')) this.index(name, t.type as unknown as MessageDescriptor);
+      else if (t.format.endsWith(' EnumDescriptorProto') && !this.enums.has(name)) this.enums.set(name, t.type as unknown as EnumDescriptor);
     }
   }
 
   private index(fullName: string, type: MessageDescriptor): void {
     if (!this.messages.has(fullName)) this.messages.set(fullName, type);
     for (const nested of type.nestedType ?? []) this.index(`${fullName}.${nested.name}`, nested);
+    for (const e of type.enumType ?? []) if (!this.enums.has(`${fullName}.${e.name}`)) this.enums.set(`${fullName}.${e.name}`, e);
   }
 
-  /** The message named `typeName` as seen from inside message `scope` (protobuf's scoping rules). */
-  private resolve(typeName: string, scope: string): [string, MessageDescriptor] | undefined {
+  /** The type named `typeName` as seen from inside message `scope` (protobuf's scoping rules). */
+  private lookup<T>(types: Map<string, T>, typeName: string, scope: string): [string, T] | undefined {
     if (typeName.startsWith('.')) {
-      const found = this.messages.get(typeName.slice(1));
+      const found = types.get(typeName.slice(1));
       return found ? [typeName.slice(1), found] : undefined;
     }
     const parts = scope.split('.');
     for (let i = parts.length; i >= 0; i--) {
       const candidate = [...parts.slice(0, i), typeName].join('.');
-      const found = this.messages.get(candidate);
+      const found = types.get(candidate);
       if (found) return [candidate, found];
     }
     return undefined;
+  }
+
+  private resolve(typeName: string, scope: string): [string, MessageDescriptor] | undefined {
+    return this.lookup(this.messages, typeName, scope);
   }
 
   /**
@@ -90,6 +157,8 @@ export class ProtoJson {
 
   /** The request body (parsed JSON) as an object proto-loader can serialize; throws an Error naming the bad field. */
   toMessage(typeName: string, value: unknown, path = ''): Record<string, unknown> {
+    const known = wellKnownToMessage(typeName, value, path || 'the body');
+    if (known) return known;
     const type = this.messages.get(typeName);
     if (!type) return value as Record<string, unknown>; // unknown to us: leave it to protobufjs
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -140,10 +209,24 @@ export class ProtoJson {
     return v;
   }
 
+  /**
+   * A proto3 scalar without presence holding its default, which proto3 JSON
+   * leaves out (some servers send such fields anyway). Only in messages
+   * without oneofs: the descriptors at hand cannot tell a oneof member apart.
+   */
+  private isImplicitDefault(typeName: string, type: MessageDescriptor, field: FieldDescriptor, v: unknown): boolean {
+    if (field.label === 'LABEL_REPEATED' || field.type === 'TYPE_MESSAGE' || field.proto3Optional || (type.oneofDecl?.length ?? 0) > 0) return false;
+    if (field.type === 'TYPE_ENUM') return v === 0 || v === this.lookup(this.enums, field.typeName, typeName)?.[1].value.find((e) => e.number === 0)?.name;
+    return v === '' || v === 0 || v === false || v === '0';
+  }
+
   /** A decoded response (proto-loader's object) with JSON field names. */
   toJson(typeName: string, value: unknown): unknown {
+    if (typeof value !== 'object' || value === null) return value;
+    const known = wellKnownToJson(typeName, value as Record<string, unknown>);
+    if (known !== undefined) return known;
     const type = this.messages.get(typeName);
-    if (!type || typeof value !== 'object' || value === null) return value;
+    if (!type) return value;
     const out: Record<string, unknown> = {};
     for (const [key, v] of Object.entries(value)) {
       const field = type.field.find((f) => f.name === key);
@@ -151,6 +234,7 @@ export class ProtoJson {
         out[key] = v;
         continue;
       }
+      if (this.isImplicitDefault(typeName, type, field, v)) continue;
       const nested = field.type === 'TYPE_MESSAGE' ? this.resolve(field.typeName, typeName) : undefined;
       const name = field.jsonName || jsonNameOf(field.name);
       if (!nested) out[name] = v;

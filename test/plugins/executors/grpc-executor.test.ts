@@ -34,6 +34,24 @@ t.test('a call found by reflection: the JSON body goes in, the response comes ou
     'snake_case and JSON names both accepted; JSON names out; int64 as a string; bytes as base64');
 });
 
+t.test('well-known types in their JSON forms', async (t) => {
+  const body = { at: '2024-05-06T07:08:09.120Z', wait: '-1.500s', label: 'tagged' };
+  for (const config of [{ url: say(withReflection.address) }, { url: say(withoutReflection.address), protoFile: echoProtoPath }]) {
+    const { result, output } = await run({ ...config, body: JSON.stringify(body) });
+    t.same(result, { success: true, exitCode: 0, error: '' });
+    t.same(JSON.parse(output), body, config.url);
+  }
+  t.same(JSON.parse((await run({ url: say(withReflection.address), body: '{"at": "2024-05-06T09:08:09.000000001+02:00", "wait": "3s"}' })).output),
+    { at: '2024-05-06T07:08:09.000000001Z', wait: '3s' }, 'an offset, nanoseconds');
+  t.match((await run({ url: say(withReflection.address), body: '{"at": "yesterday"}' })).result, { success: false, error: /at must be an RFC 3339 time/ });
+  t.match((await run({ url: say(withReflection.address), body: '{"wait": "5m"}' })).result, { success: false, error: /wait must be a duration such as "1\.5s"/ });
+});
+
+t.test('fields holding their default are left out, as proto3 JSON does', async (t) => {
+  const { output } = await run({ url: say(withReflection.address), body: '{"text": "", "mood": "MOOD_UNSPECIFIED", "repeatCount": 0, "tags": []}' });
+  t.same(JSON.parse(output), {});
+});
+
 t.test('a server with only the older v1alpha reflection', async (t) => {
   const older = await startEchoServer({ reflection: 'v1alpha' });
   t.teardown(() => older.close());
@@ -76,7 +94,7 @@ t.test('bad bodies', async (t) => {
   const url = say(withReflection.address);
   const before = withReflection.calls.get('Say');
   t.match((await run({ url, body: '{"text": ' })).result, { success: false, error: /body is not valid JSON/ });
-  t.match((await run({ url, body: '{"txt": "x"}' })).result, { success: false, error: /unknown field "txt" in message test\.SayRequest \(fields: text, repeatCount, inner, tags, mood, blob\)/ });
+  t.match((await run({ url, body: '{"txt": "x"}' })).result, { success: false, error: /unknown field "txt" in message test\.SayRequest \(fields: text, repeatCount, inner, tags, mood, blob, at, wait, label\)/ });
   t.match((await run({ url, body: '{"repeatCount": "many"}' })).result, { success: false, error: /repeatCount must be a number, not "many"/ });
   t.match((await run({ url, body: '{"inner": {"noteText": 5}}' })).result, { success: false, error: /inner\.noteText must be a string/ });
   t.match((await run({ url, body: '[1]' })).result, { success: false, error: /the body must be a JSON object/ });
