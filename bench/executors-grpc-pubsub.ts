@@ -27,19 +27,25 @@ const perRound = Number(process.env['BENCH_EXECUTOR_MESSAGES'] ?? 500);
 const rounds = 5;
 const concurrencies = [1, 16];
 
-/** Messages per second doing `send` `perRound` times with `inFlight` at once; the median of `rounds`. */
-async function rate(inFlight: number, send: (i: number) => Promise<void>): Promise<number> {
-  await send(-1); // warm up
-  const results: number[] = [];
+/**
+ * Messages per second for each sender, doing `send` `perRound` times with
+ * `inFlight` at once; the median of `rounds` rounds. The senders take turns
+ * round by round, so a change in the machine's load hits them alike.
+ */
+async function rates(inFlight: number, senders: Record<string, (i: number) => Promise<void>>): Promise<Record<string, number>> {
+  for (const send of Object.values(senders)) await send(-1); // warm up
+  const results: Record<string, number[]> = {};
   for (let r = 0; r < rounds; r++) {
-    let next = 0;
-    const start = performance.now();
-    await Promise.all(Array.from({ length: inFlight }, async () => {
-      while (next < perRound) await send(next++);
-    }));
-    results.push(perRound / ((performance.now() - start) / 1000));
+    for (const [name, send] of Object.entries(senders)) {
+      let next = 0;
+      const start = performance.now();
+      await Promise.all(Array.from({ length: inFlight }, async () => {
+        while (next < perRound) await send(next++);
+      }));
+      (results[name] ??= []).push(perRound / ((performance.now() - start) / 1000));
+    }
   }
-  return median(results);
+  return Object.fromEntries(Object.entries(results).map(([name, values]) => [`${name}_${inFlight}_in_flight_per_s`, round(median(values))]));
 }
 
 function pluginProgram(dir: string, name: string, env = ''): string {
@@ -68,11 +74,13 @@ async function grpcFigures(dir: string): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
     for (const n of concurrencies) {
       const config = (i: number) => ({ url: `${server.address}/test.Echo/Say`, body: `{"text":"message ${i}"}`, timeout: '10' });
-      out[`grpc_plugin_${n}_in_flight_per_s`] = round(await rate(n, await viaExecutor(plugin, config)));
-      out[`grpc_in_process_${n}_in_flight_per_s`] = round(await rate(n, await viaExecutor(inProcess, config)));
-      out[`grpc_raw_${n}_in_flight_per_s`] = round(await rate(n, (i) => new Promise<void>((resolve, reject) => {
-        raw.Say({ text: `message ${i}` }, new grpc.Metadata(), { deadline: Date.now() + 10_000 }, (err) => (err ? reject(err) : resolve()));
-      })));
+      Object.assign(out, await rates(n, {
+        grpc_plugin: await viaExecutor(plugin, config),
+        grpc_in_process: await viaExecutor(inProcess, config),
+        grpc_raw: (i) => new Promise<void>((resolve, reject) => {
+          raw.Say({ text: `message ${i}` }, new grpc.Metadata(), { deadline: Date.now() + 10_000 }, (err) => (err ? reject(err) : resolve()));
+        }),
+      }));
     }
     return out;
   } finally {
@@ -95,10 +103,12 @@ async function pubsubFigures(dir: string): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
     for (const n of concurrencies) {
       const config = (i: number) => ({ project: 'bench', topic: 'plugin', data: Buffer.from(`message ${i}`).toString('base64'), attributes: '{"source":"bench"}' });
-      out[`pubsub_plugin_${n}_in_flight_per_s`] = round(await rate(n, await viaExecutor(plugin, config)));
-      out[`pubsub_in_process_${n}_in_flight_per_s`] = round(await rate(n, await viaExecutor(inProcess, (i) => ({ ...config(i), endpoint: server.address }))));
-      out[`pubsub_raw_${n}_in_flight_per_s`] = round(await rate(n, async (i) => {
-        await topic.publishMessage({ data: Buffer.from(`message ${i}`), attributes: { source: 'bench' } });
+      Object.assign(out, await rates(n, {
+        pubsub_plugin: await viaExecutor(plugin, config),
+        pubsub_in_process: await viaExecutor(inProcess, (i) => ({ ...config(i), endpoint: server.address })),
+        pubsub_raw: async (i) => {
+          await topic.publishMessage({ data: Buffer.from(`message ${i}`), attributes: { source: 'bench' } });
+        },
       }));
     }
     const published = server.messages('projects/bench/topics/plugin').length;
@@ -119,8 +129,11 @@ export async function run(): Promise<Record<string, unknown>> {
     const p = await pubsubFigures(dir);
     const ratios: Record<string, number> = {};
     for (const n of concurrencies) {
-      ratios[`grpc_ratio_vs_raw_${n}_in_flight`] = round((g[`grpc_plugin_${n}_in_flight_per_s`] ?? 0) / (g[`grpc_raw_${n}_in_flight_per_s`] ?? 1));
-      ratios[`pubsub_ratio_vs_raw_${n}_in_flight`] = round((p[`pubsub_plugin_${n}_in_flight_per_s`] ?? 0) / (p[`pubsub_raw_${n}_in_flight_per_s`] ?? 1));
+      for (const [name, figures] of [['grpc', g], ['pubsub', p]] as const) {
+        const raw = figures[`${name}_raw_${n}_in_flight_per_s`] ?? Number.NaN;
+        ratios[`${name}_plugin_ratio_vs_raw_${n}_in_flight`] = round((figures[`${name}_plugin_${n}_in_flight_per_s`] ?? 0) / raw);
+        ratios[`${name}_in_process_ratio_vs_raw_${n}_in_flight`] = round((figures[`${name}_in_process_${n}_in_flight_per_s`] ?? 0) / raw);
+      }
     }
     return { bench: 'executors-grpc-pubsub', messages_per_round: perRound, rounds, statistic: 'median', ...g, ...p, ...ratios };
   } finally {
