@@ -15,6 +15,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<Record<string, 
   'plugin-executor': () => import('./plugin-executor.js'),
   processors: () => import('./processors.js'),
   linearizability: () => import('./linearizability.js'),
+  'executors-grpc-pubsub': () => import('./executors-grpc-pubsub.js'),
 };
 
 if (isMain(import.meta.url)) {
