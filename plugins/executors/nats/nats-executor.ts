@@ -85,6 +85,25 @@ function connectError(err: unknown, job: NatsJob): string {
   }
 }
 
+const lostPromises = new WeakMap<NatsConnection, Promise<never>>();
+
+/**
+ * Rejects when the connection closes: nats.js leaves a flush pending
+ * forever if the connection closes while the PING waits for its PONG.
+ */
+function lost(nc: NatsConnection): Promise<never> {
+  // One per connection: a promise per run would pile up reactions on a warm connection.
+  let p = lostPromises.get(nc);
+  if (!p) {
+    p = nc.closed().then((err) => {
+      throw Object.assign(new Error(err ? `the connection closed (${err.message})` : 'the connection closed'), { code: 'CONNECTION_CLOSED' });
+    });
+    p.catch(() => {});
+    lostPromises.set(nc, p);
+  }
+  return p;
+}
+
 export class NatsExecutor implements Executor {
   readonly name = 'nats';
   /** Connections by server list and credentials, least recently used first. */
@@ -152,12 +171,12 @@ export class NatsExecutor implements Executor {
     try {
       if (job.request) {
         const remainingMs = Math.max(1, Math.round(job.timeoutMs - (performance.now() - started)));
-        const reply = await deadline.race(nc.request(job.subject, job.message, { timeout: remainingMs }));
+        const reply = await deadline.race(Promise.race([nc.request(job.subject, job.message, { timeout: remainingMs }), lost(nc)]));
         output.write(reply.data);
         return { success: true, exitCode: 0, error: '' };
       }
       nc.publish(job.subject, job.message);
-      await deadline.race(nc.flush());
+      await deadline.race(Promise.race([nc.flush(), lost(nc)]));
       output.write(Buffer.from(`Result: Message successfully sent to "${job.subject}" (${job.message.length} bytes, flushed to ${nc.getServer()})\n`));
       return { success: true, exitCode: 0, error: '' };
     } catch (err) {
@@ -186,7 +205,7 @@ export class NatsExecutor implements Executor {
         return `the server does not allow this connection (${credentialsText(job)}) to use "${job.subject}": ${e.message ?? e.code}`;
       case 'CONNECTION_CLOSED':
       case 'DISCONNECT':
-        return `the connection to ${nc.getServer()} was lost: ${e.message ?? e.code}`;
+        return `lost the connection to ${nc.getServer()}: ${e.message ?? e.code}`;
       default:
         return `${job.request ? 'request' : 'publish'} to "${job.subject}" failed: ${e.message ?? String(err)}`;
     }
