@@ -33,10 +33,15 @@ export class ExecutionDeadline {
   readonly expired: Promise<never>;
   private timer: NodeJS.Timeout | undefined;
   private readonly onAbort: () => void;
+  private reason: 'timeout' | 'stopped' | null = null;
 
   constructor(readonly timeoutMs: number, private readonly signal: AbortSignal) {
-    let fail: (err: DeadlineError) => void = () => {};
-    this.expired = new Promise<never>((_, reject) => (fail = reject));
+    let reject: (err: DeadlineError) => void = () => {};
+    this.expired = new Promise<never>((_, r) => (reject = r));
+    const fail = (err: DeadlineError) => {
+      this.reason ??= err.reason;
+      reject(err);
+    };
     this.expired.catch(() => {}); // raced by every step; never unhandled
     this.onAbort = () => fail(new DeadlineError('stopped', 'stopped'));
     this.timer = setTimeout(() => fail(new DeadlineError('timeout', `timed out after ${formatMs(timeoutMs)}`)), timeoutMs);
@@ -47,6 +52,11 @@ export class ExecutionDeadline {
   /** `step`, unless the deadline passes or the run is stopped first. */
   race<T>(step: Promise<T>): Promise<T> {
     return Promise.race([step, this.expired]);
+  }
+
+  /** Why the deadline passed, or null while it has not. */
+  expiredReason(): 'timeout' | 'stopped' | null {
+    return this.reason;
   }
 
   dispose(): void {

@@ -214,6 +214,13 @@ export class NatsExecutor implements Executor {
   async close(): Promise<void> {
     const pending = [...this.connections.values()];
     this.connections.clear();
-    await Promise.allSettled(pending.map(async (p) => (await p).close()));
+    // A connect still under way is closed when it lands, without waiting for it.
+    await Promise.allSettled(pending.map((p) => closeSoon(p.then((nc) => nc.close()))));
   }
+}
+
+/** Waits for `closing` at most a moment: close() must not hang on a silent server. */
+function closeSoon(closing: Promise<unknown>): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([closing, new Promise((r) => (timer = setTimeout(r, 2000)))]).finally(() => clearTimeout(timer));
 }
