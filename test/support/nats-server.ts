@@ -1,9 +1,9 @@
 // Starts a real nats-server on free 127.0.0.1 ports (the server picks them:
 // -p -1, -m -1) and reads them from its log; stop() ends it. Optionally with
-// user/password or token authentication.
+// user/password or token authentication, or a configuration file.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -14,6 +14,8 @@ export interface NatsServerOptions {
   readonly user?: string;
   readonly pass?: string;
   readonly token?: string;
+  /** A server configuration file's text (e.g. users with permissions). */
+  readonly config?: string;
 }
 
 export interface NatsServer {
@@ -31,6 +33,10 @@ export async function startNatsServer(options: NatsServerOptions = {}, deadlineM
   const args = ['-a', '127.0.0.1', '-p', '-1', '-m', '-1', '-P', join(dir, 'nats.pid')];
   if (options.user !== undefined) args.push('--user', options.user, '--pass', options.pass ?? '');
   if (options.token !== undefined) args.push('--auth', options.token);
+  if (options.config !== undefined) {
+    writeFileSync(join(dir, 'nats.conf'), options.config);
+    args.push('-c', join(dir, 'nats.conf'));
+  }
   const child = spawn(natsServerProgram, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   const exited = new Promise<string>((resolve) => {

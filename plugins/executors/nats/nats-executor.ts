@@ -85,23 +85,39 @@ function connectError(err: unknown, job: NatsJob): string {
   }
 }
 
-const lostPromises = new WeakMap<NatsConnection, Promise<never>>();
+/** What a warm connection has seen, watched once per connection. */
+interface ConnectionWatch {
+  /**
+   * Rejects when the connection closes: nats.js leaves a flush pending
+   * forever if the connection closes while the PING waits for its PONG.
+   */
+  readonly lost: Promise<never>;
+  /** Publishes the server refused (Permissions Violation), by subject. */
+  readonly deniedPublishes: Map<string, number>;
+}
 
-/**
- * Rejects when the connection closes: nats.js leaves a flush pending
- * forever if the connection closes while the PING waits for its PONG.
- */
-function lost(nc: NatsConnection): Promise<never> {
-  // One per connection: a promise per run would pile up reactions on a warm connection.
-  let p = lostPromises.get(nc);
-  if (!p) {
-    p = nc.closed().then((err) => {
-      throw Object.assign(new Error(err ? `the connection closed (${err.message})` : 'the connection closed'), { code: 'CONNECTION_CLOSED' });
-    });
-    p.catch(() => {});
-    lostPromises.set(nc, p);
-  }
-  return p;
+const watches = new WeakMap<NatsConnection, ConnectionWatch>();
+
+function watch(nc: NatsConnection): ConnectionWatch {
+  let w = watches.get(nc);
+  if (w) return w;
+  const lost = nc.closed().then((err) => {
+    throw Object.assign(new Error(err ? `the connection closed (${err.message})` : 'the connection closed'), { code: 'CONNECTION_CLOSED' });
+  });
+  lost.catch(() => {});
+  const deniedPublishes = new Map<string, number>();
+  // The server refuses a publish with an -ERR and keeps the connection; nats.js reports it as a status.
+  void (async () => {
+    for await (const status of nc.status()) {
+      const denied = status.permissionContext;
+      if (status.type !== 'error' || denied?.operation !== 'publish') continue;
+      if (deniedPublishes.size > 1000) deniedPublishes.clear();
+      deniedPublishes.set(denied.subject, (deniedPublishes.get(denied.subject) ?? 0) + 1);
+    }
+  })();
+  w = { lost, deniedPublishes };
+  watches.set(nc, w);
+  return w;
 }
 
 export class NatsExecutor implements Executor {
@@ -168,19 +184,36 @@ export class NatsExecutor implements Executor {
       if (err instanceof DeadlineError) return failure(err.reason === 'stopped' ? 'stopped' : `timed out connecting to NATS at ${job.servers.join(',')} after ${formatMs(job.timeoutMs)}`);
       return failure(connectError(err, job));
     }
+    const w = watch(nc);
+    const deniedBefore = w.deniedPublishes.get(job.subject) ?? 0;
+    // The server answers in order, so a refusal arrives before the flush's
+    // PONG or the reply; nats.js hands it over a few microtasks later.
+    const refused = async () => {
+      await new Promise((r) => setImmediate(r));
+      return (w.deniedPublishes.get(job.subject) ?? 0) > deniedBefore
+        ? `the server does not allow this connection (${credentialsText(job)}) to publish to "${job.subject}" (Permissions Violation)`
+        : null;
+    };
     try {
       if (job.request) {
         const remainingMs = Math.max(1, Math.round(job.timeoutMs - (performance.now() - started)));
-        const reply = await deadline.race(Promise.race([nc.request(job.subject, job.message, { timeout: remainingMs }), lost(nc)]));
+        const replying = nc.request(job.subject, job.message, { timeout: remainingMs });
+        replying.catch(() => {}); // awaited below, unless the publish is refused first
+        await deadline.race(Promise.race([nc.flush(), w.lost]));
+        const problem = await refused();
+        if (problem) return failure(problem);
+        const reply = await deadline.race(Promise.race([replying, w.lost]));
         output.write(reply.data);
         return { success: true, exitCode: 0, error: '' };
       }
       nc.publish(job.subject, job.message);
-      await deadline.race(Promise.race([nc.flush(), lost(nc)]));
+      await deadline.race(Promise.race([nc.flush(), w.lost]));
+      const problem = await refused();
+      if (problem) return failure(problem);
       output.write(Buffer.from(`Result: Message successfully sent to "${job.subject}" (${job.message.length} bytes, flushed to ${nc.getServer()})\n`));
       return { success: true, exitCode: 0, error: '' };
     } catch (err) {
-      return failure(this.runError(err, job, nc));
+      return failure((!(err instanceof DeadlineError) || err.reason === 'timeout' ? await refused() : null) ?? this.runError(err, job, nc));
     } finally {
       deadline.dispose();
     }

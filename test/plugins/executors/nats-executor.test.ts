@@ -114,6 +114,27 @@ t.test('token authentication', async (t) => {
   t.match((await run({ url: withToken.url, subject: 'token.subject', token: 'nope' })).result, { success: false, error: /refused the connection with a token/ });
 });
 
+t.test('a publish the user may not make is refused, and the connection carries on', async (t) => {
+  const limited = await startNatsServer({
+    config: `authorization {
+      users = [
+        { user: limited, password: pw, permissions: { publish: { allow: ["allowed.>", "svc.>"] }, subscribe: { allow: ["_INBOX.>"] } } }
+        { user: admin, password: pw }
+      ]
+    }`,
+  });
+  t.teardown(() => limited.stop());
+  const as = { url: limited.url, userName: 'limited', password: 'pw' };
+  const reader = await client(limited.url, { user: 'admin', pass: 'pw' });
+  const next = await receive(reader, 'allowed.x');
+  t.match((await run({ ...as, subject: 'forbidden.x', message: 'no' })).result,
+    { success: false, error: 'the server does not allow this connection (as user "limited") to publish to "forbidden.x" (Permissions Violation)' });
+  t.match((await run({ ...as, subject: 'forbidden.y', request: 'true', timeout: '1m' })).result,
+    { success: false, error: /does not allow .* to publish to "forbidden.y"/ }, 'a request is refused at once, not after its timeout');
+  t.equal((await run({ ...as, subject: 'allowed.x', message: 'yes' })).result.success, true);
+  t.equal(Buffer.from((await next())[0]?.data ?? []).toString(), 'yes');
+});
+
 t.test('request mode writes the reply as output', async (t) => {
   const responder = await client(open.url);
   responder.subscribe('svc.upper', { callback: (_err, m) => m.respond(Buffer.from(Buffer.from(m.data).toString().toUpperCase())) });
