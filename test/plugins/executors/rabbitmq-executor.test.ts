@@ -174,6 +174,18 @@ t.test('login refused, unknown vhost, unreachable and silent brokers fail clearl
     { success: false, error: new RegExp(`timed out connecting to RabbitMQ at amqp://127\\.0\\.0\\.1:${silentPort}`) });
 });
 
+t.test('a user without the permission to write or declare is refused clearly', async (t) => {
+  await broker.ctl(['add_user', 'reader', 'pw']);
+  await broker.ctl(['set_permissions', '-p', '/', 'reader', '', '', '.*']);
+  await setup.assertQueue('guarded');
+  const reader = `amqp://reader:pw@127.0.0.1:${broker.port}`;
+  t.match((await run({ url: reader, 'queue.name': 'guarded', 'message.body': 'x' })).result,
+    { success: false, error: /^publishing to exchange "\(default\)" failed: ACCESS_REFUSED - access to exchange 'amq.default' in vhost '\/' refused for user 'reader'/ });
+  t.match((await run({ url: reader, 'queue.name': 'guarded', 'queue.create': 'true' })).result,
+    { success: false, error: /^declaring queue "guarded" failed: ACCESS_REFUSED - access to queue 'guarded' in vhost '\/' refused for user 'reader'/ });
+  t.same(await takeAll('guarded'), []);
+});
+
 t.test('a stop ends a run', async (t) => {
   const silentPort = await silentServer();
   const ac = new AbortController();
