@@ -1,5 +1,5 @@
 // The nats executor, with Dkron's config keys: url (a comma list of
-// servers), subject, message, userName, password, debug; and beyond Dkron:
+// servers, which may carry user:password@ or token@), subject, message, userName, password, debug; and beyond Dkron:
 // token, request ("true": send a request and write the reply as output) and
 // timeout (a Go duration, or seconds; default 30s) for the whole run.
 //
@@ -29,9 +29,26 @@ interface NatsJob {
   readonly debug: boolean;
 }
 
+/**
+ * A server URL without its credentials, and the credentials: as in the Go
+ * client, "nats://user:pass@host" gives a user and password and
+ * "nats://token@host" a token, and these win over the config keys.
+ */
+function splitCredentials(server: string): { server: string; user?: string; pass?: string; token?: string } {
+  const m = /^([a-z]+:\/\/)?([^@/]*)@(.*)$/i.exec(server);
+  if (!m) return { server };
+  const [, scheme = '', userInfo = '', rest = ''] = m;
+  const colon = userInfo.indexOf(':');
+  const stripped = `${scheme}${rest}`;
+  if (colon < 0) return { server: stripped, token: decodeURIComponent(userInfo) };
+  return { server: stripped, user: decodeURIComponent(userInfo.slice(0, colon)), pass: decodeURIComponent(userInfo.slice(colon + 1)) };
+}
+
 function parseConfig(c: Readonly<Record<string, string>>): NatsJob {
-  const servers = (c['url'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  if (servers.length === 0) throw new Error('url is required: a NATS server URL, or a comma list of them');
+  const parts = (c['url'] ?? '').split(',').map((s) => s.trim()).filter(Boolean).map(splitCredentials);
+  if (parts.length === 0) throw new Error('url is required: a NATS server URL, or a comma list of them');
+  const servers = parts.map((p) => p.server);
+  const fromUrl = parts.find((p) => p.user !== undefined || p.token !== undefined);
   const subject = (c['subject'] ?? '').trim();
   if (!subject) throw new Error('subject is required');
   if (/\s/.test(subject)) throw new Error(`subject "${subject}" must not contain white space`);
@@ -42,9 +59,9 @@ function parseConfig(c: Readonly<Record<string, string>>): NatsJob {
     servers,
     subject,
     message: Buffer.from(c['message'] ?? ''),
-    user: c['userName'] ?? '',
-    pass: c['password'] ?? '',
-    token: c['token'] ?? '',
+    user: fromUrl ? fromUrl.user ?? '' : c['userName'] ?? '',
+    pass: fromUrl ? fromUrl.pass ?? '' : c['password'] ?? '',
+    token: fromUrl ? fromUrl.token ?? '' : c['token'] ?? '',
     request: parseGoBool('request', c['request']),
     timeoutMs: parseTimeoutMs(c['timeout'], defaultTimeoutMs),
     debug: Boolean(c['debug']),
@@ -169,9 +186,10 @@ export class NatsExecutor implements Executor {
       return failure((err as Error).message);
     }
     if (job.debug) {
-      const shown = { ...req.config, ...(req.config['password'] ? { password: '***' } : {}), ...(req.config['token'] ? { token: '***' } : {}) };
+      const shown = { ...req.config, url: job.servers.join(','), ...(req.config['password'] ? { password: '***' } : {}), ...(req.config['token'] ? { token: '***' } : {}) };
       output.write(Buffer.from(`config: ${JSON.stringify(shown)}\n`));
     }
+    if (signal.aborted) return failure('stopped before it started');
     const started = performance.now();
     const deadline = new ExecutionDeadline(job.timeoutMs, signal);
     let nc: NatsConnection;

@@ -200,6 +200,7 @@ export class RabbitmqExecutor implements Executor {
     } catch (err) {
       return failure((err as Error).message);
     }
+    if (signal.aborted) return failure('stopped before it started');
     const deadline = new ExecutionDeadline(job.timeoutMs, signal);
     let broker: Broker;
     try {
@@ -214,7 +215,12 @@ export class RabbitmqExecutor implements Executor {
     let pc: PooledChannel | null = null;
     let step = 'opening a channel';
     try {
-      pc = await deadline.race(this.channelFrom(broker));
+      const opening = this.channelFrom(broker);
+      pc = await deadline.race(opening).catch((err: unknown) => {
+        // A channel that opens after the run gave up is closed, not leaked.
+        opening.then((late) => late.ch.close(), () => {}).catch(() => {});
+        throw err;
+      });
       const ch = pc.ch;
       if (job.create) {
         step = `declaring queue "${job.queue}"`;

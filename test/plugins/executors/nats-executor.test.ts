@@ -104,6 +104,11 @@ t.test('user and password authentication', async (t) => {
     { success: false, error: /refused the connection as user "scheduler": .*Authorization Violation/i });
   t.match((await run({ url: withUser.url, subject: 'secure.subject' })).result,
     { success: false, error: /refused the connection without credentials \(set userName and password, or token\)/ });
+  const inUrl = await run({ url: `nats://scheduler:s3cret@127.0.0.1:${withUser.port}`, subject: 'secure.subject' });
+  t.equal(inUrl.result.success, true, 'credentials in the URL, as the Go client takes them');
+  const wrongInUrl = await run({ url: `nats://scheduler:wrong@127.0.0.1:${withUser.port}`, subject: 'secure.subject' });
+  t.match(wrongInUrl.result, { success: false, error: `NATS at nats://127.0.0.1:${withUser.port} refused the connection as user "scheduler": 'Authorization Violation'` });
+  t.notMatch(wrongInUrl.result.error, /wrong/, 'the password is not repeated');
 });
 
 t.test('token authentication', async (t) => {
@@ -112,6 +117,7 @@ t.test('token authentication', async (t) => {
   t.equal((await run({ url: withToken.url, subject: 'token.subject', message: 'with token', token: 't0ken' })).result.success, true);
   t.equal(Buffer.from((await next())[0]?.data ?? []).toString(), 'with token');
   t.match((await run({ url: withToken.url, subject: 'token.subject', token: 'nope' })).result, { success: false, error: /refused the connection with a token/ });
+  t.equal((await run({ url: `nats://t0ken@127.0.0.1:${withToken.port}`, subject: 'token.subject' })).result.success, true, 'a token in the URL');
 });
 
 t.test('a publish the user may not make is refused, and the connection carries on', async (t) => {

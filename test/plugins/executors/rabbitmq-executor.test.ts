@@ -194,7 +194,7 @@ t.test('a stop ends a run', async (t) => {
   t.match((await running).result, { success: false, error: 'stopped' });
   const already = new AbortController();
   already.abort();
-  t.match((await run({ url, 'queue.name': 'jobs' }, rabbit, already.signal)).result, { success: false, error: 'stopped' });
+  t.match((await run({ url, 'queue.name': 'jobs' }, rabbit, already.signal)).result, { success: false, error: 'stopped before it started' });
 });
 
 t.test('config checks', async (t) => {
