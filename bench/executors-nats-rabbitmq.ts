@@ -3,13 +3,17 @@
 // connection cached), against the raw client library publishing the same
 // messages with the same guarantee in the same run: NATS publish + flush,
 // RabbitMQ mandatory publish + confirm. One at a time, and 16 in flight.
-// Rounds alternate executor and raw; figures are medians over the rounds.
+// Also the executor class in-process (no plugin hop), to show where the
+// time goes. Rounds alternate the three; figures are medians over the rounds.
 
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import amqp, { type ConfirmChannel } from 'amqplib';
 import { connect } from 'nats';
+import { NatsExecutor } from '../plugins/executors/nats/nats-executor.js';
+import { RabbitmqExecutor } from '../plugins/executors/rabbitmq/rabbitmq-executor.js';
+import type { Executor } from '../plugins/sdk/executor.js';
 import { PluginExecutor } from '../plugins/sdk/plugin-executor.js';
 import { startNatsServer } from '../test/support/nats-server.js';
 import { startRabbitmqServer } from '../test/support/rabbitmq-server.js';
@@ -32,20 +36,26 @@ async function rate(send: Send, inFlight: number): Promise<number> {
   return messages / ((performance.now() - start) / 1000);
 }
 
-async function compare(executor: Send, raw: Send): Promise<Record<string, unknown>> {
+async function compare(plugin: Send, inProcess: Send, raw: Send): Promise<Record<string, unknown>> {
   const figures: Record<string, unknown> = {};
   for (const [name, inFlight] of [['sequential', 1], [`in_flight_${concurrency}`, concurrency]] as const) {
-    await rate(executor, inFlight); // warm-up
-    await rate(raw, inFlight);
-    const viaExecutor: number[] = [];
+    for (const send of [plugin, inProcess, raw]) await rate(send, inFlight); // warm-up
+    const viaPlugin: number[] = [];
+    const viaClass: number[] = [];
     const viaRaw: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      viaExecutor.push(await rate(executor, inFlight));
+      viaPlugin.push(await rate(plugin, inFlight));
+      viaClass.push(await rate(inProcess, inFlight));
       viaRaw.push(await rate(raw, inFlight));
     }
-    const e = median(viaExecutor);
-    const b = median(viaRaw);
-    figures[name] = { executor_msgs_per_s: round(e), raw_client_msgs_per_s: round(b), ratio: round(e / b, 3) };
+    const [p, c, b] = [median(viaPlugin), median(viaClass), median(viaRaw)];
+    figures[name] = {
+      plugin_executor_msgs_per_s: round(p),
+      in_process_executor_msgs_per_s: round(c),
+      raw_client_msgs_per_s: round(b),
+      ratio_plugin_to_raw: round(p / b, 3),
+      ratio_in_process_to_raw: round(c / b, 3),
+    };
   }
   return figures;
 }
@@ -57,10 +67,10 @@ function plugin(dir: string, name: string): PluginExecutor {
   return new PluginExecutor(name, program);
 }
 
-function viaPlugin(p: PluginExecutor, config: Record<string, string>): Send {
+function via(executor: Executor, config: Record<string, string>): Send {
   return async (i) => {
-    const result = await p.execute({ jobName: 'bench', config, executionId: String(i), scheduledAtMs: 0, attempt: 1 }, { write: () => {} }, new AbortController().signal);
-    if (!result.success) throw new Error(`${p.name} execution failed: ${result.error}`);
+    const result = await executor.execute({ jobName: 'bench', config, executionId: String(i), scheduledAtMs: 0, attempt: 1 }, { write: () => {} }, new AbortController().signal);
+    if (!result.success) throw new Error(`${executor.name} execution failed: ${result.error}`);
   };
 }
 
@@ -70,13 +80,17 @@ export async function run(): Promise<Record<string, unknown>> {
   const rabbit = await startRabbitmqServer();
   const natsPlugin = plugin(dir, 'nats');
   const rabbitPlugin = plugin(dir, 'rabbitmq');
+  const natsClass = new NatsExecutor();
+  const rabbitClass = new RabbitmqExecutor();
   const nc = await connect({ servers: nats.url });
   const model = await amqp.connect(rabbit.url);
   try {
     // A subscriber on the subject, as a job's consumer would be.
     const sub = nc.subscribe('bench.subject', { callback: () => {} });
+    const natsConfig = { url: nats.url, subject: 'bench.subject', message: body };
     const natsFigures = await compare(
-      viaPlugin(natsPlugin, { url: nats.url, subject: 'bench.subject', message: body }),
+      via(natsPlugin, natsConfig),
+      via(natsClass, natsConfig),
       async () => {
         nc.publish('bench.subject', Buffer.from(body));
         await nc.flush();
@@ -93,7 +107,8 @@ export async function run(): Promise<Record<string, unknown>> {
       await new Promise<void>((res, rej) => ch.publish('', 'bench.queue', Buffer.from(body), { mandatory: true, contentType: 'text/plain' }, (err: unknown) => (err ? rej(new Error(String(err))) : res())));
       idle.push(ch);
     };
-    const rabbitFigures = await compare(viaPlugin(rabbitPlugin, { url: rabbit.url, 'queue.name': 'bench.queue', 'message.body': body }), rawRabbit);
+    const rabbitConfig = { url: rabbit.url, 'queue.name': 'bench.queue', 'message.body': body };
+    const rabbitFigures = await compare(via(rabbitPlugin, rabbitConfig), via(rabbitClass, rabbitConfig), rawRabbit);
     await setup.purgeQueue('bench.queue');
 
     return {
@@ -109,6 +124,8 @@ export async function run(): Promise<Record<string, unknown>> {
     await model.close().catch(() => {});
     await natsPlugin.close();
     await rabbitPlugin.close();
+    await natsClass.close();
+    await rabbitClass.close();
     await nats.stop();
     await rabbit.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -152,7 +152,7 @@ export class RabbitmqExecutor implements Executor {
     const forget = () => {
       if (this.brokers.get(key) === pending) this.brokers.delete(key);
     };
-    pending = amqp.connect(job.url, { timeout: job.timeoutMs, clientProperties: { connection_name: 'clocktower-executor-rabbitmq' } }).then((model) => {
+    pending = amqp.connect(job.url, { timeout: job.timeoutMs, noDelay: true, clientProperties: { connection_name: 'clocktower-executor-rabbitmq' } }).then((model) => {
       const broker: Broker = { model, idle: [], closed: false, closeError: null, blocked: null };
       model.on('error', (err: Error) => (broker.closeError = err));
       model.on('close', (err?: Error) => {
