@@ -1,7 +1,8 @@
 // The nats executor, with Dkron's config keys: url (a comma list of
-// servers, which may carry user:password@ or token@), subject, message, userName, password, debug; and beyond Dkron:
-// token, request ("true": send a request and write the reply as output) and
-// timeout (a Go duration, or seconds; default 30s) for the whole run.
+// servers, which may carry user:password@ or token@), subject, message,
+// userName, password, debug; and beyond Dkron: token, request ("true": send
+// a request and write the reply as output) and timeout (a Go duration, or
+// seconds; default 30s) for the whole run.
 //
 // Dkron fires and forgets; here a publish is followed by a flush (a PING the
 // server answers after it has processed the message), so success means the
