@@ -186,6 +186,25 @@ t.test('a user without the permission to write or declare is refused clearly', a
   t.same(await takeAll('guarded'), []);
 });
 
+t.test('a broker that blocks publishers makes the run time out, and says why', async (t) => {
+  const executor = new RabbitmqExecutor();
+  t.teardown(() => executor.close());
+  await setup.assertQueue('blocked');
+  t.equal((await run({ url, 'queue.name': 'blocked', 'message.body': 'before' }, executor)).result.success, true);
+  // A memory alarm: the broker stops reading from publishing connections.
+  // A probe that publishes sees the block once the alarm is in effect.
+  const probe = await amqp.connect(url);
+  probe.on('error', () => {});
+  t.teardown(() => probe.close().catch(() => {}));
+  const probed = new Promise<void>((resolve) => probe.once('blocked', () => resolve()));
+  await broker.ctl(['set_vm_memory_high_watermark', 'absolute', '1']);
+  t.teardown(() => broker.ctl(['set_vm_memory_high_watermark', '0.4']));
+  (await probe.createChannel()).sendToQueue('blocked', Buffer.from('probe'));
+  await probed;
+  t.match((await run({ url, 'queue.name': 'blocked', 'message.body': 'during', timeout: '2s' }, executor)).result,
+    { success: false, error: /^timed out after 2s publishing \(the broker is blocking publishers: low on memory\)$/ });
+});
+
 t.test('a stop ends a run', async (t) => {
   const silentPort = await silentServer();
   const ac = new AbortController();
