@@ -16,6 +16,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<Record<string, 
   processors: () => import('./processors.js'),
   linearizability: () => import('./linearizability.js'),
   'executors-grpc-pubsub': () => import('./executors-grpc-pubsub.js'),
+  'executors-nats-rabbitmq': () => import('./executors-nats-rabbitmq.js'),
 };
 
 if (isMain(import.meta.url)) {

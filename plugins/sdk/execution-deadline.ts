@@ -1,0 +1,67 @@
+// One execution's time limit and stop signal as a single promise to race
+// every step of the run against, so a step that never answers (a silent
+// broker, a reply that never comes) ends the run instead of hanging it.
+
+import { parseGoDurationMs } from './go-duration.js';
+
+export class DeadlineError extends Error {
+  override readonly name = 'DeadlineError';
+  constructor(readonly reason: 'timeout' | 'stopped', message: string) {
+    super(message);
+  }
+}
+
+/**
+ * A `timeout` config value in milliseconds: a Go duration ("5s", "1m30s")
+ * or a bare number of seconds ("30"); `fallbackMs` when empty. Throws an
+ * Error saying what is wrong.
+ */
+export function parseTimeoutMs(text: string | undefined, fallbackMs: number): number {
+  const s = (text ?? '').trim();
+  if (s === '') return fallbackMs;
+  const ms = /^\d+(\.\d+)?$/.test(s) ? Number(s) * 1000 : parseGoDurationMs(s);
+  if (!(ms > 0)) throw new Error(`timeout must be more than zero, not "${text}"`);
+  return ms;
+}
+
+export function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+export class ExecutionDeadline {
+  /** Rejects with a DeadlineError when the time is up or the run is stopped. */
+  readonly expired: Promise<never>;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly onAbort: () => void;
+  private reason: 'timeout' | 'stopped' | null = null;
+
+  constructor(readonly timeoutMs: number, private readonly signal: AbortSignal) {
+    let reject: (err: DeadlineError) => void = () => {};
+    this.expired = new Promise<never>((_, r) => (reject = r));
+    const fail = (err: DeadlineError) => {
+      this.reason ??= err.reason;
+      reject(err);
+    };
+    this.expired.catch(() => {}); // raced by every step; never unhandled
+    this.onAbort = () => fail(new DeadlineError('stopped', 'stopped'));
+    this.timer = setTimeout(() => fail(new DeadlineError('timeout', `timed out after ${formatMs(timeoutMs)}`)), timeoutMs);
+    if (signal.aborted) this.onAbort();
+    else signal.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  /** `step`, unless the deadline passes or the run is stopped first. */
+  race<T>(step: Promise<T>): Promise<T> {
+    return Promise.race([step, this.expired]);
+  }
+
+  /** Why the deadline passed, or null while it has not. */
+  expiredReason(): 'timeout' | 'stopped' | null {
+    return this.reason;
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.signal.removeEventListener('abort', this.onAbort);
+  }
+}
