@@ -3,6 +3,7 @@
 // plugin directories. A discovered executor with a built-in's name replaces
 // the built-in: installing clocktower-executor-shell is asking for it.
 
+import { fileURLToPath } from 'node:url';
 import { discoverPlugins } from '../plugins/sdk/discover-plugins.js';
 import type { Executor } from '../plugins/sdk/executor.js';
 import { ExecutorRegistry } from '../plugins/sdk/executor-registry.js';
@@ -21,24 +22,41 @@ export interface NodePlugins {
   readonly listing: PluginListing;
 }
 
+/**
+ * The executors shipped with Clocktower as plugin programs (kafka, nats,
+ * rabbitmq, grpc, pubsub): looked up after the plugin directories, so a
+ * user's program of the same name wins, and started on first use.
+ */
+export const bundledPluginDir = fileURLToPath(new URL('../../plugins/bundled', import.meta.url));
+
 export function loadPlugins(dirs: readonly string[], log: (line: string) => void): NodePlugins {
-  const found = discoverPlugins(dirs);
+  // The bundled wrappers run the plugin with the node that runs us.
+  process.env['CLOCKTOWER_NODE'] ??= process.execPath;
+  const found = discoverPlugins([...dirs, bundledPluginDir]);
+  const isBundled = (path: string) => path.startsWith(`${bundledPluginDir}/`);
   const missing = new Set(found.missingDirs);
-  log(`plugins: looking in ${dirs.map((d) => (missing.has(d) ? `${d} (does not exist)` : d)).join(', ') || 'no directories'}`);
+  log(`plugins: looking in ${dirs.map((d) => (missing.has(d) ? `${d} (does not exist)` : d)).join(', ') || 'no directories'}, then the bundled ones`);
   for (const s of found.skipped) log(`plugins: skipped ${s.path}: ${s.reason}`);
 
   const builtins: Executor[] = [new ShellExecutor(), new HttpExecutor()];
   const plugins: PluginExecutor[] = [];
   const entries = new Map<string, PluginEntry>(builtins.map((e) => [e.name, { name: e.name, builtin: true }]));
+  const eager: PluginExecutor[] = [];
   for (const [name, path] of found.executors) {
+    const plugin = new PluginExecutor(name, path, { log });
+    plugins.push(plugin);
+    if (isBundled(path)) {
+      entries.set(name, { name, builtin: true, path });
+      continue;
+    }
     log(`plugins: executor ${name} is ${path}${entries.has(name) ? ` (replacing the built-in ${name})` : ''}`);
-    plugins.push(new PluginExecutor(name, path, { log }));
+    eager.push(plugin);
     entries.set(name, { name, builtin: false, path });
   }
   for (const [name, path] of found.processors) log(`plugins: processor ${name} is ${path}`);
   // Start the programs now so a broken one shows in the log at once; one that
   // fails is started again by its next execution and never stops the node.
-  for (const p of plugins) {
+  for (const p of eager) {
     p.start().then(
       () => log(`plugins: executor ${p.name} started`),
       (err: unknown) => log(`plugins: executor ${p.name} did not start (its executions will try again): ${err instanceof Error ? err.message : String(err)}`),

@@ -62,12 +62,19 @@ async function runJob(job: Record<string, unknown>): Promise<ExecutionJson> {
 t.test('GET /v1/plugins lists the example, the crashing plugin and the built-ins', async (t) => {
   const res = await call(url, 'GET', '/v1/plugins');
   t.equal(res.status, 200);
+  const bundled = (name: string) => ({ name, builtin: true, path: join(repo, 'plugins/bundled', `clocktower-executor-${name}`) });
   t.same(res.body, {
     node: 'node1',
     executors: [
       { name: 'crash', builtin: false, path: join(plugins, 'clocktower-executor-crash') },
+      bundled('gcppubsub'),
+      bundled('grpc'),
       { name: 'hello', builtin: false, path: hello },
       { name: 'http', builtin: true },
+      bundled('kafka'),
+      bundled('nats'),
+      bundled('pubsub'),
+      bundled('rabbitmq'),
       { name: 'shell', builtin: false, path: shell },
     ],
     processors: [
@@ -79,7 +86,7 @@ t.test('GET /v1/plugins lists the example, the crashing plugin and the built-ins
   });
   const info = await call(url, 'GET', '/v1');
   t.same((info.body as { plugins: unknown }).plugins, { executors: (res.body as { executors: unknown }).executors, processors: (res.body as { processors: unknown }).processors });
-  t.same((info.body as { executors: unknown }).executors, ['crash', 'hello', 'http', 'shell']);
+  t.same((info.body as { executors: unknown }).executors, ['crash', 'gcppubsub', 'grpc', 'hello', 'http', 'kafka', 'nats', 'pubsub', 'rabbitmq', 'shell']);
 });
 
 t.test('the log says what was skipped and which plugin did not start', async (t) => {
@@ -113,7 +120,7 @@ t.test('a discovered shell replaces the in-process one', async (t) => {
 
 t.test('an unknown executor still fails at run time, naming what there is', async (t) => {
   const e = await runJob({ name: 'teleport', executor: 'teleport' });
-  t.match(e, { success: false, error: /unknown executor "teleport".*available: crash, hello, http, shell/ });
+  t.match(e, { success: false, error: /unknown executor "teleport".*available: crash, gcppubsub, grpc, hello, http, kafka, nats, pubsub, rabbitmq, shell/ });
 });
 
 t.test('stopping the server stops its plugin programs', async (t) => {
