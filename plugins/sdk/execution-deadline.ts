@@ -19,7 +19,15 @@ export class DeadlineError extends Error {
 export function parseTimeoutMs(text: string | undefined, fallbackMs: number): number {
   const s = (text ?? '').trim();
   if (s === '') return fallbackMs;
-  const ms = /^\d+(\.\d+)?$/.test(s) ? Number(s) * 1000 : parseGoDurationMs(s);
+  let ms: number;
+  if (/^\d+(\.\d+)?$/.test(s)) ms = Number(s) * 1000;
+  else {
+    try {
+      ms = parseGoDurationMs(s);
+    } catch {
+      throw new Error(`timeout must be seconds (e.g. 30) or a duration (e.g. 1m30s), not "${text}"`);
+    }
+  }
   if (!(ms > 0)) throw new Error(`timeout must be more than zero, not "${text}"`);
   return ms;
 }

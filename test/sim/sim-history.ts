@@ -6,20 +6,10 @@
 import { CommandType, type Command } from '../../server/state/commands.js';
 import { defaultCatchUp, type JobSpec } from '../../server/state/job.js';
 import type { StateMachine } from '../../server/state/state-machine.js';
+import type { KvInput as CheckerInput, KvOutput, Operation } from './linearizability.js';
 
-export type KvInput =
-  | { readonly kind: 'put'; readonly key: string; readonly value: string }
-  | { readonly kind: 'get'; readonly key: string };
-export interface KvOutput { readonly value?: string }
-
-export interface Operation {
-  readonly client: number;
-  readonly input: KvInput;
-  readonly call: number;
-  /** null: the client never learned the outcome. */
-  readonly ret: number | null;
-  readonly output: KvOutput | null;
-}
+/** The simulation's clients only put and get. */
+export type KvInput = Extract<CheckerInput, { kind: 'put' | 'get' }>;
 
 /** An operation a client is waiting on. */
 export interface PendingOp {

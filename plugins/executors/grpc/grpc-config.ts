@@ -3,7 +3,7 @@
 // strings, parsed leniently and checked with messages that say what is wrong.
 
 import * as grpc from '@grpc/grpc-js';
-import { parseGoDurationMs } from '../../sdk/go-duration.js';
+import { parseTimeoutMs } from '../../sdk/execution-deadline.js';
 
 export interface GrpcConfig {
   readonly address: string;
@@ -26,23 +26,6 @@ export function parseBool(key: string, text: string | undefined): boolean {
   if (['', '0', 'f', 'F', 'false', 'FALSE', 'False'].includes(s)) return false;
   if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(s)) return true;
   throw new Error(`${key} must be true or false, not "${text}"`);
-}
-
-/** Dkron's timeout is whole seconds; a Go duration ("1500ms", "2m") is accepted too. */
-export function parseTimeoutMs(text: string | undefined): number {
-  const s = (text ?? '').trim();
-  if (s === '') return defaultTimeoutMs;
-  let ms: number;
-  if (/^\d+(\.\d+)?$/.test(s)) ms = Number(s) * 1000;
-  else {
-    try {
-      ms = parseGoDurationMs(s);
-    } catch {
-      throw new Error(`timeout must be seconds (e.g. 30) or a duration (e.g. 1m30s), not "${text}"`);
-    }
-  }
-  if (!(ms > 0)) throw new Error(`timeout must be more than zero, not "${text}"`);
-  return ms;
 }
 
 const statusNames = Object.entries(grpc.status).filter(([, v]) => typeof v === 'number') as [string, number][];
@@ -111,7 +94,7 @@ export function parseGrpcConfig(c: Readonly<Record<string, string>>): GrpcConfig
     ...parseUrl(c['url']),
     body: c['body'] ?? '',
     headers: parseHeaders(c['headers']),
-    timeoutMs: parseTimeoutMs(c['timeout']),
+    timeoutMs: parseTimeoutMs(c['timeout'], defaultTimeoutMs),
     expectCode: parseStatus(c['expectCode']),
     protoFile: (c['protoFile'] ?? '').trim(),
     tls: parseBool('tls', c['tls']),

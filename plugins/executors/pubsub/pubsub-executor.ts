@@ -12,7 +12,7 @@
 
 import { PubSub, type Topic } from '@google-cloud/pubsub';
 import { failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from '../../sdk/executor.js';
-import { parseGoDurationMs } from '../../sdk/go-duration.js';
+import { parseTimeoutMs } from '../../sdk/execution-deadline.js';
 
 /** Dkron's gcppubsub executor waits 15 s. */
 export const defaultTimeoutMs = 15_000;
@@ -54,21 +54,6 @@ function parseAttributes(text: string): Record<string, string> {
   return parsed as Record<string, string>;
 }
 
-function parseTimeoutMs(text: string): number {
-  const s = text.trim();
-  if (s === '') return defaultTimeoutMs;
-  let ms: number;
-  if (/^\d+(\.\d+)?$/.test(s)) ms = Number(s) * 1000;
-  else {
-    try {
-      ms = parseGoDurationMs(s);
-    } catch {
-      throw new Error(`timeout must be seconds (e.g. 15) or a duration (e.g. 1m), not "${text}"`);
-    }
-  }
-  if (!(ms > 0)) throw new Error(`timeout must be more than zero, not "${text}"`);
-  return ms;
-}
 
 /** The parsed config; throws an Error saying what is wrong. */
 export function parsePubSubConfig(c: Readonly<Record<string, string>>): PubSubConfig {
@@ -82,7 +67,7 @@ export function parsePubSubConfig(c: Readonly<Record<string, string>>): PubSubCo
   const data = parseData(c['data'] ?? '');
   const attributes = parseAttributes(c['attributes'] ?? '');
   if (data.length === 0 && Object.keys(attributes).length === 0) throw new Error('set data (base64) or attributes: a message needs at least one');
-  return { project, topic, data, attributes, orderingKey: c['orderingKey'] ?? '', endpoint: (c['endpoint'] ?? '').trim(), timeoutMs: parseTimeoutMs(c['timeout'] ?? '') };
+  return { project, topic, data, attributes, orderingKey: c['orderingKey'] ?? '', endpoint: (c['endpoint'] ?? '').trim(), timeoutMs: parseTimeoutMs(c['timeout'], defaultTimeoutMs) };
 }
 
 export function validatePubSubConfig(c: Readonly<Record<string, string>>): string | null {
