@@ -87,7 +87,7 @@ export class AgentClient {
 
   private async loop(): Promise<void> {
     const initial = this.options.initialBackoffMs ?? 100;
-    const max = this.options.maxBackoffMs ?? 2000;
+    const max = this.options.maxBackoffMs ?? 1000;
     let backoff = initial;
     while (!this.closed) {
       if (this.paused) {

@@ -134,7 +134,13 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
     await joinCluster(joinVia, self, { log });
   }
 
-  const commandLog: CommandLog = { submit: (command) => opened.propose(encodeCommand(command)) };
+  // Set on shutdown in a cluster: what runs on agents is left running in the state, for the next leader to reclaim.
+  let refuseCommands = false;
+  const commandLog: CommandLog = {
+    submit: (command) => refuseCommands
+      ? Promise.reject(new ClusterError('CT_CLUSTER_CLOSED', 'the server is shutting down'))
+      : opened.propose(encodeCommand(command)),
+  };
   const host = new InProcessExecutorHost(executorRegistry);
   cleanups.push(() => host.close());
   if (agents) cleanups.push(() => agents.close());
@@ -150,7 +156,7 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
     onError: (err) => log(`dispatch: ${err instanceof Error ? err.message : String(err)}`),
   });
   cleanups.push(() => dispatcher.shutdown());
-  if (agents) cleanups.push(async () => agents.release());
+  if (agents) cleanups.push(async () => { refuseCommands = true; agents.release(); });
   let stopRequested: () => void = () => {};
   const stopped = new Promise<void>((resolve) => { stopRequested = resolve; });
   const api = new HttpApi({
