@@ -156,7 +156,7 @@ export class AgentRunner {
       this.complete(id, finished, new OutputBuffer(this.outputLimit));
       return;
     }
-    if (this.active >= this.capacity) this.log(`agent: ${this.active} executions running (the capacity); execution ${id} waits in the queue`);
+    if (this.active >= this.capacity && this.queue.length === 0) this.log(`agent: ${this.active} executions running (the capacity); more wait in a queue, starting with ${id}`);
     this.runs.set(id, { assign: a, abort: new AbortController(), output: new OutputBuffer(this.outputLimit), serverHas: 0, started: false, stopReason: null });
     this.queue.push(id);
     this.pump();
