@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark in turn, one JSON object per line.
-// BENCH_ONLY=name runs just one (fire-lateness, executions-per-second, log-append, many-jobs, raft-transport, raft-commits).
+// BENCH_ONLY=name runs just one (fire-lateness, executions-per-second, log-append, many-jobs, raft-transport, raft-commits, agents).
 
 import { isMain } from './stats.js';
 
@@ -10,6 +10,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<Record<string, 
   'many-jobs': () => import('./many-jobs.js'),
   'raft-transport': () => import('./raft-transport.js'),
   'raft-commits': () => import('./raft-commits.js'),
+  agents: () => import('./agents.js'),
 };
 
 if (isMain(import.meta.url)) {
