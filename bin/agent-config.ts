@@ -70,8 +70,8 @@ Cluster flags (Dkron's):
   --agent-timeout DURATION servers: an agent silent or away this long is cut off and its running
                            executions are marked lost (retried per the job's retries) (default 15s)
   --shutdown-grace DURATION
-                           agents: on SIGTERM, let running executions finish this long, then stop
-                           them (default 30s)
+                           on SIGTERM, let this node's running executions finish this long, then
+                           stop them and report them stopped (default 30s)
 
 Start three servers with --bootstrap-expect 3, each --join-ing the others;
 add a fourth later with just --join. Restarted servers rejoin from their data dir.

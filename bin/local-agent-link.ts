@@ -61,6 +61,12 @@ export class LocalAgentLink {
     this.session = session;
   }
 
+  /** Tell the leader this agent leaves: it is assigned nothing more. */
+  leave(): void {
+    const s = this.session;
+    if (s) this.host.receive(s, { msg: 'leave', leave: {} });
+  }
+
   disconnect(): void {
     const s = this.session;
     if (!s) return;

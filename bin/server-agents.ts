@@ -19,6 +19,8 @@ export interface ServerAgentSettings {
   readonly capacity: number;
   /** An agent silent (or away) this long is cut off and what it ran is lost. */
   readonly heartbeatTimeoutMs: number;
+  /** On shutdown, how long the own agent's running executions may take to finish. */
+  readonly shutdownGraceMs: number;
 }
 
 export class ServerAgents {
@@ -87,7 +89,21 @@ export class ServerAgents {
     this.client.resume();
   }
 
-  /** First step of shutdown: what runs on agents is left to them (and to the next leader). */
+  /**
+   * First step of shutdown (the dispatcher fires nothing more by now): the own
+   * agent leaves and lets what it runs finish within the grace period, its
+   * results committed as usual; what is left is stopped and reported.
+   */
+  async drainOwn(): Promise<void> {
+    const { running, queued } = this.runner.load;
+    if (running + queued === 0) return;
+    this.options.log(`agents: waiting up to ${this.options.settings.shutdownGraceMs} ms for ${running + queued} executions of this server's own agent`);
+    if (this.leading) this.link.leave();
+    else this.client.leave();
+    await this.runner.drain(this.options.settings.shutdownGraceMs, 5000);
+  }
+
+  /** Second step of shutdown: what runs on other agents is left to them (and to the next leader). */
   release(): void {
     this.leading = false;
     this.host.close();

@@ -156,7 +156,14 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
     onError: (err) => log(`dispatch: ${err instanceof Error ? err.message : String(err)}`),
   });
   cleanups.push(() => dispatcher.shutdown());
-  if (agents) cleanups.push(async () => { refuseCommands = true; agents.release(); });
+  if (agents) {
+    cleanups.push(async () => {
+      dispatcher.stopLeading();
+      await agents.drainOwn();
+      refuseCommands = true;
+      agents.release();
+    });
+  }
   let stopRequested: () => void = () => {};
   const stopped = new Promise<void>((resolve) => { stopRequested = resolve; });
   const api = new HttpApi({

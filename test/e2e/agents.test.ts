@@ -221,3 +221,17 @@ t.test('a graceful agent stop lets running work finish, reports it, and leaves',
   const [failed] = (await finished('grace', 2)).filter((x) => x.id !== e.id);
   t.match(failed?.error, /no alive agent matches the job's tags zone=b/, 'nothing matches once it left');
 });
+
+t.test('a server stopped with SIGTERM lets its own agent finish, commits the result, then exits', async (t) => {
+  await createJob({ name: 'own-grace', executor_config: { shell: 'true', command: 'echo pid=$$; sleep 1; echo done' } });
+  await runJob('own-grace');
+  const e = await runningOn('own-grace');
+  t.equal(e.node_name, 's1', 'untagged: on the server\'s own agent');
+  t.equal(await server.stop(), 0);
+  t.match(server.log(), /waiting up to 30000 ms for 1 executions of this server's own agent/);
+  server = await startServerProcess(spec, ['--tag', 'role=server', ...agentTimeout]);
+  const [done] = await finished('own-grace', 1);
+  t.equal(done?.id, e.id);
+  t.equal(done?.state, 'succeeded', 'committed before the server stopped');
+  t.match(done?.output, /done\n$/);
+});
