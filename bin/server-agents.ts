@@ -50,6 +50,7 @@ export class ServerAgents {
       heartbeatTimeoutMs: settings.heartbeatTimeoutMs,
       outputLimit: options.outputLimit,
       servers: () => (this.node?.members() ?? []).map((m) => m.address).filter((a) => a !== ''),
+      localExecutors: () => options.executors.names(),
       validate: (executor, config) => options.executors.get(executor)?.validate?.(config) ?? null,
       log,
     });

@@ -44,6 +44,8 @@ export interface AgentHostOptions {
   readonly outputLimit: number;
   /** Every server's RPC address, told to agents so they can reconnect through any of them. */
   readonly servers: () => string[];
+  /** Executors this server has itself (its own agent's), listed even while no agent is connected. */
+  readonly localExecutors?: () => string[];
   /** Save-time check of an executor config (the built-in executors' rules). */
   readonly validate?: (executor: string, config: Readonly<Record<string, string>>) => string | null;
   readonly random?: () => number;
@@ -123,6 +125,13 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
       this.clearLost(p);
       if (p.sentTo !== null && p.sentTo !== s.instance) p.resumeOnly = true;
       this.assign(p, s);
+    }
+    // What it still runs but was settled meanwhile (lost while it was cut off, and maybe retried elsewhere): stop it.
+    for (const id of reg.running) {
+      const p = this.pending.get(id);
+      if (p?.node === s.node) continue;
+      const e = this.options.state.execution(id);
+      if (!e || isFinished(e) || e.nodeName !== s.node) link.send({ stop: { execution_id: id } });
     }
     return r;
   }
@@ -223,7 +232,7 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
   }
 
   executors(): string[] {
-    const names = new Set<string>();
+    const names = new Set<string>(this.options.localExecutors?.() ?? []);
     for (const s of this.registry.all()) for (const e of s.executors) names.add(e);
     return [...names].sort();
   }

@@ -11,6 +11,7 @@ import { defaultCatchUp, type JobSpec } from '../../../server/state/job.js';
 import { StateMachine, type ApplyResult } from '../../../server/state/state-machine.js';
 import type { Execution } from '../../../server/state/execution.js';
 import { AgentExecutorHost } from '../../../server/dispatch/agent-executor-host.js';
+import { AgentRegistry, type AgentLink } from '../../../server/dispatch/agent-registry.js';
 import { OutputTail } from '../../../server/dispatch/output-tail.js';
 import type { RunOutcome } from '../../../server/dispatch/executor-host.js';
 import { AgentRunner } from '../../../agent/agent-runner.js';
@@ -134,7 +135,10 @@ t.test('an agent away past the deadline: its executions are lost', async (t) => 
   const outcome = await done;
   t.equal(outcome.lost, true);
   t.match(outcome.error, /agent a1 went away .* within 300 ms/);
-  await a.drain(0, 0);
+  t.equal(a.load.running, 1, 'the agent, cut off, still runs it');
+  link.connect();
+  await until('the agent to stop what was settled without it, and forget it', async () => (a.load.running === 0 && a.load.unacked === 0 ? true : undefined));
+  t.equal(w.state.execution(e!.id)?.state, 'lost', 'its late result changes nothing');
 });
 
 t.test('stop reaches the agent; a second agent with a taken name is refused; capacity queues', async (t) => {
@@ -172,4 +176,30 @@ t.test('a fire on two nodes is one group; its status waits for both', async (t) 
   finish(es[1]!.id, 'failed');
   t.equal(w.state.job('g')?.status, 'partially_failed');
   w.host.close();
+});
+
+t.test('registry: a live name is refused, a stale one replaced, a silent agent cut off at the deadline', async (t) => {
+  let now = 1000;
+  const reg = new AgentRegistry({ now: () => now, heartbeatTimeoutMs: 100 });
+  const closed: string[] = [];
+  const link = (name: string): AgentLink => ({ send: () => {}, close: (why) => closed.push(`${name}: ${why}`) });
+  const register = (node: string, instance: string) => ({ node, instance, tags: { role: 'web' }, executors: ['shell'], capacity: 0, version: '', running: [] });
+  const first = reg.register(register('a1', 'i1'), link('first'));
+  if (!('session' in first)) throw new Error('refused');
+  t.equal(first.session.capacity, 1, 'capacity at least 1');
+  t.match(reg.register(register('a1', 'i2'), link('other')), { error: /node name a1 is taken by another connected agent/ });
+  t.match(reg.register(register('', 'i3'), link('nameless')), { error: /names no node/ });
+  const again = reg.register(register('a1', 'i1'), link('again'));
+  t.ok('session' in again, 'the same agent reconnecting replaces its old stream');
+  t.same(closed, ['first: replaced by a newer connection from the same agent']);
+  t.notOk(reg.disconnect(first.session), 'the old stream ending later changes nothing');
+  t.equal(reg.get('a1')?.instance, 'i1');
+  now += 50;
+  t.same(reg.sweep(), []);
+  now += 100;
+  const cut = reg.sweep();
+  t.same(cut.map((s) => s.node), ['a1']);
+  t.match(closed.at(-1), /again: no heartbeat for 100 ms/);
+  now += 1;
+  t.ok('session' in reg.register(register('a1', 'i9'), link('new')), 'a silent name is free for a new agent');
 });
