@@ -22,6 +22,8 @@ export interface AgentClientOptions {
 
 type SessionEnd = 'redirect' | 'refused' | 'failed' | 'ended';
 
+const registerTimeoutMs = 5000;
+
 export class AgentClient {
   private readonly known: string[];
   private leaderHint: string | null = null;
@@ -149,6 +151,7 @@ export class AgentClient {
         if (settled) return;
         settled = true;
         if (heartbeat) clearInterval(heartbeat);
+        clearTimeout(registerTimer);
         if (registered) {
           runner.detach();
           this.log(`agent: disconnected from ${address}`);
@@ -158,7 +161,15 @@ export class AgentClient {
         call.end();
         resolve(outcome);
       };
+      let heardAt = Date.now();
+      // A server that accepts the connection and never answers (a black hole) must not hold the agent.
+      const registerTimer = setTimeout(() => {
+        this.log(`agent: ${address} did not answer the registration within ${registerTimeoutMs} ms`);
+        call.cancel();
+      }, registerTimeoutMs);
       call.on('data', (m: ServerMessage__Output) => {
+        heardAt = Date.now();
+        if (registered && m.msg === 'heartbeat') return;
         if (registered) {
           runner.handle(m);
           return;
@@ -179,6 +190,7 @@ export class AgentClient {
         }
         if (m.msg === 'registered' && m.registered) {
           registered = true;
+          clearTimeout(registerTimer);
           outcome = 'ended';
           this.connectedTo = address;
           for (const s of m.registered.servers) if (s !== '' && !this.known.includes(s)) this.known.push(s);
@@ -186,6 +198,12 @@ export class AgentClient {
           runner.attach((msg) => call.write(msg), m.registered.output_limit);
           const every = Math.max(20, m.registered.heartbeat_ms);
           heartbeat = setInterval(() => {
+            if (Date.now() - heardAt > 3 * every) {
+              // A half-open connection (the server or the network went silent): give it up and reconnect.
+              this.log(`agent: nothing from ${address} for ${Date.now() - heardAt} ms; reconnecting`);
+              call.cancel();
+              return;
+            }
             const load = runner.load;
             call.write({ heartbeat: { running: load.running, queued: load.queued } });
           }, every);

@@ -43,7 +43,7 @@ export class LocalAgentLink {
               sendToServer({ heartbeat: { running: load.running, queued: load.queued } });
             }, every);
             this.heartbeat.unref();
-          } else {
+          } else if (decoded.msg !== 'heartbeat') {
             this.runner.handle(decoded);
           }
         });

@@ -99,7 +99,7 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
     this.random = options.random ?? Math.random;
     this.log = options.log ?? (() => {});
     this.sweepTimer = setInterval(() => {
-      for (const s of this.registry.sweep()) this.disconnect(s);
+      for (const s of this.registry.sweep()) this.disconnect(s, true);
     }, Math.max(50, Math.floor(options.heartbeatTimeoutMs / 4)));
     this.sweepTimer.unref();
     this.unsubscribe = options.state.subscribe((ev) => {
@@ -143,6 +143,7 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
       case 'heartbeat':
         s.running = m.heartbeat?.running ?? 0;
         s.queued = m.heartbeat?.queued ?? 0;
+        s.link.send({ heartbeat: {} });
         return;
       case 'output': {
         const o = m.output;
@@ -164,13 +165,18 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
     }
   }
 
-  /** The agent's link ended (or it went silent): what it ran waits for it until the deadline. */
-  disconnect(s: AgentSession): void {
+  /**
+   * The agent's link ended: what it ran waits for it until the deadline. An
+   * agent cut off for silence has been silent for a whole deadline already:
+   * what it ran is lost at once.
+   */
+  disconnect(s: AgentSession, silent = false): void {
     if (!this.registry.disconnect(s)) return;
-    this.log(`agents: ${s.node} disconnected${s.leaving ? ' (left)' : ''}`);
+    this.log(`agents: ${s.node} disconnected${s.leaving ? ' (left)' : silent ? ` (silent for ${this.options.heartbeatTimeoutMs} ms)` : ''}`);
     for (const p of this.pending.values()) {
       if (p.node !== s.node) continue;
       if (s.leaving) this.finish(p, lost(`lost: agent ${s.node} left while this execution ran`));
+      else if (silent) this.finish(p, lost(`lost: agent ${s.node} sent no heartbeat for ${this.options.heartbeatTimeoutMs} ms while this execution ran; its outcome is unknown`));
       else this.armLost(p, `lost: agent ${s.node} went away while this execution ran and did not come back within ${this.options.heartbeatTimeoutMs} ms; its outcome is unknown`);
     }
   }

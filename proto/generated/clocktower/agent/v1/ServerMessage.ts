@@ -6,6 +6,7 @@ import type { Assign as _clocktower_agent_v1_Assign, Assign__Output as _clocktow
 import type { Stop as _clocktower_agent_v1_Stop, Stop__Output as _clocktower_agent_v1_Stop__Output } from '../../../clocktower/agent/v1/Stop.js';
 import type { ResultAck as _clocktower_agent_v1_ResultAck, ResultAck__Output as _clocktower_agent_v1_ResultAck__Output } from '../../../clocktower/agent/v1/ResultAck.js';
 import type { Refused as _clocktower_agent_v1_Refused, Refused__Output as _clocktower_agent_v1_Refused__Output } from '../../../clocktower/agent/v1/Refused.js';
+import type { Heartbeat as _clocktower_agent_v1_Heartbeat, Heartbeat__Output as _clocktower_agent_v1_Heartbeat__Output } from '../../../clocktower/agent/v1/Heartbeat.js';
 
 export interface ServerMessage {
   'redirect'?: (_clocktower_agent_v1_Redirect | null);
@@ -14,7 +15,8 @@ export interface ServerMessage {
   'stop'?: (_clocktower_agent_v1_Stop | null);
   'ack'?: (_clocktower_agent_v1_ResultAck | null);
   'refused'?: (_clocktower_agent_v1_Refused | null);
-  'msg'?: "redirect"|"registered"|"assign"|"stop"|"ack"|"refused";
+  'heartbeat'?: (_clocktower_agent_v1_Heartbeat | null);
+  'msg'?: "redirect"|"registered"|"assign"|"stop"|"ack"|"refused"|"heartbeat";
 }
 
 export interface ServerMessage__Output {
@@ -24,5 +26,6 @@ export interface ServerMessage__Output {
   'stop'?: (_clocktower_agent_v1_Stop__Output | null);
   'ack'?: (_clocktower_agent_v1_ResultAck__Output | null);
   'refused'?: (_clocktower_agent_v1_Refused__Output | null);
-  'msg'?: "redirect"|"registered"|"assign"|"stop"|"ack"|"refused";
+  'heartbeat'?: (_clocktower_agent_v1_Heartbeat__Output | null);
+  'msg'?: "redirect"|"registered"|"assign"|"stop"|"ack"|"refused"|"heartbeat";
 }
