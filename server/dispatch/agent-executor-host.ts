@@ -85,6 +85,8 @@ export interface AgentStatus {
 export class AgentExecutorHost implements ExecutorHost, NodeChooser {
   readonly registry: AgentRegistry;
   private readonly pending = new Map<string, Pending>();
+  /** Pending executions per node (what the leader has assigned and not seen finish). */
+  private readonly load = new Map<string, number>();
   /** Executions orphaned by an earlier leader, to be reattached rather than started. */
   private readonly resumable = new Set<string>();
   /** Results received, to acknowledge once applied: execution id -> node. */
@@ -183,10 +185,9 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
 
   /** Agents and what they run, for the API. */
   status(): AgentStatus[] {
-    const load = this.loadByNode();
     return this.registry.all().map((s) => ({
       node: s.node, tags: s.tags, executors: s.executors, capacity: s.capacity, running: s.running, queued: s.queued,
-      assigned: load.get(s.node) ?? 0, leaving: s.leaving, version: s.version, lastSeenMs: s.lastSeenMs,
+      assigned: this.load.get(s.node) ?? 0, leaving: s.leaving, version: s.version, lastSeenMs: s.lastSeenMs,
     })).sort((a, b) => a.node.localeCompare(b.node));
   }
 
@@ -224,6 +225,7 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
         resumeOnly: this.resumable.delete(request.executionId), sentTo: null, stopRequested: false, lostTimer: null, resolve,
       };
       this.pending.set(p.id, p);
+      this.load.set(node, (this.load.get(node) ?? 0) + 1);
       const onAbort = () => this.stop(p);
       if (signal.aborted) p.stopRequested = true;
       else signal.addEventListener('abort', onAbort, { once: true });
@@ -270,16 +272,9 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
   // ---- internals -------------------------------------------------------------------
 
   private agentInfos(): AgentInfo[] {
-    const load = this.loadByNode();
     return this.registry.all().map((s) => ({
-      node: s.node, tags: s.tags, executors: s.executors, capacity: s.capacity, load: load.get(s.node) ?? 0, leaving: s.leaving,
+      node: s.node, tags: s.tags, executors: s.executors, capacity: s.capacity, load: this.load.get(s.node) ?? 0, leaving: s.leaving,
     }));
-  }
-
-  private loadByNode(): Map<string, number> {
-    const load = new Map<string, number>();
-    for (const p of this.pending.values()) load.set(p.node, (load.get(p.node) ?? 0) + 1);
-    return load;
   }
 
   private noTargetReason(job: Job): string {
@@ -352,6 +347,9 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
     if (this.pending.get(p.id) !== p) return;
     this.clearLost(p);
     this.pending.delete(p.id);
+    const left = (this.load.get(p.node) ?? 1) - 1;
+    if (left > 0) this.load.set(p.node, left);
+    else this.load.delete(p.node);
     p.resolve(outcome);
   }
 }
