@@ -32,6 +32,7 @@ export class AgentClient {
   private call: grpc.ClientDuplexStream<AgentMessage, ServerMessage__Output> | null = null;
   private connectedTo: string | null = null;
   private paused = false;
+  private leaving = false;
   private closed = false;
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> = Promise.resolve();
@@ -55,7 +56,7 @@ export class AgentClient {
   /** Stop connecting (this server's own agent while the server leads: it is attached directly then). */
   pause(): void {
     this.paused = true;
-    this.call?.end();
+    this.call?.cancel();
   }
 
   resume(): void {
@@ -63,8 +64,9 @@ export class AgentClient {
     this.wake?.();
   }
 
-  /** Tell the server we leave, so it assigns nothing more. */
+  /** Tell the server we leave, so it assigns nothing more (again after any reconnect). */
   leave(): void {
+    this.leaving = true;
     this.write({ leave: {} });
   }
 
@@ -76,7 +78,7 @@ export class AgentClient {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.call?.end();
+    this.call?.cancel();
     this.wake?.();
     await this.loopDone;
     for (const c of this.clients.values()) c.close();
@@ -195,6 +197,7 @@ export class AgentClient {
           this.connectedTo = address;
           for (const s of m.registered.servers) if (s !== '' && !this.known.includes(s)) this.known.push(s);
           this.log(`agent: registered with the leader ${m.registered.server} at ${address}`);
+          if (this.leaving) call.write({ leave: {} });
           runner.attach((msg) => call.write(msg), m.registered.output_limit);
           const every = Math.max(20, m.registered.heartbeat_ms);
           heartbeat = setInterval(() => {
