@@ -80,33 +80,28 @@ export async function run(): Promise<Record<string, unknown>> {
   const light: number[] = [];
   const own: number[] = [];
   const remote: number[] = [];
+  // All three run at once and are measured in turns, round after round, so
+  // load from elsewhere and warm-up weigh on each the same.
+  const procs: { stop(): Promise<void> }[] = [];
   try {
     const lightServer = await startBenchServer(join(dir, 'light'), history);
-    try {
-      for (let r = 0; r < rounds; r++) {
-        await createJobs(lightServer.url, 'light', r, {});
-        light.push(await measure(lightServer.url, 'light', r));
-      }
-    } finally {
-      await lightServer.stop();
-    }
+    procs.push(lightServer);
     const rpc = `127.0.0.1:${await freePort()}`;
     const server = await spawnUntil(['agent', '--server', '--bootstrap-expect', '1', '--node-name', 's1', '--data-dir', join(dir, 's1'),
       '--rpc-addr', rpc, '--http-addr', '127.0.0.1:0', '--tag', 'role=server', ...history], /API on (http:\/\/[^\s,]+)/);
+    procs.push(server);
     const url = server.match[1] ?? '';
-    const agent = await spawnUntil(['agent', '--join', rpc, '--node-name', 'w1', '--tag', 'role=worker'], /registered with the leader/);
-    try {
-      for (let r = 0; r < rounds; r++) {
-        await createJobs(url, 'own', r, {});
-        own.push(await measure(url, 'own', r));
-        await createJobs(url, 'remote', r, { role: 'worker' });
-        remote.push(await measure(url, 'remote', r));
-      }
-    } finally {
-      await agent.stop();
-      await server.stop();
+    procs.push(await spawnUntil(['agent', '--join', rpc, '--node-name', 'w1', '--tag', 'role=worker'], /registered with the leader/));
+    for (let r = 0; r < rounds; r++) {
+      await createJobs(lightServer.url, 'light', r, {});
+      light.push(await measure(lightServer.url, 'light', r));
+      await createJobs(url, 'own', r, {});
+      own.push(await measure(url, 'own', r));
+      await createJobs(url, 'remote', r, { role: 'worker' });
+      remote.push(await measure(url, 'remote', r));
     }
   } finally {
+    for (const p of procs.reverse()) await p.stop();
     rmSync(dir, { recursive: true, force: true });
   }
   const m = { light: median(light), own: median(own), remote: median(remote) };
