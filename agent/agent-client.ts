@@ -37,16 +37,10 @@ export class AgentClient {
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   private readonly log: (line: string) => void;
-  private readonly connectedWaiters: (() => void)[] = [];
 
   constructor(private readonly options: AgentClientOptions) {
     this.known = [...new Set(options.servers)];
     this.log = options.log ?? (() => {});
-  }
-
-  /** The server it is registered with, or null. */
-  get server(): string | null {
-    return this.connectedTo;
   }
 
   start(): void {
@@ -68,12 +62,6 @@ export class AgentClient {
   leave(): void {
     this.leaving = true;
     this.write({ leave: {} });
-  }
-
-  /** Resolves once registered with a leader. */
-  connected(): Promise<void> {
-    if (this.connectedTo !== null) return Promise.resolve();
-    return new Promise((resolve) => this.connectedWaiters.push(resolve));
   }
 
   async close(): Promise<void> {
@@ -210,7 +198,6 @@ export class AgentClient {
             const load = runner.load;
             call.write({ heartbeat: { running: load.running, queued: load.queued } });
           }, every);
-          for (const w of this.connectedWaiters.splice(0)) w();
         }
       });
       call.on('error', finish);
