@@ -230,8 +230,10 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
       if (signal.aborted) p.stopRequested = true;
       else signal.addEventListener('abort', onAbort, { once: true });
       const s = this.registry.get(node);
+      // Reclaiming from an earlier leader: its agents first have to find this one, so they get twice the deadline.
+      const waitMs = p.resumeOnly ? 2 * this.options.heartbeatTimeoutMs : this.options.heartbeatTimeoutMs;
       if (s) this.assign(p, s);
-      else this.armLost(p, `lost: agent ${node} is not connected and did not connect within ${this.options.heartbeatTimeoutMs} ms`);
+      else this.armLost(p, `lost: agent ${node} is not connected and did not connect within ${waitMs} ms`, waitMs);
     });
   }
 
@@ -333,9 +335,9 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
     this.registry.get(node)?.link.send({ ack: { execution_id: id } });
   }
 
-  private armLost(p: Pending, error: string): void {
+  private armLost(p: Pending, error: string, ms = this.options.heartbeatTimeoutMs): void {
     this.clearLost(p);
-    p.lostTimer = setTimeout(() => this.finish(p, lost(error)), this.options.heartbeatTimeoutMs);
+    p.lostTimer = setTimeout(() => this.finish(p, lost(error)), ms);
   }
 
   private clearLost(p: Pending): void {

@@ -68,7 +68,7 @@ t.test('a leader cut off cannot commit or fire; the majority carries on', async 
     const late = await until(`${name}: the cut-off leader's fires to settle`, async () => {
       const mine = (await executions(next.url, name)).filter((e) => e.trigger !== 'manual' && e.node_name === old.name && Date.parse(e.scheduled_at) > cutAt + 500);
       return mine.some((e) => e.state === 'running') ? undefined : mine;
-    }, 30_000);
+    }, 45_000);
     t.same(late.filter((e) => e.state !== 'lost').map((e) => [e.scheduled_at, e.state]), [], `${name}: the cut-off leader ran nothing after the cut`);
   }
   const back = await until('the healed server to see the new writes', async () => {
