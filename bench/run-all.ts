@@ -17,6 +17,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<Record<string, 
   linearizability: () => import('./linearizability.js'),
   'executors-grpc-pubsub': () => import('./executors-grpc-pubsub.js'),
   'executors-nats-rabbitmq': () => import('./executors-nats-rabbitmq.js'),
+  agents: () => import('./agents.js'),
 };
 
 if (isMain(import.meta.url)) {

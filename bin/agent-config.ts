@@ -3,6 +3,7 @@
 // then CLOCKTOWER_<FLAG>, then flags).
 
 import type { ParseArgsConfig } from 'node:util';
+import { parseGoDurationMs } from '../plugins/sdk/go-duration.js';
 import { ConfigError, checkHostPort, lightConfigFrom, lightOptions, mergeFlags, positiveInt, str, type LightConfig, type RawFlags } from './light-config.js';
 
 export interface AgentConfig extends LightConfig {
@@ -18,6 +19,14 @@ export interface AgentConfig extends LightConfig {
   readonly advertiseRpcAddr: string;
   /** Scales Raft's timing: a tick is 100 ms x this; an election times out after 10-20 ticks. */
   readonly raftMultiplier: number;
+  /** Dkron's node tags (--tag key=value), matched against jobs' `tags`. */
+  readonly tags: Readonly<Record<string, string>>;
+  /** Executions this node runs at once; more wait in a queue. */
+  readonly capacity: number;
+  /** Servers: an agent silent or away this long is cut off and what it ran is marked lost. */
+  readonly agentTimeoutMs: number;
+  /** On SIGTERM an agent lets running executions finish this long, then stops them. */
+  readonly shutdownGraceMs: number;
 }
 
 const agentOptions = {
@@ -29,17 +38,26 @@ const agentOptions = {
   'rpc-addr': { type: 'string' },
   'advertise-rpc-addr': { type: 'string' },
   'raft-multiplier': { type: 'string' },
+  tag: { type: 'string', multiple: true },
+  capacity: { type: 'string' },
+  'agent-timeout': { type: 'string' },
+  'shutdown-grace': { type: 'string' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
 
 export const agentUsage = `Usage: clocktower agent --server [flags]
+       clocktower agent --join HOST:PORT [--tag KEY=VALUE ...] [flags]
 
-Runs a Clocktower server: a member of a Raft-replicated cluster that stores
-jobs, schedules them (only the leader fires) and serves the REST API. Any
-server answers the API: writes go to the leader, reads are linearizable
-(add ?stale to read the local copy).
+With --server: runs a Clocktower server, a member of a Raft-replicated cluster
+that stores jobs, schedules them (only the leader fires) and serves the REST
+API; it is also an agent that runs executions. Any server answers the API:
+writes go to the leader, reads are linearizable (add ?stale to read the local copy).
+
+Without --server: runs an agent only. It dials a server (--join), follows it
+to the leader, registers its tags and runs the executions the leader assigns
+it; it reconnects by itself when the leader changes.
 
 Cluster flags (Dkron's):
-  --server                 run a server (agents without --server come later)
+  --server                 run a server (without it: an agent only, which needs --join)
   --bootstrap-expect N     with an empty data dir: wait for N servers, then form a cluster of them
   --join HOST:PORT         a server's --rpc-addr to contact (repeatable)
   --retry-join HOST:PORT   the same (repeatable; joining always retries)
@@ -47,6 +65,13 @@ Cluster flags (Dkron's):
   --advertise-rpc-addr HOST:PORT
                            the address other servers dial to reach this one (default: --rpc-addr)
   --raft-multiplier N      scale Raft timing (default 1: 100 ms ticks, elections after 1-2 s)
+  --tag KEY=VALUE          a node tag jobs select by (repeatable), e.g. --tag role=web --tag zone=a
+  --capacity N             executions this node runs at once; more wait in a queue (default 1000)
+  --agent-timeout DURATION servers: an agent silent or away this long is cut off and its running
+                           executions are marked lost (retried per the job's retries) (default 15s)
+  --shutdown-grace DURATION
+                           on SIGTERM, let this node's running executions finish this long, then
+                           stop them and report them stopped (default 30s)
 
 Start three servers with --bootstrap-expect 3, each --join-ing the others;
 add a fourth later with just --join. Restarted servers rejoin from their data dir.
@@ -63,7 +88,18 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
   if (raw === 'help') return 'help';
   const base = lightConfigFrom(raw, version);
   const server = raw['server'] === true;
-  if (!server) throw new ConfigError('agents without --server are not available yet: run a server with --server (it also runs executions)');
+  const agentOnly = {
+    tags: parseTags(list(raw, 'tag')),
+    capacity: positiveInt(raw, 'capacity', 1000),
+    agentTimeoutMs: duration(raw, 'agent-timeout', 15_000),
+    shutdownGraceMs: duration(raw, 'shutdown-grace', 30_000, true),
+  };
+  if (!server) {
+    const join = [...list(raw, 'join'), ...list(raw, 'retry-join')];
+    if (join.length === 0) throw new ConfigError('an agent without --server needs --join HOST:PORT (a server\'s --rpc-addr)');
+    for (const j of join) checkHostPort('join', j);
+    return { ...base, server, rpcAddr: '', advertiseRpcAddr: '', join, bootstrapExpect: 0, raftMultiplier: 1, ...agentOnly };
+  }
   const rpcAddr = str(raw, 'rpc-addr') ?? '127.0.0.1:6868';
   checkHostPort('rpc-addr', rpcAddr);
   const join = [...list(raw, 'join'), ...list(raw, 'retry-join')];
@@ -73,7 +109,30 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
   if (bootstrapExpect > 1 && /:0$/.test(base.httpAddr)) throw new ConfigError('--http-addr needs a fixed port in a cluster: other servers forward writes to it');
   const advertiseRpcAddr = str(raw, 'advertise-rpc-addr') ?? rpcAddr;
   checkHostPort('advertise-rpc-addr', advertiseRpcAddr);
-  return { ...base, server, rpcAddr, advertiseRpcAddr, join, bootstrapExpect, raftMultiplier: positiveInt(raw, 'raft-multiplier', 1) };
+  return { ...base, server, rpcAddr, advertiseRpcAddr, join, bootstrapExpect, raftMultiplier: positiveInt(raw, 'raft-multiplier', 1), ...agentOnly };
+}
+
+function parseTags(pairs: readonly string[]): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`--tag must be KEY=VALUE, not "${pair}"`);
+    tags[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return tags;
+}
+
+function duration(raw: RawFlags, key: string, fallback: number, zeroOk = false): number {
+  const v = str(raw, key);
+  if (v === undefined) return fallback;
+  let ms: number;
+  try {
+    ms = parseGoDurationMs(v);
+  } catch {
+    throw new ConfigError(`--${key} must be a duration such as 10s or 1m30s, not "${v}"`);
+  }
+  if (ms < 0 || (ms === 0 && !zeroOk)) throw new ConfigError(`--${key} must be a duration above 0, not "${v}"`);
+  return ms;
 }
 
 function list(raw: RawFlags, key: string): string[] {

@@ -7,6 +7,7 @@ import { startLight } from './light.js';
 import { ConfigError, lightUsage, parseLightConfig } from './light-config.js';
 import { agentUsage, parseAgentConfig } from './agent-config.js';
 import { startServer, type RunningServer } from './server.js';
+import { startAgentOnly } from './agent.js';
 
 export interface Io {
   stdout(s: string): void;
@@ -31,13 +32,14 @@ async function runLight(argv: string[], io: Io): Promise<number> {
 }
 
 async function runAgent(argv: string[], io: Io): Promise<number> {
-  return serve(io, agentUsage, () => parseAgentConfig(argv, io.env, packageVersion()), (config, log) => startServer(config, {
+  return serve(io, agentUsage, () => parseAgentConfig(argv, io.env, packageVersion()), (config, log) => config.server ? startServer(config, {
     rpcAddr: config.rpcAddr, advertiseRpcAddr: config.advertiseRpcAddr, bootstrapExpect: config.bootstrapExpect, join: config.join, raftMultiplier: config.raftMultiplier,
-  }, log));
+    agents: { tags: config.tags, capacity: config.capacity, heartbeatTimeoutMs: config.agentTimeoutMs, shutdownGraceMs: config.shutdownGraceMs },
+  }, log) : startAgentOnly(config, log));
 }
 
 /** Parse, start, and run until SIGINT/SIGTERM (or the server stops itself, after leaving its cluster). */
-async function serve<C>(io: Io, usage: string, parse: () => C | 'help', start: (config: C, log: (line: string) => void) => Promise<RunningServer>): Promise<number> {
+async function serve<C>(io: Io, usage: string, parse: () => C | 'help', start: (config: C, log: (line: string) => void) => Promise<Pick<RunningServer, 'stopped' | 'close'>>): Promise<number> {
   let config;
   try {
     config = parse();
@@ -53,7 +55,7 @@ async function serve<C>(io: Io, usage: string, parse: () => C | 'help', start: (
     return 0;
   }
   const log = (line: string) => io.stderr(`${new Date().toISOString()} ${line}\n`);
-  let server: RunningServer;
+  let server: Pick<RunningServer, 'stopped' | 'close'>;
   try {
     server = await start(config, log);
   } catch (err) {

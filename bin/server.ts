@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { clusterProto } from '../proto/load-proto.js';
+import { agentProto, clusterProto } from '../proto/load-proto.js';
 import type { Identity__Output } from '../proto/generated/clocktower/cluster/v1/Identity.js';
 import { discover, joinCluster } from '../server/cluster/cluster-discovery.js';
 import { clusterServiceHandlers } from '../server/cluster/cluster-service.js';
@@ -24,6 +24,7 @@ import { InProcessExecutorHost } from './in-process-executor-host.js';
 import { loadPlugins } from './node-plugins.js';
 import { builtinProcessors } from './in-process-processor-host.js';
 import { PluginProcessorHost } from './plugin-processor-host.js';
+import { ServerAgents, type ServerAgentSettings } from './server-agents.js';
 import { lockDataDir } from './data-dir-lock.js';
 import type { LightConfig } from './light-config.js';
 
@@ -33,6 +34,8 @@ export interface ClusterSettings {
   readonly bootstrapExpect: number;
   readonly join: readonly string[];
   readonly raftMultiplier: number;
+  /** This server's own agent, and the agents that connect to it. */
+  readonly agents: ServerAgentSettings;
 }
 
 export interface RunningServer {
@@ -67,6 +70,12 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
   let transport: RaftMessageTransport = { send: () => {}, setPeer: () => {}, removePeer: () => {} };
   let raftTransport: RaftTransport | null = null;
   const known = new Map<string, Identity__Output>();
+  const plugins = loadPlugins(config.pluginDirs, log);
+  const executorRegistry = plugins.registry;
+  const agents = cluster ? new ServerAgents({
+    nodeName: config.nodeName, rpcAddr: cluster.advertiseRpcAddr, join: cluster.join, state, executors: executorRegistry,
+    outputLimit: config.outputLimit, version: config.version, settings: cluster.agents, log,
+  }) : null;
 
   if (cluster) {
     raftTransport = new RaftTransport({
@@ -78,6 +87,7 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
       log,
     });
     raftTransport.addService(clusterProto().clocktower.cluster.v1.Cluster.service, clusterServiceHandlers({ self, known, node: () => node, log }));
+    if (agents) raftTransport.addService(agentProto().clocktower.agent.v1.Agent.service, agents.handlers());
     await raftTransport.start();
     const rt = raftTransport;
     cleanups.push(() => rt.close());
@@ -125,10 +135,16 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
     await joinCluster(joinVia, self, { log });
   }
 
-  const commandLog: CommandLog = { submit: (command) => opened.propose(encodeCommand(command)) };
-  const plugins = loadPlugins(config.pluginDirs, log);
-  const host = new InProcessExecutorHost(plugins.registry);
+  // Set on shutdown in a cluster: what runs on agents is left running in the state, for the next leader to reclaim.
+  let refuseCommands = false;
+  const commandLog: CommandLog = {
+    submit: (command) => refuseCommands
+      ? Promise.reject(new ClusterError('CT_CLUSTER_CLOSED', 'the server is shutting down'))
+      : opened.propose(encodeCommand(command)),
+  };
+  const host = new InProcessExecutorHost(executorRegistry);
   cleanups.push(() => host.close());
+  if (agents) cleanups.push(() => agents.close());
   // Built-in processors run in-process; a discovered program of the same name replaces one.
   const processors = new PluginProcessorHost(plugins.processors, { alongside: builtinProcessors(), log });
   cleanups.push(() => processors.close());
@@ -136,13 +152,23 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
     nodeName: config.nodeName,
     state,
     log: commandLog,
-    host,
+    // In a cluster, executions go to agents (this server's own one in-process); light mode runs them here.
+    host: agents?.host ?? host,
+    ...(agents ? { chooser: agents.host } : {}),
     processors,
     now,
     outputLimit: config.outputLimit,
     onError: (err) => log(`dispatch: ${err instanceof Error ? err.message : String(err)}`),
   });
   cleanups.push(() => dispatcher.shutdown());
+  if (agents) {
+    cleanups.push(async () => {
+      dispatcher.stopLeading();
+      await agents.drainOwn();
+      refuseCommands = true;
+      agents.release();
+    });
+  }
   let stopRequested: () => void = () => {};
   const stopped = new Promise<void>((resolve) => { stopRequested = resolve; });
   const api = new HttpApi({
@@ -161,11 +187,18 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
       readBarrier: () => opened.readBarrier(),
       admin: clusterAdmin(opened, config, () => stopRequested(), log),
     } : {}),
+    ...(agents ? { agents: () => agents.host.status() } : {}),
   });
   opened.onLeadershipChange((leading) => {
-    if (leading) dispatcher.startLeading();
-    else dispatcher.stopLeading();
+    if (leading) {
+      agents?.startLeading();
+      dispatcher.startLeading();
+    } else {
+      dispatcher.stopLeading();
+      agents?.stopLeading();
+    }
   });
+  agents?.start(opened as RaftNode<unknown>);
   if (!cluster) {
     // The only voter leads as soon as it has replayed its log; serve once it does.
     await new Promise<void>((resolve) => opened.onLeadershipChange((leading) => leading && resolve()));

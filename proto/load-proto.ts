@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import type { ProtoGrpcType as AgentProto } from './generated/agent.js';
 import type { ProtoGrpcType as ClusterProto } from './generated/cluster.js';
 import type { ProtoGrpcType as PluginProto } from './generated/plugin.js';
 import type { ProtoGrpcType as RaftProto } from './generated/raft.js';
@@ -40,4 +41,11 @@ let cluster: ClusterProto | null = null;
 export function clusterProto(): ClusterProto {
   cluster ??= grpc.loadPackageDefinition(protoLoader.loadSync(protoPath('cluster.proto'), loaderOptions)) as unknown as ClusterProto;
   return cluster;
+}
+
+let agent: AgentProto | null = null;
+
+export function agentProto(): AgentProto {
+  agent ??= grpc.loadPackageDefinition(protoLoader.loadSync(protoPath('agent.proto'), loaderOptions)) as unknown as AgentProto;
+  return agent;
 }

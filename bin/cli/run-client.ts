@@ -20,6 +20,7 @@ Usage: clocktower <command> [flags]
 Server:
   light                 run everything in one process on one node (--help for flags)
   agent --server        run a server of a Raft-replicated cluster (--help for flags)
+  agent --join H:P      run an agent: executions the leader assigns by --tag (--help for flags)
 
 Jobs (talk to the REST API):
   jobs list             list jobs

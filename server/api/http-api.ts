@@ -14,6 +14,8 @@ import { ApiError, errorBody, httpStatusOf } from './api-error.js';
 import { clusterRoutes } from './routes/cluster-routes.js';
 import { jobRoutes } from './routes/job-routes.js';
 import { executionRoutes } from './routes/execution-routes.js';
+import { agentRoutes } from './routes/agent-routes.js';
+import type { AgentStatus } from '../dispatch/agent-executor-host.js';
 import { raftRoutes, type ClusterAdmin } from './routes/raft-routes.js';
 import { pluginRoutes, type PluginListing } from './routes/plugin-routes.js';
 import type { Reply, Route, RouteRequest } from './routes/route.js';
@@ -41,6 +43,8 @@ export interface ApiOptions {
   readonly admin?: ClusterAdmin;
   /** The executors and processors this node has (GET /v1/plugins). */
   readonly plugins?: PluginListing;
+  /** In a cluster: the agents connected to this server (the leader). */
+  readonly agents?: () => AgentStatus[];
 }
 
 export interface ForwardedRequest {
@@ -62,7 +66,7 @@ export class HttpApi {
   private readonly token: Buffer | null;
 
   constructor(private readonly ctx: ApiContext) {
-    this.routes = [...clusterRoutes, ...raftRoutes, ...pluginRoutes, ...jobRoutes, ...executionRoutes];
+    this.routes = [...clusterRoutes, ...raftRoutes, ...pluginRoutes, ...jobRoutes, ...executionRoutes, ...agentRoutes];
     this.token = ctx.apiToken ? Buffer.from(`Bearer ${ctx.apiToken}`) : null;
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 65_000;

@@ -16,6 +16,7 @@ import type { Execution } from '../state/execution.js';
 import type { Job, JobSpec } from '../state/job.js';
 import type { StateMachine } from '../state/state-machine.js';
 import type { ApplyResult } from '../state/state-machine.js';
+import type { NodeChooser } from './agent-executor-host.js';
 import type { ExecutorHost } from './executor-host.js';
 import { ExecutionRunner, type RunningExecution } from './execution-runner.js';
 import { JobSchedules } from './job-schedules.js';
@@ -33,6 +34,8 @@ export interface DispatcherOptions {
   /** Runs jobs' processors on finished executions (none: jobs with processors are refused). */
   readonly processors?: ProcessorHost | undefined;
   readonly processorTimeoutMs?: number | undefined;
+  /** Picks the agents that run each fire (a cluster with agents); without it everything runs on this node. */
+  readonly chooser?: NodeChooser;
 }
 
 /** How long to wait before planning a job again after its fires failed to commit. */
@@ -91,7 +94,9 @@ export class Dispatcher {
     const orphans: Execution[] = [];
     for (const e of state.activeExecutions()) {
       if (e.state === 'pending') this.pendingHeap.set(e.id, e.notBeforeMs);
-      else if (!this.runner.isRunning(e.id)) orphans.push(e);
+      else if (this.runner.isRunning(e.id)) continue;
+      else if (this.options.chooser?.resume(e)) this.runner.run(e); // its agent may still run it: reattach
+      else orphans.push(e);
     }
     for (const e of orphans) {
       this.runner.finish({
@@ -143,7 +148,8 @@ export class Dispatcher {
 
   /** Run a job now (API `POST /v1/jobs/{name}/run`). Resolves once the fire is committed. */
   async runNow(name: string): Promise<ApplyResult> {
-    const fire: Fire = { jobName: name, scheduledAtMs: this.options.now(), trigger: 'manual', nodes: [this.options.nodeName] };
+    const job = this.options.state.job(name);
+    const fire: Fire = { jobName: name, scheduledAtMs: this.options.now(), trigger: 'manual', nodes: job ? this.nodesFor(job) : [this.options.nodeName] };
     const res = await this.options.log.submit({ type: CommandType.RecordFires, atMs: this.options.now(), fires: [fire], skips: [], lastScheduled: [] });
     if (res.ok) for (const e of res.executions) this.runner.run(e);
     return res;
@@ -178,7 +184,7 @@ export class Dispatcher {
   }
 
   private async fire(names: string[]): Promise<void> {
-    const { state, now, nodeName } = this.options;
+    const { state, now } = this.options;
     const atMs = now();
     const fires: Fire[] = [];
     const skips: Skip[] = [];
@@ -189,7 +195,7 @@ export class Dispatcher {
       if (!job) continue;
       const plan = this.schedules.due(job, atMs);
       if (!plan) continue;
-      for (const t of plan.run) fires.push({ jobName: name, scheduledAtMs: t, trigger: 'schedule', nodes: [nodeName] });
+      for (const t of plan.run) fires.push({ jobName: name, scheduledAtMs: t, trigger: 'schedule', nodes: this.nodesFor(job) });
       for (const s of plan.skipped) skips.push({ jobName: name, ...s });
       if (plan.settledUpTo !== null) lastScheduled.push({ jobName: name, atMs: plan.settledUpTo });
       if (plan.next !== null) nexts.push({ name, at: plan.next });
@@ -220,6 +226,11 @@ export class Dispatcher {
     this.fireTimer.arm();
   }
 
+  /** The nodes that run one fire of the job, chosen now and committed with the fire. */
+  private nodesFor(job: Job): string[] {
+    return this.options.chooser?.forFire(job) ?? [this.options.nodeName];
+  }
+
   private replanChangedMeanwhile(names: readonly string[]): void {
     for (const name of names) {
       if (!this.replanAfterCommit.delete(name)) continue;
@@ -236,10 +247,15 @@ export class Dispatcher {
   }
 
   private async startPending(ids: string[]): Promise<void> {
-    const { nodeName, now } = this.options;
+    const { nodeName, now, state, chooser } = this.options;
+    const nodeOf = (id: string): string => {
+      const e = state.execution(id);
+      const job = e ? state.job(e.jobName) : undefined;
+      return chooser && e && job ? chooser.forStart(job, e) : nodeName;
+    };
     try {
       const res = await this.options.log.submit({
-        type: CommandType.StartExecutions, atMs: now(), starts: ids.map((id) => ({ id, nodeName })),
+        type: CommandType.StartExecutions, atMs: now(), starts: ids.map((id) => ({ id, nodeName: nodeOf(id) })),
       });
       if (res.ok) for (const e of res.executions) this.runner.run(e);
     } catch (err) {

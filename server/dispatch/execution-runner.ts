@@ -83,7 +83,7 @@ export class ExecutionRunner {
         const result: ExecutionResult = {
           id: execution.id,
           finishedAtMs: this.options.now(),
-          state: stopped ? 'stopped' : outcome.success ? 'succeeded' : 'failed',
+          state: stopped ? 'stopped' : outcome.success ? 'succeeded' : 'lost' in outcome && outcome.lost === true ? 'lost' : 'failed',
           output: output.text(),
           outputTruncated: output.truncated,
           exitCode: outcome.exitCode,

@@ -14,6 +14,8 @@ export interface RunOutcome {
   readonly exitCode: number;
   /** "" on success; otherwise what went wrong, in plain words. */
   readonly error: string;
+  /** The node running it went away: the outcome is unknown (recorded as "lost", retried per the job). */
+  readonly lost?: boolean;
 }
 
 export interface OutputSink {

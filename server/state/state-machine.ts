@@ -279,10 +279,13 @@ export class StateMachine {
         }));
         continue;
       }
+      // One fire on several nodes (a tag's cardinality) is one group, as in Dkron: its status waits for all of them.
+      let group: string | null = null;
       for (const node of f.nodes) {
         const id = this.newId();
+        group ??= id;
         executions.push(this.addExecution(r, {
-          id, jobName: f.jobName, group: id, attempt: 1, trigger: f.trigger, scheduledAtMs: f.scheduledAtMs,
+          id, jobName: f.jobName, group, attempt: 1, trigger: f.trigger, scheduledAtMs: f.scheduledAtMs,
           nodeName: node, notBeforeMs: c.atMs, startedAtMs: c.atMs, finishedAtMs: null, state: 'running',
           output: '', outputTruncated: false, exitCode: null, error: '',
         }));

@@ -2,7 +2,9 @@
 // servers, then block() to drop every open connection and refuse new ones
 // (mode 'refuse': accepted and reset at once) or swallow them (mode
 // 'blackhole': accepted, read and never answered, until unblock() drops them),
-// and unblock() to let connections through again.
+// and unblock() to let connections through again. freeze() makes a
+// half-open link: open connections stay open but nothing passes either way,
+// and new ones go into the black hole, until unblock() drops them all.
 
 import { createConnection, createServer, type Socket } from 'node:net';
 
@@ -19,6 +21,8 @@ export interface FaultProxy {
   /** host:port to connect to instead of the target. */
   readonly address: string;
   block(): void;
+  /** Open connections go silent (not closed); new ones are swallowed. */
+  freeze(): void;
   unblock(): void;
   stats(): FaultProxyStats;
   close(): Promise<void>;
@@ -43,6 +47,8 @@ export async function startFaultProxy(target: string, options: FaultProxyOptions
   const open = new Set<Socket>();
   const held = new Set<Socket>();
   let blocked = false;
+  let frozen = false;
+  const pairs = new Set<{ client: Socket; server: Socket }>();
   let forwarded = 0;
   let refused = 0;
 
@@ -53,8 +59,8 @@ export async function startFaultProxy(target: string, options: FaultProxyOptions
 
   const server = createServer({ noDelay: true }, (client) => {
     client.on('error', () => {});
-    if (blocked) {
-      if (mode === 'refuse') {
+    if (blocked || frozen) {
+      if (mode === 'refuse' && !frozen) {
         refused++;
         client.resetAndDestroy();
       } else {
@@ -72,6 +78,9 @@ export async function startFaultProxy(target: string, options: FaultProxyOptions
     server.once('close', () => client.destroy());
     client.pipe(server);
     server.pipe(client);
+    const pair = { client, server };
+    pairs.add(pair);
+    client.once('close', () => pairs.delete(pair));
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -87,8 +96,26 @@ export async function startFaultProxy(target: string, options: FaultProxyOptions
       blocked = true;
       for (const s of open) s.resetAndDestroy();
     },
+    freeze() {
+      frozen = true;
+      for (const { client, server } of pairs) {
+        client.unpipe(server);
+        server.unpipe(client);
+        // Read and drop: the peer's writes succeed, nothing arrives.
+        client.removeAllListeners('data');
+        server.removeAllListeners('data');
+        client.on('data', () => {});
+        server.on('data', () => {});
+        open.delete(client);
+        open.delete(server);
+        track(client, held);
+        track(server, held);
+      }
+      pairs.clear();
+    },
     unblock() {
       blocked = false;
+      frozen = false;
       // Whoever connected into the black hole sees the connection drop and retries.
       for (const s of held) s.resetAndDestroy();
     },

@@ -1,0 +1,46 @@
+// An agent without a server (`clocktower agent --join HOST:PORT`): runs
+// what the leader assigns it, reconnecting through any server it knows.
+// Stopping it is graceful: it tells the leader it leaves, lets running work
+// finish within the grace period (stopping what is left), waits for its
+// results to be acknowledged, then disconnects.
+
+import type { ExecutorRegistry } from '../plugins/sdk/executor-registry.js';
+import { AgentClient } from './agent-client.js';
+import { AgentRunner } from './agent-runner.js';
+
+export interface AgentSettings {
+  readonly node: string;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly servers: readonly string[];
+  readonly executors: ExecutorRegistry;
+  readonly capacity: number;
+  /** On stop: how long running executions may take to finish before they are stopped. */
+  readonly graceMs: number;
+  readonly version: string;
+  readonly log: (line: string) => void;
+}
+
+export interface RunningAgent {
+  readonly runner: AgentRunner;
+  readonly client: AgentClient;
+  /** Graceful stop. */
+  close(): Promise<void>;
+}
+
+export function startAgent(settings: AgentSettings): RunningAgent {
+  const runner = new AgentRunner({
+    node: settings.node, tags: settings.tags, executors: settings.executors, capacity: settings.capacity, version: settings.version, log: settings.log,
+  });
+  const client = new AgentClient({ servers: settings.servers, runner, log: settings.log });
+  client.start();
+  settings.log(`clocktower agent: node ${settings.node}, servers ${settings.servers.join(', ')}, capacity ${settings.capacity}`);
+  let closing: Promise<void> | null = null;
+  const close = async () => {
+    client.leave();
+    settings.log(`agent: leaving; ${runner.describe()}; waiting up to ${settings.graceMs} ms`);
+    await runner.drain(settings.graceMs, 5000);
+    await client.close();
+    await settings.executors.close();
+  };
+  return { runner, client, close: () => (closing ??= close()) };
+}

@@ -1,0 +1,12 @@
+// Original file: proto/agent.proto
+
+
+export interface Heartbeat {
+  'running'?: (number);
+  'queued'?: (number);
+}
+
+export interface Heartbeat__Output {
+  'running': (number);
+  'queued': (number);
+}

@@ -1,0 +1,36 @@
+// GET /v1/agents: the agents connected to the leader, their tags and load.
+
+import type { AgentStatus } from '../../dispatch/agent-executor-host.js';
+import type { ApiContext } from '../http-api.js';
+import { json, requireLeader, type Route } from './route.js';
+
+function agentJson(a: AgentStatus): Record<string, unknown> {
+  return {
+    name: a.node,
+    tags: a.tags,
+    executors: a.executors,
+    capacity: a.capacity,
+    // Executions the leader has assigned to it and not seen finish.
+    assigned: a.assigned,
+    // As the agent last reported: running now, and waiting for a free slot.
+    running: a.running,
+    queued: a.queued,
+    leaving: a.leaving,
+    version: a.version,
+    last_seen: new Date(a.lastSeenMs).toISOString(),
+  };
+}
+
+export const agentRoutes: Route[] = [
+  {
+    method: 'GET',
+    pattern: /^\/v1\/agents$/,
+    local: true,
+    handle: (_req, ctx: ApiContext) => {
+      if (!ctx.agents) return json(200, [], { 'x-total-count': '0' });
+      requireLeader(ctx);
+      const list = ctx.agents().map(agentJson);
+      return json(200, list, { 'x-total-count': String(list.length) });
+    },
+  },
+];

@@ -1,0 +1,361 @@
+// The leader's side of running executions on agents: an ExecutorHost (so
+// ExecutionRunner runs, collects output and commits results as it does for
+// in-process executors) that sends each execution to the agent named in its
+// record, and the NodeChooser the dispatcher asks at fire time.
+//
+// An execution waits for its agent: while the agent is connected it is
+// assigned; while it is not (cut off, reconnecting, restarting), it waits up
+// to the heartbeat deadline and is then reported lost, which the state
+// machine retries per the job's policy. When an agent (re)connects, every
+// execution waiting for it is (re)assigned; the agent re-attaches to what it
+// runs, re-sends results it finished while cut off, and answers "unknown"
+// for what it never heard of or forgot in a restart (resume_only). A result
+// is acknowledged to the agent once its FinishExecutions has applied, so a
+// result is never dropped between agent and log; applying it twice changes
+// nothing.
+
+import type { AgentMessage__Output } from '../../proto/generated/clocktower/agent/v1/AgentMessage.js';
+import type { Register__Output } from '../../proto/generated/clocktower/agent/v1/Register.js';
+import type { Result__Output } from '../../proto/generated/clocktower/agent/v1/Result.js';
+import { isFinished, type Execution } from '../state/execution.js';
+import type { Job } from '../state/job.js';
+import type { StateMachine } from '../state/state-machine.js';
+import type { AgentLink, AgentSession, Registration } from './agent-registry.js';
+import { AgentRegistry } from './agent-registry.js';
+import type { ExecutorHost, OutputSink, RunOutcome, RunRequest } from './executor-host.js';
+import { describeTags, selectOne, selectTargets, type AgentInfo } from './target-selection.js';
+
+/** How the dispatcher picks the nodes that run a fire (committed with the fire). */
+export interface NodeChooser {
+  /** Nodes for a new fire of the job; [""] when none qualifies (the run then fails saying why). */
+  forFire(job: Job): string[];
+  /** One node for a pending execution (a retry, a child run); "" when none qualifies. */
+  forStart(job: Job, execution: Execution): string;
+  /** On taking over leadership: claim a running execution back from its agent instead of calling it lost. */
+  resume(execution: Execution): boolean;
+}
+
+export interface AgentHostOptions {
+  readonly state: StateMachine;
+  readonly now: () => number;
+  /** This server's node name: its own agent is preferred for untagged jobs. */
+  readonly selfNode: string;
+  readonly heartbeatTimeoutMs: number;
+  readonly outputLimit: number;
+  /** Every server's RPC address, told to agents so they can reconnect through any of them. */
+  readonly servers: () => string[];
+  /** Executors this server has itself (its own agent's), listed even while no agent is connected. */
+  readonly localExecutors?: () => string[];
+  /** Save-time check of an executor config (the built-in executors' rules). */
+  readonly validate?: (executor: string, config: Readonly<Record<string, string>>) => string | null;
+  readonly random?: () => number;
+  readonly log?: (line: string) => void;
+}
+
+interface Pending {
+  readonly id: string;
+  readonly node: string;
+  readonly executor: string;
+  readonly request: RunRequest;
+  readonly output: OutputSink;
+  /** Output bytes received so far. */
+  received: number;
+  /** Only reattach (started by an earlier leader, or sent to an agent instance that has since restarted). */
+  resumeOnly: boolean;
+  /** The agent instance it was last sent to. */
+  sentTo: string | null;
+  stopRequested: boolean;
+  lostTimer: NodeJS.Timeout | null;
+  resolve(outcome: RunOutcome): void;
+}
+
+export interface AgentStatus {
+  readonly node: string;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly executors: readonly string[];
+  readonly capacity: number;
+  readonly running: number;
+  readonly queued: number;
+  readonly assigned: number;
+  readonly leaving: boolean;
+  readonly version: string;
+  readonly lastSeenMs: number;
+}
+
+export class AgentExecutorHost implements ExecutorHost, NodeChooser {
+  readonly registry: AgentRegistry;
+  private readonly pending = new Map<string, Pending>();
+  /** Pending executions per node (what the leader has assigned and not seen finish). */
+  private readonly load = new Map<string, number>();
+  /** Executions orphaned by an earlier leader, to be reattached rather than started. */
+  private readonly resumable = new Set<string>();
+  /** Results received, to acknowledge once applied: execution id -> node. */
+  private readonly awaitingAck = new Map<string, string>();
+  private readonly sweepTimer: NodeJS.Timeout;
+  private readonly unsubscribe: () => void;
+  private readonly random: () => number;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly options: AgentHostOptions) {
+    this.registry = new AgentRegistry({ now: options.now, heartbeatTimeoutMs: options.heartbeatTimeoutMs });
+    this.random = options.random ?? Math.random;
+    this.log = options.log ?? (() => {});
+    this.sweepTimer = setInterval(() => {
+      for (const s of this.registry.sweep()) this.disconnect(s, true);
+    }, Math.max(50, Math.floor(options.heartbeatTimeoutMs / 4)));
+    this.sweepTimer.unref();
+    this.unsubscribe = options.state.subscribe((ev) => {
+      if (ev.kind === 'execution' && isFinished(ev.execution)) this.acknowledge(ev.execution.id);
+    });
+  }
+
+  // ---- the agents' side ------------------------------------------------------
+
+  register(reg: Register__Output, link: AgentLink): Registration {
+    const r = this.registry.register(reg, link);
+    if ('error' in r) return r;
+    const s = r.session;
+    link.send({
+      registered: {
+        server: this.options.selfNode, heartbeat_ms: Math.max(20, Math.floor(this.options.heartbeatTimeoutMs / 3)),
+        servers: this.options.servers(), output_limit: this.options.outputLimit,
+      },
+    });
+    this.log(`agents: ${s.node} connected (tags ${describeTags(s.tags)}, executors ${s.executors.join(',')}, capacity ${s.capacity})`);
+    for (const p of this.pending.values()) {
+      if (p.node !== s.node) continue;
+      this.clearLost(p);
+      if (p.sentTo !== null && p.sentTo !== s.instance) p.resumeOnly = true;
+      this.assign(p, s);
+    }
+    // What it still runs but was settled meanwhile (lost while it was cut off, and maybe retried elsewhere): stop it.
+    for (const id of reg.running) {
+      const p = this.pending.get(id);
+      if (p?.node === s.node) continue;
+      const e = this.options.state.execution(id);
+      if (!e || isFinished(e) || e.nodeName !== s.node) link.send({ stop: { execution_id: id } });
+    }
+    return r;
+  }
+
+  receive(s: AgentSession, m: AgentMessage__Output): void {
+    if (!s.connected) return;
+    s.lastSeenMs = this.options.now();
+    switch (m.msg) {
+      case 'heartbeat':
+        s.running = m.heartbeat?.running ?? 0;
+        s.queued = m.heartbeat?.queued ?? 0;
+        s.link.send({ heartbeat: {} });
+        return;
+      case 'output': {
+        const o = m.output;
+        const p = o ? this.pending.get(o.execution_id) : undefined;
+        if (!o || !p || p.node !== s.node) return;
+        p.output.write(o.data);
+        p.received += o.data.length;
+        return;
+      }
+      case 'result':
+        if (m.result) this.result(s, m.result);
+        return;
+      case 'leave':
+        s.leaving = true;
+        this.log(`agents: ${s.node} is leaving`);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /**
+   * The agent's link ended: what it ran waits for it until the deadline. An
+   * agent cut off for silence has been silent for a whole deadline already:
+   * what it ran is lost at once.
+   */
+  disconnect(s: AgentSession, silent = false): void {
+    if (!this.registry.disconnect(s)) return;
+    this.log(`agents: ${s.node} disconnected${s.leaving ? ' (left)' : silent ? ` (silent for ${this.options.heartbeatTimeoutMs} ms)` : ''}`);
+    for (const p of this.pending.values()) {
+      if (p.node !== s.node) continue;
+      if (s.leaving) this.finish(p, lost(`lost: agent ${s.node} left while this execution ran`));
+      else if (silent) this.finish(p, lost(`lost: agent ${s.node} sent no heartbeat for ${this.options.heartbeatTimeoutMs} ms while this execution ran; its outcome is unknown`));
+      else this.armLost(p, `lost: agent ${s.node} went away while this execution ran and did not come back within ${this.options.heartbeatTimeoutMs} ms; its outcome is unknown`);
+    }
+  }
+
+  /** Agents and what they run, for the API. */
+  status(): AgentStatus[] {
+    return this.registry.all().map((s) => ({
+      node: s.node, tags: s.tags, executors: s.executors, capacity: s.capacity, running: s.running, queued: s.queued,
+      assigned: this.load.get(s.node) ?? 0, leaving: s.leaving, version: s.version, lastSeenMs: s.lastSeenMs,
+    })).sort((a, b) => a.node.localeCompare(b.node));
+  }
+
+  /** Leadership moved away: end every agent's stream (they find the new leader) and give up what waits. */
+  release(leaderRpcAddr: string): void {
+    for (const s of this.registry.all()) {
+      s.link.send({ redirect: { leader_rpc_addr: leaderRpcAddr } });
+      s.link.close('this server no longer leads');
+      this.registry.disconnect(s);
+    }
+    for (const p of [...this.pending.values()]) this.finish(p, lost('lost: this server stopped leading while the execution ran; the new leader reclaims it'));
+    this.resumable.clear();
+    this.awaitingAck.clear();
+  }
+
+  close(): void {
+    clearInterval(this.sweepTimer);
+    this.unsubscribe();
+    this.release('');
+  }
+
+  // ---- ExecutorHost ------------------------------------------------------------
+
+  execute(executor: string, request: RunRequest, output: OutputSink, signal: AbortSignal): Promise<RunOutcome> {
+    const { state } = this.options;
+    const node = state.execution(request.executionId)?.nodeName ?? '';
+    if (node === '') {
+      const job = state.job(request.jobName);
+      const why = job ? this.noTargetReason(job) : 'its job is gone';
+      return Promise.resolve({ success: false, exitCode: -1, error: `no agent to run this execution: ${why}` });
+    }
+    return new Promise<RunOutcome>((resolve) => {
+      const p: Pending = {
+        id: request.executionId, node, executor, request, output, received: 0,
+        resumeOnly: this.resumable.delete(request.executionId), sentTo: null, stopRequested: false, lostTimer: null, resolve,
+      };
+      this.pending.set(p.id, p);
+      this.load.set(node, (this.load.get(node) ?? 0) + 1);
+      const onAbort = () => this.stop(p);
+      if (signal.aborted) p.stopRequested = true;
+      else signal.addEventListener('abort', onAbort, { once: true });
+      const s = this.registry.get(node);
+      // Reclaiming from an earlier leader: its agents first have to find this one, so they get twice the deadline.
+      const waitMs = p.resumeOnly ? 2 * this.options.heartbeatTimeoutMs : this.options.heartbeatTimeoutMs;
+      if (s) this.assign(p, s);
+      else this.armLost(p, `lost: agent ${node} is not connected and did not connect within ${waitMs} ms`, waitMs);
+    });
+  }
+
+  validate(executor: string, config: Readonly<Record<string, string>>): string | null {
+    return this.options.validate?.(executor, config) ?? null;
+  }
+
+  executors(): string[] {
+    const names = new Set<string>(this.options.localExecutors?.() ?? []);
+    for (const s of this.registry.all()) for (const e of s.executors) names.add(e);
+    return [...names].sort();
+  }
+
+  // ---- NodeChooser ---------------------------------------------------------------
+
+  forFire(job: Job): string[] {
+    const choice = selectTargets(this.agentInfos(), { tags: job.tags, executor: job.executor, prefer: this.options.selfNode, random: this.random });
+    return 'nodes' in choice ? [...choice.nodes] : [''];
+  }
+
+  forStart(job: Job, e: Execution): string {
+    const group = (this.options.state.executionsOf(job.name) ?? []).filter((x) => x.group === e.group && x.id !== e.id);
+    const previous = group.filter((x) => x.attempt === e.attempt - 1).at(-1);
+    const choice = selectOne(this.agentInfos(), {
+      tags: job.tags, executor: job.executor, random: this.random,
+      ...(previous && previous.state !== 'lost' ? { prefer: previous.nodeName } : {}),
+      avoid: group.map((x) => x.nodeName),
+    });
+    return 'nodes' in choice ? (choice.nodes[0] ?? '') : '';
+  }
+
+  resume(e: Execution): boolean {
+    if (e.nodeName === '') return false;
+    this.resumable.add(e.id);
+    return true;
+  }
+
+  // ---- internals -------------------------------------------------------------------
+
+  private agentInfos(): AgentInfo[] {
+    return this.registry.all().map((s) => ({
+      node: s.node, tags: s.tags, executors: s.executors, capacity: s.capacity, load: this.load.get(s.node) ?? 0, leaving: s.leaving,
+    }));
+  }
+
+  private noTargetReason(job: Job): string {
+    const choice = selectTargets(this.agentInfos(), { tags: job.tags, executor: job.executor, prefer: this.options.selfNode, random: this.random });
+    return 'error' in choice ? choice.error : `no agent was available for the job's tags ${describeTags(job.tags)} when it fired`;
+  }
+
+  private assign(p: Pending, s: AgentSession): void {
+    p.sentTo = s.instance;
+    const r = p.request;
+    s.link.send({
+      assign: {
+        execution_id: p.id, job_name: r.jobName, executor: p.executor, config: { ...r.config }, scheduled_at_ms: r.scheduledAtMs,
+        attempt: r.attempt, resume_only: p.resumeOnly, have_output_bytes: p.received,
+      },
+    });
+    // From here on this agent knows it: a later reconnect of the same instance reattaches.
+    if (p.stopRequested) s.link.send({ stop: { execution_id: p.id } });
+  }
+
+  private stop(p: Pending): void {
+    p.stopRequested = true;
+    const s = this.registry.get(p.node);
+    if (s && p.sentTo === s.instance) s.link.send({ stop: { execution_id: p.id } });
+  }
+
+  private result(s: AgentSession, r: Result__Output): void {
+    const id = r.execution_id;
+    const p = this.pending.get(id);
+    if (!p || p.node !== s.node) {
+      // Not waited for here: if it is settled (or unknown), the agent may forget it.
+      const e = this.options.state.execution(id);
+      if (!e || isFinished(e)) s.link.send({ ack: { execution_id: id } });
+      return;
+    }
+    const total = Number(r.output_total_bytes);
+    const tail = r.output_tail;
+    if (total > p.received && tail.length > 0) {
+      const start = total - tail.length;
+      const from = Math.max(p.received, start);
+      if (from < total) p.output.write(tail.subarray(from - start));
+      p.received = total;
+    }
+    this.awaitingAck.set(id, s.node);
+    if (r.unknown) {
+      this.finish(p, lost(`lost: agent ${s.node} does not know this execution (it restarted while the execution ran); its outcome is unknown`));
+      return;
+    }
+    this.finish(p, { success: r.success, exitCode: r.exit_code, error: r.error });
+  }
+
+  private acknowledge(id: string): void {
+    const node = this.awaitingAck.get(id);
+    if (node === undefined) return;
+    this.awaitingAck.delete(id);
+    this.registry.get(node)?.link.send({ ack: { execution_id: id } });
+  }
+
+  private armLost(p: Pending, error: string, ms = this.options.heartbeatTimeoutMs): void {
+    this.clearLost(p);
+    p.lostTimer = setTimeout(() => this.finish(p, lost(error)), ms);
+  }
+
+  private clearLost(p: Pending): void {
+    if (p.lostTimer) clearTimeout(p.lostTimer);
+    p.lostTimer = null;
+  }
+
+  private finish(p: Pending, outcome: RunOutcome): void {
+    if (this.pending.get(p.id) !== p) return;
+    this.clearLost(p);
+    this.pending.delete(p.id);
+    const left = (this.load.get(p.node) ?? 1) - 1;
+    if (left > 0) this.load.set(p.node, left);
+    else this.load.delete(p.node);
+    p.resolve(outcome);
+  }
+}
+
+function lost(error: string): RunOutcome {
+  return { success: false, exitCode: -1, error, lost: true };
+}

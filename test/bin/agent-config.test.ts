@@ -1,0 +1,31 @@
+import t from 'tap';
+import { parseAgentConfig } from '../../bin/agent-config.js';
+import { ConfigError } from '../../bin/light-config.js';
+
+const parse = (argv: string[], env: Record<string, string> = {}) => parseAgentConfig(argv, env, '0.0.0');
+
+t.test('an agent without --server needs --join; tags are repeatable KEY=VALUE', async (t) => {
+  const c = parse(['--join', '127.0.0.1:6868', '--tag', 'role=web', '--tag', 'zone=a=b', '--node-name', 'a1', '--capacity', '5', '--shutdown-grace', '0']);
+  if (c === 'help') throw new Error('help');
+  t.equal(c.server, false);
+  t.same(c.join, ['127.0.0.1:6868']);
+  t.same(c.tags, { role: 'web', zone: 'a=b' }, 'only the first = splits');
+  t.equal(c.capacity, 5);
+  t.equal(c.shutdownGraceMs, 0);
+  t.equal(c.agentTimeoutMs, 15_000, 'default heartbeat deadline');
+  t.throws(() => parse(['--tag', 'role=web']), new ConfigError("an agent without --server needs --join HOST:PORT (a server's --rpc-addr)"));
+  t.throws(() => parse(['--join', '127.0.0.1:1', '--tag', 'role']), /--tag must be KEY=VALUE, not "role"/);
+  t.throws(() => parse(['--join', '127.0.0.1:1', '--tag', '=web']), /--tag must be KEY=VALUE/);
+  t.throws(() => parse(['--join', 'nohost']), /--join must be HOST:PORT/);
+  t.throws(() => parse(['--join', '127.0.0.1:1', '--capacity', '0']), /--capacity must be a whole number above 0/);
+});
+
+t.test('a server takes tags and the agent heartbeat deadline too; tags also come from the environment', async (t) => {
+  const c = parse(['--server', '--bootstrap-expect', '1', '--agent-timeout', '2s'], { CLOCKTOWER_TAG: 'role=server,dc=x' });
+  if (c === 'help') throw new Error('help');
+  t.equal(c.server, true);
+  t.equal(c.agentTimeoutMs, 2000);
+  t.same(c.tags, { role: 'server', dc: 'x' });
+  t.throws(() => parse(['--server', '--bootstrap-expect', '1', '--agent-timeout', 'soon']), /--agent-timeout must be a duration such as 10s/);
+  t.throws(() => parse(['--server', '--bootstrap-expect', '1', '--agent-timeout', '0']), /--agent-timeout must be a duration above 0/);
+});

@@ -1,0 +1,58 @@
+// An agent across a leader change: three real servers and one real agent
+// that joined through the leader only. kill -9 of the leader while the
+// agent runs an execution: the agent finds the new leader by itself (it
+// learned every server's address when it registered), the new leader
+// reclaims the execution and commits its result once, and new work reaches
+// the agent.
+import t from 'tap';
+import { call, executions, tempDir, until, type ExecutionJson } from '../support/light-process.js';
+import { agreedLeader, serverSpecs, startServerProcess, type ServerProcess } from '../support/cluster-processes.js';
+import { startAgentProcess, type AgentProcess } from '../support/agent-process.js';
+
+const root = tempDir('ct-agents-failover-');
+const specs = await serverSpecs(root.path, ['s1', 's2', 's3']);
+const servers = new Map<string, ServerProcess>();
+for (const s of await Promise.all(specs.map((s) => startServerProcess(s, ['--agent-timeout', '5s'])))) servers.set(s.name, s);
+let agent: AgentProcess | null = null;
+t.teardown(async () => {
+  await agent?.kill9().catch(() => {});
+  for (const s of servers.values()) await s.kill9().catch(() => {});
+  root.remove();
+});
+const live = () => [...servers.values()].filter((s) => s.child.exitCode === null && s.child.signalCode === null);
+
+async function finished(url: string, name: string, count: number): Promise<ExecutionJson[]> {
+  return until(`${count} finished executions of ${name}`, async () => {
+    const done = (await executions(url, name)).filter((e) => e.finished_at !== null);
+    return done.length >= count ? done : undefined;
+  }, 30_000);
+}
+
+t.test('kill -9 of the leader mid-run: the agent moves to the new leader, which commits the result once', async (t) => {
+  const leader = await agreedLeader(live());
+  agent = await startAgentProcess('a1', [leader.rpcAddr], { zone: 'a' });
+  await until('a1 on the leader', async () => {
+    const r = await call(leader.url, 'GET', '/v1/agents');
+    return r.status === 200 && (r.body as { name: string }[]).some((a) => a.name === 'a1') ? true : undefined;
+  });
+  const job = { name: 'across', schedule: '@manually', executor: 'shell', tags: { zone: 'a' }, executor_config: { shell: 'true', command: 'echo start; sleep 3; echo end' } };
+  t.equal((await call(leader.url, 'POST', '/v1/jobs', job)).status, 201);
+  t.ok((await call(leader.url, 'POST', '/v1/jobs/across/run')).status < 300);
+  const running = await until('it to run on a1', async () => (await executions(leader.url, 'across')).find((e) => e.state === 'running' && e.output.startsWith('start')));
+  t.equal(running.node_name, 'a1');
+  const registered = (agent.log().match(/registered with the leader/g) ?? []).length;
+  await leader.kill9();
+  const next = await agreedLeader(live());
+  t.not(next.name, leader.name, 'a new leader');
+  const a = agent;
+  await until('a1 to register with the new leader', async () => ((a.log().match(/registered with the leader/g) ?? []).length > registered ? true : undefined), 30_000);
+  t.match(a.log(), new RegExp(`registered with the leader ${next.name}`));
+  const [done] = await finished(next.url, 'across', 1);
+  t.equal(done?.id, running.id);
+  t.equal(done?.state, 'succeeded', 'the new leader reclaimed it and committed its result');
+  t.match(done?.output, /start\n.*end\n$/s);
+  t.equal((await executions(next.url, 'across')).length, 1, 'it ran once');
+  t.ok((await call(next.url, 'POST', '/v1/jobs/across/run')).status < 300);
+  const after = await finished(next.url, 'across', 2);
+  t.ok(after.every((e) => e.node_name === 'a1' && e.state === 'succeeded'), 'new work reaches a1 through the new leader');
+});
