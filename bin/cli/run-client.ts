@@ -30,6 +30,7 @@ Jobs (talk to the REST API):
   jobs run NAME         run a job now
   jobs toggle NAME      disable or enable a job
   jobs executions NAME  show a job's executions
+  jobs stop NAME ID     stop a running execution (on whichever node runs it)
 
 Cluster (talk to the REST API of any server):
   raft list-peers       list the Raft peers
@@ -61,6 +62,7 @@ const usage: Record<string, string> = {
   run: 'clocktower jobs run NAME',
   toggle: 'clocktower jobs toggle NAME',
   executions: 'clocktower jobs executions NAME [--json]',
+  stop: 'clocktower jobs stop NAME EXECUTION_ID',
 };
 
 class UsageError extends Error {}
@@ -163,6 +165,12 @@ async function jobs(sub: string | undefined, argv: string[], io: ClientIo): Prom
     case 'toggle': {
       const job = (await api('POST', `/v1/jobs/${name()}/toggle`)) as { disabled: boolean };
       return say(io, `${positionals[0]} is now ${job.disabled ? 'disabled' : 'enabled'}\n`);
+    }
+    case 'stop': {
+      const id = positionals[1];
+      if (!id) throw new UsageError('an EXECUTION_ID is required (see clocktower jobs executions NAME)');
+      const e = (await api('POST', `/v1/jobs/${name()}/executions/${encodeURIComponent(id)}/stop`)) as { state?: string };
+      return say(io, `stopping execution ${id} of ${positionals[0]}${e.state ? ` (${e.state})` : ''}\n`);
     }
     case 'executions': {
       const list = (await api('GET', `/v1/jobs/${name()}/executions`)) as Record<string, unknown>[];

@@ -53,6 +53,28 @@ t.test('put, list, get, run, executions, toggle, delete', async (t) => {
   t.match(gone.stderr, /not found/);
 });
 
+t.test('stop a running execution', async (t) => {
+  const file = join(dir.path, 'sleepy.json');
+  writeFileSync(file, JSON.stringify({ name: 'sleepy', schedule: '@manually', executor: 'shell', executor_config: { command: 'sleep 60' } }));
+  t.equal((await cli(['jobs', 'put', '-f', file, ...auth])).code, 0);
+  t.equal((await cli(['jobs', 'run', 'sleepy', ...auth])).code, 0);
+  const running = await until('the execution to start', async () => {
+    const ex = await cli(['jobs', 'executions', 'sleepy', '--json', ...auth]);
+    return (JSON.parse(ex.stdout) as { id: string; state: string }[]).find((e) => e.state === 'running');
+  });
+  const stop = await cli(['jobs', 'stop', 'sleepy', running.id, ...auth]);
+  t.equal(stop.code, 0, stop.stderr);
+  t.match(stop.stdout, `stopping execution ${running.id} of sleepy`);
+  const stopped = await until('the execution to be stopped', async () => {
+    const ex = await cli(['jobs', 'executions', 'sleepy', '--json', ...auth]);
+    return (JSON.parse(ex.stdout) as { id: string; state: string }[]).find((e) => e.id === running.id && e.state === 'stopped');
+  });
+  t.ok(stopped, 'recorded as stopped');
+  const missing = await cli(['jobs', 'stop', 'sleepy', ...auth]);
+  t.equal(missing.code, 2);
+  t.match(missing.stderr, /EXECUTION_ID/);
+});
+
 t.test('the token is required', async (t) => {
   const res = await cli(['jobs', 'list', '--address', server.url]);
   t.equal(res.code, 1);
