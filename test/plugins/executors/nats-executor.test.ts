@@ -206,7 +206,7 @@ t.test('config checks', async (t) => {
   t.match(validateNatsConfig({ url: open.url, subject: 'has space' }), /must not contain white space/);
   t.match(validateNatsConfig({ url: open.url, subject: 'a.*' }), /no wildcards/);
   t.match(validateNatsConfig({ url: open.url, subject: 'a', request: 'yes' }), /request must be true or false, not "yes"/);
-  t.match(validateNatsConfig({ url: open.url, subject: 'a', timeout: 'soon' }), /not a duration/);
+  t.match(validateNatsConfig({ url: open.url, subject: 'a', timeout: 'soon' }), /timeout must be seconds \(e.g. 30\) or a duration/);
   t.equal(validateNatsConfig({ url: open.url, subject: 'a', timeout: '10' }), null, 'bare seconds');
   t.match((await run({ url: open.url })).result, { success: false, error: 'subject is required' });
 });

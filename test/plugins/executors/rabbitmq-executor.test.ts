@@ -225,7 +225,7 @@ t.test('config checks', async (t) => {
   t.match(validateRabbitmqConfig({ url, 'queue.name': 'q', 'message.base64Body': 'not base64!' }), /not valid base64/);
   t.match(validateRabbitmqConfig({ url, 'queue.name': 'q', 'message.delivery_mode': '3' }), /must be 0 \(not set\), 1 \(transient\) or 2 \(persistent\)/);
   t.match(validateRabbitmqConfig({ url, 'queue.name': 'q', 'queue.durable': 'maybe' }), /queue.durable must be true or false, not "maybe"/);
-  t.match(validateRabbitmqConfig({ url, 'queue.name': 'q', timeout: 'later' }), /not a duration/);
+  t.match(validateRabbitmqConfig({ url, 'queue.name': 'q', timeout: 'later' }), /timeout must be seconds \(e.g. 30\) or a duration/);
   t.match((await run({ url })).result, { success: false, error: 'queue.name is required' });
 });
 
