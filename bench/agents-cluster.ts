@@ -166,7 +166,7 @@ async function memory(leaderUrl: string, join: readonly string[], pluginDir: str
   const idle = { agent: rssMb(agentPid), plugin: rssMb(pluginPid) };
 
   const names = Array.from({ length: 10 }, (_, i) => `sleep-${i}`);
-  await createJobs(leaderUrl, names, 'sleep 120', tags);
+  await createJobs(leaderUrl, names, 'sleep 300', tags);
   const agentLoad = async () => ((await api(leaderUrl, 'GET', '/v1/agents')).json as AgentJson[]).find((a) => a.name === agent.name);
   const start = performance.now();
   await inParallel(running, (i) => api(leaderUrl, 'POST', `/v1/jobs/${names[i % names.length] ?? ''}/run`));
@@ -255,6 +255,7 @@ export async function run(): Promise<Record<string, unknown>> {
       ratio_started_to_finished_vs_raw_spawn: { p50: round(lat.recorded.p50 / lat.raw.p50), p99: round(lat.recorded.p99 / lat.raw.p99) },
       executions_running: running,
       sleep_processes_seen: mem.sleeps.length,
+      executions_stopped_over_api: mem.stopped,
       seconds_to_all_sleeps_spawned: round(mem.toRunningS),
       agent_rss_mb: { idle: round(mem.idle.agent), running: round(mem.busy.agent), after_stop: round(mem.after.agent) },
       shell_plugin_rss_mb: { idle: round(mem.idle.plugin), running: round(mem.busy.plugin), after_stop: round(mem.after.plugin) },
