@@ -18,6 +18,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<Record<string, 
   'executors-grpc-pubsub': () => import('./executors-grpc-pubsub.js'),
   'executors-nats-rabbitmq': () => import('./executors-nats-rabbitmq.js'),
   agents: () => import('./agents.js'),
+  'agents-cluster': () => import('./agents-cluster.js'),
 };
 
 if (isMain(import.meta.url)) {
