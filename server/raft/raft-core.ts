@@ -671,9 +671,22 @@ export class RaftCore {
     return snapshot;
   }
 
+  /**
+   * The transport lost its connection to `to`. A leader probes that follower
+   * again. A follower that lost its leader (a killed process resets the
+   * connection at once) stops honouring the leader's lease and campaigns in
+   * 1-3 ticks instead of a whole election timeout; pre-vote keeps this from
+   * disturbing a leader the others still hear, since they keep its lease.
+   */
   reportUnreachable(to: string): void {
-    const pr = this.progress.get(to);
-    if (this.currentRole === 'leader' && pr?.state === 'replicate') pr.becomeProbe();
+    if (this.currentRole === 'leader') {
+      const pr = this.progress.get(to);
+      if (pr?.state === 'replicate') pr.becomeProbe();
+      return;
+    }
+    if (to !== this.leaderId || !this.promotable()) return;
+    this.electionElapsed = Math.max(this.electionElapsed, this.electionTicks);
+    this.randomizedElectionTimeout = Math.min(this.randomizedElectionTimeout, this.electionElapsed + 1 + Math.floor(this.config.random() * 3));
   }
 
   reportSnapshot(to: string, ok: boolean): void {

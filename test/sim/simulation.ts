@@ -73,7 +73,7 @@ class Simulation {
   private nextId: number;
   private healAt = -1;
   private readonly env: ServerEnv;
-  private readonly faults: { crash: number; partition: number; conf: number; transfer: number };
+  private readonly faults: { crash: number; partition: number; conf: number; transfer: number; spurious: number };
   private readonly stats: SimStats = {
     ticks: 0, elections: 0, maxTerm: 0, committed: 0, fires: 0, opsOk: 0, opsFailed: 0, opsUnknown: 0, crashes: 0, tornWrites: 0,
     partitions: 0, confChanges: 0, transfers: 0, messages: 0, lost: 0, duplicated: 0, checks: 0,
@@ -89,6 +89,7 @@ class Simulation {
       partition: r.pick([0, 0.01, 0.03]),
       conf: r.pick([0, 0.02, 0.05]),
       transfer: r.pick([0, 0.01, 0.03]),
+      spurious: r.pick([0, 0.01, 0.05]),
     };
     this.env = {
       random: r,
@@ -194,6 +195,8 @@ class Simulation {
     if (s.up) s.crash();
     this.stats.crashes++;
     this.network.dropTo(s.id);
+    // Its connections reset: most peers' transports notice at once.
+    for (const peer of this.servers.values()) if (peer.up && this.random.chance(0.7)) this.unreachable(peer, s.id);
     this.restartAt.set(s.id, this.now + 5 + this.random.int(60));
     this.trace(`crash ${s.id} (${why})`);
   }
@@ -217,6 +220,11 @@ class Simulation {
       this.trace('heal');
     }
     if (!this.network.partitioned && r.chance(this.faults.partition)) this.partition();
+    if (r.chance(this.faults.spurious)) {
+      // A transport reports a peer unreachable although it is fine.
+      const ids = [...this.servers.keys()];
+      this.unreachable(this.servers.get(r.pick(ids)), r.pick(ids));
+    }
     const leader = this.leader();
     if (leader && r.chance(this.faults.conf)) this.changeMembership(leader);
     if (leader?.core && r.chance(this.faults.transfer)) {
@@ -229,6 +237,12 @@ class Simulation {
         }
       }
     }
+  }
+
+  private unreachable(at: SimServer | undefined, peer: string): void {
+    if (!at?.core || at.id === peer) return;
+    at.core.reportUnreachable(peer);
+    this.settle(at);
   }
 
   private partition(): void {
@@ -244,6 +258,7 @@ class Simulation {
         if (!oneWay) this.network.block(b, a);
       }
     }
+    for (const a of ids) for (const b of ids) if (this.network.isBlocked(b, a) && r.chance(0.5)) this.unreachable(this.servers.get(a), b);
     this.healAt = this.now + 10 + r.int(80);
     this.stats.partitions++;
     this.trace(`partition ${[...side].join(',')} | rest${oneWay ? ' (one-way)' : ''}`);

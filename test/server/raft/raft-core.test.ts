@@ -250,6 +250,46 @@ t.test('ReadIndex: served from the leader after a heartbeat quorum, and forwarde
   t.notOk(fresh.get('p').core.readIndex('r'), 'no leader known');
 });
 
+t.test('membership follows the log: a restart with a stale commit index still uses the latest configuration', async (t) => {
+  const net = new RaftNetwork(['a', 'b', 'c']);
+  net.elect('a');
+  net.add('d', []);
+  t.ok(net.get('a').core.proposeConfChange({ type: 'addVoter', node: 'd', address: 'd:1' }));
+  net.stabilize();
+  t.ok(net.get('a').core.proposeConfChange({ type: 'remove', node: 'b', address: '' }));
+  net.stabilize();
+  t.same(net.get('c').core.conf().voters, ['a', 'c', 'd']);
+  // The node driver persists the commit index only with a term or vote change:
+  // c comes back knowing only the bootstrap entries are committed.
+  const c = net.get('c');
+  c.hardState = { ...c.hardState, commit: 3 };
+  net.restart('c');
+  t.same(net.get('c').core.conf().voters, ['a', 'c', 'd'], 'the configuration comes from the log, not from what is known committed');
+});
+
+t.test('a follower whose connection to the leader breaks campaigns within a few ticks, unless the others still hear the leader', async (t) => {
+  const net = new RaftNetwork(['a', 'b', 'c']);
+  net.elect('a');
+  // b alone loses its connection: c still holds a's lease, so b's pre-vote fails and a stays leader.
+  net.get('b').core.reportUnreachable('a');
+  for (let i = 0; i < 4; i++) net.tick('b');
+  net.stabilize();
+  t.equal(net.get('a').core.role, 'leader');
+  t.equal(net.get('a').core.term, 2, 'nobody raised the term');
+  // a dies: both followers see their connections reset and elect a new leader at once.
+  net.isolate('a');
+  net.get('b').core.reportUnreachable('a');
+  net.get('c').core.reportUnreachable('a');
+  let ticks = 0;
+  while (net.get('b').core.role !== 'leader' && net.get('c').core.role !== 'leader' && ticks < 10) {
+    net.tick('b');
+    net.tick('c');
+    net.stabilize();
+    ticks++;
+  }
+  t.ok(ticks <= 4, `a new leader after ${ticks} ticks, well within an election timeout (10-20)`);
+});
+
 t.test('invalid configuration is refused', async (t) => {
   t.throws(() => new RaftCore({ id: 'a', electionTicks: 1, heartbeatTicks: 1, random: () => 0, preVote: true, checkQuorum: true },
     { hardState: { term: 0, vote: '', commit: 0 }, snapshot: null, entries: [], conf: { voters: ['a'], learners: [] }, applied: 0 }), /heartbeatTicks/);
