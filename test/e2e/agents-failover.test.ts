@@ -3,7 +3,8 @@
 // agent runs an execution: the agent finds the new leader by itself (it
 // learned every server's address when it registered), the new leader
 // reclaims the execution and commits its result once, and new work reaches
-// the agent.
+// the agent. Then `forbid` across a leader change: no second run while the
+// first still runs on the agent, and the fires meanwhile recorded as skipped.
 import t from 'tap';
 import { call, executions, tempDir, until, type ExecutionJson } from '../support/light-process.js';
 import { agreedLeader, serverSpecs, startServerProcess, type ServerProcess } from '../support/cluster-processes.js';
@@ -55,4 +56,41 @@ t.test('kill -9 of the leader mid-run: the agent moves to the new leader, which 
   t.ok((await call(next.url, 'POST', '/v1/jobs/across/run')).status < 300);
   const after = await finished(next.url, 'across', 2);
   t.ok(after.every((e) => e.node_name === 'a1' && e.state === 'succeeded'), 'new work reaches a1 through the new leader');
+});
+
+t.test('forbid holds across a leader change: no second run starts while the first still runs on the agent', async (t) => {
+  // Bring back the server the last test killed: a second kill needs three to leave two.
+  for (const spec of specs) {
+    const s = servers.get(spec.name);
+    if (s && s.child.exitCode === null && s.child.signalCode === null) continue;
+    servers.set(spec.name, await startServerProcess(spec, ['--agent-timeout', '5s']));
+  }
+  const leader = await agreedLeader(live());
+  const a = agent;
+  if (!a) throw new Error('no agent');
+  await until('a1 on the leader', async () => {
+    const r = await call(leader.url, 'GET', '/v1/agents');
+    return r.status === 200 && (r.body as { name: string }[]).some((x) => x.name === 'a1') ? true : undefined;
+  }, 30_000);
+  const job = {
+    name: 'single', schedule: '@every 1s', concurrency: 'forbid', executor: 'shell', tags: { zone: 'a' },
+    executor_config: { shell: 'true', command: 'echo start; sleep 4; echo end' },
+  };
+  t.equal((await call(leader.url, 'POST', '/v1/jobs', job)).status, 201);
+  const first = await until('the first run to start on a1', async () => (await executions(leader.url, 'single')).find((e) => e.state === 'running'), 30_000);
+  t.equal(first.node_name, 'a1');
+  const manual = await call(leader.url, 'POST', '/v1/jobs/single/run');
+  t.equal(manual.status, 409, 'a manual run is refused while it runs');
+  await leader.kill9();
+  const next = await agreedLeader(live());
+  t.not(next.name, leader.name);
+  const [done] = await finished(next.url, 'single', 1);
+  t.equal(done?.id, first.id, 'the first run finished under the new leader');
+  t.equal(done?.state, 'succeeded');
+  await t.resolves(call(next.url, 'POST', '/v1/jobs/single/toggle'), 'disable it');
+  const list = await executions(next.url, 'single');
+  const startedBeforeFirstEnded = list.filter((e) => e.id !== first.id && e.started_at !== null && done?.finished_at && Date.parse(e.started_at) < Date.parse(done.finished_at));
+  t.same(startedBeforeFirstEnded.map((e) => e.id), [], 'no other run started while the first one ran');
+  const skips = (await call(next.url, 'GET', '/v1/jobs/single/skipped')).body as { reason: string }[];
+  t.ok(skips.some((s) => s.reason === 'forbid_running'), 'the fires meanwhile are recorded as skipped (forbid_running)');
 });
