@@ -114,6 +114,13 @@ export class HttpApi {
       pathMatched = true;
       if (route.method !== req.method) continue;
       const body = route.body ? await readBody(req, this.ctx.maxBodyBytes) : Buffer.alloc(0);
+      if (route.leader && this.ctx.forwardToLeader && !this.ctx.cluster.isLeader() && req.headers[forwardedHeader] === undefined) {
+        try {
+          return await this.ctx.forwardToLeader({ method: route.method, path: url.pathname + url.search, headers: req.headers, body });
+        } catch (err) {
+          if (!route.local) throw err;
+        }
+      }
       if (!route.local) {
         if (route.method !== 'GET' && this.ctx.forwardToLeader && !this.ctx.cluster.isLeader() && req.headers[forwardedHeader] === undefined) {
           return await this.ctx.forwardToLeader({ method: route.method, path: url.pathname + url.search, headers: req.headers, body });

@@ -56,6 +56,15 @@ t.test('kill -9 of the leader mid-run: the agent moves to the new leader, which 
   t.ok((await call(next.url, 'POST', '/v1/jobs/across/run')).status < 300);
   const after = await finished(next.url, 'across', 2);
   t.ok(after.every((e) => e.node_name === 'a1' && e.state === 'succeeded'), 'new work reaches a1 through the new leader');
+  // Any server answers for the agents: a follower forwards to the leader.
+  const follower = live().find((s) => s.name !== next.name);
+  if (!follower) throw new Error('no follower');
+  const agents = await call(follower.url, 'GET', '/v1/agents');
+  t.equal(agents.status, 200);
+  t.ok((agents.body as { name: string }[]).some((a) => a.name === 'a1'), 'a follower lists the agents the leader has');
+  const members = (await call(follower.url, 'GET', '/v1/members')).body as { Name: string; Tags: Record<string, string> }[];
+  t.match(members.find((m) => m.Name === 'a1'), { Tags: { zone: 'a', server: 'false' } }, 'Dkron\'s /v1/members lists agents with their tags');
+  t.equal(members.filter((m) => m.Tags['server'] === 'true').length, 3, 'and the servers');
 });
 
 t.test('forbid holds across a leader change: no second run starts while the first still runs on the agent', async (t) => {

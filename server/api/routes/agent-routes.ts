@@ -1,4 +1,5 @@
-// GET /v1/agents: the agents connected to the leader, their tags and load.
+// GET /v1/agents: the agents connected to the leader, their tags and load
+// (a follower forwards the request to the leader).
 
 import type { AgentStatus } from '../../dispatch/agent-executor-host.js';
 import type { ApiContext } from '../http-api.js';
@@ -26,6 +27,7 @@ export const agentRoutes: Route[] = [
     method: 'GET',
     pattern: /^\/v1\/agents$/,
     local: true,
+    leader: true,
     handle: (_req, ctx: ApiContext) => {
       if (!ctx.agents) return json(200, [], { 'x-total-count': '0' });
       requireLeader(ctx);

@@ -1,24 +1,40 @@
 // Status and membership: /health, /v1/, /v1/members, /v1/leader, /v1/isleader.
 
 import type { Member } from '../../cluster/cluster-node.js';
+import type { AgentStatus } from '../../dispatch/agent-executor-host.js';
 import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../http-api.js';
 import { pluginListing } from './plugin-routes.js';
 import { json, type Route } from './route.js';
 
-/** Dkron's member JSON (a serf member), filled from our cluster membership. */
-function memberJson(m: Member): Record<string, unknown> {
+/** Dkron's member JSON (a serf member), filled from our cluster membership and, on the leader, its agents. */
+function memberJson(m: Member, agent?: AgentStatus): Record<string, unknown> {
   const colon = m.address.lastIndexOf(':');
   return {
     id: m.name,
     Name: m.name,
     Addr: colon > 0 ? m.address.slice(0, colon) : m.address,
     Port: colon > 0 ? Number(m.address.slice(colon + 1)) : 0,
-    Tags: { role: 'clocktower', server: 'true', rpc_addr: m.address },
+    Tags: { ...agent?.tags, role: 'clocktower', server: 'true', rpc_addr: m.address },
     Status: m.status === 'alive' ? 1 : 4,
     statusText: m.status,
     role: m.role,
     voter: m.voter,
+  };
+}
+
+/** An agent that is not a server, as a Dkron member. */
+function agentMemberJson(a: AgentStatus): Record<string, unknown> {
+  return {
+    id: a.node,
+    Name: a.node,
+    Addr: '',
+    Port: 0,
+    Tags: { ...a.tags, role: 'clocktower', server: 'false', version: a.version },
+    Status: a.leaving ? 3 : 1,
+    statusText: a.leaving ? 'leaving' : 'alive',
+    role: 'agent',
+    voter: false,
   };
 }
 
@@ -56,9 +72,17 @@ export const clusterRoutes: Route[] = [
   {
     method: 'GET',
     pattern: /^\/v1\/members$/,
+    // The leader knows the agents too; a follower without a leader lists the servers.
     local: true,
+    leader: true,
     handle: (_req, ctx) => {
-      const members = ctx.cluster.members().map(memberJson);
+      const agents = ctx.agents && ctx.cluster.isLeader() ? ctx.agents() : [];
+      const servers = ctx.cluster.members();
+      const byName = new Map(agents.map((a) => [a.node, a]));
+      const members = [
+        ...servers.map((m) => memberJson(m, byName.get(m.name))),
+        ...agents.filter((a) => !servers.some((m) => m.name === a.node)).map(agentMemberJson),
+      ];
       return json(200, members, { 'x-total-count': String(members.length) });
     },
   },

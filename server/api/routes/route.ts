@@ -31,6 +31,12 @@ export interface Route {
    * the leader, and no read barrier (health, membership, leadership).
    */
   readonly local?: boolean;
+  /**
+   * Only the leader knows the whole answer (the agents connected to it): a
+   * follower forwards the request. With `local`, a follower that cannot reach
+   * a leader answers from what it knows.
+   */
+  readonly leader?: boolean;
   handle(req: RouteRequest, ctx: ApiContext): Promise<Reply> | Reply;
 }
 
