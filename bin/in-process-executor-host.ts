@@ -11,7 +11,7 @@ export class InProcessExecutorHost implements ExecutorHost {
     return this.registry.execute(executor, request, output, signal);
   }
 
-  validate(executor: string, config: Readonly<Record<string, string>>): string | null {
+  validate(executor: string, config: Readonly<Record<string, string>>): string | null | Promise<string | null> {
     return this.registry.get(executor)?.validate?.(config) ?? null;
   }
 

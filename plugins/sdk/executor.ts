@@ -31,8 +31,8 @@ export interface Executor {
    * result with success=false. Aborting `signal` stops the run.
    */
   execute(request: ExecuteRequest, output: OutputSink, signal: AbortSignal): Promise<ExecuteResult>;
-  /** Check a config at save time: an error message, or null. */
-  validate?(config: Readonly<Record<string, string>>): string | null;
+  /** Check a config at save time: an error message, or null (a plugin program answers asynchronously). */
+  validate?(config: Readonly<Record<string, string>>): string | null | Promise<string | null>;
   close?(): Promise<void>;
 }
 

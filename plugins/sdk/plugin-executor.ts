@@ -72,7 +72,29 @@ export class PluginExecutor implements Executor {
     });
   }
 
+  /**
+   * Ask the program to check a job's config when the job is saved. Best
+   * effort: a program that cannot start, is too old to know the call, or
+   * does not answer within a few seconds does not stop the save (the
+   * execution reports the problem instead).
+   */
+  async validate(config: Readonly<Record<string, string>>): Promise<string | null> {
+    let p: RunningPlugin<ExecutorClient>;
+    try {
+      p = await this.plugin.ensure();
+    } catch {
+      return null;
+    }
+    return new Promise((resolve) => {
+      p.client.Validate({ config: { ...config } }, { deadline: Date.now() + validateTimeoutMs }, (err, res) => {
+        resolve(err || !res || res.error === '' ? null : res.error);
+      });
+    });
+  }
+
   close(): Promise<void> {
     return this.plugin.close();
   }
 }
+
+const validateTimeoutMs = 5000;

@@ -8,6 +8,8 @@ import type { ExecuteEvent } from '../../proto/generated/clocktower/plugin/v1/Ex
 import type { ExecuteRequest__Output } from '../../proto/generated/clocktower/plugin/v1/ExecuteRequest.js';
 import type { StopRequest__Output } from '../../proto/generated/clocktower/plugin/v1/StopRequest.js';
 import type { StopResponse } from '../../proto/generated/clocktower/plugin/v1/StopResponse.js';
+import type { ValidateRequest__Output } from '../../proto/generated/clocktower/plugin/v1/ValidateRequest.js';
+import type { ValidateResponse } from '../../proto/generated/clocktower/plugin/v1/ValidateResponse.js';
 import type { Executor } from './executor.js';
 import { servePlugin } from './serve-plugin.js';
 
@@ -47,6 +49,14 @@ export async function serveExecutor(impl: Executor): Promise<void> {
           const abort = running.get(call.request.execution_id);
           abort?.abort();
           callback(null, { found: abort !== undefined });
+        },
+        Validate(call: grpc.ServerUnaryCall<ValidateRequest__Output, ValidateResponse>, callback: grpc.sendUnaryData<ValidateResponse>) {
+          Promise.resolve()
+            .then(() => impl.validate?.(call.request.config))
+            .then(
+              (error) => callback(null, { error: error ?? '' }),
+              (err: unknown) => callback(null, { error: `the executor's config check failed: ${err instanceof Error ? err.message : String(err)}` }),
+            );
         },
       });
     },

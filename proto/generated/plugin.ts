@@ -12,6 +12,8 @@ import type { ProcessResponse as _clocktower_plugin_v1_ProcessResponse, ProcessR
 import type { ProcessorClient as _clocktower_plugin_v1_ProcessorClient, ProcessorDefinition as _clocktower_plugin_v1_ProcessorDefinition } from './clocktower/plugin/v1/Processor.js';
 import type { StopRequest as _clocktower_plugin_v1_StopRequest, StopRequest__Output as _clocktower_plugin_v1_StopRequest__Output } from './clocktower/plugin/v1/StopRequest.js';
 import type { StopResponse as _clocktower_plugin_v1_StopResponse, StopResponse__Output as _clocktower_plugin_v1_StopResponse__Output } from './clocktower/plugin/v1/StopResponse.js';
+import type { ValidateRequest as _clocktower_plugin_v1_ValidateRequest, ValidateRequest__Output as _clocktower_plugin_v1_ValidateRequest__Output } from './clocktower/plugin/v1/ValidateRequest.js';
+import type { ValidateResponse as _clocktower_plugin_v1_ValidateResponse, ValidateResponse__Output as _clocktower_plugin_v1_ValidateResponse__Output } from './clocktower/plugin/v1/ValidateResponse.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -32,6 +34,8 @@ export interface ProtoGrpcType {
         Processor: SubtypeConstructor<typeof grpc.Client, _clocktower_plugin_v1_ProcessorClient> & { service: _clocktower_plugin_v1_ProcessorDefinition }
         StopRequest: MessageTypeDefinition<_clocktower_plugin_v1_StopRequest, _clocktower_plugin_v1_StopRequest__Output>
         StopResponse: MessageTypeDefinition<_clocktower_plugin_v1_StopResponse, _clocktower_plugin_v1_StopResponse__Output>
+        ValidateRequest: MessageTypeDefinition<_clocktower_plugin_v1_ValidateRequest, _clocktower_plugin_v1_ValidateRequest__Output>
+        ValidateResponse: MessageTypeDefinition<_clocktower_plugin_v1_ValidateResponse, _clocktower_plugin_v1_ValidateResponse__Output>
       }
     }
   }

@@ -47,7 +47,7 @@ export interface AgentHostOptions {
   /** Executors this server has itself (its own agent's), listed even while no agent is connected. */
   readonly localExecutors?: () => string[];
   /** Save-time check of an executor config (the built-in executors' rules). */
-  readonly validate?: (executor: string, config: Readonly<Record<string, string>>) => string | null;
+  readonly validate?: (executor: string, config: Readonly<Record<string, string>>) => string | null | Promise<string | null>;
   readonly random?: () => number;
   readonly log?: (line: string) => void;
 }
@@ -237,7 +237,7 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
     });
   }
 
-  validate(executor: string, config: Readonly<Record<string, string>>): string | null {
+  validate(executor: string, config: Readonly<Record<string, string>>): string | null | Promise<string | null> {
     return this.options.validate?.(executor, config) ?? null;
   }
 

@@ -120,14 +120,14 @@ export class Dispatcher {
   }
 
   /** Problems with a job that only the scheduler and the executors can see. */
-  validateJob(spec: JobSpec): { code: string; field: string; message: string } | null {
+  async validateJob(spec: JobSpec): Promise<{ code: string; field: string; message: string } | null> {
     try {
       this.schedules.check(spec);
     } catch (err) {
       const e = err as Error & { code?: string; field?: string };
       return { code: e.code ?? 'CT_SCHEDULE_INVALID', field: e.field === 'timezone' ? 'timezone' : 'schedule', message: e.message };
     }
-    const problem = this.options.host.validate?.(spec.executor, spec.executorConfig) ?? null;
+    const problem = (await this.options.host.validate?.(spec.executor, spec.executorConfig)) ?? null;
     if (problem !== null) return { code: 'CT_API_INVALID_FIELD', field: 'executor_config', message: problem };
     for (const [name, config] of Object.entries(spec.processors)) {
       const { processors } = this.options;

@@ -26,7 +26,7 @@ export interface ExecutorHost {
   /** Never rejects for a job-level failure: that is an outcome with success=false. */
   execute(executor: string, request: RunRequest, output: OutputSink, signal: AbortSignal): Promise<RunOutcome>;
   /** Check an executor's config at save time: an error message, or null when fine (or unknown here). */
-  validate?(executor: string, config: Readonly<Record<string, string>>): string | null;
+  validate?(executor: string, config: Readonly<Record<string, string>>): string | null | Promise<string | null>;
   /** Names of the executors this host can run. */
   executors(): string[];
 }

@@ -1,7 +1,7 @@
 // The executors shipped as plugin programs (plugins/bundled) work in light
 // mode with no setup: a job with `"executor": "nats"` publishes to a real
 // nats-server through the bundled plugin process, and GET /v1/plugins lists
-// every bundled executor.
+// every bundled executor; a bad config is refused when the job is saved.
 
 import t from 'tap';
 import { connect } from 'nats';
@@ -40,6 +40,15 @@ t.test('a nats job publishes through the bundled plugin program', async (t) => {
     return e?.finished_at ? e : undefined;
   });
   t.equal(done.success, true, done.output);
+});
+
+t.test('a bundled executor checks its config when the job is saved', async (t) => {
+  const res = await call(light.url, 'POST', '/v1/jobs', {
+    name: 'no-subject', schedule: '@manually', executor: 'nats', executor_config: { url: nats.url },
+  });
+  t.equal(res.status, 400);
+  t.match(res.body, { error: { field: 'executor_config', message: /subject/ } });
+  t.equal((await call(light.url, 'GET', '/v1/jobs/no-subject')).status, 404, 'nothing was saved');
 });
 
 t.test('a nats job against a server that is not there fails and says why', async (t) => {

@@ -107,6 +107,21 @@ t.test('the shell plugin program runs a command', async (t) => {
   t.equal(r.output, 'from the shell plugin\n');
 });
 
+t.test('a plugin program checks a config at save time; one without checks accepts it', async (t) => {
+  const shell = new PluginExecutor('shell', program('clocktower-executor-shell', 'dist/plugins/executors/shell/main.js'));
+  const plain = new PluginExecutor('fixture', fixture(''));
+  const broken = new PluginExecutor('broken', fixture('exit-at-start'));
+  t.teardown(async () => {
+    await shell.close();
+    await plain.close();
+    await broken.close();
+  });
+  t.match(await shell.validate({ command: 'x', timeout: 'ten' }), /not a duration/);
+  t.equal(await shell.validate({ command: 'true' }), null);
+  t.equal(await plain.validate({ anything: 'goes' }), null, 'no validate() in the plugin: fine');
+  t.equal(await broken.validate({}), null, 'a plugin that cannot start does not block the save');
+});
+
 t.test('a plugin started by hand explains itself', async (t) => {
   const out = await new Promise<{ code: number | null; stderr: string }>((res) => {
     const child = spawn(process.execPath, [resolve('dist/plugins/executors/shell/main.js')], { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -26,11 +26,11 @@ export function jobJson(ctx: ApiContext, job: Job): Record<string, unknown> {
 }
 
 /** Everything a job must pass before it is proposed; apply() checks its part again. */
-function checkedSpec(ctx: ApiContext, value: unknown): JobSpec {
+async function checkedSpec(ctx: ApiContext, value: unknown): Promise<JobSpec> {
   const spec = jobSpecFromJson(value, { parseDurationMs: (t) => ctx.dispatcher.schedules.parseDurationMs(t) });
   const invalid = validateJobSpec(spec);
   if (invalid) throw invalid;
-  const problem = ctx.dispatcher.validateJob(spec);
+  const problem = await ctx.dispatcher.validateJob(spec);
   if (problem) throw new ApiError(problem.code, problem.message, problem.field);
   return spec;
 }
@@ -41,7 +41,7 @@ async function upsert(req: RouteRequest, ctx: ApiContext, pathName?: string): Pr
   if (pathName !== undefined && typeof body === 'object' && body !== null && !Array.isArray(body) && !('name' in body)) {
     (body as Record<string, unknown>)['name'] = pathName;
   }
-  const spec = checkedSpec(ctx, body);
+  const spec = await checkedSpec(ctx, body);
   const res = accepted(await ctx.log.submit({ type: CommandType.PutJob, atMs: ctx.now(), job: spec }));
   const job = res.job ?? mustJob(ctx, spec.name);
   if (req.query.has('runoncreate')) void ctx.dispatcher.runNow(job.name).catch(() => {});
@@ -156,14 +156,16 @@ export const jobRoutes: Route[] = [
     handle: async (req, ctx) => {
       requireLeader(ctx);
       const items = await readRestoreFile(req);
-      const specs = orderForRestore(items.map((item, i) => {
+      const checked: JobSpec[] = [];
+      for (const [i, item] of items.entries()) {
         try {
-          return checkedSpec(ctx, item);
+          checked.push(await checkedSpec(ctx, item));
         } catch (err) {
           if (err instanceof Error) err.message = `job ${i + 1} of the file: ${err.message}`;
           throw err;
         }
-      }), (name) => ctx.state.job(name) !== undefined);
+      }
+      const specs = orderForRestore(checked, (name) => ctx.state.job(name) !== undefined);
       accepted(await ctx.log.submit({ type: CommandType.PutJobs, atMs: ctx.now(), jobs: specs }));
       return json(200, specs.map((s) => `success create ${s.name}`));
     },

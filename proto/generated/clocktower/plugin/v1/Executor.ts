@@ -6,6 +6,8 @@ import type { ExecuteEvent as _clocktower_plugin_v1_ExecuteEvent, ExecuteEvent__
 import type { ExecuteRequest as _clocktower_plugin_v1_ExecuteRequest, ExecuteRequest__Output as _clocktower_plugin_v1_ExecuteRequest__Output } from '../../../clocktower/plugin/v1/ExecuteRequest.js';
 import type { StopRequest as _clocktower_plugin_v1_StopRequest, StopRequest__Output as _clocktower_plugin_v1_StopRequest__Output } from '../../../clocktower/plugin/v1/StopRequest.js';
 import type { StopResponse as _clocktower_plugin_v1_StopResponse, StopResponse__Output as _clocktower_plugin_v1_StopResponse__Output } from '../../../clocktower/plugin/v1/StopResponse.js';
+import type { ValidateRequest as _clocktower_plugin_v1_ValidateRequest, ValidateRequest__Output as _clocktower_plugin_v1_ValidateRequest__Output } from '../../../clocktower/plugin/v1/ValidateRequest.js';
+import type { ValidateResponse as _clocktower_plugin_v1_ValidateResponse, ValidateResponse__Output as _clocktower_plugin_v1_ValidateResponse__Output } from '../../../clocktower/plugin/v1/ValidateResponse.js';
 
 export interface ExecutorClient extends grpc.Client {
   Execute(argument: _clocktower_plugin_v1_ExecuteRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_clocktower_plugin_v1_ExecuteEvent__Output>;
@@ -22,6 +24,15 @@ export interface ExecutorClient extends grpc.Client {
   stop(argument: _clocktower_plugin_v1_StopRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_clocktower_plugin_v1_StopResponse__Output>): grpc.ClientUnaryCall;
   stop(argument: _clocktower_plugin_v1_StopRequest, callback: grpc.requestCallback<_clocktower_plugin_v1_StopResponse__Output>): grpc.ClientUnaryCall;
   
+  Validate(argument: _clocktower_plugin_v1_ValidateRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_clocktower_plugin_v1_ValidateResponse__Output>): grpc.ClientUnaryCall;
+  Validate(argument: _clocktower_plugin_v1_ValidateRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_clocktower_plugin_v1_ValidateResponse__Output>): grpc.ClientUnaryCall;
+  Validate(argument: _clocktower_plugin_v1_ValidateRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_clocktower_plugin_v1_ValidateResponse__Output>): grpc.ClientUnaryCall;
+  Validate(argument: _clocktower_plugin_v1_ValidateRequest, callback: grpc.requestCallback<_clocktower_plugin_v1_ValidateResponse__Output>): grpc.ClientUnaryCall;
+  validate(argument: _clocktower_plugin_v1_ValidateRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_clocktower_plugin_v1_ValidateResponse__Output>): grpc.ClientUnaryCall;
+  validate(argument: _clocktower_plugin_v1_ValidateRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_clocktower_plugin_v1_ValidateResponse__Output>): grpc.ClientUnaryCall;
+  validate(argument: _clocktower_plugin_v1_ValidateRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_clocktower_plugin_v1_ValidateResponse__Output>): grpc.ClientUnaryCall;
+  validate(argument: _clocktower_plugin_v1_ValidateRequest, callback: grpc.requestCallback<_clocktower_plugin_v1_ValidateResponse__Output>): grpc.ClientUnaryCall;
+  
 }
 
 export interface ExecutorHandlers extends grpc.UntypedServiceImplementation {
@@ -29,9 +40,12 @@ export interface ExecutorHandlers extends grpc.UntypedServiceImplementation {
   
   Stop: grpc.handleUnaryCall<_clocktower_plugin_v1_StopRequest__Output, _clocktower_plugin_v1_StopResponse>;
   
+  Validate: grpc.handleUnaryCall<_clocktower_plugin_v1_ValidateRequest__Output, _clocktower_plugin_v1_ValidateResponse>;
+  
 }
 
 export interface ExecutorDefinition extends grpc.ServiceDefinition {
   Execute: MethodDefinition<_clocktower_plugin_v1_ExecuteRequest, _clocktower_plugin_v1_ExecuteEvent, _clocktower_plugin_v1_ExecuteRequest__Output, _clocktower_plugin_v1_ExecuteEvent__Output>
   Stop: MethodDefinition<_clocktower_plugin_v1_StopRequest, _clocktower_plugin_v1_StopResponse, _clocktower_plugin_v1_StopRequest__Output, _clocktower_plugin_v1_StopResponse__Output>
+  Validate: MethodDefinition<_clocktower_plugin_v1_ValidateRequest, _clocktower_plugin_v1_ValidateResponse, _clocktower_plugin_v1_ValidateRequest__Output, _clocktower_plugin_v1_ValidateResponse__Output>
 }
