@@ -133,6 +133,16 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
     for (const m of joinMembers) opened.introduce(m.node, { rpc: m.rpc_addr, http: m.http_addr });
     log(`cluster: joining via ${joinVia}`);
     await joinCluster(joinVia, self, { log });
+  } else if (cluster && !fresh && cluster.join.length > 0) {
+    // Back from the data dir at another address than the cluster has for us
+    // (a new pod IP): tell the leader, through any server we were given.
+    const recorded = opened.addressOf(config.nodeName);
+    if (recorded && (recorded.rpc !== self.rpc_addr || recorded.http !== self.http_addr)) {
+      log(`cluster: the cluster knows this server at ${recorded.rpc}; telling it the new address ${self.rpc_addr}`);
+      const stopAnnouncing = new AbortController();
+      cleanups.push(async () => stopAnnouncing.abort());
+      void joinCluster(cluster.join.filter((a) => a !== self.rpc_addr), self, { log, signal: stopAnnouncing.signal }).catch(() => {});
+    }
   }
 
   // Set on shutdown in a cluster: what runs on agents is left running in the state, for the next leader to reclaim.

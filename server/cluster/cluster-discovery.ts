@@ -91,10 +91,14 @@ export async function discover(options: DiscoveryOptions): Promise<StartDecision
 }
 
 /** Ask the cluster at `via` to add us, following redirects to the leader; retries until added. */
-export async function joinCluster(via: string, self: Identity__Output, options: { retryMs?: number; signal?: AbortSignal; log?: (line: string) => void } = {}): Promise<void> {
-  let address = via;
+/** Ask the leader (found through `via`: one server, or several tried in turn) to add us, or to take our new address. */
+export async function joinCluster(via: string | readonly string[], self: Identity__Output, options: { retryMs?: number; signal?: AbortSignal; log?: (line: string) => void } = {}): Promise<void> {
+  const vias = typeof via === 'string' ? [via] : via;
+  let attempt = 0;
+  let address = vias[0] ?? '';
   let redirects = 0;
   for (;;) {
+    if (options.signal?.aborted) throw new Error('stopped');
     try {
       const r = await unary<JoinResponse__Output>(address, (c, opts, cb) => c.Join({ node: self }, opts, cb));
       if (r.error === '' && r.leader_rpc_addr === '') return;
@@ -105,7 +109,7 @@ export async function joinCluster(via: string, self: Identity__Output, options: 
       options.log?.(`cluster: join via ${address} refused: ${r.error}`);
     } catch (err) {
       options.log?.(`cluster: join via ${address} failed: ${(err as grpc.ServiceError).details || String(err)}`);
-      address = via;
+      address = vias[++attempt % vias.length] ?? address;
     }
     redirects = 0;
     await wait(options.retryMs ?? 500, options.signal);

@@ -69,13 +69,20 @@ export function clusterServiceHandlers(options: ClusterServiceOptions): ClusterH
         return callback(null, { error: addr ? '' : 'join: there is no leader right now; retry', leader_rpc_addr: addr });
       }
       const member = node.members().find((m) => m.name === joiner.node);
-      const added = member
-        ? Promise.resolve()
-        : node.changeMembership({ type: 'addLearner', node: joiner.node, address: { rpc: joiner.rpc_addr, http: joiner.http_addr } }).then(() => undefined);
+      const address = { rpc: joiner.rpc_addr, http: joiner.http_addr };
+      const known = member ? node.addressOf(joiner.node) : null;
+      // A member that comes back at another address (a new pod IP, say): the
+      // same role with the new address, replicated like any membership change.
+      const moved = member !== undefined && (known?.rpc !== address.rpc || known.http !== address.http);
+      const added = !member
+        ? node.changeMembership({ type: 'addLearner', node: joiner.node, address }).then(() => undefined)
+        : moved
+          ? node.changeMembership({ type: member.voter ? 'addVoter' : 'addLearner', node: joiner.node, address }).then(() => undefined)
+          : Promise.resolve();
       added.then(
         () => {
           if (!member?.voter) promoteWhenCaughtUp(node, joiner.node);
-          log(`cluster: ${joiner.node} (${joiner.rpc_addr}) joined${member ? ' again' : ' as a learner'}`);
+          log(`cluster: ${joiner.node} (${joiner.rpc_addr}) ${!member ? 'joined as a learner' : moved ? 'is back at a new address' : 'joined again'}`);
           callback(null, { error: '', leader_rpc_addr: '' });
         },
         (err: unknown) => callback(null, { error: `join: ${err instanceof Error ? err.message : String(err)}`, leader_rpc_addr: '' }),

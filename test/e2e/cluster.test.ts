@@ -2,7 +2,8 @@
 // Leader election, writes through a follower, kill -9 of the leader while 20
 // jobs fire every second (afterwards every scheduled second ran exactly once
 // or is recorded as skipped), restart from disk, join of a fourth server and
-// remove-peer, and a graceful leave of the leader.
+// remove-peer, a graceful leave of the leader, and a server that comes back
+// from its data dir at new addresses.
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -140,4 +141,30 @@ t.test('leave: the leader hands leadership over, removes itself and stops', asyn
   t.equal(peers.length, 3);
   const created = await call(next.url, 'POST', '/v1/jobs', { name: 'after-leave', schedule: '@manually', executor: 'shell', executor_config: { command: 'true' } });
   t.equal(created.status, 201, 'the cluster still takes writes');
+});
+
+t.test('a server back from its data dir at new addresses (a new pod IP) tells the cluster and catches up', async (t) => {
+  const leader = await agreedLeader(live());
+  const mover = live().find((s) => s.name !== leader.name) as ServerProcess;
+  const spec = specs.find((s) => s.name === mover.name) ?? (() => { throw new Error('no spec'); })();
+  await mover.kill9();
+  servers.delete(mover.name);
+  const [fresh] = await serverSpecs(root.path, ['moved']);
+  if (!fresh) throw new Error('no spec');
+  const others = live().map((s) => s.rpcAddr);
+  const moved = await startServerProcess({ ...spec, rpcAddr: fresh.rpcAddr, httpAddr: fresh.httpAddr, args: others.flatMap((a) => ['--join', a]) });
+  servers.set(moved.name, moved);
+  await until('the cluster to know the new address', async () => {
+    const peers = (await call(leader.url, 'GET', '/v1/raft/peers')).body as { id: string; rpc_addr: string }[];
+    return peers.some((p) => p.id === moved.name && p.rpc_addr === moved.rpcAddr) ? true : undefined;
+  });
+  const created = await call(leader.url, 'POST', '/v1/jobs', { name: 'after-move', schedule: '@manually', executor: 'shell', executor_config: { command: 'true' } });
+  t.equal(created.status, 201);
+  await until('the moved server to have the new job', async () => {
+    const r = await call(moved.url, 'GET', '/v1/jobs/after-move?stale');
+    return r.status === 200 ? true : undefined;
+  });
+  t.match(moved.log(), /telling it the new address/);
+  const viaMoved = await call(moved.url, 'POST', '/v1/jobs', { name: 'through-moved', schedule: '@manually', executor: 'shell', executor_config: { command: 'true' } });
+  t.equal(viaMoved.status, 201, 'a write through the moved server reaches the leader');
 });
