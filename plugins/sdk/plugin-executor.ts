@@ -41,7 +41,6 @@ export class PluginExecutor implements Executor {
       return failure((err as Error).message);
     }
     return new Promise<ExecuteResult>((resolve) => {
-      let result: ExecuteResult | null = null;
       const call = p.client.Execute({
         job_name: req.jobName, config: { ...req.config }, execution_id: req.executionId,
         scheduled_at_ms: String(req.scheduledAtMs), attempt: req.attempt,
@@ -50,10 +49,6 @@ export class PluginExecutor implements Executor {
         p.client.Stop({ execution_id: req.executionId }, () => {});
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      call.on('data', (ev: ExecuteEvent__Output) => {
-        if (ev.output) output.write(ev.output.data);
-        else if (ev.result) result = { success: ev.result.success, exitCode: ev.result.exit_code, error: ev.result.error };
-      });
       let settled = false;
       const done = (r: ExecuteResult) => {
         if (settled) return;
@@ -61,6 +56,11 @@ export class PluginExecutor implements Executor {
         signal.removeEventListener('abort', onAbort);
         resolve(r);
       };
+      // The result is the last event: settle on it, without waiting for the call's status.
+      call.on('data', (ev: ExecuteEvent__Output) => {
+        if (ev.output) output.write(ev.output.data);
+        else if (ev.result) done({ success: ev.result.success, exitCode: ev.result.exit_code, error: ev.result.error });
+      });
       let failed = false;
       call.on('error', (err: grpc.ServiceError) => {
         failed = true;
@@ -68,7 +68,7 @@ export class PluginExecutor implements Executor {
           done(failure(how ? `plugin ${this.name} ${how} while running this execution` : `plugin ${this.name} failed: ${err.details || err.message}`));
         });
       });
-      call.on('end', () => failed || done(result ?? failure(`plugin ${this.name} ended the execution without a result`)));
+      call.on('end', () => failed || done(failure(`plugin ${this.name} ended the execution without a result`)));
     });
   }
 

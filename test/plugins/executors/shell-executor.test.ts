@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdtempSync, rmSync, realpathSync } from 'node:fs';
+import { mkdtempSync, rmSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ShellExecutor, validateShellConfig } from '../../../plugins/executors/shell/shell-executor.js';
@@ -97,4 +97,16 @@ t.test('the registry: unknown executors are a failed result', async (t) => {
   t.match(res, { success: false, error: /unknown executor "teleport".*available: shell/ });
   const none = await reg.execute('', { jobName: 'j', config: {}, executionId: '1', scheduledAtMs: 0, attempt: 1 }, { write() {} }, new AbortController().signal);
   t.match(none.error, /no executor defined/);
+});
+
+t.test('what cannot start, or ends oddly, is a clear failure', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ct-noexec-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const script = join(dir, 'not-executable.sh');
+  writeFileSync(script, 'echo hi\n', { mode: 0o644 });
+  t.match(await run({ command: script }), { result: { success: false, error: `permission denied: ${script}` } });
+  t.match(await run({ command: 'true', cwd: join(dir, 'missing') }), { result: { success: false, error: /executable not found: true \(or no directory .*missing\)/ } });
+  t.match(await run({ shell: 'true', command: 'kill -TERM $$' }), { result: { success: false, exitCode: -1, error: 'killed by SIGTERM' } });
+  // A command that never reads its payload closes the pipe early: not a failure of the run.
+  t.match(await run({ command: 'true', payload: Buffer.alloc(1024 * 1024, 1).toString('base64') }), { result: { success: true } });
 });
