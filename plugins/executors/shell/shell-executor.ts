@@ -5,7 +5,7 @@
 
 import { spawn } from 'node:child_process';
 import { failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from '../../sdk/executor.js';
-import { groupRssBytes, parseMemLimit } from './mem-limit.js';
+import { MemLimitWatch, parseMemLimit } from './mem-limit.js';
 import { splitCommand } from './split-command.js';
 import { parseGoDurationMs } from '../../sdk/go-duration.js';
 
@@ -45,6 +45,7 @@ export class ShellExecutor implements Executor {
    * a spawn, and neither the plugin program nor a server changes it.
    */
   private readonly baseEnv: Readonly<Record<string, string | undefined>> = { ...process.env };
+  private readonly memLimits = new MemLimitWatch();
 
   validate(config: Readonly<Record<string, string>>): string | null {
     return validateShellConfig(config);
@@ -98,12 +99,8 @@ export class ShellExecutor implements Executor {
     const timeoutMs = c['timeout'] ? parseGoDurationMs(c['timeout']) : 0;
     const timer = timeoutMs > 0 ? setTimeout(() => end(`timed out after ${c['timeout']}: the process tree was killed`), timeoutMs) : null;
     const limit = c['mem_limit'] ? parseMemLimit(c['mem_limit']) : 0;
-    const poll = limit > 0 && child.pid !== undefined
-      ? setInterval(() => {
-          void groupRssBytes(child.pid as number).then((rss) => {
-            if (rss > limit) end(`memory limit exceeded (${rss} bytes > mem_limit ${c['mem_limit']}): the process tree was killed`);
-          });
-        }, 1000)
+    const unwatch = limit > 0 && child.pid !== undefined
+      ? this.memLimits.watch(child.pid, limit, (rss) => end(`memory limit exceeded (${rss} bytes > mem_limit ${c['mem_limit']}): the process tree was killed`))
       : null;
     try {
       // 'close': exited and its output fully read; 'error' alone: it never started.
@@ -129,7 +126,7 @@ export class ShellExecutor implements Executor {
       return failure(`exit status ${exit.code}`, exit.code);
     } finally {
       if (timer) clearTimeout(timer);
-      if (poll) clearInterval(poll);
+      unwatch?.();
       signal.removeEventListener('abort', onAbort);
     }
   }

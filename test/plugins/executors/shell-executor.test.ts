@@ -1,9 +1,9 @@
 import t from 'tap';
-import { mkdtempSync, rmSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ShellExecutor, validateShellConfig } from '../../../plugins/executors/shell/shell-executor.js';
-import { parseMemLimit } from '../../../plugins/executors/shell/mem-limit.js';
+import { groupsRssBytes, parseMemLimit } from '../../../plugins/executors/shell/mem-limit.js';
 import { splitCommand } from '../../../plugins/executors/shell/split-command.js';
 import { ExecutorRegistry } from '../../../plugins/sdk/executor-registry.js';
 
@@ -109,4 +109,19 @@ t.test('what cannot start, or ends oddly, is a clear failure', async (t) => {
   t.match(await run({ shell: 'true', command: 'kill -TERM $$' }), { result: { success: false, exitCode: -1, error: 'killed by SIGTERM' } });
   // A command that never reads its payload closes the pipe early: not a failure of the run.
   t.match(await run({ command: 'true', payload: Buffer.alloc(1024 * 1024, 1).toString('base64') }), { result: { success: true } });
+});
+
+t.test('mem_limit: one watch over many executions kills only the one over its limit', async (t) => {
+  const grow = `node -e "const a=[];setInterval(()=>a.push(Buffer.alloc(16*1024*1024,1)),50)"`;
+  const [over, under] = await Promise.all([
+    run({ shell: 'true', command: grow, mem_limit: '150MB', timeout: '30s' }),
+    run({ shell: 'true', command: 'sleep 2.5; echo done', mem_limit: '1GB', timeout: '30s' }),
+  ]);
+  t.match(over.result, { success: false, error: /memory limit exceeded/ });
+  t.match(under, { result: { success: true }, output: 'done\n' });
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const ownGroup = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+  const rss = await groupsRssBytes(new Set([ownGroup, 999_999_999]));
+  t.ok((rss.get(ownGroup) ?? 0) >= process.memoryUsage().rss / 2, 'this process group holds at least this process');
+  t.notOk(rss.has(999_999_999), 'a group with no process is absent');
 });
