@@ -6,7 +6,8 @@
 // 3. through ShellExecutor in this process (light mode's built-in shell);
 // 4. through PluginExecutor and the clocktower-executor-shell plugin
 //    program (what an agent with the plugin does: gRPC over a unix socket,
-//    the spawn in the plugin process).
+//    the spawn in the plugin process), with one copy of the program and
+//    with two (what a node runs: see bin/node-plugins.ts).
 // Latency p50/p99 of one execution at a time, and executions per second
 // with 32 in flight, each as a ratio to the raw spawn of the same run.
 
@@ -74,11 +75,14 @@ export async function run(): Promise<Record<string, unknown>> {
   writeFileSync(program, `#!/bin/sh\nexec "${process.execPath}" "${shellPluginJs}" "$@"\n`);
   chmodSync(program, 0o755);
   const plugin = new PluginExecutor('shell', program);
+  const plugin2 = new PluginExecutor('shell', program, { instances: 2 });
   try {
-    await plugin.start();
-    const kinds: Record<string, One> = { raw: rawSpawn, execa: viaExeca, inProcess: viaExecutor(new ShellExecutor()), plugin: viaExecutor(plugin) };
+    await Promise.all([plugin.start(), plugin2.start()]);
+    const kinds: Record<string, One> = {
+      raw: rawSpawn, execa: viaExeca, inProcess: viaExecutor(new ShellExecutor()), plugin: viaExecutor(plugin), plugin2: viaExecutor(plugin2),
+    };
     for (const one of Object.values(kinds)) for (let i = 0; i < 20; i++) await one(); // warm up
-    const lat: Record<string, number[]> = { raw: [], execa: [], inProcess: [], plugin: [] };
+    const lat: Record<string, number[]> = { raw: [], execa: [], inProcess: [], plugin: [], plugin2: [] };
     for (let i = 0; i < samples; i++) for (const [k, one] of Object.entries(kinds)) lat[k]?.push(await timed(one));
     const s = Object.fromEntries(Object.entries(lat).map(([k, v]) => [k, summarize(v)]));
     const rate: Record<string, number> = {};
@@ -95,12 +99,14 @@ export async function run(): Promise<Record<string, unknown>> {
       execa: { p50_ms: r('execa').p50, p99_ms: r('execa').p99, per_s: Math.round(ps('execa')) },
       shell_in_process: { p50_ms: r('inProcess').p50, p99_ms: r('inProcess').p99, per_s: Math.round(ps('inProcess')) },
       shell_plugin: { p50_ms: r('plugin').p50, p99_ms: r('plugin').p99, per_s: Math.round(ps('plugin')) },
+      shell_plugin_2_copies: { p50_ms: r('plugin2').p50, p99_ms: r('plugin2').p99, per_s: Math.round(ps('plugin2')) },
       ratio_execa_vs_raw: vsRaw('execa'),
       ratio_shell_in_process_vs_raw: vsRaw('inProcess'),
       ratio_shell_plugin_vs_raw: vsRaw('plugin'),
+      ratio_shell_plugin_2_copies_vs_raw: vsRaw('plugin2'),
     };
   } finally {
-    await plugin.close();
+    await Promise.all([plugin.close(), plugin2.close()]);
     rmSync(dir, { recursive: true, force: true });
   }
 }
