@@ -17,7 +17,8 @@
 //      milliseconds; both clocks are this machine's);
 // 3. the RSS (/proc/PID/status VmRSS) of a fresh agent idle, and with 1,000
 //    `sleep` executions running at once (its default --capacity), and of its
-//    shell plugin program; the executions are stopped over the API afterwards.
+//    shell plugin programs (summed over the copies it runs); the executions
+//    are stopped over the API afterwards.
 
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -79,16 +80,17 @@ function childPids(pid: number): number[] {
   return out;
 }
 
-function shellPluginPid(agentPid: number): number {
-  const pid = childPids(agentPid).find((p) => {
+/** The agent's shell plugin programs (it may run more than one copy). */
+function shellPluginPids(agentPid: number): number[] {
+  const pids = childPids(agentPid).filter((p) => {
     try {
       return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(shellPluginJs);
     } catch {
       return false;
     }
   });
-  if (pid === undefined) throw new Error('bench: the agent has no shell plugin program running');
-  return pid;
+  if (pids.length === 0) throw new Error('bench: the agent has no shell plugin program running');
+  return pids;
 }
 
 async function createJobs(url: string, names: readonly string[], command: string, tags: Record<string, string>): Promise<void> {
@@ -162,8 +164,10 @@ async function memory(leaderUrl: string, join: readonly string[], pluginDir: str
   started.push(agent);
   await agent.waitLog(/plugins: executor shell started/);
   const agentPid = agent.child.pid ?? 0;
-  const pluginPid = shellPluginPid(agentPid);
-  const idle = { agent: rssMb(agentPid), plugin: rssMb(pluginPid) };
+  const pluginPids = shellPluginPids(agentPid);
+  const pluginsRss = () => pluginPids.reduce((mb, pid) => mb + rssMb(pid), 0);
+  const sleepPids = () => pluginPids.flatMap((pid) => childPids(pid));
+  const idle = { agent: rssMb(agentPid), plugin: pluginsRss() };
 
   const names = Array.from({ length: 10 }, (_, i) => `sleep-${i}`);
   await createJobs(leaderUrl, names, 'sleep 300', tags);
@@ -172,11 +176,11 @@ async function memory(leaderUrl: string, join: readonly string[], pluginDir: str
   await inParallel(running, (i) => api(leaderUrl, 'POST', `/v1/jobs/${names[i % names.length] ?? ''}/run`));
   // Every sleep spawned (seen in /proc), and the agent reporting them all
   // running (its heartbeat, every few seconds).
-  await poll(`${running} sleep processes`, () => Promise.resolve(childPids(pluginPid).length >= running ? true : undefined), 120_000);
+  await poll(`${running} sleep processes`, () => Promise.resolve(sleepPids().length >= running ? true : undefined), 120_000);
   const toRunningS = (performance.now() - start) / 1000;
   await poll(`the agent to report ${running} running`, async () => ((await agentLoad())?.running === running ? true : undefined), 60_000);
-  const sleeps = childPids(pluginPid);
-  const busy = { agent: rssMb(agentPid), plugin: rssMb(pluginPid) };
+  const sleeps = sleepPids();
+  const busy = { agent: rssMb(agentPid), plugin: pluginsRss() };
 
   // Stop them the way a user would; the agent kills each process group.
   const list = ((await api(leaderUrl, 'GET', '/v1/busy')).json as BusyJson[]).filter((e) => e.node_name === agent.name);
@@ -186,10 +190,10 @@ async function memory(leaderUrl: string, join: readonly string[], pluginDir: str
   });
   await poll('the executions to stop', async () => {
     const a = await agentLoad();
-    return a?.running === 0 && a.queued === 0 && childPids(pluginPid).length === 0 ? true : undefined;
+    return a?.running === 0 && a.queued === 0 && sleepPids().length === 0 ? true : undefined;
   }, 60_000);
-  const after = { agent: rssMb(agentPid), plugin: rssMb(pluginPid) };
-  return { idle, busy, after, sleeps, toRunningS, stopped: list.length };
+  const after = { agent: rssMb(agentPid), plugin: pluginsRss() };
+  return { idle, busy, after, sleeps, toRunningS, stopped: list.length, plugins: pluginPids.length };
 }
 
 /** Kill, by process group, what the agents' plugin programs still run (after a failed run). */
@@ -258,6 +262,7 @@ export async function run(): Promise<Record<string, unknown>> {
       executions_stopped_over_api: mem.stopped,
       seconds_to_all_sleeps_spawned: round(mem.toRunningS),
       agent_rss_mb: { idle: round(mem.idle.agent), running: round(mem.busy.agent), after_stop: round(mem.after.agent) },
+      shell_plugin_programs: mem.plugins,
       shell_plugin_rss_mb: { idle: round(mem.idle.plugin), running: round(mem.busy.plugin), after_stop: round(mem.after.plugin) },
       agent_rss_kb_per_running_execution: round(((mem.busy.agent - mem.idle.agent) * 1024) / running),
       ratio_agent_rss_running_vs_idle: round(mem.busy.agent / mem.idle.agent),

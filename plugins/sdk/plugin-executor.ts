@@ -6,6 +6,11 @@
 // was running fail with a message saying so, and the next execution starts
 // it again; the host itself never goes down with a plugin. Whatever the
 // program prints goes to the host's log, never into execution output.
+//
+// `instances` > 1 runs that many copies of the program and gives each
+// execution to the one with the fewest running: for programs that spawn
+// processes (shell), since a spawn blocks the spawning program's event
+// loop until the child has exec'd, and copies spawn in parallel.
 
 import * as grpc from '@grpc/grpc-js';
 import { pluginProto } from '../../proto/load-proto.js';
@@ -16,32 +21,52 @@ import { PluginProcess, type PluginOptions, type RunningPlugin } from './plugin-
 
 export { PluginError, type PluginOptions } from './plugin-process.js';
 
+export interface PluginExecutorOptions extends PluginOptions {
+  /** Copies of the program to spread executions over (default 1). */
+  readonly instances?: number;
+}
+
 export class PluginExecutor implements Executor {
-  private readonly plugin: PluginProcess<ExecutorClient>;
+  private readonly plugins: PluginProcess<ExecutorClient>[];
+  /** Executions running on each of `plugins`. */
+  private readonly running: number[];
 
   constructor(
     readonly name: string,
     program: string,
-    options: PluginOptions = {},
+    options: PluginExecutorOptions = {},
   ) {
     const proto = pluginProto().clocktower.plugin.v1;
-    this.plugin = new PluginProcess(name, program, (target) => new proto.Executor(target, grpc.credentials.createInsecure()) as unknown as ExecutorClient, options);
+    const connect = (target: string) => new proto.Executor(target, grpc.credentials.createInsecure()) as unknown as ExecutorClient;
+    const instances = Math.max(1, Math.floor(options.instances ?? 1));
+    this.plugins = Array.from({ length: instances }, () => new PluginProcess(name, program, connect, options));
+    this.running = this.plugins.map(() => 0);
   }
 
   /** Start the program now (otherwise the first execution starts it). */
   async start(): Promise<void> {
-    await this.plugin.ensure();
+    await Promise.all(this.plugins.map((p) => p.ensure()));
   }
 
   async execute(req: ExecuteRequest, output: OutputSink, signal: AbortSignal): Promise<ExecuteResult> {
+    let i = 0;
+    for (let j = 1; j < this.running.length; j++) if ((this.running[j] ?? 0) < (this.running[i] ?? 0)) i = j;
+    this.running[i] = (this.running[i] ?? 0) + 1;
+    try {
+      return await this.executeOn(this.plugins[i] as PluginProcess<ExecutorClient>, req, output, signal);
+    } finally {
+      this.running[i] = (this.running[i] ?? 1) - 1;
+    }
+  }
+
+  private async executeOn(plugin: PluginProcess<ExecutorClient>, req: ExecuteRequest, output: OutputSink, signal: AbortSignal): Promise<ExecuteResult> {
     let p: RunningPlugin<ExecutorClient>;
     try {
-      p = await this.plugin.ensure();
+      p = await plugin.ensure();
     } catch (err) {
       return failure((err as Error).message);
     }
     return new Promise<ExecuteResult>((resolve) => {
-      let result: ExecuteResult | null = null;
       const call = p.client.Execute({
         job_name: req.jobName, config: { ...req.config }, execution_id: req.executionId,
         scheduled_at_ms: String(req.scheduledAtMs), attempt: req.attempt,
@@ -50,10 +75,6 @@ export class PluginExecutor implements Executor {
         p.client.Stop({ execution_id: req.executionId }, () => {});
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      call.on('data', (ev: ExecuteEvent__Output) => {
-        if (ev.output) output.write(ev.output.data);
-        else if (ev.result) result = { success: ev.result.success, exitCode: ev.result.exit_code, error: ev.result.error };
-      });
       let settled = false;
       const done = (r: ExecuteResult) => {
         if (settled) return;
@@ -61,14 +82,19 @@ export class PluginExecutor implements Executor {
         signal.removeEventListener('abort', onAbort);
         resolve(r);
       };
+      // The result is the last event: settle on it, without waiting for the call's status.
+      call.on('data', (ev: ExecuteEvent__Output) => {
+        if (ev.output) output.write(ev.output.data);
+        else if (ev.result) done({ success: ev.result.success, exitCode: ev.result.exit_code, error: ev.result.error });
+      });
       let failed = false;
       call.on('error', (err: grpc.ServiceError) => {
         failed = true;
-        void this.plugin.deathOf(p).then((how) => {
+        void plugin.deathOf(p).then((how) => {
           done(failure(how ? `plugin ${this.name} ${how} while running this execution` : `plugin ${this.name} failed: ${err.details || err.message}`));
         });
       });
-      call.on('end', () => failed || done(result ?? failure(`plugin ${this.name} ended the execution without a result`)));
+      call.on('end', () => failed || done(failure(`plugin ${this.name} ended the execution without a result`)));
     });
   }
 
@@ -81,7 +107,7 @@ export class PluginExecutor implements Executor {
   async validate(config: Readonly<Record<string, string>>): Promise<string | null> {
     let p: RunningPlugin<ExecutorClient>;
     try {
-      p = await this.plugin.ensure();
+      p = await (this.plugins[0] as PluginProcess<ExecutorClient>).ensure();
     } catch {
       return null;
     }
@@ -92,8 +118,8 @@ export class PluginExecutor implements Executor {
     });
   }
 
-  close(): Promise<void> {
-    return this.plugin.close();
+  async close(): Promise<void> {
+    await Promise.all(this.plugins.map((p) => p.close()));
   }
 }
 

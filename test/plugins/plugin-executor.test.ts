@@ -44,6 +44,35 @@ t.test('a healthy plugin serves concurrent executions from one process', async (
   t.equal(pids.size, 1, 'one long-lived plugin process');
 });
 
+t.test('instances: executions go to the copy with the fewest running; a stop and a crash stay with their copy', async (t) => {
+  const p = new PluginExecutor('fixture', fixture(''), { instances: 2 });
+  t.teardown(() => p.close());
+  await p.start();
+  const pidOf = (r: { output: string }) => /pid (\d+)/.exec(r.output)?.[1];
+  // One copy busy with a waiting execution: the next ones go to the other.
+  const ac = new AbortController();
+  const waiting = run(p, { mode: 'wait' }, 'w', ac.signal);
+  const a = await run(p, { text: 'a' }, 'a');
+  const b = await run(p, { text: 'b' }, 'b');
+  t.equal(pidOf(a), pidOf(b), 'both on the idle copy');
+  // Two at once while one waits: 1 + 1 running, so they split.
+  const both = await Promise.all([run(p, { text: 'c' }, 'c'), run(p, { text: 'd' }, 'd')]);
+  t.equal(new Set(both.map(pidOf)).size, 2, 'spread over the two copies');
+  ac.abort();
+  t.match((await waiting).result, { success: false, error: 'stopped' }, 'the stop reached the copy running it');
+  const pids = new Set([...both.map(pidOf)]);
+  // A crash takes down one copy: the execution on the other is unaffected.
+  const stopOther = new AbortController();
+  const other = run(p, { mode: 'wait' }, 'w2', stopOther.signal);
+  const crashed = await run(p, { mode: 'crash' }, 'x');
+  t.match(crashed.result.error, /plugin fixture exited with code 3 while running this execution/);
+  stopOther.abort();
+  t.match((await other).result, { success: false, error: 'stopped' });
+  const after = await Promise.all([run(p, { text: 'e' }, 'e'), run(p, { text: 'f' }, 'f')]);
+  t.ok(after.every((r) => r.result.success), 'both copies serve again');
+  t.equal([...new Set(after.map(pidOf))].filter((pid) => !pids.has(pid)).length, 1, 'the crashed copy was started again');
+});
+
 t.test('a plugin that crashes mid-run fails that execution, and is started again for the next', async (t) => {
   const p = new PluginExecutor('fixture', fixture(''));
   t.teardown(() => p.close());

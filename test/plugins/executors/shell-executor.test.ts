@@ -1,9 +1,9 @@
 import t from 'tap';
-import { mkdtempSync, rmSync, realpathSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ShellExecutor, validateShellConfig } from '../../../plugins/executors/shell/shell-executor.js';
-import { parseMemLimit } from '../../../plugins/executors/shell/mem-limit.js';
+import { groupsRssBytes, parseMemLimit } from '../../../plugins/executors/shell/mem-limit.js';
 import { splitCommand } from '../../../plugins/executors/shell/split-command.js';
 import { ExecutorRegistry } from '../../../plugins/sdk/executor-registry.js';
 
@@ -97,4 +97,31 @@ t.test('the registry: unknown executors are a failed result', async (t) => {
   t.match(res, { success: false, error: /unknown executor "teleport".*available: shell/ });
   const none = await reg.execute('', { jobName: 'j', config: {}, executionId: '1', scheduledAtMs: 0, attempt: 1 }, { write() {} }, new AbortController().signal);
   t.match(none.error, /no executor defined/);
+});
+
+t.test('what cannot start, or ends oddly, is a clear failure', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ct-noexec-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const script = join(dir, 'not-executable.sh');
+  writeFileSync(script, 'echo hi\n', { mode: 0o644 });
+  t.match(await run({ command: script }), { result: { success: false, error: `permission denied: ${script}` } });
+  t.match(await run({ command: 'true', cwd: join(dir, 'missing') }), { result: { success: false, error: /executable not found: true \(or no directory .*missing\)/ } });
+  t.match(await run({ shell: 'true', command: 'kill -TERM $$' }), { result: { success: false, exitCode: -1, error: 'killed by SIGTERM' } });
+  // A command that never reads its payload closes the pipe early: not a failure of the run.
+  t.match(await run({ command: 'true', payload: Buffer.alloc(1024 * 1024, 1).toString('base64') }), { result: { success: true } });
+});
+
+t.test('mem_limit: one watch over many executions kills only the one over its limit', async (t) => {
+  const grow = `node -e "const a=[];setInterval(()=>a.push(Buffer.alloc(16*1024*1024,1)),50)"`;
+  const [over, under] = await Promise.all([
+    run({ shell: 'true', command: grow, mem_limit: '150MB', timeout: '30s' }),
+    run({ shell: 'true', command: 'sleep 2.5; echo done', mem_limit: '1GB', timeout: '30s' }),
+  ]);
+  t.match(over.result, { success: false, error: /memory limit exceeded/ });
+  t.match(under, { result: { success: true }, output: 'done\n' });
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const ownGroup = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+  const rss = await groupsRssBytes(new Set([ownGroup, 999_999_999]));
+  t.ok((rss.get(ownGroup) ?? 0) >= process.memoryUsage().rss / 2, 'this process group holds at least this process');
+  t.notOk(rss.has(999_999_999), 'a group with no process is absent');
 });
