@@ -28,6 +28,8 @@ import { isMain, median, round, summarize } from './stats.js';
 
 const jobs = Number(process.env['BENCH_BURST_JOBS'] ?? 10_000);
 const rounds = Number(process.env['BENCH_BURST_ROUNDS'] ?? 3);
+/** How far ahead of now the burst's second is set (default: from the time creating the jobs took). */
+const leadMs = process.env['BENCH_BURST_LEAD_MS'] === undefined ? undefined : Number(process.env['BENCH_BURST_LEAD_MS']);
 /** Extra flags for the agent (e.g. "--capacity 10000"), space-separated. */
 const agentArgs = (process.env['BENCH_BURST_AGENT_ARGS'] ?? '').split(' ').filter((a) => a !== '');
 const noopJs = resolve('dist/bench/fixtures/noop-executor.js');
@@ -275,7 +277,7 @@ export async function run(): Promise<Record<string, unknown>> {
     light = await startBenchServer(join(root.path, 'light'), ['--plugin-dir', join(root.path, 'plugins-light')]);
 
     // Long enough to create the jobs before their second: from the last round's creation time when there is one.
-    const lead = (list: readonly BurstFigures[]) => Math.max(2000, 1500 + 2000 * (list.at(-1)?.create_s ?? jobs / 1000));
+    const lead = (list: readonly BurstFigures[]) => leadMs ?? 2000 + 1500 * (list.at(-1)?.create_s ?? jobs * 0.00015);
     const agentPid = agent.child.pid ?? 0;
     const lightPid = light.pid;
     const clusterProcs = (): Record<string, number> => {
