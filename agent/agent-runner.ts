@@ -57,7 +57,9 @@ export class AgentRunner {
   private send: Send | null = null;
   private outputLimit = defaultOutputLimit;
   private readonly runs = new Map<string, Run>();
-  private readonly queue: string[] = [];
+  /** Waiting to start, oldest first from `queueHead` (Array#shift is O(n) on a big array: a burst queues 100,000). */
+  private queue: string[] = [];
+  private queueHead = 0;
   private active = 0;
   private readonly unacked = new Map<string, Finished>();
   private readonly acked = new Set<string>();
@@ -79,7 +81,7 @@ export class AgentRunner {
 
   /** Running and queued executions. */
   get load(): { running: number; queued: number; unacked: number } {
-    return { running: this.active, queued: this.queue.length, unacked: this.unacked.size };
+    return { running: this.active, queued: this.queue.length - this.queueHead, unacked: this.unacked.size };
   }
 
   registration(): Register {
@@ -123,7 +125,7 @@ export class AgentRunner {
   /** Stop taking work, let what runs finish for `graceMs`, stop the rest; resolves once all results are acknowledged or `ackMs` passed. */
   async drain(graceMs: number, ackMs: number): Promise<void> {
     this.draining = true;
-    for (const id of [...this.queue]) this.stop(id, 'stopped: the agent shut down before it started');
+    for (const id of this.queue.slice(this.queueHead)) this.stop(id, 'stopped: the agent shut down before it started');
     await this.until(() => this.runs.size === 0, graceMs);
     for (const id of [...this.runs.keys()]) this.stop(id, 'stopped: the agent shut down');
     await this.until(() => this.runs.size === 0, 10_000);
@@ -156,17 +158,22 @@ export class AgentRunner {
       this.complete(id, finished, new OutputBuffer(this.outputLimit));
       return;
     }
-    if (this.active >= this.capacity && this.queue.length === 0) this.log(`agent: ${this.active} executions running (the capacity); more wait in a queue, starting with ${id}`);
+    if (this.active >= this.capacity && this.queue.length === this.queueHead) this.log(`agent: ${this.active} executions running (the capacity); more wait in a queue, starting with ${id}`);
     this.runs.set(id, { assign: a, abort: new AbortController(), output: new OutputBuffer(this.outputLimit), serverHas: 0, started: false, stopReason: null });
     this.queue.push(id);
     this.pump();
   }
 
   private pump(): void {
-    while (this.active < this.capacity && this.queue.length > 0) {
-      const id = this.queue.shift() as string;
+    while (this.active < this.capacity && this.queueHead < this.queue.length) {
+      const id = this.queue[this.queueHead++] as string;
       const run = this.runs.get(id);
       if (run) this.start(id, run);
+    }
+    // Drop the started part now and then (amortized O(1) per start).
+    if (this.queueHead === this.queue.length || (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length)) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
     }
   }
 
@@ -208,7 +215,7 @@ export class AgentRunner {
       run.abort.abort();
       return;
     }
-    const q = this.queue.indexOf(id);
+    const q = this.queue.indexOf(id, this.queueHead);
     if (q >= 0) this.queue.splice(q, 1);
     this.complete(id, { execution_id: id, success: false, exit_code: -1, error: reason, finished_at_ms: this.now(), stopped: true }, run.output, run.serverHas);
   }

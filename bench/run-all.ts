@@ -20,6 +20,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<Record<string, 
   'executors-nats-rabbitmq': () => import('./executors-nats-rabbitmq.js'),
   agents: () => import('./agents.js'),
   'agents-cluster': () => import('./agents-cluster.js'),
+  'fire-burst': () => import('./fire-burst.js'),
 };
 
 if (isMain(import.meta.url)) {

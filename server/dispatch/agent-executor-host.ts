@@ -95,6 +95,15 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
   private readonly unsubscribe: () => void;
   private readonly random: () => number;
   private readonly log: (line: string) => void;
+  /**
+   * The agents as forFire() sees them during one planning pass (one
+   * event-loop turn): listed once, not once per fire, and each fire chosen
+   * in the pass counts as load. A second's fires are all chosen before any
+   * is committed and assigned, so without this every fire of a burst would
+   * see the same loads: a burst of untagged jobs would all go to the
+   * leader's own agent, far past its capacity, while other agents idled.
+   */
+  private planning: AgentInfo[] | null = null;
 
   constructor(private readonly options: AgentHostOptions) {
     this.registry = new AgentRegistry({ now: options.now, heartbeatTimeoutMs: options.heartbeatTimeoutMs });
@@ -250,8 +259,15 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
   // ---- NodeChooser ---------------------------------------------------------------
 
   forFire(job: Job): string[] {
-    const choice = selectTargets(this.agentInfos(), { tags: job.tags, executor: job.executor, prefer: this.options.selfNode, random: this.random });
-    return 'nodes' in choice ? [...choice.nodes] : [''];
+    const agents = this.planningAgents();
+    const choice = selectTargets(agents, { tags: job.tags, executor: job.executor, prefer: this.options.selfNode, random: this.random });
+    if (!('nodes' in choice)) return [''];
+    for (const node of choice.nodes) {
+      const i = agents.findIndex((a) => a.node === node);
+      const a = agents[i];
+      if (a) agents[i] = { ...a, load: a.load + 1 };
+    }
+    return [...choice.nodes];
   }
 
   forStart(job: Job, e: Execution): string {
@@ -272,6 +288,16 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
   }
 
   // ---- internals -------------------------------------------------------------------
+
+  private planningAgents(): AgentInfo[] {
+    if (this.planning === null) {
+      this.planning = this.agentInfos();
+      setImmediate(() => {
+        this.planning = null;
+      });
+    }
+    return this.planning;
+  }
 
   private agentInfos(): AgentInfo[] {
     return this.registry.all().map((s) => ({

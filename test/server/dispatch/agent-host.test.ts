@@ -163,6 +163,23 @@ t.test('stop reaches the agent; a second agent with a taken name is refused; cap
   t.same(w.host.status().map((s) => s.node), ['a1']);
 });
 
+t.test('a burst of fires chosen in one pass counts each choice as load: untagged fires fill the own agent, then go to others', async (t) => {
+  const w = new World();
+  t.teardown(() => w.host.close());
+  new LocalAgentLink(agent('leader'), w.host, () => {}).connect();
+  new LocalAgentLink(agent('other'), w.host, () => {}).connect();
+  w.apply({ type: CommandType.PutJob, atMs: 1, job: spec('burst', 'true') });
+  const untagged = w.state.job('burst');
+  if (!untagged) throw new Error('no job');
+  // Both agents have capacity 2: the own agent takes two, then the other (free) one, then either (both full).
+  const pass = [0, 1, 2, 3, 4, 5].map(() => w.host.forFire(untagged)[0]);
+  t.same(pass.slice(0, 4), ['leader', 'leader', 'other', 'other']);
+  t.ok(pass.slice(4).every((n) => n === 'leader' || n === 'other'));
+  // The next pass starts from the real loads again (nothing was assigned): the own agent first.
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  t.equal(w.host.forFire(untagged)[0], 'leader');
+});
+
 t.test('a fire on two nodes is one group; its status waits for both', async (t) => {
   const w = new World();
   const es = w.fire(spec('g', 'true'), ['a1', 'a2']);
