@@ -21,12 +21,13 @@
 //    are stopped over the API afterwards.
 
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startAgentProcess, type AgentProcess } from '../test/support/agent-process.js';
 import { agreedLeader, serverSpecs, startServerProcess, type ServerProcess } from '../test/support/cluster-processes.js';
 import { tempDir } from '../test/support/light-process.js';
 import { api, rssMb, startBenchServer, type BenchServer } from './light-server.js';
+import { childPids } from './process-tree.js';
 import { isMain, median, round, summarize } from './stats.js';
 
 const total = Number(process.env['BENCH_EXECUTIONS'] ?? 1000);
@@ -67,18 +68,6 @@ function writeShellPluginDir(dir: string): void {
   chmodSync(path, 0o755);
 }
 
-/** Direct children of a process (every thread's list). */
-function childPids(pid: number): number[] {
-  const out: number[] = [];
-  try {
-    for (const task of readdirSync(`/proc/${pid}/task`)) {
-      out.push(...readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
-    }
-  } catch {
-    // gone
-  }
-  return out;
-}
 
 /** The agent's shell plugin programs (it may run more than one copy). */
 function shellPluginPids(agentPid: number): number[] {

@@ -18,13 +18,14 @@
 // None doubled: every job has exactly one execution record and the plugin ran
 // each execution id once; none lost: N records, all succeeded, N runs.
 
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Agent, request } from 'undici';
 import { startAgentProcess, type AgentProcess } from '../test/support/agent-process.js';
 import { agreedLeader, serverSpecs, startServerProcess, type ServerProcess } from '../test/support/cluster-processes.js';
 import { tempDir } from '../test/support/light-process.js';
 import { api, startBenchServer, type BenchServer } from './light-server.js';
+import { childPids } from './process-tree.js';
 import { isMain, median, round, summarize } from './stats.js';
 
 const jobs = Number(process.env['BENCH_BURST_JOBS'] ?? 10_000);
@@ -138,18 +139,6 @@ function cpuMs(pid: number): number {
   }
 }
 
-/** Direct children of a process (the agent's plugin programs). */
-function childPids(pid: number): number[] {
-  const out: number[] = [];
-  try {
-    for (const task of readdirSync(`/proc/${pid}/task`)) {
-      out.push(...readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
-    }
-  } catch {
-    // gone
-  }
-  return out;
-}
 
 /**
  * One burst: create the jobs due on second T (chosen `leadMs` ahead, long

@@ -2,6 +2,7 @@
 // detailed cases, and once as a real plugin program through the host.
 
 import t from 'tap';
+import { freePort } from '../../support/cluster-processes.js';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -47,14 +48,6 @@ async function receive(nc: NatsConnection, subject: string, n = 1): Promise<() =
   };
 }
 
-/** A port with nothing listening on it. */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** A server that accepts connections and never says a word. */
 async function silentServer(): Promise<string> {
@@ -88,7 +81,7 @@ t.test('one warm connection serves many runs, concurrent ones too', async (t) =>
 t.test('a comma list of servers: an unreachable one is skipped', async (t) => {
   const reader = await client(open.url);
   const next = await receive(reader, 'jobs.list');
-  const dead = await closedPort();
+  const dead = await freePort();
   const { result } = await run({ url: `nats://127.0.0.1:${dead}, ${open.url}`, subject: 'jobs.list', message: 'x' });
   t.equal(result.success, true, result.error);
   t.equal((await next()).length, 1);
@@ -166,7 +159,7 @@ t.test('a stop ends a run waiting for a reply', async (t) => {
 });
 
 t.test('unreachable and silent servers fail clearly', async (t) => {
-  const dead = await closedPort();
+  const dead = await freePort();
   t.match((await run({ url: `nats://127.0.0.1:${dead}`, subject: 'a' })).result,
     { success: false, error: `cannot reach NATS at nats://127.0.0.1:${dead}: connection refused` });
   const silent = await silentServer();

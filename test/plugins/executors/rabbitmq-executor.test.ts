@@ -3,6 +3,7 @@
 // through the host. Published messages are read back from the broker.
 
 import t from 'tap';
+import { freePort } from '../../support/cluster-processes.js';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -49,14 +50,6 @@ async function takeAll(queue: string): Promise<string[]> {
   return bodies;
 }
 
-/** A port with nothing listening on it. */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 t.test('publishes to an existing queue with the message properties', async (t) => {
   await setup.assertQueue('jobs');
@@ -166,7 +159,7 @@ t.test('login refused, unknown vhost, unreachable and silent brokers fail clearl
     { success: false, error: new RegExp(`^RabbitMQ at ${where} refused the login of user "scheduler": ACCESS_REFUSED`) });
   t.match((await run({ url: `${url}/no-such-vhost`, 'queue.name': 'jobs' })).result,
     { success: false, error: `RabbitMQ at ${where}/no-such-vhost refused to open virtual host "no-such-vhost" for user "scheduler": does it exist, and may the user use it?` });
-  const dead = await closedPort();
+  const dead = await freePort();
   t.match((await run({ url: `amqp://u:p@127.0.0.1:${dead}`, 'queue.name': 'jobs' })).result,
     { success: false, error: `cannot reach RabbitMQ at amqp://127.0.0.1:${dead}: connection refused` });
   const silentPort = await silentServer();
