@@ -11,11 +11,11 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { api, startBenchServer } from './light-server.js';
 import { isMain, median, round } from './stats.js';
+import { freePort } from '../test/support/free-port.js';
 
 const total = Number(process.env['BENCH_EXECUTIONS'] ?? 1000);
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -23,17 +23,6 @@ const inFlight = 32;
 const jobs = 50;
 const mainJs = resolve('dist/bin/main.js');
 
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => res(port));
-    });
-  });
-}
 
 interface Proc { child: ChildProcess; stop(): Promise<void> }
 

@@ -5,6 +5,8 @@
 // returns the execution, possibly with its output replaced. Its shapes map
 // one-to-one onto the proto's Execution / ProcessRequest.
 
+import { isGoTrue } from './go-bool.js';
+
 export interface ExecutionRecord {
   readonly id: string;
   readonly jobName: string;
@@ -39,7 +41,7 @@ export interface Processor {
  * placeholder that says where the output went. Parsed as Go's ParseBool.
  */
 export function forwards(config: Readonly<Record<string, string>>): boolean {
-  return ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(config['forward'] ?? '');
+  return isGoTrue(config['forward']);
 }
 
 /** The execution as stored after a processor that sent the output elsewhere. */

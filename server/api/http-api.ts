@@ -114,19 +114,16 @@ export class HttpApi {
       pathMatched = true;
       if (route.method !== req.method) continue;
       const body = route.body ? await readBody(req, this.ctx.maxBodyBytes) : Buffer.alloc(0);
-      if (route.leader && this.ctx.forwardToLeader && !this.ctx.cluster.isLeader() && req.headers[forwardedHeader] === undefined) {
+      // A follower forwards writes, and what only the leader knows, to the leader.
+      const forward = route.leader === true || (!route.local && route.method !== 'GET');
+      if (forward && this.ctx.forwardToLeader && !this.ctx.cluster.isLeader() && req.headers[forwardedHeader] === undefined) {
         try {
           return await this.ctx.forwardToLeader({ method: route.method, path: url.pathname + url.search, headers: req.headers, body });
         } catch (err) {
-          if (!route.local) throw err;
+          if (!route.local) throw err; // a local route answers from what this server knows
         }
       }
-      if (!route.local) {
-        if (route.method !== 'GET' && this.ctx.forwardToLeader && !this.ctx.cluster.isLeader() && req.headers[forwardedHeader] === undefined) {
-          return await this.ctx.forwardToLeader({ method: route.method, path: url.pathname + url.search, headers: req.headers, body });
-        }
-        if (route.method === 'GET' && this.ctx.readBarrier && !url.searchParams.has('stale')) await this.ctx.readBarrier();
-      }
+      if (!route.local && route.method === 'GET' && this.ctx.readBarrier && !url.searchParams.has('stale')) await this.ctx.readBarrier();
       const request: RouteRequest = { params: (m.groups ?? {}) as Record<string, string>, query: url.searchParams, body, headers: req.headers, url };
       return await route.handle(request, this.ctx);
     }

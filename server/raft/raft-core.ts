@@ -368,7 +368,7 @@ export class RaftCore {
       return;
     }
     const lastNew = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
-    if (lastNew !== null && m.entries.length > 0) this.syncConf(m.index + 1);
+    if (lastNew !== null && m.entries.length > 0) this.syncConf(m.entries);
     if (lastNew !== null) {
       this.send({ type: 'appResp', to: m.from, term: this.currentTerm, index: lastNew });
       return;
@@ -496,7 +496,7 @@ export class RaftCore {
     const stamped = entries.map((e) => ({ term: this.currentTerm, index: ++index, type: e.type, data: e.data }));
     this.log.append(stamped);
     this.progress.get(this.id)?.maybeUpdate(index);
-    if (stamped.some((e) => e.type === EntryType.ConfChange)) this.syncConf(index - stamped.length + 1);
+    if (stamped.some((e) => e.type === EntryType.ConfChange)) this.syncConf(stamped);
     this.maybeCommit();
     return { index, term: this.currentTerm };
   }
@@ -540,13 +540,19 @@ export class RaftCore {
     return this.conf();
   }
 
-  /** The log changed from index `from` on: bring membership up to date with it. */
-  private syncConf(from: number): void {
-    if (this.confIndex >= from && !(this.confIndex > this.log.snapshotIndex && this.log.term(this.confIndex) === this.confTerm)) {
+  /**
+   * `appended` (contiguous) is now in the log: bring membership up to date.
+   * Only entries after the one our membership came from can change it, unless
+   * that entry itself was replaced.
+   */
+  private syncConf(appended: readonly Entry[]): void {
+    const first = appended[0];
+    if (first === undefined) return;
+    if (this.confIndex >= first.index && !(this.confIndex > this.log.snapshotIndex && this.log.term(this.confIndex) === this.confTerm)) {
       this.rebuildConf(); // the entry our membership came from was replaced
       return;
     }
-    this.foldConf(Math.max(from, this.confIndex + 1));
+    this.foldConf(appended);
   }
 
   /** Membership from the snapshot's plus every ConfChange in the log. */
@@ -554,14 +560,14 @@ export class RaftCore {
     this.confIndex = this.log.snapshotIndex;
     this.confTerm = 0;
     this.setConf(this.baseConf);
-    this.foldConf(this.log.snapshotIndex + 1);
+    this.foldConf(this.log.slice(this.log.snapshotIndex + 1, this.log.lastIndex() + 1) ?? []);
   }
 
-  private foldConf(from: number): void {
-    const entries = from <= this.log.lastIndex() ? this.log.slice(from, this.log.lastIndex() + 1) ?? [] : [];
+  /** Apply the ConfChanges among `entries` (in log order) that come after the current membership's. */
+  private foldConf(entries: readonly Entry[]): void {
     let conf: ConfState | null = null;
     for (const e of entries) {
-      if (e.type !== EntryType.ConfChange) continue;
+      if (e.type !== EntryType.ConfChange || e.index <= this.confIndex) continue;
       conf = changedConf(conf ?? this.conf(), decodeConfChange(e.data));
       this.confIndex = e.index;
       this.confTerm = e.term;

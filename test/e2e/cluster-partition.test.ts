@@ -4,9 +4,10 @@
 // firing, and after the cut heals no scheduled second ran twice.
 import t from 'tap';
 import { call, executions, tempDir, until } from '../support/light-process.js';
-import { agreedLeader, freePort, startServerProcess, type ServerProcess, type ServerSpec } from '../support/cluster-processes.js';
+import { agreedLeader, startServerProcess, type ServerProcess, type ServerSpec } from '../support/cluster-processes.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { join } from 'node:path';
+import { freePort } from '../support/free-port.js';
 
 const root = tempDir('ct-partition-');
 const names = ['p1', 'p2', 'p3'];

@@ -7,7 +7,8 @@ import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { call, executions, startLight, tempDir, until } from '../support/light-process.js';
-import { closedPort, fluentForward, parseRfc5424, udpSyslog } from '../support/log-receivers.js';
+import { fluentForward, parseRfc5424, udpSyslog } from '../support/log-receivers.js';
+import { freePort } from '../support/free-port.js';
 
 const dir = tempDir();
 const server = await startLight(join(dir.path, 'data'));
@@ -59,7 +60,7 @@ t.test('syslog and fluent in one job, in order, to real listeners', async (t) =>
 });
 
 t.test('a broken processor is recorded on the execution, and the result is kept', async (t) => {
-  const port = await closedPort();
+  const port = await freePort();
   const e = await runOnce({
     name: 'broken-processor',
     executor_config: { command: 'echo still here' },
@@ -74,7 +75,7 @@ t.test('a broken processor is recorded on the execution, and the result is kept'
 });
 
 t.test('a failed job with processors: both errors are on the record', async (t) => {
-  const e = await runOnce({ name: 'fails', executor_config: { command: 'false' }, processors: { fluent: { port: String(await closedPort()), forward: 'true' } } });
+  const e = await runOnce({ name: 'fails', executor_config: { command: 'false' }, processors: { fluent: { port: String(await freePort()), forward: 'true' } } });
   t.match(e, { success: false, state: 'failed' });
   t.match(e.error, /^exit status 1; processor fluent failed: fluent 127\.0\.0\.1:\d+: connect ECONNREFUSED/);
 });

@@ -159,7 +159,6 @@ export class SimServer {
     if (e.index !== this.applied + 1) throw new Error(`${this.id} applied ${e.index} after ${this.applied}`);
     this.env.checks.applied(this.id, e);
     this.applied = e.index;
-    let output: { value?: string } = {};
     if (e.type === EntryType.ConfChange) {
       core.applyConfChange(decodeConfChange(e.data));
     } else if (e.data.length > 0) {
@@ -168,7 +167,6 @@ export class SimServer {
       if (result.ok) {
         for (const x of result.executions) if (x.trigger === 'schedule') this.env.checks.fired(this.id, e.index, x.jobName, x.scheduledAtMs);
       }
-      output = {};
     }
     if (core.role === 'leader' && e.term === core.term) this.readyTerm = core.term;
     const w = this.writes.get(e.index);
@@ -176,7 +174,7 @@ export class SimServer {
       this.writes.delete(e.index);
       if (w.firesJob !== undefined) this.firing.delete(w.firesJob);
       if (w.op) {
-        if (w.term === e.term) this.env.history.complete(w.op, output);
+        if (w.term === e.term) this.env.history.complete(w.op, {}); // a write answers nothing but that it happened
         else this.env.history.fail(w.op); // another entry took its index: ours can never commit
       }
     }

@@ -2,9 +2,9 @@
 // and finds the leader.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { call, mainJs, until } from './light-process.js';
+import { freePort } from './free-port.js';
 
 export interface ServerProcess {
   readonly name: string;
@@ -19,17 +19,6 @@ export interface ServerProcess {
   exited(): Promise<number | null>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface ServerSpec {
   readonly name: string;

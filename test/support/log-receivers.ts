@@ -133,14 +133,6 @@ async function listen<T>(inbox: Inbox<T>, onConnection: (socket: Socket) => void
   };
 }
 
-/** A port on 127.0.0.1 where nothing listens (bound, then released). */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** An RFC 5424 message taken apart. */
 export interface ParsedSyslog {

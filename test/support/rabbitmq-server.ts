@@ -6,12 +6,11 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import amqp from 'amqplib';
+import { freePort } from './free-port.js';
 
 /**
  * The broker's start script. Debian's /usr/sbin/rabbitmq-server is a wrapper
@@ -43,13 +42,6 @@ export interface RabbitmqServer {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function exitOf(child: ChildProcess, what: string): Promise<string> {
   return new Promise<string>((resolve) => {

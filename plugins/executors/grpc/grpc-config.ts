@@ -4,6 +4,7 @@
 
 import * as grpc from '@grpc/grpc-js';
 import { parseTimeoutMs } from '../../sdk/execution-deadline.js';
+import { parseGoBool } from '../../sdk/go-bool.js';
 
 export interface GrpcConfig {
   readonly address: string;
@@ -20,13 +21,6 @@ export interface GrpcConfig {
 
 export const defaultTimeoutMs = 30_000;
 
-/** Go's strconv.ParseBool, as Dkron reads booleans; "" is false. */
-export function parseBool(key: string, text: string | undefined): boolean {
-  const s = (text ?? '').trim();
-  if (['', '0', 'f', 'F', 'false', 'FALSE', 'False'].includes(s)) return false;
-  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(s)) return true;
-  throw new Error(`${key} must be true or false, not "${text}"`);
-}
 
 const statusNames = Object.entries(grpc.status).filter(([, v]) => typeof v === 'number') as [string, number][];
 
@@ -97,8 +91,8 @@ export function parseGrpcConfig(c: Readonly<Record<string, string>>): GrpcConfig
     timeoutMs: parseTimeoutMs(c['timeout'], defaultTimeoutMs),
     expectCode: parseStatus(c['expectCode']),
     protoFile: (c['protoFile'] ?? '').trim(),
-    tls: parseBool('tls', c['tls']),
-    tlsInsecureSkipVerify: parseBool('tlsInsecureSkipVerify', c['tlsInsecureSkipVerify']),
+    tls: parseGoBool('tls', c['tls']),
+    tlsInsecureSkipVerify: parseGoBool('tlsInsecureSkipVerify', c['tlsInsecureSkipVerify']),
   };
 }
 

@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { Kafka, logLevel, type LogEntry, type PartitionerArgs, type Producer, type SASLOptions } from 'kafkajs';
 import { failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from '../../sdk/executor.js';
 import { parseGoDurationMs } from '../../sdk/go-duration.js';
+import { parseGoBool } from '../../sdk/go-bool.js';
 
 const defaultTimeoutMs = 30_000;
 const maxClients = 50;
@@ -32,14 +33,6 @@ interface KafkaSettings {
   readonly timeoutMs: number;
 }
 
-/** Go's strconv.ParseBool, which Dkron's configs follow; null when it is not a boolean. */
-function parseBool(text: string | undefined): boolean | null {
-  const s = (text ?? '').trim();
-  if (s === '') return false;
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(s)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(s)) return false;
-  return null;
-}
 
 export function parseKafkaConfig(c: Readonly<Record<string, string>>): KafkaSettings | string {
   const brokers = (c['brokerAddress'] ?? '').split(',').map((b) => b.trim()).filter(Boolean);
@@ -49,9 +42,11 @@ export function parseKafkaConfig(c: Readonly<Record<string, string>>): KafkaSett
   if (!topic) return 'topic is empty';
   const flags: Record<string, boolean> = {};
   for (const name of ['tlsEnable', 'tlsInsecureSkipVerify']) {
-    const v = parseBool(c[name]);
-    if (v === null) return `${name} must be true or false, not "${c[name]}"`;
-    flags[name] = v;
+    try {
+      flags[name] = parseGoBool(name, c[name]);
+    } catch (err) {
+      return (err as Error).message;
+    }
   }
   let sasl: KafkaSettings['sasl'] = null;
   // As in Dkron: SASL is on when both a user name and a password are given.
@@ -70,7 +65,12 @@ export function parseKafkaConfig(c: Readonly<Record<string, string>>): KafkaSett
     if (timeoutMs <= 0) return `timeout must be more than zero, not "${c['timeout']}"`;
   }
   // Dkron turns debug on for any non-empty value; "false" is taken at its word here.
-  const debug = Boolean(c['debug']) && parseBool(c['debug']) !== false;
+  let debug: boolean;
+  try {
+    debug = parseGoBool('debug', c['debug']);
+  } catch {
+    debug = true;
+  }
   return {
     brokers, topic, key: c['key'] ?? '', message: c['message'] ?? '', debug,
     tls: flags['tlsEnable'] === true, tlsInsecureSkipVerify: flags['tlsInsecureSkipVerify'] === true, sasl, timeoutMs,

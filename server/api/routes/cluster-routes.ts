@@ -79,9 +79,10 @@ export const clusterRoutes: Route[] = [
       const agents = ctx.agents && ctx.cluster.isLeader() ? ctx.agents() : [];
       const servers = ctx.cluster.members();
       const byName = new Map(agents.map((a) => [a.node, a]));
+      const serverNames = new Set(servers.map((m) => m.name));
       const members = [
         ...servers.map((m) => memberJson(m, byName.get(m.name))),
-        ...agents.filter((a) => !servers.some((m) => m.name === a.node)).map(agentMemberJson),
+        ...agents.filter((a) => !serverNames.has(a.node)).map(agentMemberJson),
       ];
       return json(200, members, { 'x-total-count': String(members.length) });
     },

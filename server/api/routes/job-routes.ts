@@ -156,15 +156,15 @@ export const jobRoutes: Route[] = [
     handle: async (req, ctx) => {
       requireLeader(ctx);
       const items = await readRestoreFile(req);
-      const checked: JobSpec[] = [];
-      for (const [i, item] of items.entries()) {
-        try {
-          checked.push(await checkedSpec(ctx, item));
-        } catch (err) {
-          if (err instanceof Error) err.message = `job ${i + 1} of the file: ${err.message}`;
-          throw err;
-        }
+      // Checked together (a plugin executor answers over gRPC); the first bad job in file order is reported.
+      const results = await Promise.allSettled(items.map((item) => checkedSpec(ctx, item)));
+      const bad = results.findIndex((r) => r.status === 'rejected');
+      if (bad >= 0) {
+        const err: unknown = (results[bad] as PromiseRejectedResult).reason;
+        if (err instanceof Error) err.message = `job ${bad + 1} of the file: ${err.message}`;
+        throw err;
       }
+      const checked = results.map((r) => (r as PromiseFulfilledResult<JobSpec>).value);
       const specs = orderForRestore(checked, (name) => ctx.state.job(name) !== undefined);
       accepted(await ctx.log.submit({ type: CommandType.PutJobs, atMs: ctx.now(), jobs: specs }));
       return json(200, specs.map((s) => `success create ${s.name}`));

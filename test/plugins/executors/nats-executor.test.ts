@@ -2,7 +2,7 @@
 // detailed cases, and once as a real plugin program through the host.
 
 import t from 'tap';
-import { freePort } from '../../support/cluster-processes.js';
+import { freePort } from '../../support/free-port.js';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';

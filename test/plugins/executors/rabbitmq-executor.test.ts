@@ -3,7 +3,7 @@
 // through the host. Published messages are read back from the broker.
 
 import t from 'tap';
-import { freePort } from '../../support/cluster-processes.js';
+import { freePort } from '../../support/free-port.js';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';

@@ -6,8 +6,9 @@ import t from 'tap';
 import { FluentProcessor } from '../../../plugins/processors/fluent/fluent-processor.js';
 import { decodeStringMap, encode, EventTime } from '../../../plugins/processors/fluent/msgpack.js';
 import type { ExecutionRecord } from '../../../plugins/sdk/processor.js';
-import { closedPort, fluentForward } from '../../support/log-receivers.js';
+import { fluentForward } from '../../support/log-receivers.js';
 import { decodeAll } from '../../support/msgpack-decode.js';
+import { freePort } from '../../support/free-port.js';
 
 const fluent = new FluentProcessor();
 const never = new AbortController().signal;
@@ -69,7 +70,7 @@ t.test('require_ack_response: a wrong ack, no ack before the timeout, or a hang-
 });
 
 t.test('a closed port is a clear error', async (t) => {
-  const port = await closedPort();
+  const port = await freePort();
   await t.rejects(fluent.process(execution, { port: String(port) }, never), { message: new RegExp(`^fluent 127.0.0.1:${port}: connect ECONNREFUSED`) });
 });
 

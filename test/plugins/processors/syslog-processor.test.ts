@@ -4,7 +4,8 @@
 import t from 'tap';
 import { SyslogProcessor } from '../../../plugins/processors/syslog/syslog-processor.js';
 import type { ExecutionRecord } from '../../../plugins/sdk/processor.js';
-import { closedPort, parseRfc5424, tcpSyslog, udpSyslog } from '../../support/log-receivers.js';
+import { parseRfc5424, tcpSyslog, udpSyslog } from '../../support/log-receivers.js';
+import { freePort } from '../../support/free-port.js';
 
 const syslog = new SyslogProcessor();
 const never = new AbortController().signal;
@@ -58,7 +59,7 @@ t.test('a long line is split into messages of at most 8 KiB, never inside a char
 });
 
 t.test('a closed TCP port is a clear error', async (t) => {
-  const port = await closedPort();
+  const port = await freePort();
   await t.rejects(syslog.process(execution, { url: `tcp://127.0.0.1:${port}` }, never), { message: new RegExp(`^syslog tcp://127.0.0.1:${port}: connect ECONNREFUSED`) });
 });
 

@@ -2,12 +2,12 @@
 // fidelity of messages, snapshots in chunks, unreachable peers, blocking,
 // misaddressed messages, and a link cut by the fault proxy.
 import t from 'tap';
-import { createServer } from 'node:net';
 import { RaftTransport, type RaftTransportOptions } from '../../../server/cluster/raft-transport.js';
 import { snapshotChunkBytes } from '../../../server/cluster/raft-peer.js';
 import { EntryType, type Entry, type Message, type Snapshot } from '../../../server/raft/types.js';
 import { startFaultProxy } from '../../support/fault-proxy.js';
 import { until } from '../../support/light-process.js';
+import { freePort } from '../../support/free-port.js';
 
 interface Node {
   readonly transport: RaftTransport;
@@ -75,15 +75,6 @@ function plain(m: Message): unknown {
   };
 }
 
-/** A port nothing listens on (until someone binds it). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const address = s.address();
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 t.test('messages arrive in order with every field intact', async (t) => {
   const a = await node(t, 'a');
