@@ -209,7 +209,11 @@ export class StateMachine {
       status: prev?.status ?? '',
       dependentJobs: prev?.dependentJobs ?? noDependents,
       anchorMs: scheduleChanged ? atMs : (prev?.anchorMs ?? atMs),
-      lastScheduledMs: scheduleChanged || reenabled ? atMs : (prev?.lastScheduledMs ?? atMs),
+      // The bookmark never moves backwards: a leader whose clock is behind the
+      // one that fired must not make an already fired second due again.
+      lastScheduledMs: scheduleChanged || reenabled
+        ? Math.max(atMs, prev?.lastScheduledMs ?? atMs)
+        : (prev?.lastScheduledMs ?? atMs),
     });
     if (old) old.job = job;
     else this.records.set(spec.name, { job, executions: [], skips: [], active: 0 });

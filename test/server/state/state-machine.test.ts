@@ -61,6 +61,25 @@ t.test('put, get and upsert keep computed fields', async (t) => {
   t.equal(h.sm.job('a')!.lastScheduledMs, 4000, 'and starts its bookkeeping afresh');
 });
 
+t.test('a schedule edit or a re-enable never moves the bookmark backwards', async (t) => {
+  const h = new Harness();
+  h.put(spec('a'), 1000);
+  h.fire('a', 10_000);
+  // A new leader whose clock is behind (atMs 5000) edits the schedule...
+  h.put(spec('a', { schedule: '@every 2s' }), 5000);
+  t.equal(h.sm.job('a')!.lastScheduledMs, 10_000, 'schedule change keeps the fired second settled');
+  t.equal(h.sm.job('a')!.anchorMs, 5000, 'the new schedule is still anchored at the edit');
+  h.put(spec('a', { schedule: '@every 2s', timezone: 'Europe/Berlin' }), 6000);
+  t.equal(h.sm.job('a')!.lastScheduledMs, 10_000, 'zone change too');
+  // ...and disables, then re-enables it.
+  h.put(spec('a', { schedule: '@every 2s', timezone: 'Europe/Berlin', disabled: true }), 7000);
+  h.put(spec('a', { schedule: '@every 2s', timezone: 'Europe/Berlin' }), 8000);
+  t.equal(h.sm.job('a')!.lastScheduledMs, 10_000, 're-enable too');
+  // A clock ahead of the bookmark still moves it forward, as before.
+  h.put(spec('a', { schedule: '@every 3s' }), 20_000);
+  t.equal(h.sm.job('a')!.lastScheduledMs, 20_000);
+});
+
 t.test('parents and dependents', async (t) => {
   const h = new Harness();
   const missing = h.apply({ type: CommandType.PutJob, atMs: 1, job: spec('child', { parentJob: 'nope', schedule: '' }) });
