@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { CommandLog } from '../state/command-log.js';
@@ -70,6 +71,10 @@ export class HttpApi {
     this.token = ctx.apiToken ? Buffer.from(`Bearer ${ctx.apiToken}`) : null;
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 65_000;
+    // Slow-header and slow-body clients are cut off instead of holding sockets.
+    this.server.headersTimeout = 10_000;
+    this.server.requestTimeout = 60_000;
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => answerClientError(err, socket));
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {
@@ -99,12 +104,17 @@ export class HttpApi {
     }
     const pretty = (req.url ?? '').includes('pretty');
     const body = typeof reply.body === 'string' && reply.raw ? reply.body : JSON.stringify(reply.body, null, pretty ? 2 : undefined);
-    res.writeHead(reply.status, { 'content-type': 'application/json; charset=utf-8', ...reply.headers });
+    res.writeHead(reply.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), ...reply.headers });
     res.end(body);
   }
 
   private async route(req: IncomingMessage): Promise<Reply> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      throw new ApiError('CT_API_BAD_REQUEST', `the request target is not a valid URL: ${JSON.stringify((req.url ?? '').slice(0, 200))}`);
+    }
     this.authorize(req, url.pathname);
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
     let pathMatched = false;
@@ -138,6 +148,23 @@ export class HttpApi {
       throw new ApiError('CT_API_UNAUTHORIZED', 'missing or wrong API token: send "Authorization: Bearer <token>"');
     }
   }
+}
+
+/** Node's HTTP parser refused the request: answer JSON like every other error, then close. */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable || err.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const tooBig = err.code === 'HPE_HEADER_OVERFLOW';
+  const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  const status = tooBig ? 431 : timeout ? 408 : 400;
+  const reason = tooBig ? 'Request Header Fields Too Large' : timeout ? 'Request Timeout' : 'Bad Request';
+  const body = errorBody({
+    code: tooBig ? 'CT_API_HEADERS_TOO_LARGE' : timeout ? 'CT_API_REQUEST_TIMEOUT' : 'CT_API_BAD_REQUEST',
+    message: tooBig ? 'the request headers are too large' : timeout ? 'the request took too long to arrive' : `the request could not be parsed (${err.code ?? 'bad request'})`,
+  });
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
 
 function errorReply(err: unknown): Reply {

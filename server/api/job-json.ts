@@ -35,7 +35,7 @@ export function jobSpecFromJson(value: unknown, ctx: JobJsonContext): JobSpec {
   }
   const catchUp = readCatchUp(o['catch_up'], ctx);
   return {
-    name: str(o, 'name'),
+    name: nameOf(o),
     displayName: str(o, 'displayname'),
     timezone: str(o, 'timezone'),
     schedule: str(o, 'schedule').trim(),
@@ -55,6 +55,26 @@ export function jobSpecFromJson(value: unknown, ctx: JobJsonContext): JobSpec {
     expiresAtMs: time(o, 'expires_at'),
     catchUp,
   };
+}
+
+// ASCII only: look-alikes such as a fullwidth "ａ" or the ligature "ﬀ" would
+// make names that read the same and are different jobs.
+const namePattern = /^[a-z0-9_-]*$/;
+
+function nameOf(o: Json): string {
+  const name = str(o, 'name');
+  if (!namePattern.test(name)) {
+    const ch = [...name].find((c) => !namePattern.test(c)) ?? '';
+    throw bad('name', `name contains the illegal character ${JSON.stringify(ch)}: use lower-case letters a-z, digits, "_" and "-"`);
+  }
+  return name;
+}
+
+/** A key that JSON allows and a JavaScript object cannot hold as plain data (it would be dropped silently). */
+const reservedKeys = new Set(['__proto__']);
+
+function checkKey(field: string, key: string): void {
+  if (reservedKeys.has(key)) throw bad(`${field}.${key}`, `the key "${key}" is not allowed`);
 }
 
 function bad(field: string, message: string): ApiError {
@@ -88,6 +108,7 @@ function stringMap(o: Json, field: string): Record<string, string> {
   if (typeof v !== 'object' || Array.isArray(v)) throw bad(field, 'must be an object of strings');
   const out: Record<string, string> = {};
   for (const [k, x] of Object.entries(v as Json)) {
+    checkKey(field, k);
     // Dkron's executor_config is map<string,string>; numbers and booleans are a common slip, so take them as text.
     if (typeof x === 'string') out[k] = x;
     else if (typeof x === 'number' || typeof x === 'boolean') out[k] = String(x);
@@ -101,7 +122,10 @@ function processorsOf(o: Json): Record<string, Record<string, string>> {
   if (v === undefined || v === null) return {};
   if (typeof v !== 'object' || Array.isArray(v)) throw bad('processors', 'must be an object of processor configs');
   const out: Record<string, Record<string, string>> = {};
-  for (const name of Object.keys(v as Json)) out[name] = stringMap(v as Json, name);
+  for (const name of Object.keys(v as Json)) {
+    checkKey('processors', name);
+    out[name] = stringMap(v as Json, name);
+  }
   return out;
 }
 
@@ -169,7 +193,8 @@ export function formatDuration(ms: number): string {
 }
 
 export function iso(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
+  // A time no Date can hold answers null rather than failing the whole list.
+  return ms === null || !Number.isFinite(ms) || Math.abs(ms) > 8.64e15 ? null : new Date(ms).toISOString();
 }
 
 /** Dkron's job JSON, plus our catch_up. */

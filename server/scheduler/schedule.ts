@@ -72,6 +72,7 @@ export function parseSchedule(spec: string, jobName: string): Schedule {
         }
         ms = Math.floor(ms / 1000) * 1000; // sub-second precision is dropped, as Dkron
         if (ms < 1000) throw new ScheduleError(`@every ${arg}: the shortest interval is 1s`);
+        if (ms > maxEveryMs) throw new ScheduleError(`@every ${arg}: the longest interval is 876000h (100 years)`);
         return { kind: 'every', everyMs: ms };
       }
       case '@at': {
@@ -117,6 +118,11 @@ function expression(s: Extract<Schedule, { kind: 'cron' }>, zone: string): CronE
  * The first fire strictly after `afterMs`, or null if there is none. The
  * job's `timeZone` ("" = UTC) applies unless the schedule names its own.
  */
+/** The longest `@every`: 100 years, far inside what a time can represent. */
+const maxEveryMs = 100 * 365 * 24 * 3600_000;
+/** The last instant a JavaScript Date (and an RFC3339 answer) can hold. */
+const maxTimeMs = 8.64e15;
+
 export function nextFire(schedule: Schedule, afterMs: number, timeZone: string, anchorMs: number): number | null {
   switch (schedule.kind) {
     case 'manually':
@@ -125,7 +131,8 @@ export function nextFire(schedule: Schedule, afterMs: number, timeZone: string, 
       return schedule.atMs > afterMs ? schedule.atMs : null;
     case 'every': {
       const k = Math.max(1, Math.floor((afterMs - anchorMs) / schedule.everyMs) + 1);
-      return anchorMs + k * schedule.everyMs;
+      const next = anchorMs + k * schedule.everyMs;
+      return next <= maxTimeMs ? next : null;
     }
     case 'cron':
       return nextCron(schedule, afterMs, zoneOrUtc(schedule.zone ?? timeZone));

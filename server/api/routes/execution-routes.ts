@@ -6,17 +6,17 @@ import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../http-api.js';
 import { executionToJson, skipToJson } from '../job-json.js';
 import { intParam, jobJson } from './job-routes.js';
-import { accepted, json, requireLeader, type Route, type RouteRequest } from './route.js';
+import { accepted, json, ownKey, pathParam, requireLeader, type Route, type RouteRequest } from './route.js';
 
 function jobName(req: RouteRequest, ctx: ApiContext): string {
-  const name = decodeURIComponent(req.params['name'] ?? '');
+  const name = pathParam(req, 'name');
   if (!ctx.state.job(name)) throw new ApiError('CT_STATE_JOB_NOT_FOUND', `job not found: ${name}`);
   return name;
 }
 
 function mustExecution(req: RouteRequest, ctx: ApiContext): Execution {
   const name = jobName(req, ctx);
-  const id = decodeURIComponent(req.params['id'] ?? '');
+  const id = pathParam(req, 'id');
   const e = ctx.state.execution(id);
   if (!e || e.jobName !== name) throw new ApiError('CT_API_EXECUTION_NOT_FOUND', `job ${name} has no execution ${id}`);
   return e;
@@ -42,7 +42,7 @@ export const executionRoutes: Route[] = [
     handle: (req, ctx) => {
       const name = jobName(req, ctx);
       const sortKey = req.query.get('_sort') ?? 'id';
-      const key = sortKeys[sortKey];
+      const key = ownKey(sortKeys, sortKey);
       if (!key) throw new ApiError('CT_API_BAD_QUERY', `cannot sort executions by ${sortKey}: use one of ${Object.keys(sortKeys).join(', ')}`);
       const desc = (req.query.get('_order') ?? 'DESC').toUpperCase() === 'DESC';
       const limit = intParam(req.query, 'output_size_limit');

@@ -7,12 +7,12 @@ import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../http-api.js';
 import { jobSpecFromJson, jobToJson } from '../job-json.js';
 import { orderForRestore, readRestoreFile } from './restore-file.js';
-import { accepted, json, parseJson, requireLeader, type Route, type RouteRequest } from './route.js';
+import { accepted, json, ownKey, parseJson, pathParam, requireLeader, type Route, type RouteRequest } from './route.js';
 
 const jobPath = /^\/v1\/jobs\/(?<name>[^/]+)$/;
 
 function decodeName(req: RouteRequest): string {
-  return decodeURIComponent(req.params['name'] ?? '');
+  return pathParam(req, 'name');
 }
 
 function mustJob(ctx: ApiContext, name: string): Job {
@@ -80,7 +80,7 @@ function listJobs(req: RouteRequest, ctx: ApiContext) {
     throw new ApiError('CT_API_BAD_QUERY', 'disabled must be true or false');
   }
   const sortKey = q.get('_sort') ?? 'id';
-  const sortBy = sortable[sortKey];
+  const sortBy = ownKey(sortable, sortKey);
   if (!sortBy) throw new ApiError('CT_API_BAD_QUERY', `cannot sort by ${sortKey}: use one of ${Object.keys(sortable).join(', ')}`);
   const order = (q.get('_order') ?? 'ASC').toUpperCase();
   if (order !== 'ASC' && order !== 'DESC') throw new ApiError('CT_API_BAD_QUERY', '_order must be ASC or DESC');

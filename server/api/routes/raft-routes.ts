@@ -3,7 +3,7 @@
 
 import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../http-api.js';
-import { json, type Route } from './route.js';
+import { json, pathParam, type Route } from './route.js';
 
 export interface RaftPeer {
   readonly id: string;
@@ -37,7 +37,7 @@ export const raftRoutes: Route[] = [
     method: 'DELETE',
     pattern: /^\/v1\/raft\/peers\/(?<id>[^/]+)$/,
     handle: async (req, ctx) => {
-      const id = decodeURIComponent(req.params['id'] ?? '');
+      const id = pathParam(req, 'id');
       const a = admin(ctx);
       if (!a.peers().some((p) => p.id === id)) throw new ApiError('CT_API_NOT_FOUND', `no peer "${id}" in the cluster`);
       await a.removePeer(id);

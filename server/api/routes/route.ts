@@ -40,6 +40,21 @@ export interface Route {
   handle(req: RouteRequest, ctx: ApiContext): Promise<Reply> | Reply;
 }
 
+/** A path parameter, percent-decoded; bad percent-encoding is a 400, not a 500. */
+export function pathParam(req: RouteRequest, name: string): string {
+  const raw = req.params[name] ?? '';
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new ApiError('CT_API_BAD_PATH', `the path parameter ${name} is not valid percent-encoding: ${JSON.stringify(raw)}`, name);
+  }
+}
+
+/** A sort key looked up among a table's own keys (never `__proto__`, `valueOf` and the like). */
+export function ownKey<T>(table: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 export function json(status: number, body: unknown, headers?: Record<string, string>): Reply {
   return headers ? { status, body, headers } : { status, body };
 }
