@@ -42,6 +42,7 @@ export default tseslint.config(
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },
   layer(['proto/**/*.ts'], ours('server', 'agent', 'plugins', 'bin', 'test', 'bench'), 'proto/ imports nothing of ours'),
+  layer(['common/**/*.ts'], ours('proto', 'server', 'agent', 'plugins', 'bin', 'test', 'bench'), 'common/ imports nothing of ours'),
   layer(['server/raft/**/*.ts'], [...ours('storage', 'cluster', 'state', 'scheduler', 'dispatch', 'api', 'agent', 'plugins', 'bin', 'proto'), ...nodeBuiltins],
     'server/raft is pure: nothing of ours, no I/O', pureGlobals),
   layer(['server/state/**/*.ts'], [...ours('raft', 'storage', 'cluster', 'scheduler', 'dispatch', 'api', 'agent', 'plugins', 'bin', 'proto'), ...nodeBuiltins],

@@ -3,6 +3,7 @@
 // broker, a reply that never comes) ends the run instead of hanging it.
 
 import { parseGoDurationMs } from './go-duration.js';
+import { setLongTimeout, type LongTimeout } from '../../common/long-timeout.js';
 
 export class DeadlineError extends Error {
   override readonly name = 'DeadlineError';
@@ -39,7 +40,7 @@ export function formatMs(ms: number): string {
 export class ExecutionDeadline {
   /** Rejects with a DeadlineError when the time is up or the run is stopped. */
   readonly expired: Promise<never>;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: LongTimeout | undefined;
   private readonly onAbort: () => void;
   private reason: 'timeout' | 'stopped' | null = null;
 
@@ -52,7 +53,7 @@ export class ExecutionDeadline {
     };
     this.expired.catch(() => {}); // raced by every step; never unhandled
     this.onAbort = () => fail(new DeadlineError('stopped', 'stopped'));
-    this.timer = setTimeout(() => fail(new DeadlineError('timeout', `timed out after ${formatMs(timeoutMs)}`)), timeoutMs);
+    this.timer = setLongTimeout(() => fail(new DeadlineError('timeout', `timed out after ${formatMs(timeoutMs)}`)), timeoutMs);
     if (signal.aborted) this.onAbort();
     else signal.addEventListener('abort', this.onAbort, { once: true });
   }
@@ -68,7 +69,7 @@ export class ExecutionDeadline {
   }
 
   dispose(): void {
-    clearTimeout(this.timer);
+    this.timer?.clear();
     this.timer = undefined;
     this.signal.removeEventListener('abort', this.onAbort);
   }

@@ -24,6 +24,7 @@ import type { AgentLink, AgentSession, Registration } from './agent-registry.js'
 import { AgentRegistry } from './agent-registry.js';
 import type { ExecutorHost, OutputSink, RunOutcome, RunRequest } from './executor-host.js';
 import { describeTags, selectOne, selectTargets, type AgentInfo } from './target-selection.js';
+import { setLongTimeout, type LongTimeout } from '../../common/long-timeout.js';
 
 /** How the dispatcher picks the nodes that run a fire (committed with the fire). */
 export interface NodeChooser {
@@ -65,7 +66,7 @@ interface Pending {
   /** The agent instance it was last sent to. */
   sentTo: string | null;
   stopRequested: boolean;
-  lostTimer: NodeJS.Timeout | null;
+  lostTimer: LongTimeout | null;
   resolve(outcome: RunOutcome): void;
 }
 
@@ -363,11 +364,11 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
 
   private armLost(p: Pending, error: string, ms = this.options.heartbeatTimeoutMs): void {
     this.clearLost(p);
-    p.lostTimer = setTimeout(() => this.finish(p, lost(error)), ms);
+    p.lostTimer = setLongTimeout(() => this.finish(p, lost(error)), ms);
   }
 
   private clearLost(p: Pending): void {
-    if (p.lostTimer) clearTimeout(p.lostTimer);
+    p.lostTimer?.clear();
     p.lostTimer = null;
   }
 

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import { failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from '../../sdk/executor.js';
+import { setLongTimeout } from '../../../common/long-timeout.js';
 
 /** How much of the body `expectBody` is matched against. */
 const expectBodyWindow = 1024 * 1024;
@@ -97,7 +98,7 @@ export class HttpExecutor implements Executor {
     // One controller per request, aborted by a stop or by the timeout.
     const ac = new AbortController();
     let timedOut = false;
-    const timer = setTimeout(() => { timedOut = true; ac.abort(); }, timeoutMs);
+    const timer = setLongTimeout(() => { timedOut = true; ac.abort(); }, timeoutMs);
     const onStop = () => ac.abort();
     signal.addEventListener('abort', onStop, { once: true });
     let seen = '';
@@ -130,7 +131,7 @@ export class HttpExecutor implements Executor {
       const code = e.cause?.code ?? e.code ?? '';
       return failure(`request to ${c['url']} failed: ${code ? `${code}: ` : ''}${e.cause?.message ?? e.message}`);
     } finally {
-      clearTimeout(timer);
+      timer.clear();
       signal.removeEventListener('abort', onStop);
     }
   }

@@ -15,6 +15,7 @@ import { Kafka, logLevel, type LogEntry, type PartitionerArgs, type Producer, ty
 import { failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from '../../sdk/executor.js';
 import { parseGoDurationMs } from '../../sdk/go-duration.js';
 import { parseGoBool } from '../../sdk/go-bool.js';
+import { setLongTimeout, type LongTimeout } from '../../../common/long-timeout.js';
 
 const defaultTimeoutMs = 30_000;
 const maxClients = 50;
@@ -207,10 +208,10 @@ export class KafkaExecutor implements Executor {
     client.running++;
     if (s.debug) client.debugSinks.add(output);
 
-    let timer: NodeJS.Timeout | undefined;
+    let timer: LongTimeout | undefined;
     let onStop: (() => void) | undefined;
     const deadline = new Promise<'timeout' | 'stopped'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), s.timeoutMs);
+      timer = setLongTimeout(() => resolve('timeout'), s.timeoutMs);
       onStop = () => resolve('stopped');
       signal.addEventListener('abort', onStop, { once: true });
     });
@@ -240,7 +241,7 @@ export class KafkaExecutor implements Executor {
       output.write(Buffer.from(`Result: successfully produced the message on Kafka broker (topic ${s.topic}, partition ${meta?.partition ?? '?'}, offset ${offset})\n`));
       return { success: true, exitCode: 0, error: '' };
     } finally {
-      clearTimeout(timer);
+      timer?.clear();
       if (onStop) signal.removeEventListener('abort', onStop);
       client.debugSinks.delete(output);
       client.running--;

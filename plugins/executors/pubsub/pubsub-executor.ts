@@ -13,6 +13,7 @@
 import { PubSub, type Topic } from '@google-cloud/pubsub';
 import { failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from '../../sdk/executor.js';
 import { parseTimeoutMs } from '../../sdk/execution-deadline.js';
+import { setLongTimeout, type LongTimeout } from '../../../common/long-timeout.js';
 
 /** Dkron's gcppubsub executor waits 15 s. */
 export const defaultTimeoutMs = 15_000;
@@ -155,12 +156,12 @@ export class PubSubExecutor implements Executor {
     }
     if (signal.aborted) return failure('stopped');
     const cached = this.clientFor(c);
-    let timer: NodeJS.Timeout | undefined;
+    let timer: LongTimeout | undefined;
     let onAbort = () => {};
     // The library's own deadline (gaxOpts.timeout) answers first, with the cause; this is the
     // backstop, with room for the library's first connection, which its deadline does not count.
     const gaveUp = new Promise<'timeout' | 'stopped'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), c.timeoutMs + backstopSlackMs);
+      timer = setLongTimeout(() => resolve('timeout'), c.timeoutMs + backstopSlackMs);
       onAbort = () => resolve('stopped');
       signal.addEventListener('abort', onAbort, { once: true });
     });
@@ -187,7 +188,7 @@ export class PubSubExecutor implements Executor {
     } catch (err) {
       return this.publishFailure(c, topicName, err as Error & { code?: number; details?: string });
     } finally {
-      clearTimeout(timer);
+      timer?.clear();
       signal.removeEventListener('abort', onAbort);
     }
   }

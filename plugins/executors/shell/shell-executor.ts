@@ -8,6 +8,7 @@ import { failure, type ExecuteRequest, type ExecuteResult, type Executor, type O
 import { MemLimitWatch, parseMemLimit } from './mem-limit.js';
 import { splitCommand } from './split-command.js';
 import { parseGoDurationMs } from '../../sdk/go-duration.js';
+import { setLongTimeout } from '../../../common/long-timeout.js';
 
 export function validateShellConfig(config: Readonly<Record<string, string>>): string | null {
   try {
@@ -97,7 +98,7 @@ export class ShellExecutor implements Executor {
     const onAbort = () => end('stopped');
     signal.addEventListener('abort', onAbort, { once: true });
     const timeoutMs = c['timeout'] ? parseGoDurationMs(c['timeout']) : 0;
-    const timer = timeoutMs > 0 ? setTimeout(() => end(`timed out after ${c['timeout']}: the process tree was killed`), timeoutMs) : null;
+    const timer = timeoutMs > 0 ? setLongTimeout(() => end(`timed out after ${c['timeout']}: the process tree was killed`), timeoutMs) : null;
     const limit = c['mem_limit'] ? parseMemLimit(c['mem_limit']) : 0;
     const unwatch = limit > 0 && child.pid !== undefined
       ? this.memLimits.watch(child.pid, limit, (rss) => end(`memory limit exceeded (${rss} bytes > mem_limit ${c['mem_limit']}): the process tree was killed`))
@@ -125,7 +126,7 @@ export class ShellExecutor implements Executor {
       if (exit.code === null) return failure(`killed by ${exit.signal ?? 'a signal'}`);
       return failure(`exit status ${exit.code}`, exit.code);
     } finally {
-      if (timer) clearTimeout(timer);
+      timer?.clear();
       unwatch?.();
       signal.removeEventListener('abort', onAbort);
     }

@@ -16,6 +16,7 @@ function handler(req: IncomingMessage, res: ServerResponse): void {
   req.on('end', () => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname === '/slow') return void setTimeout(() => res.end('late'), 5000).unref();
+    if (url.pathname === '/brief') return void setTimeout(() => res.end('brief'), 100).unref();
     res.statusCode = Number(url.searchParams.get('code') ?? 200);
     res.end(JSON.stringify({ method: req.method, body, auth: req.headers['x-auth'] ?? null, cert: (req.socket as { getPeerCertificate?: () => { subject?: { CN?: string } } }).getPeerCertificate?.()?.subject?.CN ?? null }));
   });
@@ -65,6 +66,13 @@ t.test('transport failures and timeouts fail clearly', async (t) => {
   t.match(validateHttpConfig({ method: 'GET', url: 'not a url' }), /not a valid URL/);
   t.match(validateHttpConfig({ method: 'GET' }), /url is required/);
   t.match(validateHttpConfig({ url: base, timeout: '2s' }), /whole seconds/);
+});
+
+t.test('a timeout past the timer limit (2^31-1 ms) does not fire at once', async (t) => {
+  // 3,000,000 s is 34.7 days: Node alone would fire such a timer after 1 ms.
+  const { result, output } = await run({ method: 'GET', url: `${base}/brief`, timeout: '3000000' });
+  t.match(result, { success: true });
+  t.match(output, /brief/);
 });
 
 t.test('TLS: root CA file, no-verify, client certificate', async (t) => {

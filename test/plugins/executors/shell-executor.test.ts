@@ -52,6 +52,10 @@ t.test('env, ENV_JOB_NAME, cwd, payload', async (t) => {
   t.equal((await run({ command: 'cat', payload: Buffer.from('from stdin').toString('base64') })).output, 'from stdin');
 });
 
+t.test('a timeout past the timer limit (2^31-1 ms) does not fire at once', async (t) => {
+  t.match(await run({ command: 'sh -c "sleep 0.1; echo done"', timeout: '600h' }), { result: { success: true, exitCode: 0 }, output: 'done\n' });
+});
+
 t.test('a timeout kills the whole process tree', async (t) => {
   const { result, output } = await run({ shell: 'true', command: 'sleep 100 & echo $!; sleep 100', timeout: '300ms' });
   t.equal(result.success, false);
