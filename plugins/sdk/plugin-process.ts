@@ -6,9 +6,9 @@
 // PluginExecutor and PluginProcessor each hold one of these.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import * as grpc from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
+import { boundedLines, defaultMaxLineBytes } from './bounded-lines.js';
 import { magicCookieKey, magicCookieValue, parseHandshake } from './handshake.js';
 
 export interface PluginOptions {
@@ -72,10 +72,12 @@ export class PluginProcess<C extends { close(): void }> {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const stderrTail: string[] = [];
-    createInterface({ input: child.stderr }).on('line', (line) => {
-      stderrTail.push(line);
+    // Every line read from the program is bounded: a flood cannot take the host down.
+    boundedLines(child.stderr).onLine((line, cut) => {
+      const shown = cut ? `${line} [line cut at ${defaultMaxLineBytes} bytes]` : line;
+      stderrTail.push(shown.slice(0, 500));
       if (stderrTail.length > 5) stderrTail.shift();
-      log(`plugin ${this.name}: ${line}`);
+      log(`plugin ${this.name}: ${shown}`);
     });
     const exited = new Promise<string>((resolve) => {
       child.once('error', (err) => resolve(`could not start: ${err.message}`));
@@ -89,11 +91,27 @@ export class PluginProcess<C extends { close(): void }> {
       }
     });
     this.child = child;
-    const stdout = createInterface({ input: child.stdout });
+    const stdout = boundedLines(child.stdout);
+    let firstLine: ((line: string, cut: boolean) => void) | null = null;
+    let afterHandshake = false;
+    stdout.onLine((l, cut) => {
+      if (firstLine) {
+        const take = firstLine;
+        firstLine = null;
+        take(l, cut);
+      } else if (afterHandshake) {
+        log(`plugin ${this.name} (stdout): ${cut ? `${l} [line cut at ${defaultMaxLineBytes} bytes]` : l}`);
+      }
+    });
     const timeoutMs = this.options.startTimeoutMs ?? 10_000;
     let timer: NodeJS.Timeout | undefined;
     const line = await Promise.race([
-      new Promise<string>((resolve) => stdout.once('line', resolve)),
+      new Promise<string>((resolve, reject) => {
+        firstLine = (l, cut) => {
+          if (cut) reject(new PluginError(`plugin ${this.name} printed more than ${defaultMaxLineBytes} bytes without a newline instead of its handshake`));
+          else resolve(l);
+        };
+      }),
       exited.then((how) => { throw new PluginError(`plugin ${this.name} ${how} before its handshake${stderrTail.length ? `: ${stderrTail.join(' | ')}` : ''}`); }),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new PluginError(`plugin ${this.name} printed no handshake within ${timeoutMs} ms`)), timeoutMs);
@@ -102,7 +120,7 @@ export class PluginProcess<C extends { close(): void }> {
       child.kill('SIGKILL');
       throw err;
     });
-    stdout.on('line', (l) => log(`plugin ${this.name} (stdout): ${l}`));
+    afterHandshake = true;
     let handshake;
     try {
       handshake = parseHandshake(line);

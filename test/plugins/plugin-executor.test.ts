@@ -122,6 +122,30 @@ t.test('start failures are clear errors on the execution', async (t) => {
   t.match((await run(missing, {})).result.error, /could not start/);
 });
 
+t.test('a plugin that floods without a newline is refused, never the host', async (t) => {
+  const script = (name: string, body: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, `#!/bin/sh\n${body}\n`);
+    chmodSync(path, 0o755);
+    return path;
+  };
+  const lines: string[] = [];
+  // 600 MB on stderr without a newline: past V8's longest string, which readline would have built.
+  const stderrFlood = new PluginExecutor('stderr-flood', script('clocktower-executor-stderr-flood', 'head -c 600000000 /dev/zero >&2; exit 4'), {
+    log: (l) => lines.push(l.slice(0, 200)),
+  });
+  const a = await run(stderrFlood, {});
+  t.equal(a.result.success, false);
+  t.match(a.result.error, /exited with code 4 before its handshake/);
+  t.ok(lines.some((l) => l.startsWith('plugin stderr-flood: ')), 'the flood is logged as one cut line');
+  await stderrFlood.close();
+  const stdoutFlood = new PluginExecutor('stdout-flood', script('clocktower-executor-stdout-flood', 'head -c 1000000 /dev/zero; exec sleep 30'));
+  const b = await run(stdoutFlood, {});
+  t.equal(b.result.success, false);
+  t.match(b.result.error, /printed more than 65536 bytes without a newline instead of its handshake/);
+  await stdoutFlood.close();
+});
+
 t.test('a slow start within the timeout is fine', async (t) => {
   const p = new PluginExecutor('slow', fixture('slow-start'));
   t.teardown(() => p.close());
