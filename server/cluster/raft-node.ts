@@ -186,8 +186,10 @@ export class RaftNode<R> implements ClusterNode<R> {
       if (cc.type === 'remove') this.forgetAddress(cc.node);
       else this.learnAddress(cc.node, decodeMemberAddress(cc.address));
       this.settle(this.confWaiting, e, conf);
+      this.rejectAt(this.waiting, e.index, 'a membership change took the place of this write; it was not applied');
       return;
     }
+    this.rejectAt(this.confWaiting, e.index, 'another entry took the place of this membership change; it was not applied');
     // A new leader's empty no-op has nothing to apply.
     const result = e.data.length > 0 ? this.options.stateMachine.apply(e.data, e.index) : undefined;
     const waiter = this.waiting.get(e.index);
@@ -197,6 +199,24 @@ export class RaftNode<R> implements ClusterNode<R> {
       waiter.reject(new ClusterError('CT_CLUSTER_NOT_LEADER', 'leadership changed before this write was applied; its outcome is decided by the new leader'));
     } else {
       waiter.resolve(result as R);
+    }
+  }
+
+  private rejectAt<T>(waiting: Map<number, Waiter<T>>, index: number, why: string): void {
+    const w = waiting.get(index);
+    if (w === undefined) return;
+    waiting.delete(index);
+    w.reject(new ClusterError('CT_CLUSTER_NOT_LEADER', why));
+  }
+
+  /** Settle every pending write and membership change with `err` (step-down, storage failure, close). */
+  private rejectPending(err: ClusterError, upTo = Number.POSITIVE_INFINITY): void {
+    for (const waiting of [this.waiting, this.confWaiting] as Map<number, Waiter<unknown>>[]) {
+      for (const [index, w] of waiting) {
+        if (index > upTo) continue;
+        waiting.delete(index);
+        w.reject(err);
+      }
     }
   }
 
@@ -216,12 +236,7 @@ export class RaftNode<R> implements ClusterNode<R> {
     this.applied = snapshot.meta.index;
     this.sinceSnapshot = 0;
     // Proposals at or below the snapshot can no longer be matched to a result.
-    for (const [index, w] of this.waiting) {
-      if (index <= snapshot.meta.index) {
-        this.waiting.delete(index);
-        w.reject(new ClusterError('CT_CLUSTER_NOT_LEADER', 'replaced by a snapshot from the leader; outcome unknown'));
-      }
-    }
+    this.rejectPending(new ClusterError('CT_CLUSTER_NOT_LEADER', 'replaced by a snapshot from the leader; outcome unknown'), snapshot.meta.index);
   }
 
   private async maybeSnapshot(): Promise<void> {
@@ -255,10 +270,7 @@ export class RaftNode<R> implements ClusterNode<R> {
       if (this.leaderSince?.term !== this.core.term) this.leaderSince = { term: this.core.term, index: this.core.lastIndex() };
     } else {
       this.leaderSince = null;
-      for (const [index, w] of this.waiting) {
-        this.waiting.delete(index);
-        w.reject(new ClusterError('CT_CLUSTER_NOT_LEADER', 'this server stopped leading before the write committed; it may or may not have been applied'));
-      }
+      this.rejectPending(new ClusterError('CT_CLUSTER_NOT_LEADER', 'this server stopped leading before the change committed; it may or may not have been applied'));
     }
   }
 
@@ -281,16 +293,28 @@ export class RaftNode<R> implements ClusterNode<R> {
     if (this.failed) return;
     this.failed = err;
     const e = new ClusterError('CT_CLUSTER_STORAGE', `the log cannot be written: ${err.message}`, { cause: err });
-    for (const w of this.waiting.values()) w.reject(e);
-    this.waiting.clear();
+    this.rejectPending(e);
+    for (const w of this.reads.values()) { clearTimeout(w.timer); w.reject(e); }
+    this.reads.clear();
+    // A server that cannot persist must not campaign or vote again, and whoever
+    // follows its leadership (dispatcher, agent registry) must hear it ended.
+    clearInterval(this.ticker);
+    this.stepDownEverywhere();
     this.options.onFatal?.(err);
+  }
+
+  private stepDownEverywhere(): void {
+    if (!this.announcedLeader) return;
+    this.announcedLeader = false;
+    this.options.log?.(`raft: ${this.nodeName} no longer leads`);
+    for (const l of this.listeners) l(false);
   }
 
   // ---------------------------------------------------------------- input
 
   /** A message from another server (the transport calls this). */
   receive(m: Message): void {
-    if (this.closed) return;
+    if (this.closed || this.failed) return;
     this.core.step(m);
     this.schedule();
   }
@@ -424,14 +448,10 @@ export class RaftNode<R> implements ClusterNode<R> {
     clearInterval(this.ticker);
     this.closed = true;
     const err = new ClusterError('CT_CLUSTER_CLOSED', 'the server is shutting down');
-    for (const w of this.waiting.values()) w.reject(err);
-    this.waiting.clear();
+    this.rejectPending(err);
     for (const w of this.reads.values()) { clearTimeout(w.timer); w.reject(err); }
     this.reads.clear();
-    if (this.announcedLeader) {
-      this.announcedLeader = false;
-      for (const l of this.listeners) l(false);
-    }
+    this.stepDownEverywhere();
     while (this.processing) await new Promise((r) => setImmediate(r));
     await this.log.close();
   }

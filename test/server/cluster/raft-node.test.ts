@@ -145,3 +145,43 @@ t.test('membership: a fourth server joins as a learner, is promoted, and another
   await until('d to apply the last write', () => c.kv.get('d')?.values.get('last') === '1');
   t.equal(d.addressOf(leader.nodeName)?.http, `${leader.nodeName}:2`, 'addresses are replicated');
 });
+
+t.test('a storage failure steps the leader down everywhere and settles what waits', async (t) => {
+  const c = cluster('storage-failure', ['a', 'b', 'c']);
+  t.teardown(() => c.close());
+  for (const id of ['a', 'b', 'c']) await c.open(id);
+  const leader = await c.leader();
+  await leader.propose(enc.encode('before=1'));
+  const heard: boolean[] = [];
+  leader.onLeadershipChange((leading) => heard.push(leading));
+  await until('the listener to hear the current leadership', () => heard.length > 0);
+  // The disk under the leader starts failing every write (EIO).
+  const log = (leader as unknown as { log: { append(): Promise<void> } }).log;
+  log.append = () => Promise.reject(Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' }));
+  await t.rejects(leader.propose(enc.encode('during=1')), { code: 'CT_CLUSTER_STORAGE' });
+  t.same(heard, [true, false], 'the dispatcher and agent registry hear that it stopped leading');
+  t.notOk(leader.isLeader());
+  await t.rejects(leader.changeMembership({ type: 'remove', node: 'b' }), { code: 'CT_CLUSTER_STORAGE' });
+  const next = await c.leader();
+  t.not(next.nodeName, leader.nodeName, 'another server takes over');
+  await next.propose(enc.encode('after=1'));
+});
+
+t.test('a pending membership change settles when leadership is lost, and on close', async (t) => {
+  const c = cluster('conf-settles', ['a', 'b', 'c']);
+  t.teardown(() => c.close());
+  for (const id of ['a', 'b', 'c']) await c.open(id);
+  const leader = await c.leader();
+  c.net.down.add(leader.nodeName);
+  const pending = leader.changeMembership({ type: 'addLearner', node: 'e', address: { rpc: 'e:1', http: 'e:2' } });
+  let outcome: unknown = null;
+  void pending.then(() => (outcome = 'committed'), (e: unknown) => (outcome = e));
+  t.match(await until('the pending change to settle', () => outcome), { code: 'CT_CLUSTER_NOT_LEADER' }, 'rejected once the cut-off leader steps down');
+  c.net.down.delete(leader.nodeName);
+  const next = await c.leader();
+  c.net.down.add(next.nodeName);
+  const closing = next.changeMembership({ type: 'addLearner', node: 'f', address: { rpc: 'f:1', http: 'f:2' } });
+  const settled = closing.then(() => null, (e: unknown) => e);
+  await next.close();
+  t.match(await settled, { code: 'CT_CLUSTER_CLOSED' }, 'rejected on close');
+});
