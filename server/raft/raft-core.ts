@@ -396,13 +396,16 @@ export class RaftCore {
       return;
     }
     if (this.log.matchTerm(index, term)) {
-      // We already have the entries it covers: just move commit forward.
+      // We already have the entries it covers: just move commit forward. Reply
+      // with the commit index, not lastIndex(): entries after the snapshot may
+      // not match the leader's (etcd-io/raft does the same).
       this.log.commitTo(index);
-    } else {
-      this.log.restore(snap);
-      this.baseConf = snap.meta.conf;
-      this.rebuildConf();
+      this.send({ type: 'appResp', to: m.from, term: this.currentTerm, index: this.log.committed });
+      return;
     }
+    this.log.restore(snap);
+    this.baseConf = snap.meta.conf;
+    this.rebuildConf();
     this.send({ type: 'appResp', to: m.from, term: this.currentTerm, index: this.log.lastIndex() });
   }
 

@@ -6,7 +6,8 @@
 //   <index>-<term>.snap            snapshots (checksummed, written atomically; 2 kept)
 //
 // Group commit: appends queue while a write is in flight; each flush writes
-// every queued record with one write() and one fdatasync(), then resolves
+// every queued record with one write() (repeated if it comes back short) and
+// one fdatasync(), then resolves
 // all of their promises. 64 concurrent appenders cost one fsync per batch,
 // not 64.
 //
@@ -169,8 +170,29 @@ export class DiskLog {
     const seg = await this.current();
     const data = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
     const fd = this.fd as FileHandle;
-    await fd.write(data, 0, data.length, seg.size);
-    seg.size += data.length;
+    const start = seg.size;
+    let written = 0;
+    try {
+      // write() may write less than asked (a full disk, a file-size limit): go on
+      // from where it stopped; a write that makes no progress fails the batch.
+      while (written < data.length) {
+        const { bytesWritten } = await fd.write(data, written, data.length - written, start + written);
+        if (bytesWritten <= 0) throw new Error(`short write: ${written} of ${data.length} bytes at offset ${start}`);
+        written += bytesWritten;
+        seg.size = start + written;
+      }
+    } catch (err) {
+      // Forget the entries that did not reach the file whole; the log is failed
+      // from here on, and recovery cuts the partial record off as a torn tail.
+      let whole = 0;
+      for (let end = 0, i = 0; i < chunks.length; i++) {
+        end += (chunks[i] as Buffer).length;
+        if (end <= written) whole++;
+      }
+      this.terms.length -= chunks.length - whole;
+      seg.last = this.lastIndex();
+      throw io(`cannot write ${seg.path}`, err);
+    }
     await fd.datasync();
     this.stats.syncs++;
     if (seg.size >= this.segmentBytes) await this.roll();

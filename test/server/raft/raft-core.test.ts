@@ -2,6 +2,7 @@
 import t from 'tap';
 import { RaftCore } from '../../../server/raft/raft-core.js';
 import { majorityIndex, voteResult } from '../../../server/raft/quorum.js';
+import { EntryType, type Entry, type Message } from '../../../server/raft/types.js';
 import { RaftNetwork } from './raft-network.js';
 
 t.test('quorum arithmetic', async (t) => {
@@ -158,6 +159,24 @@ t.test('a follower behind the compacted log gets a snapshot', async (t) => {
   t.same(net.get('c').applied.at(-1), 'after');
   net.restart('c');
   t.equal(net.get('c').snapshot?.meta.index, net.get('a').snapshot?.meta.index, 'the snapshot was persisted');
+});
+
+t.test('a snapshot the follower already has is answered with the commit index, not the last index', async (t) => {
+  // a holds 1..5 (term 1) but only 1 is committed; 4 and 5 may not be the leader's.
+  const entries: Entry[] = [1, 2, 3, 4, 5].map((index) => ({ index, term: 1, type: EntryType.Normal, data: new Uint8Array() }));
+  const core = new RaftCore({ id: 'a', electionTicks: 10, heartbeatTicks: 1, random: () => 0, preVote: true, checkQuorum: true },
+    { hardState: { term: 1, vote: '', commit: 1 }, snapshot: null, entries, conf: { voters: ['a', 'b'], learners: [] }, applied: 1 });
+  const snap: Message = {
+    type: 'snap', from: 'b', to: 'a', term: 2, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, rejectHintTerm: 0,
+    snapshot: { meta: { index: 3, term: 1, conf: { voters: ['a', 'b'], learners: [] } }, data: new Uint8Array() }, context: '',
+  };
+  core.step(snap);
+  t.equal(core.commitIndex, 3, 'commit moves to the snapshot index');
+  t.equal(core.lastIndex(), 5, 'the entries after it are kept');
+  const resp = core.ready().messages.filter((m) => m.type === 'appResp' && m.to === 'b');
+  t.equal(resp.length, 1);
+  t.equal(resp[0]?.index, 3, 'the reply claims only the commit index');
+  t.equal(resp[0]?.reject, false);
 });
 
 t.test('membership: add a learner, let it catch up, promote it, remove a voter', async (t) => {

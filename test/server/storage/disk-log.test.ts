@@ -1,5 +1,5 @@
 import t from 'tap';
-import { fork } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -157,4 +157,28 @@ t.test('truncating the only segment to nothing recovers an empty log', async (t)
   t.same(recovered.entries, []);
   await l.append([entry(1, 1, 'fresh')]);
   await l.close();
+});
+
+t.test('a short write under a file-size limit fails the append; only whole records are on disk', async (t) => {
+  const d = dir(t);
+  // Record 1 is 8 + 17 + 100 = 125 bytes; the limit lets 60 bytes of record 2 in.
+  // The fixture catches SIGXFSZ, so the kernel returns a short write and then
+  // EFBIG instead of killing the process.
+  const fixture = resolve('dist/test/server/storage/fixtures/short-write.js');
+  const out = execFileSync('prlimit', ['--fsize=185', process.execPath, fixture, d], { encoding: 'utf8' });
+  const r = JSON.parse(out) as { first: string; second: string; third: string; lastIndex: number };
+  t.equal(r.first, 'ok');
+  t.equal(r.second, 'CT_STORAGE_IO', 'the partially written append is rejected');
+  t.equal(r.third, 'CT_STORAGE_IO', 'the log stays failed');
+  t.equal(r.lastIndex, 1, 'the log does not claim the unwritten entry');
+  const seg = join(d, readdirSync(d).find((n) => n.endsWith('.seg'))!);
+  t.equal(statSync(seg).size, 185, 'the kernel did write part of record 2');
+  const { log, recovered } = await DiskLog.open(d);
+  t.same(recovered.entries.map((e) => e.index), [1], 'only the whole record survives a reopen');
+  t.equal(recovered.truncatedTornTail, true);
+  await log.append([entry(2)]);
+  await log.close();
+  const { log: again, recovered: r2 } = await DiskLog.open(d);
+  t.same(texts(r2.entries.slice(1)), ['e2'], 'appends continue after the cut');
+  await again.close();
 });
