@@ -65,7 +65,8 @@ function nameOf(o: Json): string {
   const name = str(o, 'name');
   if (!namePattern.test(name)) {
     const ch = [...name].find((c) => !namePattern.test(c)) ?? '';
-    throw bad('name', `name contains the illegal character ${JSON.stringify(ch)}: use lower-case letters a-z, digits, "_" and "-"`);
+    // The same code the state machine uses for a name it refuses.
+    throw new ApiError('CT_STATE_INVALID_JOB', `name contains the illegal character ${JSON.stringify(ch)}: use lower-case letters a-z, digits, "_" and "-"`, 'name');
   }
   return name;
 }
