@@ -61,6 +61,22 @@ export async function startServer(config: LightConfig, cluster: ClusterSettings 
   }
 }
 
+/**
+ * Light mode's one-server cluster names its only member after the node; a
+ * restart under another name (the default is the hostname, which changes
+ * when a container restarts) could never elect itself, so say so and how to
+ * go on rather than wait for ever.
+ */
+function refuseRenamedLightNode(config: LightConfig, members: readonly string[]): void {
+  if (members.length === 0 || members.includes(config.nodeName)) return;
+  const was = members.length === 1 ? `node "${members[0]}"` : `nodes ${members.map((m) => `"${m}"`).join(', ')}`;
+  throw new Error(
+    `the data directory ${config.dataDir} belongs to ${was}, and this node is named "${config.nodeName}" ` +
+    `(the node name defaults to the hostname, which changes when a container restarts): ` +
+    `start with --node-name ${members[0] ?? ''} to carry on with its jobs, or use another --data-dir to start afresh`,
+  );
+}
+
 async function compose(config: LightConfig, cluster: ClusterSettings | null, log: Log, cleanups: (() => Promise<void>)[], cleanup: () => Promise<void>): Promise<RunningServer> {
   const now = () => Date.now();
   const state = new StateMachine({ historyLimit: config.historyLimit });
@@ -129,6 +145,7 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
   });
   node = opened;
   cleanups.push(() => opened.close());
+  if (!cluster && !fresh) refuseRenamedLightNode(config, opened.members().map((m) => m.name));
   if (joinVia !== null) {
     for (const m of joinMembers) opened.introduce(m.node, { rpc: m.rpc_addr, http: m.http_addr });
     log(`cluster: joining via ${joinVia}`);

@@ -1,6 +1,8 @@
 // The shell executor, with Dkron's config keys: command, shell, env, cwd,
 // timeout, mem_limit, payload. The child leads its own process group, so a
-// timeout, a memory limit or a stop kills the whole tree (grandchildren too).
+// timeout, a memory limit or a stop kills the whole tree (grandchildren too);
+// where cgroup v2 is writable each execution also gets a cgroup, which holds
+// the children that leave the process group (setsid, daemons) as well.
 // stdout and stderr are merged and streamed as produced, never buffered.
 
 import { spawn } from 'node:child_process';
@@ -9,6 +11,8 @@ import { MemLimitWatch, parseMemLimit } from './mem-limit.js';
 import { splitCommand } from './split-command.js';
 import { parseGoDurationMs } from '../../sdk/go-duration.js';
 import { setLongTimeout } from '../../../common/long-timeout.js';
+import { ExecutionCgroups, inCgroup } from './execution-cgroups.js';
+import { executableProblem } from './find-executable.js';
 
 export function validateShellConfig(config: Readonly<Record<string, string>>): string | null {
   try {
@@ -47,6 +51,19 @@ export class ShellExecutor implements Executor {
    */
   private readonly baseEnv: Readonly<Record<string, string | undefined>> = { ...process.env };
   private readonly memLimits = new MemLimitWatch();
+  /** One cgroup per execution where cgroup v2 is writable; null: the process group only. */
+  private readonly cgroups: ExecutionCgroups | null;
+  private readonly drainMs: number;
+
+  constructor(options: { cgroups?: boolean; drainMs?: number } = {}) {
+    this.cgroups = options.cgroups === false ? null : ExecutionCgroups.open();
+    this.drainMs = options.drainMs ?? 1000;
+  }
+
+  /** How this executor contains a command's processes: 'cgroup' or 'process group'. */
+  get containment(): 'cgroup' | 'process group' {
+    return this.cgroups ? 'cgroup' : 'process group';
+  }
 
   validate(config: Readonly<Record<string, string>>): string | null {
     return validateShellConfig(config);
@@ -72,14 +89,33 @@ export class ShellExecutor implements Executor {
       [file, ...args] = words as [string, ...string[]];
     }
     if (signal.aborted) return failure('stopped before it started');
+    const env: Record<string, string | undefined> = { ...this.baseEnv, ...parseEnv(c['env'] ?? ''), ENV_JOB_NAME: req.jobName };
+    const cgroup = this.cgroups?.create() ?? null;
+    if (cgroup) {
+      // Started through a wrapper: say what execvp would have said, before it starts.
+      const problem = executableProblem(file, env['PATH'], c['cwd'] || process.cwd());
+      if (problem === 'ENOENT') {
+        cgroup.release();
+        return failure(c['cwd'] ? `executable not found: ${file} (or no directory ${c['cwd']})` : `executable not found: ${file}`);
+      }
+      if (problem === 'EACCES') {
+        cgroup.release();
+        return failure(`permission denied: ${file}`);
+      }
+    }
+    const [program, argv] = cgroup ? inCgroup(cgroup, file, args) : [file, args];
 
-    const child = spawn(file, args, {
+    const child = spawn(program, argv, {
       ...(c['cwd'] ? { cwd: c['cwd'] } : {}),
-      env: { ...this.baseEnv, ...parseEnv(c['env'] ?? ''), ENV_JOB_NAME: req.jobName },
-      // Its own process group, so killGroup reaches the whole tree.
+      env,
+      // Its own process group, so killGroup reaches the tree when there is no cgroup.
       detached: true,
       stdio: [c['payload'] ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
+    const killTree = () => {
+      cgroup?.kill();
+      killGroup(child.pid);
+    };
     const write = (chunk: Buffer) => output.write(chunk);
     child.stdout?.on('data', write);
     child.stderr?.on('data', write);
@@ -93,7 +129,7 @@ export class ShellExecutor implements Executor {
     const end = (why: string) => {
       if (ended) return;
       ended = why;
-      killGroup(child.pid);
+      killTree();
     };
     const onAbort = () => end('stopped');
     signal.addEventListener('abort', onAbort, { once: true });
@@ -103,10 +139,24 @@ export class ShellExecutor implements Executor {
     const unwatch = limit > 0 && child.pid !== undefined
       ? this.memLimits.watch(child.pid, limit, (rss) => end(`memory limit exceeded (${rss} bytes > mem_limit ${c['mem_limit']}): the process tree was killed`))
       : null;
+    let drain: NodeJS.Timeout | undefined;
     try {
-      // 'close': exited and its output fully read; 'error' alone: it never started.
+      // The execution ends when its main process exits, whatever its children
+      // do: what is left of the tree is killed then, and the output already
+      // written is read until the pipes close, or for drainMs if something
+      // outside the tree's reach (a setsid child without a cgroup) holds them.
       const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null } | { error: NodeJS.ErrnoException }>((resolve) => {
-        child.once('close', (code, sig) => resolve({ code, signal: sig }));
+        let exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+        child.once('exit', (code, sig) => {
+          exited = { code, signal: sig };
+          killTree();
+          drain = setTimeout(() => {
+            child.stdout?.destroy();
+            child.stderr?.destroy();
+            resolve({ code, signal: sig });
+          }, this.drainMs);
+        });
+        child.once('close', (code: number | null, sig: NodeJS.Signals | null) => resolve(exited ?? { code, signal: sig }));
         child.once('error', (error: NodeJS.ErrnoException) => {
           if (child.pid === undefined) resolve({ error });
         });
@@ -126,6 +176,8 @@ export class ShellExecutor implements Executor {
       if (exit.code === null) return failure(`killed by ${exit.signal ?? 'a signal'}`);
       return failure(`exit status ${exit.code}`, exit.code);
     } finally {
+      clearTimeout(drain);
+      cgroup?.release();
       timer?.clear();
       unwatch?.();
       signal.removeEventListener('abort', onAbort);

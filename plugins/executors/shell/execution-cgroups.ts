@@ -1,0 +1,186 @@
+// One cgroup (v2) per shell execution, where the machine offers it: every
+// process the command starts lands in it, including children that call
+// setsid() or double-fork to leave the process group, and cgroup.kill ends
+// them all at once. Without a writable cgroup v2 hierarchy the executor falls
+// back to the process group alone (see the README: what a job may leave behind).
+//
+// Layout: <own cgroup>/clocktower-<pid>/x<n>. No controllers are enabled, so
+// the "no internal processes" rule does not apply and no delegation of
+// controllers is needed, only write access to the directory (root, or a
+// systemd unit with Delegate=yes).
+
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Where this process's cgroup v2 directory is mounted, or null when there is none. */
+export function ownCgroupDir(): string | null {
+  let own: string | undefined;
+  let mountinfo: string;
+  try {
+    own = readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'))?.slice(3);
+    mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return null;
+  }
+  if (own === undefined) return null;
+  for (const line of mountinfo.split('\n')) {
+    // id parent dev root mountpoint options [optional...] - fstype source superoptions
+    const [left, right] = line.split(' - ');
+    if (!left || !right?.startsWith('cgroup2 ')) continue;
+    const fields = left.split(' ');
+    const root = fields[3];
+    const mountPoint = fields[4];
+    if (root === undefined || mountPoint === undefined) continue;
+    // The path in /proc/self/cgroup is relative to the mount's root when that root is above it.
+    const rel = root === '/' ? own : own.startsWith(root) ? own.slice(root.length) : null;
+    if (rel === null) continue;
+    return join(mountPoint.replace(/\\040/g, ' '), rel);
+  }
+  return null;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Kills every process in a cgroup directory; true once it holds none. */
+function killAll(dir: string): boolean {
+  try {
+    writeFileSync(join(dir, 'cgroup.kill'), '1');
+  } catch {
+    // Kernels before 5.14 have no cgroup.kill: signal the members one by one.
+    for (const pid of procs(dir)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  return procs(dir).length === 0;
+}
+
+function procs(dir: string): number[] {
+  try {
+    return readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Removes a cgroup once its processes are gone (they die asynchronously after SIGKILL). */
+function removeWhenEmpty(dir: string, attempt = 0): void {
+  killAll(dir);
+  try {
+    rmdirSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    // EBUSY while a member is still exiting: try again, backing off, for about 10 s.
+    if (attempt < 40) setTimeout(() => removeWhenEmpty(dir, attempt + 1), Math.min(10 * 2 ** attempt, 500)).unref();
+  }
+}
+
+export class ExecutionCgroup {
+  constructor(readonly dir: string) {}
+
+  /** Kills every process the command started, wherever it moved in the process tree. */
+  kill(): void {
+    killAll(this.dir);
+  }
+
+  /** Kills what is left and removes the cgroup. */
+  release(): void {
+    removeWhenEmpty(this.dir);
+  }
+}
+
+export class ExecutionCgroups {
+  private seq = 0;
+
+  private constructor(private readonly base: string) {}
+
+  /**
+   * The cgroups for this process's executions, or null when cgroup v2 is not
+   * mounted or not writable here. Leftovers of an earlier process (one that
+   * crashed with executions running) are killed and removed.
+   */
+  static open(): ExecutionCgroups | null {
+    const own = ownCgroupDir();
+    if (own === null) return null;
+    const base = join(own, `clocktower-${process.pid}`);
+    try {
+      mkdirSync(base, { recursive: true });
+      // Check we may create an execution's cgroup, not only the base.
+      const probe = join(base, 'probe');
+      mkdirSync(probe);
+      rmdirSync(probe);
+    } catch {
+      return null;
+    }
+    ExecutionCgroups.sweep(own);
+    // A process that ends takes its executions' trees with it (a crash that
+    // skips this is swept by the next start).
+    process.once('exit', () => ExecutionCgroups.killAndRemove(base));
+    return new ExecutionCgroups(base);
+  }
+
+  private static sweep(own: string): void {
+    let names: string[];
+    try {
+      names = readdirSync(own);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const m = /^clocktower-(\d+)$/.exec(name);
+      if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+      ExecutionCgroups.killAndRemove(join(own, name));
+    }
+  }
+
+  private static killAndRemove(base: string): void {
+    try {
+      for (const child of readdirSync(base, { withFileTypes: true })) {
+        if (!child.isDirectory()) continue;
+        const dir = join(base, child.name);
+        killAll(dir);
+        try {
+          rmdirSync(dir);
+        } catch {
+          // still exiting: the next start sweeps it
+        }
+      }
+      rmdirSync(base);
+    } catch {
+      // gone meanwhile, or busy: the next start sweeps it
+    }
+  }
+
+  /** A fresh cgroup for one execution, or null if it cannot be made now (the process group still applies). */
+  create(): ExecutionCgroup | null {
+    const dir = join(this.base, `x${++this.seq}`);
+    try {
+      mkdirSync(dir);
+    } catch {
+      return null;
+    }
+    return new ExecutionCgroup(dir);
+  }
+
+}
+
+/**
+ * The command line that starts `file args` inside `cgroup`: a shell moves
+ * itself into the cgroup, then execs the command, so the command and all it
+ * starts are inside from its first instruction on (moving the pid in after
+ * spawn() would race with a command that forks at once).
+ */
+export function inCgroup(cgroup: ExecutionCgroup, file: string, args: readonly string[]): [string, string[]] {
+  return ['/bin/sh', ['-c', 'echo 0 > "$0/cgroup.procs" 2>/dev/null; exec "$@"', cgroup.dir, file, ...args]];
+}
