@@ -32,10 +32,17 @@ export interface RunningPlugin<C> {
 
 const HealthClient = grpc.makeGenericClientConstructor(healthService, 'Health');
 
+/** After a failed start, calls fail at once for this long (doubling per failure, up to maxRetryMs). */
+const firstRetryMs = 1000;
+const maxRetryMs = 30_000;
+
 export class PluginProcess<C extends { close(): void }> {
   private running: Promise<RunningPlugin<C>> | null = null;
   private child: ChildProcess | null = null;
   private closed = false;
+  /** The last start failure, while calls are refused without trying again. */
+  private failed: { error: PluginError; atMs: number; retryAtMs: number } | null = null;
+  private retryMs = firstRetryMs;
 
   constructor(
     readonly name: string,
@@ -47,9 +54,26 @@ export class PluginProcess<C extends { close(): void }> {
   /** The running program, started (again) if need be. Rejects with a PluginError. */
   ensure(): Promise<RunningPlugin<C>> {
     if (this.closed) return Promise.reject(new PluginError(`plugin ${this.name} is stopped`));
-    this.running ??= this.launch().catch((err: unknown) => {
+    // A program known to fail is not waited on again (a job save, or every
+    // execution, would each wait out its start timeout): refuse at once, and
+    // try again once the back-off has passed.
+    const failed = this.failed;
+    if (!this.running && failed && Date.now() < failed.retryAtMs) {
+      const ago = Math.max(0, Math.round((Date.now() - failed.atMs) / 1000));
+      const next = Math.max(1, Math.ceil((failed.retryAtMs - Date.now()) / 1000));
+      return Promise.reject(new PluginError(`${failed.error.message} (${ago} s ago; tried again in ${next} s)`));
+    }
+    this.running ??= this.launch().then((r) => {
+      this.failed = null;
+      this.retryMs = firstRetryMs;
+      return r;
+    }, (err: unknown) => {
       this.running = null;
-      throw err;
+      const error = err instanceof PluginError ? err : new PluginError(`plugin ${this.name}: ${(err as Error).message}`);
+      const now = Date.now();
+      this.failed = { error, atMs: now, retryAtMs: now + this.retryMs };
+      this.retryMs = Math.min(this.retryMs * 2, maxRetryMs);
+      throw error;
     });
     return this.running;
   }
@@ -70,7 +94,10 @@ export class PluginProcess<C extends { close(): void }> {
     const child = spawn(this.program, [], {
       env: { ...process.env, [magicCookieKey]: magicCookieValue },
       stdio: ['pipe', 'pipe', 'pipe'],
+      // Its own process group, so a failed start kills what it started too.
+      detached: true,
     });
+    const killTree = () => killGroup(child);
     const stderrTail: string[] = [];
     // Every line read from the program is bounded: a flood cannot take the host down.
     boundedLines(child.stderr).onLine((line, cut) => {
@@ -117,7 +144,7 @@ export class PluginProcess<C extends { close(): void }> {
         timer = setTimeout(() => reject(new PluginError(`plugin ${this.name} printed no handshake within ${timeoutMs} ms`)), timeoutMs);
       }),
     ]).finally(() => clearTimeout(timer)).catch((err: unknown) => {
-      child.kill('SIGKILL');
+      killTree();
       throw err;
     });
     afterHandshake = true;
@@ -125,7 +152,7 @@ export class PluginProcess<C extends { close(): void }> {
     try {
       handshake = parseHandshake(line);
     } catch (err) {
-      child.kill('SIGKILL');
+      killTree();
       throw new PluginError(`plugin ${this.name}: ${(err as Error).message}`);
     }
     const target = handshake.network === 'unix' ? `unix:${handshake.address}` : handshake.address;
@@ -134,7 +161,7 @@ export class PluginProcess<C extends { close(): void }> {
     try {
       await checkHealth(health, timeoutMs);
     } catch (err) {
-      child.kill('SIGKILL');
+      killTree();
       client.close();
       throw new PluginError(`plugin ${this.name} is not healthy: ${(err as Error).message}`);
     } finally {
@@ -150,9 +177,18 @@ export class PluginProcess<C extends { close(): void }> {
     if (!r) return;
     r.client.close();
     r.child.kill('SIGTERM');
-    const killer = setTimeout(() => r.child.kill('SIGKILL'), 5000);
+    const killer = setTimeout(() => killGroup(r.child), 5000);
     await r.exited;
     clearTimeout(killer);
+  }
+}
+
+/** SIGKILL to the program and everything in its process group. */
+function killGroup(child: ChildProcess): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
   }
 }
 
