@@ -20,6 +20,7 @@ import type { AgentStatus } from '../dispatch/agent-executor-host.js';
 import { raftRoutes, type ClusterAdmin } from './routes/raft-routes.js';
 import { pluginRoutes, type PluginListing } from './routes/plugin-routes.js';
 import type { Reply, Route, RouteRequest } from './routes/route.js';
+import { ConnectionLimit, defaultMaxConnections } from './connection-limit.js';
 
 export interface ApiOptions {
   readonly nodeName: string;
@@ -42,6 +43,8 @@ export interface ApiOptions {
   readonly readBarrier?: () => Promise<void>;
   /** In a cluster: peers, remove-peer and leave. */
   readonly admin?: ClusterAdmin;
+  /** Open API connections at most (default: half the open-file limit); see ConnectionLimit. */
+  readonly maxConnections?: number;
   /** The executors and processors this node has (GET /v1/plugins). */
   readonly plugins?: PluginListing;
   /** In a cluster: the agents connected to this server (the leader). */
@@ -65,6 +68,7 @@ export class HttpApi {
   private readonly routes: Route[];
   private readonly server: Server;
   private readonly token: Buffer | null;
+  private readonly connections: ConnectionLimit;
 
   constructor(private readonly ctx: ApiContext) {
     this.routes = [...clusterRoutes, ...raftRoutes, ...pluginRoutes, ...jobRoutes, ...executionRoutes, ...agentRoutes];
@@ -75,6 +79,7 @@ export class HttpApi {
     this.server.headersTimeout = 10_000;
     this.server.requestTimeout = 60_000;
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => answerClientError(err, socket));
+    this.connections = new ConnectionLimit(this.server, ctx.maxConnections ?? defaultMaxConnections());
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {
@@ -95,6 +100,7 @@ export class HttpApi {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    res.once('finish', () => this.connections.answered(req.socket));
     let reply: Reply;
     try {
       reply = await this.route(req);
@@ -124,6 +130,7 @@ export class HttpApi {
       pathMatched = true;
       if (route.method !== req.method) continue;
       const body = route.body ? await readBody(req, this.ctx.maxBodyBytes) : Buffer.alloc(0);
+      this.connections.answering(req.socket);
       // A follower forwards writes, and what only the leader knows, to the leader.
       const forward = route.leader === true || (!route.local && route.method !== 'GET');
       if (forward && this.ctx.forwardToLeader && !this.ctx.cluster.isLeader() && req.headers[forwardedHeader] === undefined) {

@@ -23,8 +23,11 @@ export function tempDir(prefix = 'ct-e2e-'): { path: string; remove(): void } {
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-export async function startLight(dataDir: string, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<LightProcess> {
-  const child = spawn(process.execPath, [mainJs, 'light', '--data-dir', dataDir, '--http-addr', '127.0.0.1:0', '--node-name', 'node1', ...extraArgs], {
+/** `launcher`: a command that runs node with the arguments after it (e.g. prlimit with limits). */
+export async function startLight(dataDir: string, extraArgs: string[] = [], env: Record<string, string> = {}, launcher: string[] = []): Promise<LightProcess> {
+  const args = [mainJs, 'light', '--data-dir', dataDir, '--http-addr', '127.0.0.1:0', '--node-name', 'node1', ...extraArgs];
+  const [file = process.execPath, ...before] = launcher;
+  const child = spawn(file, launcher.length > 0 ? [...before, process.execPath, ...args] : args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
