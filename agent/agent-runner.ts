@@ -20,6 +20,7 @@ import type { Result } from '../proto/generated/clocktower/agent/v1/Result.js';
 import type { ServerMessage__Output } from '../proto/generated/clocktower/agent/v1/ServerMessage.js';
 import type { ExecutorRegistry } from '../plugins/sdk/executor-registry.js';
 import { OutputBuffer } from './output-buffer.js';
+import { setLongTimeout } from '../common/long-timeout.js';
 
 export interface AgentRunnerOptions {
   readonly node: string;
@@ -249,8 +250,9 @@ export class AgentRunner {
       const left = deadline - this.now();
       if (left <= 0) return;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiters.push(() => { clearTimeout(timer); resolve(); });
+        // Any grace a user sets, even past Node's 24.8-day timer limit.
+        const timer = setLongTimeout(resolve, left);
+        this.waiters.push(() => { timer.clear(); resolve(); });
       });
     }
   }

@@ -12,6 +12,7 @@ import type { ExecutionResult } from '../state/commands.js';
 import type { Execution } from '../state/execution.js';
 import type { ProcessedExecution, ProcessorHost } from './processor-host.js';
 import { OutputTail } from './output-tail.js';
+import { setLongTimeout, type LongTimeout } from '../../common/long-timeout.js';
 
 export interface ProcessorRun {
   readonly host: ProcessorHost | undefined;
@@ -62,9 +63,9 @@ export async function runProcessors(run: ProcessorRun, execution: Execution, res
 /** Run `work` with a signal that aborts after `ms`; settles by then even if `work` ignores the signal. */
 async function withTimeout<T>(ms: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const abort = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
+  let timer: LongTimeout | undefined;
   const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+    timer = setLongTimeout(() => {
       const err = new Error(`timed out after ${ms} ms`);
       abort.abort(err);
       reject(err);
@@ -73,6 +74,6 @@ async function withTimeout<T>(ms: number, work: (signal: AbortSignal) => Promise
   try {
     return await Promise.race([work(abort.signal), timedOut]);
   } finally {
-    clearTimeout(timer);
+    timer?.clear();
   }
 }
