@@ -3,7 +3,7 @@
 // broker, a reply that never comes) ends the run instead of hanging it.
 
 import { parseGoDurationMs } from './go-duration.js';
-import { setLongTimeout, type LongTimeout } from '../../common/long-timeout.js';
+import { maxTimerDelayMs, setLongTimeout, type LongTimeout } from '../../common/long-timeout.js';
 
 export class DeadlineError extends Error {
   override readonly name = 'DeadlineError';
@@ -31,6 +31,15 @@ export function parseTimeoutMs(text: string | undefined, fallbackMs: number): nu
   }
   if (!(ms > 0)) throw new Error(`timeout must be more than zero, not "${text}"`);
   return ms;
+}
+
+/**
+ * A timeout to hand to a client library, which arms one Node timer with it
+ * (a longer delay would fire at once): at most 2^31-1 ms (24.8 days). The
+ * run's ExecutionDeadline still ends it at the full time.
+ */
+export function libraryTimeoutMs(ms: number): number {
+  return Math.min(ms, maxTimerDelayMs);
 }
 
 export function formatMs(ms: number): string {

@@ -12,7 +12,7 @@
 
 import { connect, type NatsConnection, type NatsError } from 'nats';
 import { failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from '../../sdk/executor.js';
-import { DeadlineError, ExecutionDeadline, formatMs, parseTimeoutMs } from '../../sdk/execution-deadline.js';
+import { DeadlineError, ExecutionDeadline, formatMs, libraryTimeoutMs, parseTimeoutMs } from '../../sdk/execution-deadline.js';
 import { parseGoBool } from '../../sdk/go-bool.js';
 
 const defaultTimeoutMs = 30_000;
@@ -162,7 +162,7 @@ export class NatsExecutor implements Executor {
     pending = connect({
       servers: job.servers,
       name: 'clocktower-executor-nats',
-      timeout: job.timeoutMs,
+      timeout: libraryTimeoutMs(job.timeoutMs),
       // A lost connection is closed and forgotten, so every run either has a
       // live connection or a clear reason why it cannot get one.
       reconnect: false,
@@ -216,7 +216,7 @@ export class NatsExecutor implements Executor {
     try {
       if (job.request) {
         const remainingMs = Math.max(1, Math.round(job.timeoutMs - (performance.now() - started)));
-        const replying = nc.request(job.subject, job.message, { timeout: remainingMs });
+        const replying = nc.request(job.subject, job.message, { timeout: libraryTimeoutMs(remainingMs) });
         replying.catch(() => {}); // awaited below, unless the publish is refused first
         await deadline.race(Promise.race([nc.flush(), w.lost]));
         const problem = await refused();

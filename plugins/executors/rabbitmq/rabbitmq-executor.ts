@@ -16,7 +16,7 @@
 
 import amqp, { type ChannelModel, type ConfirmChannel, type Message } from 'amqplib';
 import { failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from '../../sdk/executor.js';
-import { DeadlineError, ExecutionDeadline, formatMs, parseTimeoutMs } from '../../sdk/execution-deadline.js';
+import { DeadlineError, ExecutionDeadline, formatMs, libraryTimeoutMs, parseTimeoutMs } from '../../sdk/execution-deadline.js';
 import { parseGoBool } from '../../sdk/go-bool.js';
 
 const defaultTimeoutMs = 30_000;
@@ -152,7 +152,7 @@ export class RabbitmqExecutor implements Executor {
     const forget = () => {
       if (this.brokers.get(key) === pending) this.brokers.delete(key);
     };
-    pending = amqp.connect(job.url, { timeout: job.timeoutMs, noDelay: true, clientProperties: { connection_name: 'clocktower-executor-rabbitmq' } }).then((model) => {
+    pending = amqp.connect(job.url, { timeout: libraryTimeoutMs(job.timeoutMs), noDelay: true, clientProperties: { connection_name: 'clocktower-executor-rabbitmq' } }).then((model) => {
       const broker: Broker = { model, idle: [], closed: false, closeError: null, blocked: null };
       model.on('error', (err: Error) => (broker.closeError = err));
       model.on('close', (err?: Error) => {

@@ -146,6 +146,9 @@ t.test('request mode writes the reply as output', async (t) => {
     { success: false, error: 'no responders on "svc.nobody": nothing is subscribed to answer the request' });
   t.match((await run({ url: open.url, subject: 'svc.silent', request: 'T', timeout: '300ms' })).result,
     { success: false, error: 'no reply on "svc.silent" within 300ms' });
+  // Past Node's timer limit (2^31-1 ms): the connect and request timeouts must not fire at once.
+  t.match(await run({ url: open.url, subject: 'svc.upper', message: 'patient', request: 'true', timeout: '600h' }),
+    { result: { success: true }, output: 'PATIENT' });
 });
 
 t.test('a stop ends a run waiting for a reply', async (t) => {

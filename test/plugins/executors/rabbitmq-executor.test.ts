@@ -70,6 +70,14 @@ t.test('publishes to an existing queue with the message properties', async (t) =
   t.equal(msg.fields.routingKey, 'jobs');
 });
 
+t.test('a timeout past the timer limit (2^31-1 ms) does not fire at once', async (t) => {
+  await setup.assertQueue('patient');
+  // A URL no other test uses: a connection of its own, made with this timeout.
+  const own = `${url}/?heartbeat=61`;
+  const { result } = await run({ url: own, 'queue.name': 'patient', 'message.body': 'x', timeout: '600h' });
+  t.same(result, { success: true, exitCode: 0, error: '' });
+});
+
 t.test('defaults: text/plain, no delivery mode, no message id', async (t) => {
   await setup.assertQueue('plain');
   t.equal((await run({ url, 'queue.name': 'plain', 'message.body': 'hi' })).result.success, true);
