@@ -27,7 +27,7 @@ const pureGlobals = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'proto/generated/**', 'data/**', '.tap/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'proto/generated/**', 'data/**', '.tap/**', '.mutants/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -2,7 +2,7 @@
 // can cut servers off: election, writes, linearizable reads, restart from
 // disk, catch-up by snapshot, and membership change.
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RaftNode, type RaftMessageTransport } from '../../../server/cluster/raft-node.js';
@@ -184,4 +184,34 @@ t.test('a pending membership change settles when leadership is lost, and on clos
   const settled = closing.then(() => null, (e: unknown) => e);
   await next.close();
   t.match(await settled, { code: 'CT_CLUSTER_CLOSED' }, 'rejected on close');
+});
+
+t.test('the driver persists before it sends: a vote is durable before it is granted, entries before they are acknowledged', async (t) => {
+  const dir = join(root, 'persist-first', 'a');
+  const logBytes = () => readdirSync(dir).filter((f) => f !== 'hardstate' && !f.endsWith('.tmp')).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+  const seen: string[] = [];
+  let bytesBefore = 0;
+  const transport: RaftMessageTransport = {
+    // At the moment a message leaves, look at what is on disk.
+    send: (msgs) => {
+      for (const m of msgs) {
+        if (m.type === 'voteResp' && !m.reject) seen.push(`vote granted, durable: ${readFileSync(join(dir, 'hardstate')).includes('"vote":"b"')}`);
+        if (m.type === 'appResp' && !m.reject && m.index === 4) seen.push(`entry 4 acknowledged, durable: ${logBytes() > bytesBefore}`);
+      }
+    },
+    setPeer: () => {},
+    removePeer: () => {},
+  };
+  const members = ['a', 'b', 'c'].map((id) => ({ id, address: { rpc: `${id}:1`, http: `${id}:2` } }));
+  // Ticks far apart: this node never campaigns; b plays the candidate and then the leader.
+  const node = await RaftNode.open<number>({ dir, nodeName: 'a', address: { rpc: 'a:1', http: 'a:2' }, stateMachine: new Kv(), transport, start: members, tickMs: 3_600_000 });
+  t.teardown(() => node.close());
+  const base = { from: 'b', to: 'a', entries: [], commit: 0, reject: false, rejectHint: 0, rejectHintTerm: 0, snapshot: null, context: '' };
+  const last = { index: 3, term: 1 }; // the bootstrap entries: one ConfChange per member
+  node.receive({ ...base, type: 'vote', term: 5, logTerm: last.term, index: last.index });
+  await until('the vote answer', () => seen.length >= 1);
+  bytesBefore = logBytes();
+  node.receive({ ...base, type: 'app', term: 5, logTerm: last.term, index: last.index, commit: 3, entries: [{ term: 5, index: 4, type: 0, data: enc.encode('k=v') }] });
+  await until('the append answer', () => seen.length >= 2);
+  t.same(seen, ['vote granted, durable: true', 'entry 4 acknowledged, durable: true']);
 });
