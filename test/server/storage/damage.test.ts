@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DiskLog } from '../../../server/storage/disk-log.js';
-import { decodeRecord } from '../../../server/storage/record-codec.js';
+import { decodeRecord, markerBytes } from '../../../server/storage/record-codec.js';
 import { EntryType, type Entry } from '../../../server/raft/types.js';
 
 function dir(t: { teardown(fn: () => void): void }): string {
@@ -80,7 +80,7 @@ t.test('a log cut short before the recorded commit index is corruption: truncate
   truncateSync(seg, Math.floor(good.length / 2));
   t.match(await openDamaged(d, seg), { err: { code: 'CT_STORAGE_CORRUPT', message: /the log ends at index \d+, but entries up to index 200 are known to be committed/ }, unchanged: true }, 'refused; the file is left as it was');
   const zeroed = Buffer.from(good);
-  zeroed.fill(0, entryOffsets(good)[100]! - 29); // the marker of entry 101's write
+  zeroed.fill(0, entryOffsets(good)[100]! - markerBytes); // the marker of entry 101's write
   writeFileSync(seg, zeroed);
   t.match(await openDamaged(d, seg), { err: { code: 'CT_STORAGE_CORRUPT', message: /the log ends at index 100, but entries up to index 200 are known to be committed/ }, unchanged: true }, 'refused; the file is left as it was');
   // The commit index also rides in the hard state.
@@ -103,7 +103,7 @@ t.test('a torn last write is cut back to its last whole record, at every offset'
   const seg = segOf(d);
   const full = readFileSync(seg);
   const offsets = entryOffsets(full);
-  const batchStart = offsets[20]! - 29;
+  const batchStart = offsets[20]! - markerBytes;
   for (let cut = batchStart; cut < full.length; cut++) {
     writeFileSync(seg, full.subarray(0, cut));
     const { log: l, recovered } = await DiskLog.open(d);
