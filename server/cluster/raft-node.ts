@@ -150,12 +150,15 @@ export class RaftNode<R> implements ClusterNode<R> {
         if (rd.snapshot) await this.log.saveSnapshot(rd.snapshot);
         if (rd.entries.length > 0) await this.log.append(rd.entries);
         // Term and vote must be durable before we answer anyone; the commit
-        // index need not be (it is learned again), so it rides along only.
+        // index need not be (it is learned again): it rides along, and
+        // setCommit below records it cheaply for the check on open.
         if (rd.hardState && (rd.hardState.term !== this.persisted.term || rd.hardState.vote !== this.persisted.vote)) {
           await this.log.setHardState(rd.hardState);
           this.persisted = rd.hardState;
         }
         this.options.transport.send(rd.messages);
+        // Recorded so a restart can tell a log cut short from a torn write (no fsync of its own).
+        if (rd.hardState) await this.log.setCommit(rd.hardState.commit);
         if (rd.snapshot) this.restoreSnapshot(rd.snapshot);
         for (const e of rd.committed) this.applyEntry(e);
         for (const rs of rd.readStates) {
