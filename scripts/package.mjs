@@ -15,7 +15,10 @@
 //   --out FILE               where to write it (default build/clocktower)
 //   CLOCKTOWER_NODE_BINARY   the node binary to copy (default: the node running
 //                            this script). Give a linux-arm64 node binary of the
-//                            same Node.js version to build for arm64 on x64.
+//                            same Node.js version to build for arm64 on x64
+//                            (then without V8's code cache, which only the
+//                            running node can use).
+//   CLOCKTOWER_CODE_CACHE=0  no code cache (it saves about a quarter of the start).
 //   CLOCKTOWER_STRIP=0       keep the binary's debug symbols (stripped if
 //                            `strip` can, which makes the file much smaller).
 
@@ -115,13 +118,15 @@ async function main() {
       assetFiles[key] = file;
     }
 
+    const nodeBinary = process.env.CLOCKTOWER_NODE_BINARY || process.execPath;
+    // V8's code cache (faster start) is only valid for the node that made it.
+    const useCodeCache = nodeBinary === process.execPath && process.env.CLOCKTOWER_CODE_CACHE !== '0';
     const blob = join(work, 'clocktower.blob');
     const config = join(work, 'sea-config.json');
-    writeFileSync(config, JSON.stringify({ main: script, output: blob, disableExperimentalSEAWarning: true, assets: assetFiles }));
+    writeFileSync(config, JSON.stringify({ main: script, output: blob, disableExperimentalSEAWarning: true, useCodeCache, assets: assetFiles }));
     const prepared = spawnSync(process.execPath, ['--experimental-sea-config', config], { encoding: 'utf8' });
     if (prepared.status !== 0) throw new Error(`node --experimental-sea-config failed:\n${prepared.stderr}${prepared.stdout}`);
 
-    const nodeBinary = process.env.CLOCKTOWER_NODE_BINARY || process.execPath;
     const binary = join(work, 'clocktower');
     copyFileSync(nodeBinary, binary);
     chmodSync(binary, 0o755);
@@ -136,7 +141,7 @@ async function main() {
     copyFileSync(binary, out);
     chmodSync(out, 0o755);
     const size = statSync(out).size;
-    process.stdout.write(`${JSON.stringify({ file: out, bytes: size, script_bytes: statSync(script).size, node: nodeBinary, seconds: (Date.now() - started) / 1000 })}\n`);
+    process.stdout.write(`${JSON.stringify({ file: out, bytes: size, script_bytes: statSync(script).size, node: nodeBinary, code_cache: useCodeCache, seconds: (Date.now() - started) / 1000 })}\n`);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
