@@ -1,5 +1,6 @@
 // What ships: the npm tarball holds the program and nothing of the tests or
-// benchmarks; packaging/ holds a systemd unit, example configurations that
+// benchmarks, and `npm install -g` of it gives a working `clocktower`
+// (version, a light-mode shell job, a bundled executor); packaging/ holds a systemd unit, example configurations that
 // the real config parser accepts (comments included) and a bash completion
 // that bash loads and that completes commands.
 
@@ -10,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseAgentConfig, type AgentConfig } from '../../bin/agent-config.js';
 import { ConfigError, parseLightConfig, type LightConfig } from '../../bin/light-config.js';
+import { call, executions, startServerProgram, tempDir, until } from '../support/light-process.js';
 
 t.test('npm pack: the program, without tests, benchmarks or sources', async (t) => {
   // --ignore-scripts: the tarball is listed from the dist/ that npm test built, without rebuilding it.
@@ -22,6 +24,39 @@ t.test('npm pack: the program, without tests, benchmarks or sources', async (t) 
     'packaging/agent.json', 'packaging/clocktower.bash']) t.ok(files.includes(f), `has ${f}`);
   const unwanted = files.filter((f) => /^(dist\/)?(test|bench|scripts|build|examples)\//.test(f) || /\.test\.js$|\.map$|tsbuildinfo|\.ts$/.test(f));
   t.same(unwanted, [], 'no tests, benchmarks, sources, maps or build output');
+});
+
+t.test('npm install -g of the tarball gives a working clocktower command', async (t) => {
+  const tmp = tempDir('ct-npm-install-');
+  t.teardown(() => tmp.remove());
+  const packed = spawnSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp.path], { encoding: 'utf8' });
+  t.equal(packed.status, 0, packed.stderr);
+  const [{ filename }] = JSON.parse(packed.stdout) as [{ filename: string }];
+  const prefix = join(tmp.path, 'prefix');
+  // The dependencies come from npm's cache where it has them (npm ci filled it), else from the registry.
+  const installed = spawnSync('npm', ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(tmp.path, filename)], { encoding: 'utf8', cwd: tmp.path });
+  if (installed.status !== 0 && /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH|ENOTCACHED/.test(installed.stderr)) {
+    t.skip(`npm install -g could not fetch the dependencies (no registry here): ${installed.stderr.split('\n').find((l) => /error/.test(l)) ?? ''}`, () => {});
+    return;
+  }
+  t.equal(installed.status, 0, installed.stderr);
+  const exe = join(prefix, 'bin', 'clocktower');
+  const version = (JSON.parse(readFileSync(resolve('package.json'), 'utf8')) as { version: string }).version;
+  t.equal(spawnSync(exe, ['version'], { encoding: 'utf8' }).stdout.trim(), `clocktower ${version}`);
+  const data = join(tmp.path, 'data');
+  const light = await startServerProgram(exe, ['light', '--data-dir', data, '--http-addr', '127.0.0.1:0'], process.env, data, tmp.path);
+  t.teardown(() => light.stop());
+  const jobs = [
+    { name: 'installed', executor: 'shell', executor_config: { command: 'echo installed', shell: 'true' } },
+    { name: 'bundled', executor: 'nats', executor_config: { url: 'nats://127.0.0.1:1', subject: 's', message: 'm', timeout: '10s' } },
+  ];
+  for (const job of jobs) t.equal((await call(light.url, 'POST', '/v1/jobs?runoncreate', { schedule: '@manually', ...job })).status, 201);
+  const [shell, nats] = await Promise.all(jobs.map((j) => until(`${j.name} to finish`, async () => {
+    const [e] = await executions(light.url, j.name);
+    return e?.finished_at ? e : undefined;
+  })));
+  t.match(shell, { success: true, output: 'installed\n' });
+  t.match(nats, { success: false, error: /cannot reach NATS/ }, 'the bundled nats plugin program ran from the install');
 });
 
 t.test('the example configurations parse, comments and all', async (t) => {
