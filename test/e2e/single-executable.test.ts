@@ -6,12 +6,12 @@
 // against the test servers, nats against a real nats-server when one is
 // installed; kafka and rabbitmq against a closed port, failing with their
 // client library's own error), a --plugin-dir program winning over a
-// bundled executor, and a one-server cluster (the Raft, cluster and agent
-// protos come from the executable too).
+// bundled executor, and a one-server cluster with an agent of its own process
+// (the Raft, cluster and agent protos come from the executable too).
 
 import t from 'tap';
 import { connect } from 'nats';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
@@ -182,23 +182,41 @@ async function suite(): Promise<void> {
     t.match(e.error, /Kafka/, 'the program from the plugin directory ran it');
   });
 
-  t.test('a one-server cluster runs a job', async (t) => {
+  t.test('a one-server cluster and an agent run jobs', async (t) => {
     const data = join(tmp.path, 'server-data');
     const [rpc, http] = [await freePort(), await freePort()];
     const server = await startServerProgram(exe, ['agent', '--server', '--bootstrap-expect', '1', '--node-name', 's1', '--data-dir', data,
       '--rpc-addr', `127.0.0.1:${rpc}`, '--http-addr', `127.0.0.1:${http}`], env, data, home);
     t.teardown(() => stop(server));
-    const created = await until('the cluster to take a job', async () => {
-      const r = await call(server.url, 'POST', '/v1/jobs?runoncreate', { name: 'clustered', schedule: '@manually', executor: 'shell', executor_config: { command: 'echo clustered', shell: 'true' } });
-      return r.status === 201 ? r : undefined;
+    const runJob = async (job: Record<string, unknown>): Promise<ExecutionJson> => {
+      await until(`the cluster to take ${String(job['name'])}`, async () => {
+        const r = await call(server.url, 'POST', '/v1/jobs?runoncreate', { schedule: '@manually', ...job });
+        return r.status === 201 ? r : undefined;
+      });
+      return until(`${String(job['name'])} to finish`, async () => {
+        const [x] = await executions(server.url, String(job['name']));
+        return x?.finished_at ? x : undefined;
+      });
+    };
+    const onServer = await runJob({ name: 'clustered', executor: 'shell', executor_config: { command: 'echo clustered', shell: 'true' } });
+    t.match(onServer, { success: true, output: 'clustered\n', node_name: 's1' });
+
+    const agent = spawn(exe, ['agent', '--join', `127.0.0.1:${rpc}`, '--node-name', 'a1', '--tag', 'role=far'], { stdio: ['ignore', 'ignore', 'pipe'], env, cwd: home });
+    let agentLog = '';
+    agent.stderr.on('data', (c: Buffer) => (agentLog += c.toString()));
+    const agentExited = new Promise<void>((r) => agent.once('exit', () => r()));
+    t.teardown(async () => {
+      agent.kill('SIGTERM');
+      await agentExited;
     });
-    t.equal(created.status, 201);
-    const e = await until('the job to finish', async () => {
-      const [x] = await executions(server.url, 'clustered');
-      return x?.finished_at ? x : undefined;
+    await until('the agent to register', async () => {
+      const a = await call(server.url, 'GET', '/v1/agents');
+      return a.status === 200 && (a.body as { name: string }[]).some((x) => x.name === 'a1') ? true : undefined;
+    }).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\nagent log:\n${agentLog}`);
     });
-    t.equal(e.success, true, e.error);
-    t.equal(e.output, 'clustered\n');
+    const onAgent = await runJob({ name: 'far', executor: 'shell', tags: { role: 'far' }, executor_config: { command: 'echo far away', shell: 'true' } });
+    t.match(onAgent, { success: true, output: 'far away\n', node_name: 'a1' });
   });
 
   t.test('the file', async (t) => {
