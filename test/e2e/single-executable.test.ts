@@ -1,6 +1,7 @@
 // The single executable (npm run package), built once here into a temp dir,
 // copied alone into another one (no node_modules, no sources beside it) and
-// run with a PATH that has no `node`: --version, light mode with a shell and
+// run with a PATH that has no `node` (as root, also in a private mount
+// namespace with every node binary masked): --version, light mode with a shell and
 // an http job, every bundled executor started as the executable itself in
 // its plugin role (grpc through server reflection, pubsub and gcppubsub
 // against the test servers, nats against a real nats-server when one is
@@ -12,7 +13,7 @@
 import t from 'tap';
 import { connect } from 'nats';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
@@ -54,11 +55,17 @@ async function suite(): Promise<void> {
   copyFileSync(built, exe);
   chmodSync(exe, 0o755);
   const env = { PATH: '/nonexistent', HOME: home, TMPDIR: tmp.path };
-  const runExe = (args: string[]) => spawnSync(exe, args, { encoding: 'utf8', env, cwd: home });
+  // As root, also in a private mount namespace where every node binary on the machine is masked
+  // (bind-mounted over with /dev/null), so not even an absolute path to node can be run.
+  const masked = maskNode(exe, env);
+  t.comment(masked ? `node is masked: ${masked.nodes.join(', ')}` : 'node is off the PATH (not masked: needs root and unshare -m)');
+  const cmd = (args: string[]): [string, string[]] => (masked ? [masked.unshare, [...masked.prefix, exe, ...args]] : [exe, args]);
+  const runExe = (args: string[]) => spawnSync(...cmd(args), { encoding: 'utf8', env, cwd: home });
 
   t.test('no node is reachable from where it runs', async (t) => {
     t.notOk(existsSync(join(home, 'node_modules')), 'no node_modules beside it');
     t.equal(spawnSync('node', ['--version'], { env }).error?.message.includes('ENOENT'), true, 'node is not on its PATH');
+    if (masked) t.not(spawnSync(masked.unshare, [...masked.prefix, masked.nodes[0] ?? '', '--version'], { env }).status, 0, 'and no node binary runs');
   });
 
   t.test('--version and version print the package version', async (t) => {
@@ -81,7 +88,7 @@ async function suite(): Promise<void> {
 
   t.test('light mode', async (t) => {
     const data = join(tmp.path, 'light-data');
-    const light = await startServerProgram(exe, ['light', '--data-dir', data, '--http-addr', '127.0.0.1:0', '--node-name', 'sea'], env, data, home);
+    const light = await startServerProgram(...cmd(['light', '--data-dir', data, '--http-addr', '127.0.0.1:0', '--node-name', 'sea']), env, data, home);
     t.teardown(() => stop(light));
     const runJob = async (job: Record<string, unknown>): Promise<ExecutionJson> => {
       const created = await call(light.url, 'POST', '/v1/jobs?runoncreate', { schedule: '@manually', ...job });
@@ -170,7 +177,7 @@ async function suite(): Promise<void> {
     writeFileSync(program, `#!/bin/sh\nexec ${exe} plugin executor kafka\n`);
     chmodSync(program, 0o755);
     const data = join(tmp.path, 'dir-data');
-    const light = await startServerProgram(exe, ['light', '--data-dir', data, '--http-addr', '127.0.0.1:0', '--plugin-dir', dir], env, data, home);
+    const light = await startServerProgram(...cmd(['light', '--data-dir', data, '--http-addr', '127.0.0.1:0', '--plugin-dir', dir]), env, data, home);
     t.teardown(() => stop(light));
     const listing = (await call(light.url, 'GET', '/v1/plugins')).body as { executors: { name: string; builtin: boolean; path?: string }[] };
     t.match(listing.executors.find((e) => e.name === 'nats'), { builtin: false, path: program });
@@ -185,8 +192,8 @@ async function suite(): Promise<void> {
   t.test('a one-server cluster and an agent run jobs', async (t) => {
     const data = join(tmp.path, 'server-data');
     const [rpc, http] = [await freePort(), await freePort()];
-    const server = await startServerProgram(exe, ['agent', '--server', '--bootstrap-expect', '1', '--node-name', 's1', '--data-dir', data,
-      '--rpc-addr', `127.0.0.1:${rpc}`, '--http-addr', `127.0.0.1:${http}`], env, data, home);
+    const server = await startServerProgram(...cmd(['agent', '--server', '--bootstrap-expect', '1', '--node-name', 's1', '--data-dir', data,
+      '--rpc-addr', `127.0.0.1:${rpc}`, '--http-addr', `127.0.0.1:${http}`]), env, data, home);
     t.teardown(() => stop(server));
     const runJob = async (job: Record<string, unknown>): Promise<ExecutionJson> => {
       await until(`the cluster to take ${String(job['name'])}`, async () => {
@@ -201,7 +208,7 @@ async function suite(): Promise<void> {
     const onServer = await runJob({ name: 'clustered', executor: 'shell', executor_config: { command: 'echo clustered', shell: 'true' } });
     t.match(onServer, { success: true, output: 'clustered\n', node_name: 's1' });
 
-    const agent = spawn(exe, ['agent', '--join', `127.0.0.1:${rpc}`, '--node-name', 'a1', '--tag', 'role=far'], { stdio: ['ignore', 'ignore', 'pipe'], env, cwd: home });
+    const agent = spawn(...cmd(['agent', '--join', `127.0.0.1:${rpc}`, '--node-name', 'a1', '--tag', 'role=far']), { stdio: ['ignore', 'ignore', 'pipe'], env, cwd: home });
     let agentLog = '';
     agent.stderr.on('data', (c: Buffer) => (agentLog += c.toString()));
     const agentExited = new Promise<void>((r) => agent.once('exit', () => r()));
@@ -222,4 +229,25 @@ async function suite(): Promise<void> {
   t.test('the file', async (t) => {
     t.ok(statSync(exe).size > 1_000_000, `${statSync(exe).size} bytes`);
   });
+}
+
+interface Masking {
+  readonly unshare: string;
+  /** unshare's arguments up to the program to run. */
+  readonly prefix: string[];
+  readonly nodes: string[];
+}
+
+/** How to run a program with every node binary masked, or null when this machine cannot (not root, no unshare). */
+function maskNode(exe: string, env: Record<string, string>): Masking | null {
+  const which = (name: string) => ['/usr/bin', '/bin', '/usr/sbin', '/sbin'].map((d) => join(d, name)).find((p) => existsSync(p));
+  const [unshare, mount, sh] = [which('unshare'), which('mount'), which('sh')];
+  if (process.getuid?.() !== 0 || !unshare || !mount || !sh) return null;
+  const onPath = spawnSync(sh, ['-c', 'which -a node'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+  const nodes = [...new Set([process.execPath, ...onPath].map((p) => realpathSync(p)))];
+  // sh -c 'mount --bind /dev/null NODE ... && exec PROGRAM ARGS...'
+  const script = `${nodes.map((n) => `${mount} --bind /dev/null '${n}'`).join(' && ')} && exec "$@"`;
+  const prefix = ['-m', sh, '-c', script, 'sh'];
+  const probe = spawnSync(unshare, [...prefix, exe, 'version'], { encoding: 'utf8', env });
+  return probe.status === 0 ? { unshare, prefix, nodes } : null;
 }
