@@ -7,8 +7,9 @@
 // against the test servers, nats against a real nats-server when one is
 // installed; kafka and rabbitmq against a closed port, failing with their
 // client library's own error), a --plugin-dir program winning over a
-// bundled executor, and a one-server cluster with an agent of its own process
-// (the Raft, cluster and agent protos come from the executable too).
+// bundled executor, a one-server cluster with an agent of its own process
+// (the Raft, cluster and agent protos come from the executable too), and a
+// 3-server cluster that survives a kill -9 of its leader.
 
 import t from 'tap';
 import { connect } from 'nats';
@@ -19,6 +20,7 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { call, executions, startServerProgram, tempDir, until, type ExecutionJson, type LightProcess } from '../support/light-process.js';
 import { freePort } from '../support/free-port.js';
+import { agreedLeader, serverSpecs, startServerProcess } from '../support/cluster-processes.js';
 import { natsServerProgram, startNatsServer } from '../support/nats-server.js';
 import { startEchoServer } from '../support/grpc-test-servers.js';
 import { startPubSubServer } from '../support/pubsub-test-server.js';
@@ -224,6 +226,27 @@ async function suite(): Promise<void> {
     });
     const onAgent = await runJob({ name: 'far', executor: 'shell', tags: { role: 'far' }, executor_config: { command: 'echo far away', shell: 'true' } });
     t.match(onAgent, { success: true, output: 'far away\n', node_name: 'a1' });
+  });
+
+  t.test('a 3-server cluster elects a leader and survives a kill -9 of it', async (t) => {
+    const [command, prefix] = cmd([]);
+    const launcher = { command, prefix, env, cwd: home };
+    const specs = await serverSpecs(join(tmp.path, 'cluster'), ['c1', 'c2', 'c3']);
+    const servers = await Promise.all(specs.map((s) => startServerProcess(s, [], launcher)));
+    t.teardown(() => Promise.all(servers.map((s) => s.stop())));
+    const leader = await agreedLeader(servers);
+    const put = await call(leader.url, 'POST', '/v1/jobs', { name: 'survivor', schedule: '@manually', executor: 'shell', executor_config: { command: 'echo survived', shell: 'true' } });
+    t.equal(put.status, 201, put.text);
+    await leader.kill9();
+    const rest = servers.filter((s) => s !== leader);
+    const next = await agreedLeader(rest);
+    t.not(next.name, leader.name, `${next.name} leads after ${leader.name} was killed`);
+    t.equal((await call(next.url, 'POST', '/v1/jobs/survivor/run')).status, 202);
+    const e = await until('the run on the new leader to finish', async () => {
+      const [x] = await executions(next.url, 'survivor');
+      return x?.finished_at ? x : undefined;
+    });
+    t.match(e, { success: true, output: 'survived\n' });
   });
 
   t.test('the file', async (t) => {
