@@ -59,7 +59,7 @@ CLOCKTOWER_HTTP_ADDR, or as a key of the JSON --config file):
                           name wins; default: the directory of the clocktower
                           executable, then /etc/clocktower/plugins, or the
                           plugins dir next to the --config file)
-  --config FILE           JSON file with any of the keys above
+  --config FILE           JSON file with any of the keys above (lines starting with // are comments)
   -h, --help              show this help
 `;
 
@@ -152,10 +152,16 @@ export function str(raw: RawFlags, key: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
+/**
+ * The config file: JSON, where a line whose first non-blank characters are
+ * `//` is a comment (a JSON string cannot span lines, so such a line is never
+ * inside one). Comments become blanks of the same length: positions in
+ * JSON errors stay true.
+ */
 function readConfigFile(path: string): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
+    value = JSON.parse(readFileSync(path, 'utf8').replace(/^[ \t]*\/\/.*$/gm, (comment) => ' '.repeat(comment.length)));
   } catch (err) {
     throw new ConfigError(`cannot read config file ${path}: ${err instanceof Error ? err.message : String(err)}`);
   }

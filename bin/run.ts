@@ -8,6 +8,7 @@ import { ConfigError, lightUsage, parseLightConfig } from './light-config.js';
 import { agentUsage, parseAgentConfig } from './agent-config.js';
 import { startServer, type RunningServer } from './server.js';
 import { startAgentOnly } from './agent.js';
+import { runPluginRole } from './bundled-plugins.js';
 
 export interface Io {
   stdout(s: string): void;
@@ -19,7 +20,10 @@ export interface Io {
 export async function run(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'light') return runLight(rest, io);
+  if (command === '--version' || command === '-v') return runClient(['version', ...rest], io);
   if (command === 'agent') return runAgent(rest, io);
+  // Hidden: how the single executable starts its bundled plugins (as itself).
+  if (command === 'plugin') return runPluginRole(rest, io.stderr);
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     io.stdout(topLevelHelp());
     return command === undefined ? 2 : 0;

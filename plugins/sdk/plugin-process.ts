@@ -16,6 +16,11 @@ export interface PluginOptions {
   readonly startTimeoutMs?: number;
   /** Lines the program writes to stderr, or to stdout after the handshake. */
   readonly log?: (line: string) => void;
+  /**
+   * Arguments to start the program with (default none): the single
+   * executable runs its bundled plugins as itself with `plugin executor NAME`.
+   */
+  readonly args?: readonly string[];
 }
 
 export class PluginError extends Error {
@@ -91,7 +96,7 @@ export class PluginProcess<C extends { close(): void }> {
 
   private async launch(): Promise<RunningPlugin<C>> {
     const log = this.options.log ?? (() => {});
-    const child = spawn(this.program, [], {
+    const child = spawn(this.program, [...(this.options.args ?? [])], {
       env: { ...process.env, [magicCookieKey]: magicCookieValue },
       stdio: ['pipe', 'pipe', 'pipe'],
       // Its own process group, so a failed start kills what it started too.

@@ -39,10 +39,23 @@ export async function serverSpecs(root: string, names: readonly string[]): Promi
   }));
 }
 
+/** How to start `clocktower`: the program, the arguments before the command, and the environment. */
+export interface Launcher {
+  readonly command: string;
+  readonly prefix: readonly string[];
+  readonly env?: Record<string, string | undefined>;
+  readonly cwd?: string;
+}
+
+/** node dist/bin/main.js */
+export const nodeLauncher: Launcher = { command: process.execPath, prefix: [mainJs] };
+
 /** Start (or restart) one server; resolves once its API listens. */
-export async function startServerProcess(spec: ServerSpec, extra: readonly string[] = []): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [mainJs, 'agent', '--server', '--node-name', spec.name, '--data-dir', spec.dataDir,
-    '--rpc-addr', spec.rpcAddr, '--http-addr', spec.httpAddr, ...spec.args, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startServerProcess(spec: ServerSpec, extra: readonly string[] = [], launcher: Launcher = nodeLauncher): Promise<ServerProcess> {
+  const child = spawn(launcher.command, [...launcher.prefix, 'agent', '--server', '--node-name', spec.name, '--data-dir', spec.dataDir,
+    '--rpc-addr', spec.rpcAddr, '--http-addr', spec.httpAddr, ...spec.args, ...extra], {
+    stdio: ['ignore', 'pipe', 'pipe'], env: launcher.env ?? process.env, ...(launcher.cwd === undefined ? {} : { cwd: launcher.cwd }),
+  });
   let stderr = '';
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
   await new Promise<void>((res, rej) => {
