@@ -40,7 +40,7 @@ function instancesOf(executor: string): number {
   return executor === 'shell' ? Math.min(2, availableParallelism()) : 1;
 }
 
-export function loadPlugins(dirs: readonly string[], log: (line: string) => void): NodePlugins {
+export function loadPlugins(dirs: readonly string[], log: (line: string) => void, onRestart?: (name: string) => void): NodePlugins {
   // The bundled wrappers run the plugin with the node that runs us.
   process.env['CLOCKTOWER_NODE'] ??= process.execPath;
   const found = discoverPlugins([...dirs, bundledPluginDir]);
@@ -54,7 +54,7 @@ export function loadPlugins(dirs: readonly string[], log: (line: string) => void
   const entries = new Map<string, PluginEntry>(builtins.map((e) => [e.name, { name: e.name, builtin: true }]));
   const eager: PluginExecutor[] = [];
   for (const [name, path] of found.executors) {
-    const plugin = new PluginExecutor(name, path, { log, instances: instancesOf(name) });
+    const plugin = new PluginExecutor(name, path, { log, instances: instancesOf(name), ...(onRestart ? { onRestart } : {}) });
     plugins.push(plugin);
     if (isBundled(path)) {
       entries.set(name, { name, builtin: true, path });

@@ -16,6 +16,8 @@ export interface PluginOptions {
   readonly startTimeoutMs?: number;
   /** Lines the program writes to stderr, or to stdout after the handshake. */
   readonly log?: (line: string) => void;
+  /** Called each time the program is started again after its previous process ended (or failed to start). */
+  readonly onRestart?: (name: string) => void;
 }
 
 export class PluginError extends Error {
@@ -36,6 +38,7 @@ export class PluginProcess<C extends { close(): void }> {
   private running: Promise<RunningPlugin<C>> | null = null;
   private child: ChildProcess | null = null;
   private closed = false;
+  private launches = 0;
 
   constructor(
     readonly name: string,
@@ -67,6 +70,7 @@ export class PluginProcess<C extends { close(): void }> {
 
   private async launch(): Promise<RunningPlugin<C>> {
     const log = this.options.log ?? (() => {});
+    if (this.launches++ > 0) this.options.onRestart?.(this.name);
     const child = spawn(this.program, [], {
       env: { ...process.env, [magicCookieKey]: magicCookieValue },
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -33,7 +33,7 @@ export async function startLight(dataDir: string, extraArgs: string[] = [], env:
   const url = await new Promise<string>((res, rej) => {
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
-      const m = /API on (http:\/\/[^\s]+)/.exec(stderr);
+      const m = /API on (http:\/\/[^\s",]+)/.exec(stderr);
       if (m?.[1]) res(m[1]);
     });
     void exited.then((code) => rej(new Error(`clocktower light exited with ${String(code)} before it listened:\n${stderr}`)));
