@@ -40,7 +40,7 @@ export interface LoggerOptions {
 export const redacted = '[redacted]';
 
 /** Keys whose values are secrets, wherever they appear in a line's fields. */
-const secretKey = /pass(word|wd)?|secret|token|api[-_]?key|credential|authorization|private[-_]?key|sasl/i;
+const secretKey = /pass(word|wd)?|secret|token|api[-_]?key|credential|authorization|private[-_]?key/i;
 /** The password part of `scheme://user:password@host`. */
 const urlPassword = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@"]*:)[^\s@/"]+@/gi;
 
