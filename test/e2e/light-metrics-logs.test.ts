@@ -133,6 +133,28 @@ t.test('counters move by exactly the executions run; the log has a start and a f
   for (const secret of [token, envPassword, urlPassword]) t.notOk(text.includes(secret), `no ${secret} in the log`);
 });
 
+t.test('skipped fires are counted by reason, as recorded', async (t) => {
+  await put({ name: 'slow', schedule: '@every 1s', concurrency: 'forbid', executor_config: { command: 'sleep 2' } });
+  await until('a fire of slow skipped while it runs', async () => {
+    const a = await call(light.url, 'GET', '/v1/jobs/slow/skipped', undefined, auth);
+    return (a.body as unknown[]).length > 0 ? true : undefined;
+  });
+  t.equal((await call(light.url, 'POST', '/v1/jobs/slow/toggle', undefined, auth)).status, 200);
+  await until('slow to stop running', async () => {
+    const a = await call(light.url, 'GET', '/v1/jobs/slow/executions', undefined, auth);
+    return (a.body as { finished_at: string | null }[]).every((e) => e.finished_at !== null) ? true : undefined;
+  });
+  const skipped = (await call(light.url, 'GET', '/v1/jobs/slow/skipped', undefined, auth)).body as { reason: string; count: number }[];
+  const ran = ((await call(light.url, 'GET', '/v1/jobs/slow/executions', undefined, auth)).body as unknown[]).length;
+  const m = await scrape();
+  const byReason = new Map<string, number>();
+  for (const s of skipped) byReason.set(s.reason, (byReason.get(s.reason) ?? 0) + s.count);
+  t.ok(byReason.get('forbid_running'), 'fires skipped because the job was running');
+  for (const [reason, n] of byReason) t.equal(m.value('clocktower_fires_skipped_total', { reason }), n, `skips for ${reason}`);
+  t.equal(m.value('clocktower_fires_total', { trigger: 'schedule' }), 1 + ran, 'once, and every fire of slow that ran');
+  t.equal(m.value('clocktower_fire_lateness_seconds_count'), 1 + ran);
+});
+
 t.test('a restart replays the log without counting the executions again', async (t) => {
   await light.stop();
   light = await startLight(dir.path, ['--log-format', 'json', '--api-token', token]);
