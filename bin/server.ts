@@ -216,7 +216,14 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
       admin: clusterAdmin(opened, config, () => stopRequested(), log),
     } : {}),
     ...(agents ? { agents: () => agents.host.status() } : {}),
-    metrics,
+    metrics: {
+      text: () => metrics.text(),
+      contentType: metrics.contentType,
+      request: (method, route, status, seconds) => {
+        metrics.request(method, route, status, seconds);
+        obs.logger.debug('api request', { event: 'api_request', method, route, status, duration_ms: Math.round(seconds * 1000) });
+      },
+    },
   });
   opened.onLeadershipChange((leading) => {
     if (leading) {

@@ -128,6 +128,7 @@ t.test('counters move by exactly the executions run; the log has a start and a f
     t.match(done[0]?.['time'], /^\d{4}-\d\d-\d\dT/);
   }
   t.ok(lines.some((l) => l['event'] === 'leadership_changed' && l['leading'] === true), 'the leadership line');
+  t.ok(lines.some((l) => l['event'] === 'api_request' && l['level'] === 'debug' && l['route'] === '/v1/jobs/{name}/run' && l['status'] === 202), 'requests at debug');
   t.ok(lines.some((l) => typeof l['msg'] === 'string' && l['msg'].includes('API on http://')), 'the startup line, in JSON');
   const text = light.log();
   for (const secret of [token, envPassword, urlPassword]) t.notOk(text.includes(secret), `no ${secret} in the log`);
@@ -166,6 +167,7 @@ t.test('a restart replays the log without counting the executions again', async 
   const after = await scrape();
   t.equal(after.value('dkron_job_executions_succeeded_total', { job_name: 'ok' }), 1);
   t.notOk(light.log().split('\n').some((l) => l.includes('"execution_finished"') && !l.includes('"job":"ok"')), 'only the new execution is logged');
+  t.notMatch(light.log(), /"level":"debug"/, 'no debug lines at the default level');
 });
 
 t.test('--log-level and --log-format are checked', async (t) => {
