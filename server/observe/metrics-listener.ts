@@ -30,9 +30,10 @@ export async function listenMetrics(metrics: Metrics, host: string, port: number
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (err: Error) => reject(new Error(`cannot serve metrics on ${host}:${port}: ${err.message}`, { cause: err }));
+    server.once('error', failed);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });

@@ -114,3 +114,9 @@ t.test('after a kill -9 of the leader, the new leader counts only what it commit
   if (other) t.equal((await scrape(other.url)).value('dkron_job_executions_succeeded_total', { job_name: 'web-ok' }), 0);
   t.ok(after.value('clocktower_raft_leader_changes_total') >= 2, 'it saw the old leader and then itself');
 });
+
+t.test('an agent whose --metrics-addr is taken does not start, and says why', async (t) => {
+  const leader = await agreedLeader(live(), 30_000);
+  await t.rejects(startAgentProcess('a2', [leader.rpcAddr], {}, ['--metrics-addr', `127.0.0.1:${metricsPort}`]),
+    new RegExp(`cannot serve metrics on 127\\.0\\.0\\.1:${metricsPort}: listen EADDRINUSE`));
+});
