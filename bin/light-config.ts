@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { logFormats, logLevels, type LogFormat, type LogLevel } from '../server/observe/logger.js';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
@@ -23,6 +24,9 @@ export interface LightConfig {
   readonly snapshotEvery: number;
   /** Where plugin programs are looked for, in order (the first holding a name wins). */
   readonly pluginDirs: readonly string[];
+  /** The operator log: the least severe level written, and JSON lines or text. */
+  readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
   readonly version: string;
 }
 
@@ -36,6 +40,8 @@ export const lightOptions = {
   'max-body-bytes': { type: 'string' },
   'snapshot-every': { type: 'string' },
   'plugin-dir': { type: 'string', multiple: true },
+  'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
 } as const satisfies ParseArgsOptionsConfig;
 const options: ParseArgsOptionsConfig = lightOptions;
 
@@ -59,6 +65,9 @@ CLOCKTOWER_HTTP_ADDR, or as a key of the JSON --config file):
                           name wins; default: the directory of the clocktower
                           executable, then /etc/clocktower/plugins, or the
                           plugins dir next to the --config file)
+  --log-level LEVEL       debug, info (default), warn or error
+  --log-format FORMAT     text (default: one line per event, for a terminal) or json
+                          (one JSON object per line, for a log collector)
   --config FILE           JSON file with any of the keys above (lines starting with // are comments)
   -h, --help              show this help
 `;
@@ -125,6 +134,8 @@ export function lightConfigFrom(raw: RawFlags, version: string): LightConfig {
     maxBodyBytes: positiveInt(raw, 'max-body-bytes', 1_048_576),
     snapshotEvery: positiveInt(raw, 'snapshot-every', 10_000),
     pluginDirs: pluginDirs(raw),
+    logLevel: oneOf(raw, 'log-level', logLevels, 'info'),
+    logFormat: oneOf(raw, 'log-format', logFormats, 'text'),
     version,
   };
 }
@@ -141,6 +152,15 @@ function pluginDirs(raw: RawFlags): string[] {
     ...(executable ? [dirname(resolve(executable))] : []),
     configFile === undefined ? '/etc/clocktower/plugins' : resolve(dirname(configFile), 'plugins'),
   ];
+}
+
+function oneOf<T extends string>(raw: RawFlags, key: string, allowed: readonly T[], fallback: T): T {
+  const v = str(raw, key);
+  if (v === undefined) return fallback;
+  const lower = v.toLowerCase();
+  const found = allowed.find((a) => a === lower);
+  if (found === undefined) throw new ConfigError(`--${key} must be one of ${allowed.join(', ')}, not "${v}"`);
+  return found;
 }
 
 export function checkHostPort(flag: string, value: string): void {

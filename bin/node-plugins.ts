@@ -51,7 +51,7 @@ function instancesOf(executor: string): number {
   return executor === 'shell' ? Math.min(2, availableParallelism()) : 1;
 }
 
-export function loadPlugins(dirs: readonly string[], log: (line: string) => void): NodePlugins {
+export function loadPlugins(dirs: readonly string[], log: (line: string) => void, onRestart?: (name: string) => void): NodePlugins {
   const single = isSea();
   // The bundled wrappers run the plugin with the node that runs us.
   if (!single) process.env['CLOCKTOWER_NODE'] ??= process.execPath;
@@ -75,7 +75,7 @@ export function loadPlugins(dirs: readonly string[], log: (line: string) => void
   }
   for (const [name, path] of found.executors) {
     if (bundled.has(name)) continue;
-    const plugin = new PluginExecutor(name, path, { log, instances: instancesOf(name) });
+    const plugin = new PluginExecutor(name, path, { log, instances: instancesOf(name), ...(onRestart ? { onRestart } : {}) });
     plugins.push(plugin);
     log(`plugins: executor ${name} is ${path}${entries.has(name) ? ` (replacing the built-in ${name})` : ''}`);
     eager.push(plugin);

@@ -27,6 +27,10 @@ import { PluginProcessorHost } from './plugin-processor-host.js';
 import { ServerAgents, type ServerAgentSettings } from './server-agents.js';
 import { lockDataDir } from './data-dir-lock.js';
 import type { LightConfig } from './light-config.js';
+import type { Observability } from './observability.js';
+import { Metrics } from '../server/observe/metrics.js';
+import { ExecutionTelemetry } from '../server/dispatch/execution-telemetry.js';
+import { listenMetrics } from '../server/observe/metrics-listener.js';
 
 export interface ClusterSettings {
   readonly rpcAddr: string;
@@ -34,6 +38,8 @@ export interface ClusterSettings {
   readonly bootstrapExpect: number;
   readonly join: readonly string[];
   readonly raftMultiplier: number;
+  /** A second listener serving only GET /metrics (null: none; /metrics is on the API as well). */
+  readonly metricsAddr?: string | null;
   /** This server's own agent, and the agents that connect to it. */
   readonly agents: ServerAgentSettings;
 }
@@ -42,19 +48,20 @@ export interface RunningServer {
   /** The API's address, e.g. http://127.0.0.1:8080. */
   readonly url: string;
   readonly state: StateMachine;
+  readonly metrics: Metrics;
   /** Resolves when the server asks to stop itself (after leaving the cluster). */
   readonly stopped: Promise<void>;
   close(): Promise<void>;
 }
 
-type Log = (line: string) => void;
+type Log = Observability['log'];
 
-export async function startServer(config: LightConfig, cluster: ClusterSettings | null, log: Log): Promise<RunningServer> {
+export async function startServer(config: LightConfig, cluster: ClusterSettings | null, obs: Observability): Promise<RunningServer> {
   const unlock = await lockDataDir(config.dataDir);
   const cleanups: (() => Promise<void>)[] = [unlock];
   const cleanup = async () => { for (const c of cleanups.splice(0).reverse()) await c().catch(() => {}); };
   try {
-    return await compose(config, cluster, log, cleanups, cleanup);
+    return await compose(config, cluster, obs, cleanups, cleanup);
   } catch (err) {
     await cleanup();
     throw err;
@@ -77,16 +84,20 @@ function refuseRenamedLightNode(config: LightConfig, members: readonly string[])
   );
 }
 
-async function compose(config: LightConfig, cluster: ClusterSettings | null, log: Log, cleanups: (() => Promise<void>)[], cleanup: () => Promise<void>): Promise<RunningServer> {
+async function compose(config: LightConfig, cluster: ClusterSettings | null, obs: Observability, cleanups: (() => Promise<void>)[], cleanup: () => Promise<void>): Promise<RunningServer> {
+  const { log } = obs;
   const now = () => Date.now();
   const state = new StateMachine({ historyLimit: config.historyLimit });
+  const metrics = new Metrics('server');
+  // Executions are counted and logged by the server that proposed their commands (see ExecutionTelemetry).
+  const telemetry = new ExecutionTelemetry({ state, now, metrics, log: obs.logger });
   const raftDir = join(config.dataDir, 'raft');
   const self: Identity__Output = { node: config.nodeName, rpc_addr: cluster?.advertiseRpcAddr ?? '', http_addr: config.httpAddr };
   let node: RaftNode<ApplyResult> | null = null;
   let transport: RaftMessageTransport = { send: () => {}, setPeer: () => {}, removePeer: () => {} };
   let raftTransport: RaftTransport | null = null;
   const known = new Map<string, Identity__Output>();
-  const plugins = loadPlugins(config.pluginDirs, log);
+  const plugins = loadPlugins(config.pluginDirs, log, (name) => metrics.pluginRestarted(name));
   const executorRegistry = plugins.registry;
   const agents = cluster ? new ServerAgents({
     nodeName: config.nodeName, rpcAddr: cluster.advertiseRpcAddr, join: cluster.join, state, executors: executorRegistry,
@@ -136,13 +147,18 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
     tickMs: 100 * (cluster?.raftMultiplier ?? 1),
     snapshotEvery: config.snapshotEvery,
     stateMachine: {
-      apply: (data, index) => state.apply(decodeCommand(data), index),
+      apply: (data, index, own) => {
+        const command = decodeCommand(data);
+        return telemetry.apply(own, command, () => state.apply(command, index));
+      },
       snapshot: () => state.snapshot(),
       restore: (data) => state.restore(data),
     },
     onFatal: (err) => log(`fatal: the log cannot be written, refusing further writes: ${err.message}`),
     log,
+    metrics,
   });
+  metrics.watchRaft(() => ({ term: opened.term(), commitIndex: opened.commitIndex(), appliedIndex: opened.appliedIndex(), leader: opened.isLeader() }));
   node = opened;
   cleanups.push(() => opened.close());
   if (!cluster && !fresh) refuseRenamedLightNode(config, opened.members().map((m) => m.name));
@@ -173,7 +189,7 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
   cleanups.push(() => host.close());
   if (agents) cleanups.push(() => agents.close());
   // Built-in processors run in-process; a discovered program of the same name replaces one.
-  const processors = new PluginProcessorHost(plugins.processors, { alongside: builtinProcessors(), log });
+  const processors = new PluginProcessorHost(plugins.processors, { alongside: builtinProcessors(), log, onRestart: (name) => metrics.pluginRestarted(name) });
   cleanups.push(() => processors.close());
   const dispatcher = new Dispatcher({
     nodeName: config.nodeName,
@@ -188,6 +204,8 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
     onError: (err) => log(`dispatch: ${err instanceof Error ? err.message : String(err)}`),
   });
   cleanups.push(() => dispatcher.shutdown());
+  metrics.watchRunning(() => dispatcher.busy().length);
+  if (agents) metrics.watchAgents(() => agents.host.status());
   if (agents) {
     cleanups.push(async () => {
       dispatcher.stopLeading();
@@ -215,6 +233,14 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
       admin: clusterAdmin(opened, config, () => stopRequested(), log),
     } : {}),
     ...(agents ? { agents: () => agents.host.status() } : {}),
+    metrics: {
+      text: () => metrics.text(),
+      contentType: metrics.contentType,
+      request: (method, route, status, seconds) => {
+        metrics.request(method, route, status, seconds);
+        obs.logger.debug('api request', { event: 'api_request', method, route, status, duration_ms: Math.round(seconds * 1000) });
+      },
+    },
   });
   opened.onLeadershipChange((leading) => {
     if (leading) {
@@ -234,9 +260,14 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
   const address = await api.listen(h, p);
   cleanups.push(() => api.close());
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  if (cluster?.metricsAddr) {
+    const listener = await listenMetrics(metrics, ...splitHostPort(cluster.metricsAddr));
+    cleanups.push(() => listener.close());
+    log(`metrics on ${listener.url}/metrics`);
+  }
   log(`clocktower ${cluster ? 'server' : 'light'}: node ${config.nodeName}, ${state.jobCount} jobs, data in ${config.dataDir}, API on ${url}${cluster ? `, RPC on ${cluster.rpcAddr}` : ''}`);
   let closing: Promise<void> | null = null;
-  return { url, state, stopped, close: () => (closing ??= cleanup()) };
+  return { url, state, metrics, stopped, close: () => (closing ??= cleanup()) };
 }
 
 /** Send a write that reached this follower to the leader's API, and relay the answer. */

@@ -11,7 +11,12 @@ export interface Member {
 
 /** The state machine the node drives: it applies committed entries in order. */
 export interface ReplicatedStateMachine<R> {
-  apply(data: Uint8Array, index: number): R;
+  /**
+   * `own`: this server led the Raft term of the entry, in this process, so
+   * it is the one server that proposed it (for counting an effect once
+   * across the cluster; a replay after a restart is never `own`).
+   */
+  apply(data: Uint8Array, index: number, own: boolean): R;
   snapshot(): Uint8Array;
   restore(data: Uint8Array): void;
 }

@@ -42,7 +42,16 @@ export interface RaftNodeOptions<R> {
   readonly snapshotEvery?: number;
   readonly random?: () => number;
   readonly onFatal?: (err: Error) => void;
-  readonly log?: (line: string) => void;
+  readonly log?: (line: string, fields?: Readonly<Record<string, unknown>>) => void;
+  readonly metrics?: RaftMetrics;
+}
+
+/** What the driver reports to a metrics registry. */
+export interface RaftMetrics {
+  /** A new leader is known (this server or another). */
+  leaderChanged(): void;
+  /** One batch of entries was appended to the log and fsynced. */
+  persisted(entries: number, seconds: number): void;
 }
 
 interface Waiter<R> {
@@ -80,6 +89,9 @@ export class RaftNode<R> implements ClusterNode<R> {
   private leaderSince: { term: number; index: number } | null = null;
   private announcedLeader = false;
   private nextReadId = 0;
+  /** Terms this process led: an entry of one of them was proposed here. */
+  private readonly ledTerms = new Set<number>();
+  private knownLeader: string | null = null;
 
   private constructor(
     private readonly log: DiskLog,
@@ -148,7 +160,11 @@ export class RaftNode<R> implements ClusterNode<R> {
       while (this.core.hasReady() && !this.closed) {
         const rd = this.core.ready();
         if (rd.snapshot) await this.log.saveSnapshot(rd.snapshot);
-        if (rd.entries.length > 0) await this.log.append(rd.entries);
+        if (rd.entries.length > 0) {
+          const t0 = performance.now();
+          await this.log.append(rd.entries);
+          this.options.metrics?.persisted(rd.entries.length, (performance.now() - t0) / 1000);
+        }
         // Term and vote must be durable before we answer anyone; the commit
         // index need not be (it is learned again): it rides along, and
         // setCommit below records it cheaply for the check on open.
@@ -194,7 +210,7 @@ export class RaftNode<R> implements ClusterNode<R> {
     }
     this.rejectAt(this.confWaiting, e.index, 'another entry took the place of this membership change; it was not applied');
     // A new leader's empty no-op has nothing to apply.
-    const result = e.data.length > 0 ? this.options.stateMachine.apply(e.data, e.index) : undefined;
+    const result = e.data.length > 0 ? this.options.stateMachine.apply(e.data, e.index, this.ledTerms.has(e.term)) : undefined;
     const waiter = this.waiting.get(e.index);
     if (waiter === undefined) return;
     this.waiting.delete(e.index);
@@ -269,7 +285,11 @@ export class RaftNode<R> implements ClusterNode<R> {
   }
 
   private onSoftState(): void {
+    const leader = this.core.leader;
+    if (leader !== null && leader !== this.knownLeader) this.options.metrics?.leaderChanged();
+    this.knownLeader = leader;
     if (this.core.role === 'leader') {
+      this.ledTerms.add(this.core.term);
       if (this.leaderSince?.term !== this.core.term) this.leaderSince = { term: this.core.term, index: this.core.lastIndex() };
     } else {
       this.leaderSince = null;
@@ -288,7 +308,8 @@ export class RaftNode<R> implements ClusterNode<R> {
     const leading = this.core.role === 'leader' && this.leaderSince !== null && this.applied >= this.leaderSince.index;
     if (leading === this.announcedLeader) return;
     this.announcedLeader = leading;
-    this.options.log?.(leading ? `raft: ${this.nodeName} leads term ${this.core.term}` : `raft: ${this.nodeName} no longer leads`);
+    this.options.log?.(leading ? `raft: ${this.nodeName} leads term ${this.core.term}` : `raft: ${this.nodeName} no longer leads`,
+      { event: 'leadership_changed', leading, term: this.core.term });
     for (const l of this.listeners) l(leading);
   }
 
@@ -309,7 +330,7 @@ export class RaftNode<R> implements ClusterNode<R> {
   private stepDownEverywhere(): void {
     if (!this.announcedLeader) return;
     this.announcedLeader = false;
-    this.options.log?.(`raft: ${this.nodeName} no longer leads`);
+    this.options.log?.(`raft: ${this.nodeName} no longer leads`, { event: 'leadership_changed', leading: false, term: this.core.term });
     for (const l of this.listeners) l(false);
   }
 
@@ -403,6 +424,10 @@ export class RaftNode<R> implements ClusterNode<R> {
 
   lastIndex(): number {
     return this.core.lastIndex();
+  }
+
+  commitIndex(): number {
+    return this.core.commitIndex;
   }
 
   appliedIndex(): number {

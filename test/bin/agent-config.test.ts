@@ -29,3 +29,19 @@ t.test('a server takes tags and the agent heartbeat deadline too; tags also come
   t.throws(() => parse(['--server', '--bootstrap-expect', '1', '--agent-timeout', 'soon']), /--agent-timeout must be a duration such as 10s/);
   t.throws(() => parse(['--server', '--bootstrap-expect', '1', '--agent-timeout', '0']), /--agent-timeout must be a duration above 0/);
 });
+
+t.test('--metrics-addr, --log-level and --log-format (also from the environment)', async (t) => {
+  const c = parse(['--join', '127.0.0.1:6868', '--metrics-addr', '0.0.0.0:9422', '--log-level', 'WARN'], { CLOCKTOWER_LOG_FORMAT: 'json' });
+  if (c === 'help') throw new Error('help');
+  t.equal(c.metricsAddr, '0.0.0.0:9422');
+  t.equal(c.logLevel, 'warn');
+  t.equal(c.logFormat, 'json');
+  const d = parse(['--join', '127.0.0.1:6868']);
+  if (d === 'help') throw new Error('help');
+  t.equal(d.metricsAddr, null, 'no metrics listener unless asked');
+  t.equal(d.logLevel, 'info');
+  t.equal(d.logFormat, 'text');
+  t.throws(() => parse(['--join', '127.0.0.1:1', '--metrics-addr', '9422']), /--metrics-addr must be HOST:PORT, not "9422"/);
+  t.throws(() => parse(['--join', '127.0.0.1:1', '--log-level', 'trace']), new ConfigError('--log-level must be one of debug, info, warn, error, not "trace"'));
+  t.throws(() => parse(['--join', '127.0.0.1:1', '--log-format', 'pretty']), /--log-format must be one of json, text/);
+});

@@ -41,7 +41,7 @@ export async function startServerProgram(program: string, args: string[], env: R
   const url = await new Promise<string>((res, rej) => {
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
-      const m = /API on (http:\/\/[^\s,]+)/.exec(stderr);
+      const m = /API on (http:\/\/[^\s",]+)/.exec(stderr);
       if (m?.[1]) res(m[1]);
     });
     void exited.then((code) => rej(new Error(`${args.includes('light') ? 'clocktower light' : program} exited with ${String(code)} before it listened:\n${stderr}`)));
