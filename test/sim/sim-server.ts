@@ -51,6 +51,8 @@ export class SimServer {
   private readonly writes = new Map<number, PendingWrite>();
   private readonly reads = new Map<string, { op: PendingOp; index: number | null }>();
   private readonly firing = new Set<string>();
+  /** The term `firing` belongs to (-1: not leading). */
+  private firingTerm = -1;
   private readSeq = 0;
   crashes = 0;
   /** Set by a torn write: the cluster takes the server down. */
@@ -82,6 +84,7 @@ export class SimServer {
     this.writes.clear();
     this.reads.clear();
     this.firing.clear();
+    this.firingTerm = -1;
     this.crashes++;
   }
 
@@ -109,7 +112,7 @@ export class SimServer {
         if (r) r.index = rs.index;
       }
       core.advance(rd);
-      if (rd.softState && rd.softState.role !== 'leader') this.firing.clear();
+      this.forgetFiresOfOtherTerms(core);
       if (core.role === 'leader') this.env.checks.leader(this.id, core.term, this.logView());
       this.settleReads();
       this.maybeCompact(core);
@@ -270,6 +273,20 @@ export class SimServer {
       this.firing.add(job.name);
       this.writes.set(at.index, { op: null, term: at.term, firesJob: job.name });
     }
+  }
+
+  /**
+   * Fires in flight belong to one leadership term, as in the real dispatcher:
+   * on a step-down (or a new term) they are forgotten, together with the
+   * indexes they were proposed at, so an entry of an old term that lands at
+   * such an index cannot release a fire of the new term (seed 900260).
+   */
+  private forgetFiresOfOtherTerms(core: RaftCore): void {
+    const term = core.role === 'leader' ? core.term : -1;
+    if (term === this.firingTerm) return;
+    this.firingTerm = term;
+    this.firing.clear();
+    for (const [index, w] of this.writes) if (w.firesJob !== undefined) this.writes.delete(index);
   }
 
   /** Forget client operations that were given up. */

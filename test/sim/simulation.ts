@@ -160,6 +160,12 @@ class Simulation {
       to.core.step(m);
       this.settle(to);
     }
+    for (const r of this.network.takeSnapshotReports()) {
+      const from = this.servers.get(r.from);
+      if (!from?.core) continue;
+      from.core.reportSnapshot(r.to, r.ok);
+      this.settle(from);
+    }
     for (const s of this.servers.values()) {
       this.settle(s);
       s.fireDue();
