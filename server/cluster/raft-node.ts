@@ -40,6 +40,14 @@ export interface RaftNodeOptions<R> {
   readonly electionTicks?: number;
   /** Take a snapshot and compact the log every this many applied entries. */
   readonly snapshotEvery?: number;
+  /**
+   * ... or once the entries applied since the last snapshot hold this many
+   * bytes (default 64 MiB), so the log kept in memory stays bounded however
+   * large the entries are.
+   */
+  readonly snapshotBytes?: number;
+  /** The largest entry a proposal may make (default maxEntryBytes); a larger one is refused. */
+  readonly maxEntryBytes?: number;
   readonly random?: () => number;
   readonly onFatal?: (err: Error) => void;
   readonly log?: (line: string) => void;
@@ -60,6 +68,14 @@ interface ReadWaiter {
 
 const readTimeoutMs = 5000;
 
+/**
+ * The largest log entry (4 MiB). With the core's 1 MiB of entries per
+ * append message, no Raft message is larger than this plus its header,
+ * far below the 64 MiB gRPC receive limit of the transport.
+ */
+export const maxEntryBytes = 4 * 1024 * 1024;
+const defaultSnapshotBytes = 64 * 1024 * 1024;
+
 export class RaftNode<R> implements ClusterNode<R> {
   readonly nodeName: string;
   private readonly core: RaftCore;
@@ -72,6 +88,7 @@ export class RaftNode<R> implements ClusterNode<R> {
   private persisted: HardState;
   private applied: number;
   private sinceSnapshot = 0;
+  private sinceSnapshotBytes = 0;
   private processing = false;
   private scheduled = false;
   private closed = false;
@@ -180,6 +197,7 @@ export class RaftNode<R> implements ClusterNode<R> {
   private applyEntry(e: Entry): void {
     this.applied = e.index;
     this.sinceSnapshot++;
+    this.sinceSnapshotBytes += e.data.length;
     if (e.type === EntryType.ConfChange) {
       const cc = decodeConfChange(e.data);
       const conf = this.core.applyConfChange(cc);
@@ -235,13 +253,15 @@ export class RaftNode<R> implements ClusterNode<R> {
     for (const [id, a] of members) this.learnAddress(id, a);
     this.applied = snapshot.meta.index;
     this.sinceSnapshot = 0;
+    this.sinceSnapshotBytes = 0;
     // Proposals at or below the snapshot can no longer be matched to a result.
     this.rejectPending(new ClusterError('CT_CLUSTER_NOT_LEADER', 'replaced by a snapshot from the leader; outcome unknown'), snapshot.meta.index);
   }
 
   private async maybeSnapshot(): Promise<void> {
-    if (this.sinceSnapshot < (this.options.snapshotEvery ?? 10_000)) return;
+    if (this.sinceSnapshot < (this.options.snapshotEvery ?? 10_000) && this.sinceSnapshotBytes < (this.options.snapshotBytes ?? defaultSnapshotBytes)) return;
     this.sinceSnapshot = 0;
+    this.sinceSnapshotBytes = 0;
     const data = joinSnapshot(this.addresses, this.options.stateMachine.snapshot());
     const snapshot = this.core.compact(this.applied, data);
     if (snapshot) await this.log.saveSnapshot(snapshot);
@@ -338,6 +358,10 @@ export class RaftNode<R> implements ClusterNode<R> {
     const bad = this.usable();
     if (bad) return Promise.reject(bad);
     if (!this.announcedLeader) return Promise.reject(this.notLeader());
+    const max = this.options.maxEntryBytes ?? maxEntryBytes;
+    if (data.length > max) {
+      return Promise.reject(new ClusterError('CT_CLUSTER_ENTRY_TOO_LARGE', `this change takes ${data.length} bytes; a log entry may take at most ${max} (make it smaller, e.g. restore fewer jobs at once)`));
+    }
     const at = this.core.propose(data);
     if (at === null) return Promise.reject(this.notLeader());
     this.schedule();

@@ -29,3 +29,10 @@ t.test('a server takes tags and the agent heartbeat deadline too; tags also come
   t.throws(() => parse(['--server', '--bootstrap-expect', '1', '--agent-timeout', 'soon']), /--agent-timeout must be a duration such as 10s/);
   t.throws(() => parse(['--server', '--bootstrap-expect', '1', '--agent-timeout', '0']), /--agent-timeout must be a duration above 0/);
 });
+
+t.test('--output-limit is at most 2 MiB: a finished execution goes into one log entry', async (t) => {
+  const c = parse(['--server', '--bootstrap-expect', '1', '--output-limit', '1000000']);
+  if (c === 'help') throw new Error('help');
+  t.equal(c.outputLimit, 1_000_000);
+  t.throws(() => parse(['--server', '--bootstrap-expect', '1', '--output-limit', '2097153']), /--output-limit may be at most 2097152, not 2097153/);
+});
