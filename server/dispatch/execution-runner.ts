@@ -10,7 +10,7 @@ import { CommandType, encodedResultBytes, type ExecutionResult } from '../state/
 import type { CommandLog } from '../state/command-log.js';
 import type { Execution } from '../state/execution.js';
 import type { Job } from '../state/job.js';
-import type { ExecutorHost } from './executor-host.js';
+import type { ExecutorHost, RunOutcome } from './executor-host.js';
 import { fitTail, OutputTail } from './output-tail.js';
 import type { ProcessorHost } from './processor-host.js';
 import { runProcessors } from './run-processors.js';
@@ -76,9 +76,10 @@ export class ExecutionRunner {
     const { host, outputLimit } = this.options;
     const output = new OutputTail(outputLimit);
     const abort = new AbortController();
-    this.running.set(execution.id, { execution, output, abort });
+    const mine: RunningExecution = { execution, output, abort };
+    this.running.set(execution.id, mine);
     const job = this.options.job(execution.jobName);
-    const started = job
+    const started: Promise<RunOutcome> = job
       ? host.execute(job.executor, {
           jobName: job.name,
           config: job.executorConfig,
@@ -88,8 +89,15 @@ export class ExecutionRunner {
         }, output, abort.signal)
       : Promise.resolve({ success: false, exitCode: -1, error: `job ${execution.jobName} was deleted before it ran` });
     started
-      .catch((err: unknown) => ({ success: false, exitCode: -1, error: `executor failed: ${err instanceof Error ? err.message : String(err)}` }))
+      .catch((err: unknown): RunOutcome => ({ success: false, exitCode: -1, error: `executor failed: ${err instanceof Error ? err.message : String(err)}` }))
       .then(async (outcome) => {
+        if (outcome.abandoned === true) {
+          // Given up on a step-down: nothing to record, and no longer running
+          // here, so that leading again reattaches to it.
+          if (this.running.get(execution.id) === mine) this.running.delete(execution.id);
+          this.settleIdle();
+          return;
+        }
         const stopped = abort.signal.aborted;
         if (outcome.error !== '' && !outcome.success) output.write(Buffer.from(`\n${outcome.error}\n`));
         const result: ExecutionResult = {
@@ -103,7 +111,7 @@ export class ExecutionRunner {
         };
         // Still "running" (busy, not an orphan) until its processors are done.
         const processed = this.hasProcessors(execution) ? await this.process(execution, result) : result;
-        this.running.delete(execution.id);
+        if (this.running.get(execution.id) === mine) this.running.delete(execution.id);
         this.enqueue(processed);
       });
   }
@@ -169,8 +177,12 @@ export class ExecutionRunner {
       }
     } finally {
       this.flushing = false;
-      if (this.running.size === 0 && this.processing === 0) for (const w of this.idleWaiters.splice(0)) w();
+      this.settleIdle();
     }
+  }
+
+  private settleIdle(): void {
+    if (this.running.size === 0 && this.processing === 0 && !this.flushing && this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   /** Stop everything running and wait until the results are committed (or dropped). */
