@@ -54,6 +54,11 @@ export class OutputBuffer {
     this.size += chunk.length;
   }
 
+  /** Bytes kept (the tail). */
+  get keptBytes(): number {
+    return this.size;
+  }
+
   /** The bytes from `offset` (counted from the start of the output) that are still kept. */
   from(offset: number): Buffer {
     const all = this.kept();
