@@ -42,8 +42,9 @@ export interface RaftNodeOptions<R> {
   readonly snapshotEvery?: number;
   /**
    * ... or once the entries applied since the last snapshot hold this many
-   * bytes (default 64 MiB), so the log kept in memory stays bounded however
-   * large the entries are.
+   * bytes (default 64 MiB), or as many as the last snapshot if that is
+   * larger (so a large state is not written again for every few entries):
+   * the log kept in memory stays bounded however large the entries are.
    */
   readonly snapshotBytes?: number;
   /** The largest entry a proposal may make (default maxEntryBytes); a larger one is refused. */
@@ -89,6 +90,7 @@ export class RaftNode<R> implements ClusterNode<R> {
   private applied: number;
   private sinceSnapshot = 0;
   private sinceSnapshotBytes = 0;
+  private lastSnapshotBytes = 0;
   private processing = false;
   private scheduled = false;
   private closed = false;
@@ -106,6 +108,7 @@ export class RaftNode<R> implements ClusterNode<R> {
     this.nodeName = options.nodeName;
     this.persisted = restored.hardState;
     this.applied = restored.applied;
+    this.lastSnapshotBytes = restored.snapshot?.data.length ?? 0;
     const electionTicks = options.electionTicks ?? 10;
     this.core = new RaftCore({
       id: options.nodeName, electionTicks, heartbeatTicks: Math.max(1, Math.floor(electionTicks / 10)),
@@ -254,15 +257,18 @@ export class RaftNode<R> implements ClusterNode<R> {
     this.applied = snapshot.meta.index;
     this.sinceSnapshot = 0;
     this.sinceSnapshotBytes = 0;
+    this.lastSnapshotBytes = snapshot.data.length;
     // Proposals at or below the snapshot can no longer be matched to a result.
     this.rejectPending(new ClusterError('CT_CLUSTER_NOT_LEADER', 'replaced by a snapshot from the leader; outcome unknown'), snapshot.meta.index);
   }
 
   private async maybeSnapshot(): Promise<void> {
-    if (this.sinceSnapshot < (this.options.snapshotEvery ?? 10_000) && this.sinceSnapshotBytes < (this.options.snapshotBytes ?? defaultSnapshotBytes)) return;
+    const byteBudget = Math.max(this.options.snapshotBytes ?? defaultSnapshotBytes, this.lastSnapshotBytes);
+    if (this.sinceSnapshot < (this.options.snapshotEvery ?? 10_000) && this.sinceSnapshotBytes < byteBudget) return;
     this.sinceSnapshot = 0;
     this.sinceSnapshotBytes = 0;
     const data = joinSnapshot(this.addresses, this.options.stateMachine.snapshot());
+    this.lastSnapshotBytes = data.length;
     const snapshot = this.core.compact(this.applied, data);
     if (snapshot) await this.log.saveSnapshot(snapshot);
   }
