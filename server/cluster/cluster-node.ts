@@ -36,7 +36,7 @@ export interface ClusterNode<R> {
 export class ClusterError extends Error {
   override readonly name = 'ClusterError';
   constructor(
-    readonly code: 'CT_CLUSTER_NOT_LEADER' | 'CT_CLUSTER_CLOSED' | 'CT_CLUSTER_STORAGE',
+    readonly code: 'CT_CLUSTER_NOT_LEADER' | 'CT_CLUSTER_CLOSED' | 'CT_CLUSTER_STORAGE' | 'CT_CLUSTER_ENTRY_TOO_LARGE',
     message: string,
     options?: { cause?: unknown },
   ) {

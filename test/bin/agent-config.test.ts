@@ -45,3 +45,10 @@ t.test('--metrics-addr, --log-level and --log-format (also from the environment)
   t.throws(() => parse(['--join', '127.0.0.1:1', '--log-level', 'trace']), new ConfigError('--log-level must be one of debug, info, warn, error, not "trace"'));
   t.throws(() => parse(['--join', '127.0.0.1:1', '--log-format', 'pretty']), /--log-format must be one of json, text/);
 });
+
+t.test('--output-limit is at most 2 MiB: a finished execution goes into one log entry', async (t) => {
+  const c = parse(['--server', '--bootstrap-expect', '1', '--output-limit', '1000000']);
+  if (c === 'help') throw new Error('help');
+  t.equal(c.outputLimit, 1_000_000);
+  t.throws(() => parse(['--server', '--bootstrap-expect', '1', '--output-limit', '2097153']), /--output-limit may be at most 2097152, not 2097153/);
+});

@@ -254,3 +254,35 @@ t.test('unknown command types and out-of-order indexes stop the node', async (t)
   t.throws(() => sm.apply({ type: 99 } as unknown as Command, 1), StateInvariantError);
   t.throws(() => sm.apply({ type: CommandType.DeleteJob, atMs: 1, name: 'x' }, 1), StateInvariantError);
 });
+
+t.test('a snapshot stores output raw: NULs cost a byte each, and it restores byte for byte (the JSON form too)', async (t) => {
+  const h = new Harness();
+  h.put(spec('n'));
+  const outputs = ['\u0000'.repeat(100_000), '\ufeffBOM first', 'ünï 😀\n'];
+  for (const [i, output] of outputs.entries()) {
+    const [e] = h.fire('n', 2000 + i * 1000).executions;
+    h.ok({ type: CommandType.FinishExecutions, atMs: 9000, results: [{ id: e!.id, finishedAtMs: 9000, state: 'succeeded', output, outputTruncated: false, exitCode: 0, error: '' }] });
+  }
+  const snap = h.sm.snapshot();
+  t.ok(snap.length < 100_000 + 4000, `100,000 NULs make a snapshot of ${snap.length} bytes, not 600,000`);
+  const copy = new StateMachine({ historyLimit: 5 });
+  copy.restore(snap);
+  t.same(copy.executionsOf('n')?.map((e) => e.output), outputs);
+  t.same([...copy.jobs()], [...h.sm.jobs()]);
+  // A snapshot written before the framed form: JSON, v1.
+  const v1 = new TextEncoder().encode(JSON.stringify({
+    v: 1, nextSeq: 4, appliedIndex: h.sm.lastApplied,
+    jobs: [{ job: h.sm.job('n'), executions: h.sm.executionsOf('n'), skips: h.sm.skipsOf('n') }],
+  }));
+  const old = new StateMachine({ historyLimit: 5 });
+  old.restore(v1);
+  t.same(old.executionsOf('n')?.map((e) => e.output), outputs);
+});
+
+t.test('a FinishExecutions entry stores output raw', async (t) => {
+  const c: Command = { type: CommandType.FinishExecutions, atMs: 1, results: [{ id: '1', finishedAtMs: 1, state: 'succeeded', output: '\u0000'.repeat(256_000), outputTruncated: true, exitCode: 0, error: '' }] };
+  const bytes = encodeCommand(c);
+  t.ok(bytes.length < 256_000 + 300, `256,000 NULs make an entry of ${bytes.length} bytes`);
+  t.same(decodeCommand(bytes), c);
+  t.throws(() => decodeCommand(bytes.subarray(0, 1000)), /does not fit/, 'a cut entry is an error, not a shorter output');
+});
