@@ -65,12 +65,31 @@ export interface Skip {
  * they run. `lastScheduled` advances each job's bookkeeping so that a
  * restarted or new leader resumes after them.
  */
+/**
+ * A job's bookkeeping moves to `atMs`. `planned` is the schedule the leader
+ * planned with: if the job's schedule, zone or phase changed before the
+ * command applies (an edit raced with the commit), the plan is stale and
+ * nothing of it applies for that job, so no second of the new schedule is
+ * passed over; the leader plans the job again.
+ */
+export interface ScheduledUpTo {
+  readonly jobName: string;
+  readonly atMs: number;
+  readonly planned?: PlannedSchedule;
+}
+
+export interface PlannedSchedule {
+  readonly schedule: string;
+  readonly timezone: string;
+  readonly anchorMs: number;
+}
+
 export interface RecordFires {
   readonly type: typeof CommandType.RecordFires;
   readonly atMs: number;
   readonly fires: readonly Fire[];
   readonly skips: readonly Skip[];
-  readonly lastScheduled: readonly { readonly jobName: string; readonly atMs: number }[];
+  readonly lastScheduled: readonly ScheduledUpTo[];
 }
 
 /** Pending executions (retries after their backoff) that the leader starts now. */

@@ -272,13 +272,20 @@ export class StateMachine {
     }
     const executions: Execution[] = [];
     const skips: SkippedFires[] = [];
+    // Jobs whose schedule changed after the leader planned: their plan is stale.
+    const stale = new Set<string>();
+    for (const { jobName, planned } of c.lastScheduled) {
+      const job = this.records.get(jobName)?.job;
+      if (job && planned && (planned.schedule !== job.schedule || planned.timezone !== job.timezone || planned.anchorMs !== job.anchorMs)) stale.add(jobName);
+    }
     for (const s of c.skips) {
       const r = this.records.get(s.jobName);
-      if (r) skips.push(this.addSkip(r, { ...s, recordedAtMs: c.atMs }));
+      if (r && !stale.has(s.jobName)) skips.push(this.addSkip(r, { ...s, recordedAtMs: c.atMs }));
     }
     for (const f of c.fires) {
       const r = this.records.get(f.jobName);
       if (!r) continue; // deleted after the leader planned the fire
+      if (f.trigger === 'schedule' && stale.has(f.jobName)) continue;
       if (r.job.concurrency === 'forbid' && r.active > 0) {
         skips.push(this.addSkip(r, {
           jobName: f.jobName, firstMs: f.scheduledAtMs, lastMs: f.scheduledAtMs, count: 1, reason: 'forbid_running', recordedAtMs: c.atMs,
@@ -299,7 +306,7 @@ export class StateMachine {
     }
     for (const { jobName, atMs } of c.lastScheduled) {
       const r = this.records.get(jobName);
-      if (r && atMs > r.job.lastScheduledMs) r.job = jobWith(r.job, { lastScheduledMs: atMs });
+      if (r && !stale.has(jobName) && atMs > r.job.lastScheduledMs) r.job = jobWith(r.job, { lastScheduledMs: atMs });
     }
     return { ok: true, executions, skips };
   }
