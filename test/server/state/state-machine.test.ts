@@ -80,6 +80,34 @@ t.test('a schedule edit or a re-enable never moves the bookmark backwards', asyn
   t.equal(h.sm.job('a')!.lastScheduledMs, 20_000);
 });
 
+t.test('a fire planned for a schedule the job no longer has does not apply for that job', async (t) => {
+  const h = new Harness();
+  h.put(spec('a', { schedule: '*/2 * * * * *' }), 1000);
+  h.put(spec('b'), 1000);
+  const planned = h.sm.job('a')!;
+  // The leader plans a's fire at 4000 and b's at 2000 with a's schedule as it is...
+  const fires = {
+    type: CommandType.RecordFires, atMs: 4100,
+    fires: [{ jobName: 'a', scheduledAtMs: 4000, trigger: 'schedule', nodes: ['n'] }, { jobName: 'b', scheduledAtMs: 2000, trigger: 'schedule', nodes: ['n'] }],
+    skips: [{ jobName: 'a', firstMs: 2000, lastMs: 2000, count: 1, reason: 'superseded' }],
+    lastScheduled: [
+      { jobName: 'a', atMs: 4000, planned: { schedule: planned.schedule, timezone: planned.timezone, anchorMs: planned.anchorMs } },
+      { jobName: 'b', atMs: 2000, planned: { schedule: '@every 1s', timezone: '', anchorMs: 1000 } },
+    ],
+  } as const;
+  // ...but an edit to every second commits first (at 3000): 3000 is now a scheduled second of a.
+  h.put(spec('a', { schedule: '* * * * * *' }), 3000);
+  const r = h.ok(fires);
+  t.same(r.executions.map((e) => e.jobName), ['b'], 'only the job whose schedule is unchanged fires');
+  t.equal(h.sm.job('a')!.lastScheduledMs, 3000, "a's bookmark stays where the edit put it: 4000 is planned again under the new schedule");
+  t.same(r.skips, [], 'and nothing is recorded skipped for it');
+  t.equal(h.sm.skipsOf('a')?.length, 0);
+  t.equal(h.sm.job('b')!.lastScheduledMs, 2000);
+  // A command without `planned` (written by an older server) applies as before.
+  h.ok({ type: CommandType.RecordFires, atMs: 5100, fires: [{ jobName: 'a', scheduledAtMs: 5000, trigger: 'schedule', nodes: ['n'] }], skips: [], lastScheduled: [{ jobName: 'a', atMs: 5000 }] });
+  t.equal(h.sm.job('a')!.lastScheduledMs, 5000);
+});
+
 t.test('parents and dependents', async (t) => {
   const h = new Harness();
   const missing = h.apply({ type: CommandType.PutJob, atMs: 1, job: spec('child', { parentJob: 'nope', schedule: '' }) });
