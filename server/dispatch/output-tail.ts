@@ -1,68 +1,28 @@
 // Keeps the last `limit` bytes of a stream of output chunks, and whether
-// anything was dropped. Memory stays bounded whatever a job prints: the
-// bytes live in one ring buffer of at most `limit` bytes (grown as output
-// arrives), never in the chunks themselves, so neither many tiny chunks nor
-// a small slice of a huge buffer can hold more.
+// anything was dropped. Memory stays bounded whatever a job prints (see
+// ByteTail).
+
+import { ByteTail } from '../../common/byte-tail.js';
 
 export class OutputTail {
-  private ring: Buffer = Buffer.alloc(0);
-  /** Where the oldest kept byte is in `ring`. */
-  private start = 0;
-  private size = 0;
-  private dropped = false;
+  private readonly tail: ByteTail;
   /** text() had to cut more to stay within the limit. */
   private cutInText = false;
 
-  constructor(private readonly limit: number) {}
+  constructor(private readonly limit: number) {
+    this.tail = new ByteTail(limit);
+  }
 
   write(chunk: Uint8Array): void {
-    if (chunk.length === 0 || this.limit <= 0) {
-      this.dropped ||= chunk.length > 0;
-      return;
-    }
-    if (chunk.length >= this.limit) {
-      this.dropped ||= chunk.length > this.limit || this.size > 0;
-      this.ring = this.ring.length === this.limit ? this.ring : Buffer.alloc(this.limit);
-      this.ring.set(chunk.subarray(chunk.length - this.limit));
-      this.start = 0;
-      this.size = this.limit;
-      return;
-    }
-    if (this.size + chunk.length > this.ring.length && this.ring.length < this.limit) this.grow(this.size + chunk.length);
-    const cap = this.ring.length;
-    const over = this.size + chunk.length - cap;
-    if (over > 0) {
-      this.dropped = true;
-      this.start = (this.start + over) % cap;
-      this.size -= over;
-    }
-    const at = (this.start + this.size) % cap;
-    const first = Math.min(chunk.length, cap - at);
-    this.ring.set(chunk.subarray(0, first), at);
-    if (first < chunk.length) this.ring.set(chunk.subarray(first), 0);
-    this.size += chunk.length;
-  }
-
-  private grow(need: number): void {
-    const next = Buffer.alloc(Math.min(this.limit, Math.max(need, this.ring.length * 2, 4096)));
-    this.bytes().copy(next);
-    this.ring = next;
-    this.start = 0;
-  }
-
-  /** The kept bytes, oldest first. */
-  private bytes(): Buffer {
-    const end = this.start + this.size;
-    if (end <= this.ring.length) return this.ring.subarray(this.start, end);
-    return Buffer.concat([this.ring.subarray(this.start), this.ring.subarray(0, end - this.ring.length)]);
+    this.tail.write(chunk);
   }
 
   get truncated(): boolean {
-    return this.dropped || this.cutInText;
+    return this.tail.dropped || this.cutInText;
   }
 
   get byteLength(): number {
-    return this.size;
+    return this.tail.length;
   }
 
   /**
@@ -72,7 +32,7 @@ export class OutputTail {
    * invalid output is never stored larger than the limit.
    */
   text(): string {
-    const text = this.bytes().toString('utf8');
+    const text = this.tail.bytes().toString('utf8');
     return fitTail(text, this.limit, () => { this.cutInText = true; });
   }
 }

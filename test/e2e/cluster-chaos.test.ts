@@ -8,12 +8,9 @@
 // CT_CHAOS_SECONDS makes it longer.
 
 import t from 'tap';
-import { join } from 'node:path';
 import { request } from 'undici';
 import { call, executions, tempDir, until } from '../support/light-process.js';
-import { agreedLeader, startServerProcess, type ServerProcess, type ServerSpec } from '../support/cluster-processes.js';
-import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
-import { freePort } from '../support/free-port.js';
+import { agreedLeader, proxiedServerSpecs, startServerProcess, type ServerProcess } from '../support/cluster-processes.js';
 import { checkKvLinearizable, describe, type Operation } from '../sim/linearizability.js';
 import { prng } from '../sim/prng.js';
 
@@ -23,18 +20,9 @@ const random = prng(seed);
 
 const root = tempDir('ct-chaos-');
 const names = ['j1', 'j2', 'j3'];
-const proxies = new Map<string, FaultProxy>();
-const specs = new Map<string, ServerSpec>();
-const base: { name: string; rpcAddr: string; httpAddr: string; dataDir: string }[] = [];
-for (const name of names) {
-  const rpcAddr = `127.0.0.1:${await freePort()}`;
-  proxies.set(name, await startFaultProxy(rpcAddr));
-  base.push({ name, rpcAddr, httpAddr: `127.0.0.1:${await freePort()}`, dataDir: join(root.path, name) });
-}
-for (const b of base) {
-  const others = base.filter((o) => o !== b).flatMap((o) => ['--join', proxies.get(o.name)?.address ?? '']);
-  specs.set(b.name, { ...b, args: ['--bootstrap-expect', '3', '--advertise-rpc-addr', proxies.get(b.name)?.address ?? '', ...others] });
-}
+const proxied = await proxiedServerSpecs(root.path, names);
+const { proxies } = proxied;
+const specs = new Map(proxied.specs.map((s) => [s.name, s]));
 const servers = new Map<string, ServerProcess>();
 for (const s of await Promise.all([...specs.values()].map((s) => startServerProcess(s)))) servers.set(s.name, s);
 const stopped = new Set<string>();
