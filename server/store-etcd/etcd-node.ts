@@ -139,18 +139,31 @@ export class EtcdNode<R> implements ClusterNode<R> {
     await this.refresh();
   }
 
-  private async newLease(): Promise<void> {
-    const lease = this.client.lease(this.opts.etcd.leaseTtlSec);
-    this.lease = lease;
-    lease.on('lost', () => {
-      if (this.lease !== lease || this.closed) return;
-      this.log('etcd: this server\'s lease was lost');
-      this.stepDown('the lease was lost');
-      this.lease = null;
-      void this.newLease().catch((err: unknown) => this.log(`etcd: cannot get a new lease: ${message(err)}`));
-    });
-    this.leaseId = await lease.grant();
-    await this.client.kv.put({ key: this.key('members', this.nodeName), value: Buffer.from(JSON.stringify(this.opts.address)), lease: this.leaseId });
+  private leasing: Promise<void> | null = null;
+
+  /** A lease for this server's member and leader keys; a new one when it is lost (retried by the poll while etcd is away). */
+  private newLease(): Promise<void> {
+    this.leasing ??= (async () => {
+      const lease = this.client.lease(this.opts.etcd.leaseTtlSec);
+      lease.on('lost', () => {
+        if (this.lease !== lease || this.closed) return;
+        this.log('etcd: this server\'s lease was lost');
+        this.stepDown('the lease was lost');
+        this.lease = null;
+        this.leaseId = '';
+        void this.newLease().catch((err: unknown) => this.log(`etcd: cannot get a new lease: ${message(err)}`));
+      });
+      try {
+        const id = await lease.grant();
+        await this.client.kv.put({ key: this.key('members', this.nodeName), value: Buffer.from(JSON.stringify(this.opts.address)), lease: id });
+        this.lease = lease;
+        this.leaseId = id;
+      } catch (err) {
+        lease.release();
+        throw err;
+      }
+    })().finally(() => { this.leasing = null; });
+    return this.leasing;
   }
 
   /** Something changed under the prefix (or the poll ticked): catch up, and look at the leader and members. */
@@ -162,6 +175,7 @@ export class EtcdNode<R> implements ClusterNode<R> {
 
   private async refresh(): Promise<void> {
     if (this.closed) return;
+    if (!this.lease) await this.newLease();
     const [leaderRes, membersRes] = await Promise.all([
       this.client.kv.range({ key: this.key('leader') }),
       this.client.kv.range({ key: this.key('members', ''), range_end: prefixEnd(this.key('members', '')) }),
@@ -183,6 +197,8 @@ export class EtcdNode<R> implements ClusterNode<R> {
     }
     this.leader = kv.value.toString();
     if (this.leading && kv.create_revision !== this.leaderRev) this.stepDown('another server holds the leader key');
+    // Our own key on our live lease, but not leading (a write failed while etcd was away): lead again.
+    if (!this.leading && kv.lease === this.leaseId) await this.campaign();
   }
 
   private campaigning = false;
@@ -195,15 +211,20 @@ export class EtcdNode<R> implements ClusterNode<R> {
       const res = await this.client.kv.txn({
         compare: [{ key: leaderKey, target: 'Create', result: 'Equal', create_revision: 0 }],
         success: [{ request_put: { key: leaderKey, value: Buffer.from(this.nodeName), lease: this.leaseId } }],
-        failure: [],
+        failure: [{ request_range: { key: leaderKey } }],
       });
-      if (!res.succeeded) return;
-      this.leaderRev = res.header.revision;
+      let rev = res.header.revision;
+      if (!res.succeeded) {
+        const held = res.responses[0]?.response_range.kvs[0];
+        if (!held || held.lease !== this.leaseId) return;
+        rev = held.create_revision;
+      }
+      this.leaderRev = rev;
       this.leader = this.nodeName;
       // Apply everything before leading: the next seq follows the last one.
       await this.sync();
       await this.barrierUnlocked();
-      if (this.leader !== this.nodeName || this.leaderRev !== res.header.revision || this.closed) return;
+      if (this.leader !== this.nodeName || this.leaderRev !== rev || this.closed) return;
       this.writtenSeq = this.appliedSeq;
       this.writtenIndex = this.appliedIndex;
       this.leading = true;

@@ -2,20 +2,22 @@
 // one leader; jobs created through either run once per scheduled second;
 // kill -9 of the leader while 10 jobs fire every second (the other takes
 // over, no second ran twice, every second ran or is recorded as skipped);
-// `raft` commands explain the cluster runs on etcd; a restart of every
-// server restores all state from etcd.
+// `raft` commands explain the cluster runs on etcd; snapshots bound the log
+// in etcd; a restart of every server restores all state from etcd; etcd
+// away: writes answer 503 and nothing fires, and firing resumes when it is back.
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { call, executions, mainJs, tempDir, until, type ExecutionJson } from '../support/light-process.js';
 import { agreedLeader, serverSpecs, startServerProcess, type ServerProcess, type ServerSpec } from '../support/cluster-processes.js';
+import { Etcd3 } from 'etcd3';
 import { startEtcd } from '../support/etcd-server.js';
 
 const run = promisify(execFile);
 const etcd = await startEtcd();
 const root = tempDir('ct-etcd-store-');
 const specs: ServerSpec[] = (await serverSpecs(root.path, ['e1', 'e2'])).map((s) => ({
-  ...s, args: ['--store', 'etcd', '--etcd-endpoints', etcd.url, '--etcd-prefix', '/ct-e2e', '--etcd-lease-ttl', '2s', '--snapshot-every', '200'],
+  ...s, args: ['--store', 'etcd', '--etcd-endpoints', etcd.url, '--etcd-prefix', '/ct-e2e', '--etcd-lease-ttl', '2s', '--snapshot-every', '50'],
 }));
 const servers = new Map<string, ServerProcess>();
 for (const s of await Promise.all(specs.map((s) => startServerProcess(s)))) servers.set(s.name, s);
@@ -84,6 +86,14 @@ t.test('kill -9 of the leader while 10 jobs fire every second: each second ran o
   for (const name of jobs) await call(next.url, 'POST', `/v1/jobs/${name}/toggle`);
 });
 
+t.test('snapshots bound the log kept in etcd', async (t) => {
+  const admin = new Etcd3({ hosts: etcd.url });
+  t.teardown(() => admin.close());
+  t.ok(await admin.get('/ct-e2e/snapshot').buffer(), 'a snapshot is stored');
+  const batches = await admin.getAll().prefix('/ct-e2e/log/').keys();
+  t.ok(batches.length <= 50, `at most --snapshot-every batches are kept (${batches.length})`);
+});
+
 t.test('a restart of every server restores all state from etcd', async (t) => {
   const before = live()[0];
   if (!before) throw new Error('no server');
@@ -97,4 +107,28 @@ t.test('a restart of every server restores all state from etcd', async (t) => {
   t.ok((await executions(leader.url, 'tick-0')).length >= execsBefore, 'the execution history is back');
   const made = await call(leader.url, 'POST', '/v1/jobs', { name: 'after-restart', schedule: '@manually', executor: 'shell', executor_config: { command: 'true' } });
   t.equal(made.status, 201, 'writes go on after the restart');
+});
+
+t.test('etcd away: writes answer 503 and nothing fires; back: firing resumes', async (t) => {
+  const leader = await agreedLeader(live());
+  const made = await call(leader.url, 'POST', '/v1/jobs', { name: 'while-away', schedule: '@every 1s', executor: 'shell', executor_config: { command: 'true' } });
+  t.equal(made.status, 201);
+  await until('the job to run', async () => (await executions(leader.url, 'while-away')).some((e) => e.finished_at !== null) || undefined);
+  await etcd.kill();
+  const refusedAt = await until('a write to be refused', async () => {
+    const r = await call(leader.url, 'POST', '/v1/jobs', { name: 'refused', schedule: '@manually', executor: 'shell', executor_config: { command: 'true' } });
+    return r.status === 503 ? Date.now() : undefined;
+  }, 30_000);
+  const read = await call(leader.url, 'GET', '/v1/jobs/while-away');
+  t.equal(read.status, 503, 'a linearizable read answers 503 too');
+  t.equal((await call(leader.url, 'GET', '/v1/jobs/while-away?stale')).status, 200, '?stale reads the local copy');
+  await etcd.restart();
+  const backAt = Date.now();
+  const next = await agreedLeader(live(), 30_000);
+  await until('firing to resume', async () => (await executions(next.url, 'while-away')).some((e) => e.started_at !== null && Date.parse(e.started_at) > backAt && e.finished_at !== null) || undefined, 30_000);
+  const during = (await executions(next.url, 'while-away')).filter((e) => e.started_at !== null && Date.parse(e.started_at) > refusedAt && Date.parse(e.started_at) < backAt);
+  t.same(during.map((e) => e.started_at), [], 'nothing ran while etcd was away');
+  t.equal((await call(next.url, 'GET', '/v1/jobs/refused')).status, 404, 'the refused write was not applied later');
+  const after = await call(next.url, 'POST', '/v1/jobs', { name: 'after-etcd', schedule: '@manually', executor: 'shell', executor_config: { command: 'true' } });
+  t.equal(after.status, 201, 'writes are accepted again');
 });

@@ -1,5 +1,6 @@
 // Starts a real one-member etcd (Debian's etcd-server) on free 127.0.0.1
-// ports in a temporary data directory; stop() ends it and removes the data.
+// ports in a temporary data directory; stop() ends it and removes the data;
+// kill() and restart() take it away and bring it back with its data.
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +16,10 @@ export interface EtcdServer {
   /** http://127.0.0.1:PORT */
   readonly url: string;
   log(): string;
+  /** kill -9, keeping the data directory. */
+  kill(): Promise<void>;
+  /** Start it again on the same ports and data. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -23,6 +28,28 @@ export async function startEtcd(deadlineMs = 20_000): Promise<EtcdServer> {
   const [client, peer] = [await freePort(), await freePort()];
   const url = `http://127.0.0.1:${client}`;
   const peerUrl = `http://127.0.0.1:${peer}`;
+  let current = await spawnEtcd(dir, url, peerUrl, deadlineMs).catch((err: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
+  return {
+    url,
+    log: () => current.log(),
+    async kill() {
+      await current.kill();
+    },
+    async restart() {
+      await current.kill();
+      current = await spawnEtcd(dir, url, peerUrl, deadlineMs);
+    },
+    async stop() {
+      await current.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function spawnEtcd(dir: string, url: string, peerUrl: string, deadlineMs: number): Promise<{ log(): string; kill(): Promise<void> }> {
   const child = spawn(etcdProgram, [
     '--name', 'e1', '--data-dir', join(dir, 'data'),
     '--listen-client-urls', url, '--advertise-client-urls', url,
@@ -47,18 +74,15 @@ export async function startEtcd(deadlineMs = 20_000): Promise<EtcdServer> {
   } catch (err) {
     child.kill('SIGKILL');
     await exited;
-    rmSync(dir, { recursive: true, force: true });
     throw err;
   }
   return {
-    url,
     log: () => log,
-    async stop() {
+    async kill() {
       if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
+        child.kill('SIGKILL');
         await exited;
       }
-      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
