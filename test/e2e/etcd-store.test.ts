@@ -3,7 +3,9 @@
 // kill -9 of the leader while 10 jobs fire every second (the other takes
 // over, no second ran twice, every second ran or is recorded as skipped);
 // `raft` commands explain the cluster runs on etcd; snapshots bound the log
-// in etcd; a restart of every server restores all state from etcd; etcd
+// in etcd; a restart of every server restores all state from etcd; a
+// leader paused (SIGSTOP) past its lease is replaced and, resumed, commits
+// no fire; etcd
 // away: writes answer 503 and nothing fires, and firing resumes when it is back.
 import t from 'tap';
 import { execFile } from 'node:child_process';
@@ -107,6 +109,50 @@ t.test('a restart of every server restores all state from etcd', async (t) => {
   t.ok((await executions(leader.url, 'tick-0')).length >= execsBefore, 'the execution history is back');
   const made = await call(leader.url, 'POST', '/v1/jobs', { name: 'after-restart', schedule: '@manually', executor: 'shell', executor_config: { command: 'true' } });
   t.equal(made.status, 201, 'writes go on after the restart');
+});
+
+t.test('a leader paused past its lease is replaced; resumed, it commits no fire', async (t) => {
+  const old = await agreedLeader(live());
+  const other = live().find((s) => s !== old);
+  if (!other) throw new Error('no second server');
+  const jobs = Array.from({ length: 5 }, (_, i) => `paused-${i}`);
+  for (const name of jobs) {
+    const r = await call(old.url, 'POST', '/v1/jobs', { name, schedule: '@every 1s', executor: 'shell', executor_config: { command: 'true' } });
+    t.equal(r.status, 201, `create ${name}`);
+  }
+  await until('every job to run twice', async () => {
+    for (const name of jobs) if ((await executions(old.url, name)).length < 2) return undefined;
+    return true;
+  });
+  old.child.kill('SIGSTOP');
+  const stoppedAt = Date.now();
+  try {
+    await until('the other server to lead', async () => {
+      const is = await call(other.url, 'GET', '/v1/isleader').catch(() => null);
+      return is?.status === 200 || undefined;
+    }, 30_000);
+    await until('fires on the new leader', async () => {
+      for (const name of jobs) {
+        if (!(await executions(other.url, name)).some((e) => Date.parse(e.scheduled_at) > stoppedAt + 1000 && e.finished_at !== null)) return undefined;
+      }
+      return true;
+    }, 30_000);
+  } finally {
+    old.child.kill('SIGCONT');
+  }
+  const resumedAt = Date.now();
+  t.equal((await agreedLeader(live(), 30_000)).name, other.name, 'the resumed server follows');
+  await until('fires after the resume', async () => {
+    for (const name of jobs) {
+      if (!(await executions(other.url, name)).some((e) => Date.parse(e.scheduled_at) > resumedAt + 1000 && e.finished_at !== null)) return undefined;
+    }
+    return true;
+  }, 30_000);
+  for (const name of jobs) {
+    const seconds = (await executions(other.url, name)).filter((e) => e.trigger !== 'manual').map((e) => Date.parse(e.scheduled_at));
+    t.equal(new Set(seconds).size, seconds.length, `${name}: no scheduled second ran twice`);
+  }
+  for (const name of jobs) await call(other.url, 'POST', `/v1/jobs/${name}/toggle`);
 });
 
 t.test('etcd away: writes answer 503 and nothing fires; back: firing resumes', async (t) => {
