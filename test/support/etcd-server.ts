@@ -49,12 +49,12 @@ export async function startEtcd(deadlineMs = 20_000): Promise<EtcdServer> {
   };
 }
 
-async function spawnEtcd(dir: string, url: string, peerUrl: string, deadlineMs: number): Promise<{ log(): string; kill(): Promise<void> }> {
+async function spawnEtcd(dir: string, url: string, peerUrl: string, deadlineMs: number, name = 'e1', initialCluster = `${name}=${peerUrl}`): Promise<{ log(): string; kill(): Promise<void> }> {
   const child = spawn(etcdProgram, [
-    '--name', 'e1', '--data-dir', join(dir, 'data'),
+    '--name', name, '--data-dir', join(dir, 'data'),
     '--listen-client-urls', url, '--advertise-client-urls', url,
     '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl,
-    '--initial-cluster', `e1=${peerUrl}`, '--initial-cluster-state', 'new',
+    '--initial-cluster', initialCluster, '--initial-cluster-state', 'new',
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr.on('data', (chunk: Buffer) => { log += chunk.toString(); });
@@ -83,6 +83,36 @@ async function spawnEtcd(dir: string, url: string, peerUrl: string, deadlineMs: 
         child.kill('SIGKILL');
         await exited;
       }
+    },
+  };
+}
+
+export interface EtcdCluster {
+  /** Every member's client URL. */
+  readonly urls: readonly string[];
+  /** kill -9 one member (keeping its data). */
+  kill(i: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A cluster of `size` etcd members on free loopback ports. */
+export async function startEtcdCluster(size: number, deadlineMs = 30_000): Promise<EtcdCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'ct-etcd-cluster-'));
+  const members: { name: string; url: string; peerUrl: string }[] = [];
+  for (let i = 0; i < size; i++) members.push({ name: `e${i}`, url: `http://127.0.0.1:${await freePort()}`, peerUrl: `http://127.0.0.1:${await freePort()}` });
+  const initial = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
+  const running = await Promise.all(members.map((m) => spawnEtcd(join(dir, m.name), m.url, m.peerUrl, deadlineMs, m.name, initial))).catch((err: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
+  return {
+    urls: members.map((m) => m.url),
+    async kill(i) {
+      await running[i]?.kill();
+    },
+    async stop() {
+      for (const r of running) await r.kill();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

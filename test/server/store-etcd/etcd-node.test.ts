@@ -1,12 +1,13 @@
 // The etcd command log against a real etcd: two nodes elect one leader and
 // apply one order; a leader whose lease is gone (as when it was paused past
 // its TTL) has its fenced write refused by etcd; snapshots delete the log
-// and a late or restarted node restores from them.
+// and a late or restarted node restores from them; on a three-member etcd,
+// losing one member goes unnoticed.
 import t from 'tap';
 import { Etcd3 } from 'etcd3';
 import { EtcdNode } from '../../../server/store-etcd/etcd-node.js';
 import { ClusterError } from '../../../server/cluster/cluster-node.js';
-import { startEtcd } from '../../support/etcd-server.js';
+import { startEtcd, startEtcdCluster } from '../../support/etcd-server.js';
 import { until } from '../../support/light-process.js';
 
 const etcd = await startEtcd();
@@ -33,11 +34,11 @@ class ListMachine {
   }
 }
 
-async function node(prefix: string, name: string, snapshotEvery = 1000) {
+async function node(prefix: string, name: string, snapshotEvery = 1000, endpoints = [etcd.url]) {
   const sm = new ListMachine();
   const n = await EtcdNode.open<number>({
     nodeName: name, address: { rpc: `${name}:1`, http: `${name}:2` },
-    etcd: { endpoints: [etcd.url], prefix, leaseTtlSec: 2 },
+    etcd: { endpoints, prefix, leaseTtlSec: 2 },
     stateMachine: sm, snapshotEvery, log: () => {},
   });
   open.push(n);
@@ -108,4 +109,20 @@ t.test('snapshots bound the log; a late node and a restart restore from them', a
   t.equal(again.sm.items.length, 150, 'a restart restores the state from etcd');
   await again.n.propose(Buffer.from('next'));
   t.equal(again.sm.items.at(-1), 'next');
+});
+
+t.test('three etcd members: one killed, the leader keeps leading and every proposal commits', async (t) => {
+  const cluster = await startEtcdCluster(3);
+  t.teardown(() => cluster.stop());
+  const a = await node('/t4', 'a', 1000, [...cluster.urls]);
+  const b = await node('/t4', 'b', 1000, [...cluster.urls]);
+  const leader = await leaderOf([a, b]);
+  const follower = leader === a ? b : a;
+  for (let i = 0; i < 20; i++) await leader.n.propose(Buffer.from(`before-${i}`));
+  await cluster.kill(0);
+  for (let i = 0; i < 20; i++) await leader.n.propose(Buffer.from(`after-${i}`));
+  t.ok(leader.n.isLeader(), 'the same node leads');
+  await follower.n.readBarrier();
+  t.equal(follower.sm.items.length, 40, 'the follower has every command');
+  t.same(follower.sm.items, leader.sm.items);
 });
