@@ -123,6 +123,11 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
   let opened: ServerClusterNode<ApplyResult>;
   let raftNode: RaftNode<ApplyResult> | null = null;
   if (cluster?.etcd) {
+    if (existsSync(join(raftDir, 'hardstate'))) {
+      // Its jobs are in that Raft log, not in etcd: starting on etcd would seem to lose them.
+      throw new Error(`the data directory ${config.dataDir} holds a built-in Raft log: start without --store etcd to carry on with it, ` +
+        'or use another --data-dir to run on etcd (Clocktower does not copy a Raft log into etcd)');
+    }
     const etcdNode = await EtcdNode.open<ApplyResult>({
       nodeName: config.nodeName,
       address: { rpc: self.rpc_addr, http: self.http_addr },

@@ -178,3 +178,21 @@ t.test('etcd away: writes answer 503 and nothing fires; back: firing resumes', a
   const after = await call(next.url, 'POST', '/v1/jobs', { name: 'after-etcd', schedule: '@manually', executor: 'shell', executor_config: { command: 'true' } });
   t.equal(after.status, 201, 'writes are accepted again');
 });
+
+t.test('a data dir that holds a built-in Raft log is refused with --store etcd, and kept', async (t) => {
+  const dir = tempDir('ct-etcd-raftdir-');
+  t.teardown(() => dir.remove());
+  const [spec] = await serverSpecs(dir.path, ['r1']);
+  if (!spec) throw new Error('no spec');
+  const raft = await startServerProcess({ ...spec, args: ['--bootstrap-expect', '1'] });
+  await agreedLeader([raft]);
+  t.equal((await call(raft.url, 'POST', '/v1/jobs', { name: 'kept', schedule: '@manually', executor: 'shell', executor_config: { command: 'true' } })).status, 201);
+  await raft.stop();
+  const refused = await run(process.execPath, [mainJs, 'agent', '--server', '--node-name', 'r1', '--data-dir', spec.dataDir, '--rpc-addr', spec.rpcAddr,
+    '--http-addr', spec.httpAddr, '--store', 'etcd', '--etcd-endpoints', etcd.url]).catch((err: { stderr: string; code: number }) => err);
+  t.match(refused.stderr, /holds a built-in Raft log: start without --store etcd/, 'a clear error');
+  const back = await startServerProcess({ ...spec, args: ['--bootstrap-expect', '1'] });
+  t.teardown(() => back.kill9());
+  await agreedLeader([back]);
+  t.equal((await call(back.url, 'GET', '/v1/jobs/kept')).status, 200, 'the Raft data is untouched');
+});
