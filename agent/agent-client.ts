@@ -196,6 +196,7 @@ export class AgentClient {
           this.log(`agent: registered with the leader ${m.registered.server} at ${address}`);
           if (this.leaving) call.write({ leave: {} });
           runner.attach(send, m.registered.output_limit);
+          call.on('drain', () => runner.drained());
           const every = Math.max(20, m.registered.heartbeat_ms);
           heartbeat = setInterval(() => {
             if (Date.now() - heardAt > 3 * every) {

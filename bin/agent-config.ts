@@ -31,6 +31,8 @@ export interface AgentConfig extends LightConfig {
   readonly agentTimeoutMs: number;
   /** On SIGTERM an agent lets running executions finish this long, then stops them. */
   readonly shutdownGraceMs: number;
+  /** HOST:PORT of a listener serving GET /metrics (an agent has no REST API); null: none. */
+  readonly metricsAddr: string | null;
 }
 
 export interface EtcdFlags {
@@ -67,6 +69,7 @@ const agentOptions = {
   capacity: { type: 'string' },
   'agent-timeout': { type: 'string' },
   'shutdown-grace': { type: 'string' },
+  'metrics-addr': { type: 'string' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
 
 export const agentUsage = `Usage: clocktower agent --server [flags]
@@ -97,6 +100,8 @@ Cluster flags (Dkron's):
   --shutdown-grace DURATION
                            on SIGTERM, let this node's running executions finish this long, then
                            stop them and report them stopped (default 30s)
+  --metrics-addr HOST:PORT serve GET /metrics (Prometheus) on this address; for an agent, which
+                           has no REST API (a server serves /metrics on --http-addr as well)
 
 Store flags (servers):
   --store raft|etcd        the replicated command log: the built-in Raft (default), or an existing
@@ -113,7 +118,7 @@ add a fourth later with just --join. Restarted servers rejoin from their data di
 Node flags (as in clocktower light):
   --data-dir DIR  --http-addr HOST:PORT  --node-name NAME  --api-token TOKEN
   --output-limit BYTES  --history-limit N  --max-body-bytes BYTES  --snapshot-every N
-  --plugin-dir DIR (repeatable)
+  --plugin-dir DIR (repeatable)  --log-level debug|info|warn|error  --log-format text|json
   --config FILE  -h, --help
 `;
 
@@ -127,7 +132,9 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
     capacity: positiveInt(raw, 'capacity', 1000),
     agentTimeoutMs: duration(raw, 'agent-timeout', 15_000),
     shutdownGraceMs: duration(raw, 'shutdown-grace', 30_000, true),
+    metricsAddr: str(raw, 'metrics-addr') ?? null,
   };
+  if (agentOnly.metricsAddr !== null) checkHostPort('metrics-addr', agentOnly.metricsAddr);
   if (!server) {
     const join = [...list(raw, 'join'), ...list(raw, 'retry-join')];
     if (join.length === 0) throw new ConfigError('an agent without --server needs --join HOST:PORT (a server\'s --rpc-addr)');

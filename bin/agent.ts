@@ -5,6 +5,10 @@
 import { startAgent } from '../agent/agent.js';
 import type { AgentConfig } from './agent-config.js';
 import { loadPlugins } from './node-plugins.js';
+import type { Observability } from './observability.js';
+import { Metrics } from '../server/observe/metrics.js';
+import { listenMetrics } from '../server/observe/metrics-listener.js';
+import { splitHostPort } from './server.js';
 
 export interface RunningAgentProcess {
   /** Never resolves by itself: an agent runs until it is stopped. */
@@ -12,8 +16,13 @@ export interface RunningAgentProcess {
   close(): Promise<void>;
 }
 
-export function startAgentOnly(config: AgentConfig, log: (line: string) => void): Promise<RunningAgentProcess> {
-  const { registry } = loadPlugins(config.pluginDirs, log);
+export async function startAgentOnly(config: AgentConfig, obs: Observability): Promise<RunningAgentProcess> {
+  const { log } = obs;
+  const metrics = new Metrics('agent');
+  // Listen first: a taken --metrics-addr is a start error, before anything runs.
+  const listener = config.metricsAddr === null ? null : await listenMetrics(metrics, ...splitHostPort(config.metricsAddr));
+  if (listener) log(`agent: metrics on ${listener.url}/metrics`);
+  const { registry } = loadPlugins(config.pluginDirs, log, (name) => metrics.pluginRestarted(name));
   const agent = startAgent({
     node: config.nodeName,
     tags: config.tags,
@@ -24,11 +33,13 @@ export function startAgentOnly(config: AgentConfig, log: (line: string) => void)
     version: config.version,
     log,
   });
-  return Promise.resolve({
+  metrics.watchNode(() => agent.runner.load);
+  return {
     stopped: new Promise<void>(() => {}),
     close: async () => {
       await agent.close();
       await registry.close();
+      await listener?.close();
     },
-  });
+  };
 }

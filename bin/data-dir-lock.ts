@@ -3,6 +3,7 @@
 
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { processAlive } from '../common/process-alive.js';
 
 export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
   await mkdir(dir, { recursive: true });
@@ -16,7 +17,7 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-      if (owner > 0 && owner !== process.pid && isAlive(owner)) {
+      if (owner > 0 && owner !== process.pid && processAlive(owner)) {
         throw new Error(`data directory ${dir} is in use by process ${owner}; stop it or use another --data-dir`);
       }
       await rm(path, { force: true });
@@ -25,11 +26,3 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
   throw new Error(`cannot lock data directory ${dir}`);
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { logFormats, logLevels, type LogFormat, type LogLevel } from '../server/observe/logger.js';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
@@ -23,6 +24,9 @@ export interface LightConfig {
   readonly snapshotEvery: number;
   /** Where plugin programs are looked for, in order (the first holding a name wins). */
   readonly pluginDirs: readonly string[];
+  /** The operator log: the least severe level written, and JSON lines or text. */
+  readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
   readonly version: string;
 }
 
@@ -36,6 +40,8 @@ export const lightOptions = {
   'max-body-bytes': { type: 'string' },
   'snapshot-every': { type: 'string' },
   'plugin-dir': { type: 'string', multiple: true },
+  'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
 } as const satisfies ParseArgsOptionsConfig;
 const options: ParseArgsOptionsConfig = lightOptions;
 
@@ -50,7 +56,7 @@ CLOCKTOWER_HTTP_ADDR, or as a key of the JSON --config file):
   --http-addr HOST:PORT   REST API address (default 127.0.0.1:8080; port 0 picks a free one)
   --node-name NAME        this node's name (default: the host name)
   --api-token TOKEN       require "Authorization: Bearer TOKEN" on every request
-  --output-limit BYTES    output kept per execution, the tail (default 256000)
+  --output-limit BYTES    output kept per execution, the tail (default 256000, at most 2097152)
   --history-limit N       executions kept per job, oldest dropped first (default 100)
   --max-body-bytes BYTES  largest request body accepted (default 1048576)
   --snapshot-every N      log entries between snapshots (default 10000)
@@ -59,7 +65,10 @@ CLOCKTOWER_HTTP_ADDR, or as a key of the JSON --config file):
                           name wins; default: the directory of the clocktower
                           executable, then /etc/clocktower/plugins, or the
                           plugins dir next to the --config file)
-  --config FILE           JSON file with any of the keys above
+  --log-level LEVEL       debug, info (default), warn or error
+  --log-format FORMAT     text (default: one line per event, for a terminal) or json
+                          (one JSON object per line, for a log collector)
+  --config FILE           JSON file with any of the keys above (lines starting with // are comments)
   -h, --help              show this help
 `;
 
@@ -120,11 +129,13 @@ export function lightConfigFrom(raw: RawFlags, version: string): LightConfig {
     httpAddr,
     nodeName: str(raw, 'node-name') ?? hostname(),
     apiToken: str(raw, 'api-token'),
-    outputLimit: positiveInt(raw, 'output-limit', 256_000),
+    outputLimit: atMost(positiveInt(raw, 'output-limit', 256_000), 'output-limit', maxOutputLimit),
     historyLimit: positiveInt(raw, 'history-limit', 100),
     maxBodyBytes: positiveInt(raw, 'max-body-bytes', 1_048_576),
     snapshotEvery: positiveInt(raw, 'snapshot-every', 10_000),
     pluginDirs: pluginDirs(raw),
+    logLevel: oneOf(raw, 'log-level', logLevels, 'info'),
+    logFormat: oneOf(raw, 'log-format', logFormats, 'text'),
     version,
   };
 }
@@ -143,6 +154,15 @@ function pluginDirs(raw: RawFlags): string[] {
   ];
 }
 
+function oneOf<T extends string>(raw: RawFlags, key: string, allowed: readonly T[], fallback: T): T {
+  const v = str(raw, key);
+  if (v === undefined) return fallback;
+  const lower = v.toLowerCase();
+  const found = allowed.find((a) => a === lower);
+  if (found === undefined) throw new ConfigError(`--${key} must be one of ${allowed.join(', ')}, not "${v}"`);
+  return found;
+}
+
 export function checkHostPort(flag: string, value: string): void {
   if (!/^(\[[^\]]+\]|[^:]*):\d{1,5}$/.test(value)) throw new ConfigError(`--${flag} must be HOST:PORT, not "${value}"`);
 }
@@ -152,15 +172,32 @@ export function str(raw: RawFlags, key: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
+/**
+ * The config file: JSON, where a line whose first non-blank characters are
+ * `//` is a comment (a JSON string cannot span lines, so such a line is never
+ * inside one). Comments become blanks of the same length: positions in
+ * JSON errors stay true.
+ */
 function readConfigFile(path: string): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
+    value = JSON.parse(readFileSync(path, 'utf8').replace(/^[ \t]*\/\/.*$/gm, (comment) => ' '.repeat(comment.length)));
   } catch (err) {
     throw new ConfigError(`cannot read config file ${path}: ${err instanceof Error ? err.message : String(err)}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(`${path}: must hold a JSON object`);
   return value as Record<string, unknown>;
+}
+
+/**
+ * The largest --output-limit (2 MiB): a finished execution's output goes into
+ * one log entry, and an entry may take at most 4 MiB.
+ */
+export const maxOutputLimit = 2 * 1024 * 1024;
+
+function atMost(n: number, key: string, max: number): number {
+  if (n > max) throw new ConfigError(`--${key} may be at most ${max}, not ${n}`);
+  return n;
 }
 
 export function positiveInt(raw: RawFlags, key: string, fallback: number): number {

@@ -4,8 +4,9 @@
 // with a cluster of one: the same Raft node, state machine and dispatcher.
 
 import type { LightConfig } from './light-config.js';
+import type { Observability } from './observability.js';
 import { startServer, type RunningServer } from './server.js';
 
-export function startLight(config: LightConfig, log: (line: string) => void): Promise<RunningServer> {
-  return startServer(config, null, log);
+export function startLight(config: LightConfig, obs: Observability): Promise<RunningServer> {
+  return startServer(config, null, obs);
 }

@@ -4,6 +4,7 @@
 // the built-in: installing clocktower-executor-shell is asking for it.
 
 import { availableParallelism } from 'node:os';
+import { isSea } from 'node:sea';
 import { fileURLToPath } from 'node:url';
 import { discoverPlugins } from '../plugins/sdk/discover-plugins.js';
 import type { Executor } from '../plugins/sdk/executor.js';
@@ -13,6 +14,7 @@ import { ShellExecutor } from '../plugins/executors/shell/shell-executor.js';
 import { HttpExecutor } from '../plugins/executors/http/http-executor.js';
 import type { PluginEntry, PluginListing } from '../server/api/routes/plugin-routes.js';
 import { builtinProcessors } from './in-process-processor-host.js';
+import { bundledExecutorNames, pluginRoleArgs } from './bundled-plugins.js';
 
 export interface NodePlugins {
   /** Built-in and plugin executors; closing it stops the plugin programs. */
@@ -26,9 +28,18 @@ export interface NodePlugins {
 /**
  * The executors shipped with Clocktower as plugin programs (kafka, nats,
  * rabbitmq, grpc, pubsub): looked up after the plugin directories, so a
- * user's program of the same name wins, and started on first use.
+ * user's program of the same name wins, and started on first use. From a
+ * checkout or an npm install they are the programs in this directory; the
+ * single executable has no directory beside it and starts itself in the
+ * plugin role instead (bin/bundled-plugins.ts).
  */
 export const bundledPluginDir = fileURLToPath(new URL('../../plugins/bundled', import.meta.url));
+
+/** A bundled executor: the program to start and its arguments. */
+interface BundledProgram {
+  readonly path: string;
+  readonly args: readonly string[];
+}
 
 /**
  * Copies of an executor program to run. A shell plugin spawns a process per
@@ -40,11 +51,16 @@ function instancesOf(executor: string): number {
   return executor === 'shell' ? Math.min(2, availableParallelism()) : 1;
 }
 
-export function loadPlugins(dirs: readonly string[], log: (line: string) => void): NodePlugins {
+export function loadPlugins(dirs: readonly string[], log: (line: string) => void, onRestart?: (name: string) => void): NodePlugins {
+  const single = isSea();
   // The bundled wrappers run the plugin with the node that runs us.
-  process.env['CLOCKTOWER_NODE'] ??= process.execPath;
-  const found = discoverPlugins([...dirs, bundledPluginDir]);
-  const isBundled = (path: string) => path.startsWith(`${bundledPluginDir}/`);
+  if (!single) process.env['CLOCKTOWER_NODE'] ??= process.execPath;
+  const found = discoverPlugins(single ? dirs : [...dirs, bundledPluginDir]);
+  const bundled = new Map<string, BundledProgram>();
+  if (single) {
+    for (const name of bundledExecutorNames) if (!found.executors.has(name)) bundled.set(name, { path: process.execPath, args: pluginRoleArgs(name) });
+  }
+  for (const [name, path] of found.executors) if (path.startsWith(`${bundledPluginDir}/`)) bundled.set(name, { path, args: [] });
   const missing = new Set(found.missingDirs);
   log(`plugins: looking in ${dirs.map((d) => (missing.has(d) ? `${d} (does not exist)` : d)).join(', ') || 'no directories'}, then the bundled ones`);
   for (const s of found.skipped) log(`plugins: skipped ${s.path}: ${s.reason}`);
@@ -53,13 +69,14 @@ export function loadPlugins(dirs: readonly string[], log: (line: string) => void
   const plugins: PluginExecutor[] = [];
   const entries = new Map<string, PluginEntry>(builtins.map((e) => [e.name, { name: e.name, builtin: true }]));
   const eager: PluginExecutor[] = [];
+  for (const [name, { path, args }] of bundled) {
+    plugins.push(new PluginExecutor(name, path, { log, instances: instancesOf(name), args }));
+    entries.set(name, { name, builtin: true, path });
+  }
   for (const [name, path] of found.executors) {
-    const plugin = new PluginExecutor(name, path, { log, instances: instancesOf(name) });
+    if (bundled.has(name)) continue;
+    const plugin = new PluginExecutor(name, path, { log, instances: instancesOf(name), ...(onRestart ? { onRestart } : {}) });
     plugins.push(plugin);
-    if (isBundled(path)) {
-      entries.set(name, { name, builtin: true, path });
-      continue;
-    }
     log(`plugins: executor ${name} is ${path}${entries.has(name) ? ` (replacing the built-in ${name})` : ''}`);
     eager.push(plugin);
     entries.set(name, { name, builtin: false, path });

@@ -8,6 +8,10 @@ import { ConfigError, lightUsage, parseLightConfig } from './light-config.js';
 import { agentUsage, parseAgentConfig } from './agent-config.js';
 import { startServer, type RunningServer } from './server.js';
 import { startAgentOnly } from './agent.js';
+import { runPluginRole } from './bundled-plugins.js';
+import { createLogger, type LogFields } from '../server/observe/logger.js';
+import type { LightConfig } from './light-config.js';
+import type { Observability } from './observability.js';
 
 export interface Io {
   stdout(s: string): void;
@@ -19,7 +23,10 @@ export interface Io {
 export async function run(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'light') return runLight(rest, io);
+  if (command === '--version' || command === '-v') return runClient(['version', ...rest], io);
   if (command === 'agent') return runAgent(rest, io);
+  // Hidden: how the single executable starts its bundled plugins (as itself).
+  if (command === 'plugin') return runPluginRole(rest, io.stderr);
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     io.stdout(topLevelHelp());
     return command === undefined ? 2 : 0;
@@ -28,19 +35,19 @@ export async function run(argv: string[], io: Io): Promise<number> {
 }
 
 async function runLight(argv: string[], io: Io): Promise<number> {
-  return serve(io, lightUsage, () => parseLightConfig(argv, io.env, packageVersion()), (config, log) => startLight(config, log));
+  return serve(io, lightUsage, () => parseLightConfig(argv, io.env, packageVersion()), (config, obs) => startLight(config, obs));
 }
 
 async function runAgent(argv: string[], io: Io): Promise<number> {
-  return serve(io, agentUsage, () => parseAgentConfig(argv, io.env, packageVersion()), (config, log) => config.server ? startServer(config, {
-    rpcAddr: config.rpcAddr, advertiseRpcAddr: config.advertiseRpcAddr, bootstrapExpect: config.bootstrapExpect, join: config.join, raftMultiplier: config.raftMultiplier,
+  return serve(io, agentUsage, () => parseAgentConfig(argv, io.env, packageVersion()), (config, obs) => config.server ? startServer(config, {
+    rpcAddr: config.rpcAddr, advertiseRpcAddr: config.advertiseRpcAddr, bootstrapExpect: config.bootstrapExpect, join: config.join, raftMultiplier: config.raftMultiplier, metricsAddr: config.metricsAddr,
     etcd: config.etcd,
     agents: { tags: config.tags, capacity: config.capacity, heartbeatTimeoutMs: config.agentTimeoutMs, shutdownGraceMs: config.shutdownGraceMs },
-  }, log) : startAgentOnly(config, log));
+  }, obs) : startAgentOnly(config, obs));
 }
 
 /** Parse, start, and run until SIGINT/SIGTERM (or the server stops itself, after leaving its cluster). */
-async function serve<C>(io: Io, usage: string, parse: () => C | 'help', start: (config: C, log: (line: string) => void) => Promise<Pick<RunningServer, 'stopped' | 'close'>>): Promise<number> {
+async function serve<C extends LightConfig>(io: Io, usage: string, parse: () => C | 'help', start: (config: C, obs: Observability) => Promise<Pick<RunningServer, 'stopped' | 'close'>>): Promise<number> {
   let config;
   try {
     config = parse();
@@ -55,17 +62,24 @@ async function serve<C>(io: Io, usage: string, parse: () => C | 'help', start: (
     io.stdout(usage);
     return 0;
   }
-  const log = (line: string) => io.stderr(`${new Date().toISOString()} ${line}\n`);
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat, node: config.nodeName, write: (line) => io.stderr(line) });
+  if (config.apiToken !== undefined) logger.addSecret(config.apiToken);
+  // The parts' plain lines: a line saying something failed is a warning, a fatal one an error.
+  const log = (line: string, fields?: LogFields) => {
+    if (/^fatal\b/.test(line)) logger.error(line, fields);
+    else if (/\b(failed|cannot|refused|unreachable|did not start)\b/.test(line)) logger.warn(line, fields);
+    else logger.info(line, fields);
+  };
   let server: Pick<RunningServer, 'stopped' | 'close'>;
   try {
-    server = await start(config, log);
+    server = await start(config, { logger, log });
   } catch (err) {
-    io.stderr(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    logger.error(err instanceof Error ? err.message : String(err), { event: 'start_failed' });
     return 1;
   }
   await new Promise<void>((resolve) => {
     const stop = (why: string) => {
-      log(`${why}: shutting down`);
+      logger.info(`${why}: shutting down`, { event: 'shutdown', reason: why });
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
       void server.close().then(resolve);

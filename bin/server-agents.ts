@@ -40,7 +40,7 @@ export class ServerAgents {
     readonly outputLimit: number;
     readonly version: string;
     readonly settings: ServerAgentSettings;
-    readonly log: (line: string) => void;
+    readonly log: (line: string, fields?: Readonly<Record<string, unknown>>) => void;
   }) {
     const { settings, log } = options;
     this.host = new AgentExecutorHost({

@@ -30,6 +30,10 @@ import { PluginProcessorHost } from './plugin-processor-host.js';
 import { ServerAgents, type ServerAgentSettings } from './server-agents.js';
 import { lockDataDir } from './data-dir-lock.js';
 import type { LightConfig } from './light-config.js';
+import type { Observability } from './observability.js';
+import { Metrics } from '../server/observe/metrics.js';
+import { ExecutionTelemetry } from '../server/dispatch/execution-telemetry.js';
+import { listenMetrics } from '../server/observe/metrics-listener.js';
 
 export interface ClusterSettings {
   readonly rpcAddr: string;
@@ -39,6 +43,8 @@ export interface ClusterSettings {
   readonly raftMultiplier: number;
   /** With --store etcd: the command log and the leader election live in this etcd instead of the built-in Raft. */
   readonly etcd?: EtcdFlags | null;
+  /** A second listener serving only GET /metrics (null: none; /metrics is on the API as well). */
+  readonly metricsAddr?: string | null;
   /** This server's own agent, and the agents that connect to it. */
   readonly agents: ServerAgentSettings;
 }
@@ -47,19 +53,20 @@ export interface RunningServer {
   /** The API's address, e.g. http://127.0.0.1:8080. */
   readonly url: string;
   readonly state: StateMachine;
+  readonly metrics: Metrics;
   /** Resolves when the server asks to stop itself (after leaving the cluster). */
   readonly stopped: Promise<void>;
   close(): Promise<void>;
 }
 
-type Log = (line: string) => void;
+type Log = Observability['log'];
 
-export async function startServer(config: LightConfig, cluster: ClusterSettings | null, log: Log): Promise<RunningServer> {
+export async function startServer(config: LightConfig, cluster: ClusterSettings | null, obs: Observability): Promise<RunningServer> {
   const unlock = await lockDataDir(config.dataDir);
   const cleanups: (() => Promise<void>)[] = [unlock];
   const cleanup = async () => { for (const c of cleanups.splice(0).reverse()) await c().catch(() => {}); };
   try {
-    return await compose(config, cluster, log, cleanups, cleanup);
+    return await compose(config, cluster, obs, cleanups, cleanup);
   } catch (err) {
     await cleanup();
     throw err;
@@ -82,16 +89,20 @@ function refuseRenamedLightNode(config: LightConfig, members: readonly string[])
   );
 }
 
-async function compose(config: LightConfig, cluster: ClusterSettings | null, log: Log, cleanups: (() => Promise<void>)[], cleanup: () => Promise<void>): Promise<RunningServer> {
+async function compose(config: LightConfig, cluster: ClusterSettings | null, obs: Observability, cleanups: (() => Promise<void>)[], cleanup: () => Promise<void>): Promise<RunningServer> {
+  const { log } = obs;
   const now = () => Date.now();
   const state = new StateMachine({ historyLimit: config.historyLimit });
+  const metrics = new Metrics('server');
+  // Executions are counted and logged by the server that proposed their commands (see ExecutionTelemetry).
+  const telemetry = new ExecutionTelemetry({ state, now, metrics, log: obs.logger });
   const raftDir = join(config.dataDir, 'raft');
   const self: Identity__Output = { node: config.nodeName, rpc_addr: cluster?.advertiseRpcAddr ?? '', http_addr: config.httpAddr };
   let node: RaftNode<ApplyResult> | null = null;
   let transport: RaftMessageTransport = { send: () => {}, setPeer: () => {}, removePeer: () => {} };
   let raftTransport: RaftTransport | null = null;
   const known = new Map<string, Identity__Output>();
-  const plugins = loadPlugins(config.pluginDirs, log);
+  const plugins = loadPlugins(config.pluginDirs, log, (name) => metrics.pluginRestarted(name));
   const executorRegistry = plugins.registry;
   const agents = cluster ? new ServerAgents({
     nodeName: config.nodeName, rpcAddr: cluster.advertiseRpcAddr, join: cluster.join, state, executors: executorRegistry,
@@ -116,7 +127,10 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
   }
 
   const stateMachine = {
-    apply: (data: Uint8Array, index: number) => state.apply(decodeCommand(data), index),
+    apply: (data: Uint8Array, index: number, own: boolean) => {
+      const command = decodeCommand(data);
+      return telemetry.apply(own, command, () => state.apply(command, index));
+    },
     snapshot: () => state.snapshot(),
     restore: (data: Uint8Array) => state.restore(data),
   };
@@ -173,7 +187,9 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
       stateMachine,
       onFatal: (err) => log(`fatal: the log cannot be written, refusing further writes: ${err.message}`),
       log,
+      metrics,
     });
+    metrics.watchRaft(() => ({ term: opened.term(), commitIndex: opened.commitIndex(), appliedIndex: opened.appliedIndex(), leader: opened.isLeader() }));
     node = opened;
     cleanups.push(() => opened.close());
     if (!cluster && !fresh) refuseRenamedLightNode(config, opened.members().map((m) => m.name));
@@ -206,7 +222,7 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
   cleanups.push(() => host.close());
   if (agents) cleanups.push(() => agents.close());
   // Built-in processors run in-process; a discovered program of the same name replaces one.
-  const processors = new PluginProcessorHost(plugins.processors, { alongside: builtinProcessors(), log });
+  const processors = new PluginProcessorHost(plugins.processors, { alongside: builtinProcessors(), log, onRestart: (name) => metrics.pluginRestarted(name) });
   cleanups.push(() => processors.close());
   const dispatcher = new Dispatcher({
     nodeName: config.nodeName,
@@ -221,6 +237,8 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
     onError: (err) => log(`dispatch: ${err instanceof Error ? err.message : String(err)}`),
   });
   cleanups.push(() => dispatcher.shutdown());
+  metrics.watchRunning(() => dispatcher.busy().length);
+  if (agents) metrics.watchAgents(() => agents.host.status());
   if (agents) {
     cleanups.push(async () => {
       dispatcher.stopLeading();
@@ -248,6 +266,14 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
       admin: raftNode ? clusterAdmin(raftNode, config, () => stopRequested(), log) : etcdAdmin(opened, cluster.etcd?.endpoints ?? [], () => stopRequested(), log),
     } : {}),
     ...(agents ? { agents: () => agents.host.status() } : {}),
+    metrics: {
+      text: () => metrics.text(),
+      contentType: metrics.contentType,
+      request: (method, route, status, seconds) => {
+        metrics.request(method, route, status, seconds);
+        obs.logger.debug('api request', { event: 'api_request', method, route, status, duration_ms: Math.round(seconds * 1000) });
+      },
+    },
   });
   opened.onLeadershipChange((leading) => {
     if (leading) {
@@ -267,9 +293,14 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, log
   const address = await api.listen(h, p);
   cleanups.push(() => api.close());
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  if (cluster?.metricsAddr) {
+    const listener = await listenMetrics(metrics, ...splitHostPort(cluster.metricsAddr));
+    cleanups.push(() => listener.close());
+    log(`metrics on ${listener.url}/metrics`);
+  }
   log(`clocktower ${cluster ? 'server' : 'light'}: node ${config.nodeName}, ${state.jobCount} jobs, data in ${config.dataDir}, API on ${url}${cluster ? `, RPC on ${cluster.rpcAddr}` : ''}`);
   let closing: Promise<void> | null = null;
-  return { url, state, stopped, close: () => (closing ??= cleanup()) };
+  return { url, state, metrics, stopped, close: () => (closing ??= cleanup()) };
 }
 
 /** Send a write that reached this follower to the leader's API, and relay the answer. */

@@ -16,6 +16,13 @@ export interface PluginOptions {
   readonly startTimeoutMs?: number;
   /** Lines the program writes to stderr, or to stdout after the handshake. */
   readonly log?: (line: string) => void;
+  /**
+   * Arguments to start the program with (default none): the single
+   * executable runs its bundled plugins as itself with `plugin executor NAME`.
+   */
+  readonly args?: readonly string[];
+  /** Called each time the program is started again after its previous process ended (or failed to start). */
+  readonly onRestart?: (name: string) => void;
 }
 
 export class PluginError extends Error {
@@ -43,6 +50,7 @@ export class PluginProcess<C extends { close(): void }> {
   /** The last start failure, while calls are refused without trying again. */
   private failed: { error: PluginError; atMs: number; retryAtMs: number } | null = null;
   private retryMs = firstRetryMs;
+  private launches = 0;
 
   constructor(
     readonly name: string,
@@ -91,7 +99,8 @@ export class PluginProcess<C extends { close(): void }> {
 
   private async launch(): Promise<RunningPlugin<C>> {
     const log = this.options.log ?? (() => {});
-    const child = spawn(this.program, [], {
+    if (this.launches++ > 0) this.options.onRestart?.(this.name);
+    const child = spawn(this.program, [...(this.options.args ?? [])], {
       env: { ...process.env, [magicCookieKey]: magicCookieValue },
       stdio: ['pipe', 'pipe', 'pipe'],
       // Its own process group, so a failed start kills what it started too.

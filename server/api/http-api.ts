@@ -19,6 +19,7 @@ import { agentRoutes } from './routes/agent-routes.js';
 import type { AgentStatus } from '../dispatch/agent-executor-host.js';
 import { raftRoutes, type ClusterAdmin } from './routes/raft-routes.js';
 import { pluginRoutes, type PluginListing } from './routes/plugin-routes.js';
+import { metricsRoutes } from './routes/metrics-routes.js';
 import type { Reply, Route, RouteRequest } from './routes/route.js';
 import { ConnectionLimit, defaultMaxConnections } from './connection-limit.js';
 
@@ -49,6 +50,17 @@ export interface ApiOptions {
   readonly plugins?: PluginListing;
   /** In a cluster: the agents connected to this server (the leader). */
   readonly agents?: () => AgentStatus[];
+  /** GET /metrics, and the count and latency of every request. */
+  readonly metrics?: ApiMetrics;
+}
+
+/** What the API needs from a metrics registry. */
+export interface ApiMetrics {
+  /** Everything, in the Prometheus text format. */
+  text(): Promise<string>;
+  readonly contentType: string;
+  /** One answered request; `route` is the route's pattern (`/v1/jobs/{name}`), never the raw path. */
+  request(method: string, route: string, status: number, seconds: number): void;
 }
 
 export interface ForwardedRequest {
@@ -66,12 +78,15 @@ export type ApiContext = ApiOptions;
 
 export class HttpApi {
   private readonly routes: Route[];
+  /** Each route's pattern as a label: `/v1/jobs/{name}`. */
+  private readonly labels: { pattern: RegExp; label: string }[];
   private readonly server: Server;
   private readonly token: Buffer | null;
   private readonly connections: ConnectionLimit;
 
   constructor(private readonly ctx: ApiContext) {
-    this.routes = [...clusterRoutes, ...raftRoutes, ...pluginRoutes, ...jobRoutes, ...executionRoutes, ...agentRoutes];
+    this.routes = [...clusterRoutes, ...metricsRoutes, ...raftRoutes, ...pluginRoutes, ...jobRoutes, ...executionRoutes, ...agentRoutes];
+    this.labels = [...new Set(this.routes.map((r) => r.pattern))].map((pattern) => ({ pattern, label: routeLabel(pattern) }));
     this.token = ctx.apiToken ? Buffer.from(`Bearer ${ctx.apiToken}`) : null;
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 65_000;
@@ -101,6 +116,7 @@ export class HttpApi {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     res.once('finish', () => this.connections.answered(req.socket));
+    const started = performance.now();
     let reply: Reply;
     try {
       reply = await this.route(req);
@@ -109,9 +125,18 @@ export class HttpApi {
       if (reply.status === 413) res.setHeader('connection', 'close');
     }
     const pretty = (req.url ?? '').includes('pretty');
-    const body = typeof reply.body === 'string' && reply.raw ? reply.body : JSON.stringify(reply.body, null, pretty ? 2 : undefined);
-    res.writeHead(reply.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), ...reply.headers });
+    const body = typeof reply.body === 'string' && (reply.raw || reply.contentType) ? reply.body : JSON.stringify(reply.body, null, pretty ? 2 : undefined);
+    res.writeHead(reply.status, { 'content-type': reply.contentType ?? 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), ...reply.headers });
     res.end(body);
+    this.ctx.metrics?.request(req.method ?? '', this.labelOf(req.url ?? '/'), reply.status, (performance.now() - started) / 1000);
+  }
+
+  /** The pattern of the route a request target matches, or "unmatched" (the label's values stay few). */
+  private labelOf(target: string): string {
+    const q = target.indexOf('?');
+    const raw = q >= 0 ? target.slice(0, q) : target;
+    const path = raw.length > 1 ? raw.replace(/\/+$/, '') : raw;
+    return this.labels.find((l) => l.pattern.test(path))?.label ?? 'unmatched';
   }
 
   private async route(req: IncomingMessage): Promise<Reply> {
@@ -155,6 +180,11 @@ export class HttpApi {
       throw new ApiError('CT_API_UNAUTHORIZED', 'missing or wrong API token: send "Authorization: Bearer <token>"');
     }
   }
+}
+
+/** `/^\/v1\/jobs\/(?<name>[^/]+)$/` -> `/v1/jobs/{name}`. */
+export function routeLabel(pattern: RegExp): string {
+  return pattern.source.replace(/^\^/, '').replace(/\$$/, '').replace(/\(\?<(\w+)>[^)]*\)/g, '{$1}').replaceAll('\\/', '/');
 }
 
 /** Node's HTTP parser refused the request: answer JSON like every other error, then close. */

@@ -13,7 +13,12 @@ export interface Member {
 
 /** The state machine the node drives: it applies committed entries in order. */
 export interface ReplicatedStateMachine<R> {
-  apply(data: Uint8Array, index: number): R;
+  /**
+   * `own`: this server led the Raft term of the entry, in this process, so
+   * it is the one server that proposed it (for counting an effect once
+   * across the cluster; a replay after a restart is never `own`).
+   */
+  apply(data: Uint8Array, index: number, own: boolean): R;
   snapshot(): Uint8Array;
   restore(data: Uint8Array): void;
 }
@@ -44,7 +49,7 @@ export interface ServerClusterNode<R> extends ClusterNode<R> {
 export class ClusterError extends Error {
   override readonly name = 'ClusterError';
   constructor(
-    readonly code: 'CT_CLUSTER_NOT_LEADER' | 'CT_CLUSTER_CLOSED' | 'CT_CLUSTER_STORAGE',
+    readonly code: 'CT_CLUSTER_NOT_LEADER' | 'CT_CLUSTER_CLOSED' | 'CT_CLUSTER_STORAGE' | 'CT_CLUSTER_ENTRY_TOO_LARGE',
     message: string,
     options?: { cause?: unknown },
   ) {

@@ -40,9 +40,27 @@ export interface RaftNodeOptions<R> {
   readonly electionTicks?: number;
   /** Take a snapshot and compact the log every this many applied entries. */
   readonly snapshotEvery?: number;
+  /**
+   * ... or once the entries applied since the last snapshot hold this many
+   * bytes (default 64 MiB), or as many as the last snapshot if that is
+   * larger (so a large state is not written again for every few entries):
+   * the log kept in memory stays bounded however large the entries are.
+   */
+  readonly snapshotBytes?: number;
+  /** The largest entry a proposal may make (default maxEntryBytes); a larger one is refused. */
+  readonly maxEntryBytes?: number;
   readonly random?: () => number;
   readonly onFatal?: (err: Error) => void;
-  readonly log?: (line: string) => void;
+  readonly log?: (line: string, fields?: Readonly<Record<string, unknown>>) => void;
+  readonly metrics?: RaftMetrics;
+}
+
+/** What the driver reports to a metrics registry. */
+export interface RaftMetrics {
+  /** A new leader is known (this server or another). */
+  leaderChanged(): void;
+  /** One batch of entries was appended to the log and fsynced. */
+  persisted(entries: number, seconds: number): void;
 }
 
 interface Waiter<R> {
@@ -60,6 +78,14 @@ interface ReadWaiter {
 
 const readTimeoutMs = 5000;
 
+/**
+ * The largest log entry (4 MiB). With the core's 1 MiB of entries per
+ * append message, no Raft message is larger than this plus its header,
+ * far below the 64 MiB gRPC receive limit of the transport.
+ */
+export const maxEntryBytes = 4 * 1024 * 1024;
+const defaultSnapshotBytes = 64 * 1024 * 1024;
+
 export class RaftNode<R> implements ClusterNode<R> {
   readonly nodeName: string;
   private readonly core: RaftCore;
@@ -72,6 +98,8 @@ export class RaftNode<R> implements ClusterNode<R> {
   private persisted: HardState;
   private applied: number;
   private sinceSnapshot = 0;
+  private sinceSnapshotBytes = 0;
+  private lastSnapshotBytes = 0;
   private processing = false;
   private scheduled = false;
   private closed = false;
@@ -80,6 +108,9 @@ export class RaftNode<R> implements ClusterNode<R> {
   private leaderSince: { term: number; index: number } | null = null;
   private announcedLeader = false;
   private nextReadId = 0;
+  /** Terms this process led: an entry of one of them was proposed here. */
+  private readonly ledTerms = new Set<number>();
+  private knownLeader: string | null = null;
 
   private constructor(
     private readonly log: DiskLog,
@@ -89,6 +120,7 @@ export class RaftNode<R> implements ClusterNode<R> {
     this.nodeName = options.nodeName;
     this.persisted = restored.hardState;
     this.applied = restored.applied;
+    this.lastSnapshotBytes = restored.snapshot?.data.length ?? 0;
     const electionTicks = options.electionTicks ?? 10;
     this.core = new RaftCore({
       id: options.nodeName, electionTicks, heartbeatTicks: Math.max(1, Math.floor(electionTicks / 10)),
@@ -148,14 +180,21 @@ export class RaftNode<R> implements ClusterNode<R> {
       while (this.core.hasReady() && !this.closed) {
         const rd = this.core.ready();
         if (rd.snapshot) await this.log.saveSnapshot(rd.snapshot);
-        if (rd.entries.length > 0) await this.log.append(rd.entries);
+        if (rd.entries.length > 0) {
+          const t0 = performance.now();
+          await this.log.append(rd.entries);
+          this.options.metrics?.persisted(rd.entries.length, (performance.now() - t0) / 1000);
+        }
         // Term and vote must be durable before we answer anyone; the commit
-        // index need not be (it is learned again), so it rides along only.
+        // index need not be (it is learned again): it rides along, and
+        // setCommit below records it cheaply for the check on open.
         if (rd.hardState && (rd.hardState.term !== this.persisted.term || rd.hardState.vote !== this.persisted.vote)) {
           await this.log.setHardState(rd.hardState);
           this.persisted = rd.hardState;
         }
         this.options.transport.send(rd.messages);
+        // Recorded so a restart can tell a log cut short from a torn write (no fsync of its own).
+        if (rd.hardState) await this.log.setCommit(rd.hardState.commit);
         if (rd.snapshot) this.restoreSnapshot(rd.snapshot);
         for (const e of rd.committed) this.applyEntry(e);
         for (const rs of rd.readStates) {
@@ -180,6 +219,7 @@ export class RaftNode<R> implements ClusterNode<R> {
   private applyEntry(e: Entry): void {
     this.applied = e.index;
     this.sinceSnapshot++;
+    this.sinceSnapshotBytes += e.data.length;
     if (e.type === EntryType.ConfChange) {
       const cc = decodeConfChange(e.data);
       const conf = this.core.applyConfChange(cc);
@@ -191,7 +231,7 @@ export class RaftNode<R> implements ClusterNode<R> {
     }
     this.rejectAt(this.confWaiting, e.index, 'another entry took the place of this membership change; it was not applied');
     // A new leader's empty no-op has nothing to apply.
-    const result = e.data.length > 0 ? this.options.stateMachine.apply(e.data, e.index) : undefined;
+    const result = e.data.length > 0 ? this.options.stateMachine.apply(e.data, e.index, this.ledTerms.has(e.term)) : undefined;
     const waiter = this.waiting.get(e.index);
     if (waiter === undefined) return;
     this.waiting.delete(e.index);
@@ -235,14 +275,19 @@ export class RaftNode<R> implements ClusterNode<R> {
     for (const [id, a] of members) this.learnAddress(id, a);
     this.applied = snapshot.meta.index;
     this.sinceSnapshot = 0;
+    this.sinceSnapshotBytes = 0;
+    this.lastSnapshotBytes = snapshot.data.length;
     // Proposals at or below the snapshot can no longer be matched to a result.
     this.rejectPending(new ClusterError('CT_CLUSTER_NOT_LEADER', 'replaced by a snapshot from the leader; outcome unknown'), snapshot.meta.index);
   }
 
   private async maybeSnapshot(): Promise<void> {
-    if (this.sinceSnapshot < (this.options.snapshotEvery ?? 10_000)) return;
+    const byteBudget = Math.max(this.options.snapshotBytes ?? defaultSnapshotBytes, this.lastSnapshotBytes);
+    if (this.sinceSnapshot < (this.options.snapshotEvery ?? 10_000) && this.sinceSnapshotBytes < byteBudget) return;
     this.sinceSnapshot = 0;
+    this.sinceSnapshotBytes = 0;
     const data = joinSnapshot(this.addresses, this.options.stateMachine.snapshot());
+    this.lastSnapshotBytes = data.length;
     const snapshot = this.core.compact(this.applied, data);
     if (snapshot) await this.log.saveSnapshot(snapshot);
   }
@@ -266,7 +311,11 @@ export class RaftNode<R> implements ClusterNode<R> {
   }
 
   private onSoftState(): void {
+    const leader = this.core.leader;
+    if (leader !== null && leader !== this.knownLeader) this.options.metrics?.leaderChanged();
+    this.knownLeader = leader;
     if (this.core.role === 'leader') {
+      this.ledTerms.add(this.core.term);
       if (this.leaderSince?.term !== this.core.term) this.leaderSince = { term: this.core.term, index: this.core.lastIndex() };
     } else {
       this.leaderSince = null;
@@ -285,7 +334,8 @@ export class RaftNode<R> implements ClusterNode<R> {
     const leading = this.core.role === 'leader' && this.leaderSince !== null && this.applied >= this.leaderSince.index;
     if (leading === this.announcedLeader) return;
     this.announcedLeader = leading;
-    this.options.log?.(leading ? `raft: ${this.nodeName} leads term ${this.core.term}` : `raft: ${this.nodeName} no longer leads`);
+    this.options.log?.(leading ? `raft: ${this.nodeName} leads term ${this.core.term}` : `raft: ${this.nodeName} no longer leads`,
+      { event: 'leadership_changed', leading, term: this.core.term });
     for (const l of this.listeners) l(leading);
   }
 
@@ -306,7 +356,7 @@ export class RaftNode<R> implements ClusterNode<R> {
   private stepDownEverywhere(): void {
     if (!this.announcedLeader) return;
     this.announcedLeader = false;
-    this.options.log?.(`raft: ${this.nodeName} no longer leads`);
+    this.options.log?.(`raft: ${this.nodeName} no longer leads`, { event: 'leadership_changed', leading: false, term: this.core.term });
     for (const l of this.listeners) l(false);
   }
 
@@ -338,6 +388,10 @@ export class RaftNode<R> implements ClusterNode<R> {
     const bad = this.usable();
     if (bad) return Promise.reject(bad);
     if (!this.announcedLeader) return Promise.reject(this.notLeader());
+    const max = this.options.maxEntryBytes ?? maxEntryBytes;
+    if (data.length > max) {
+      return Promise.reject(new ClusterError('CT_CLUSTER_ENTRY_TOO_LARGE', `this change takes ${data.length} bytes; a log entry may take at most ${max} (make it smaller, e.g. restore fewer jobs at once)`));
+    }
     const at = this.core.propose(data);
     if (at === null) return Promise.reject(this.notLeader());
     this.schedule();
@@ -400,6 +454,10 @@ export class RaftNode<R> implements ClusterNode<R> {
 
   lastIndex(): number {
     return this.core.lastIndex();
+  }
+
+  commitIndex(): number {
+    return this.core.commitIndex;
   }
 
   appliedIndex(): number {

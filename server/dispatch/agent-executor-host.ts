@@ -50,7 +50,8 @@ export interface AgentHostOptions {
   /** Save-time check of an executor config (the built-in executors' rules). */
   readonly validate?: (executor: string, config: Readonly<Record<string, string>>) => string | null | Promise<string | null>;
   readonly random?: () => number;
-  readonly log?: (line: string) => void;
+  /** Operator log; agent joins and leaves carry fields (event, agent). */
+  readonly log?: (line: string, fields?: Readonly<Record<string, unknown>>) => void;
 }
 
 interface Pending {
@@ -95,7 +96,7 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
   private readonly random: () => number;
-  private readonly log: (line: string) => void;
+  private readonly log: (line: string, fields?: Readonly<Record<string, unknown>>) => void;
   /**
    * The agents as forFire() sees them during one planning pass (one
    * event-loop turn): listed once, not once per fire, and each fire chosen
@@ -131,7 +132,7 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
         servers: this.options.servers(), output_limit: this.options.outputLimit,
       },
     });
-    this.log(`agents: ${s.node} connected (tags ${describeTags(s.tags)}, executors ${s.executors.join(',')}, capacity ${s.capacity})`);
+    this.log(`agents: ${s.node} connected (tags ${describeTags(s.tags)}, executors ${s.executors.join(',')}, capacity ${s.capacity})`, { event: 'agent_joined', agent: s.node });
     for (const p of this.pending.values()) {
       if (p.node !== s.node) continue;
       this.clearLost(p);
@@ -184,7 +185,7 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
    */
   disconnect(s: AgentSession, silent = false): void {
     if (!this.registry.disconnect(s)) return;
-    this.log(`agents: ${s.node} disconnected${s.leaving ? ' (left)' : silent ? ` (silent for ${this.options.heartbeatTimeoutMs} ms)` : ''}`);
+    this.log(`agents: ${s.node} disconnected${s.leaving ? ' (left)' : silent ? ` (silent for ${this.options.heartbeatTimeoutMs} ms)` : ''}`, { event: 'agent_left', agent: s.node, reason: s.leaving ? 'left' : silent ? 'silent' : 'disconnected' });
     for (const p of this.pending.values()) {
       if (p.node !== s.node) continue;
       if (s.leaving) this.finish(p, lost(`lost: agent ${s.node} left while this execution ran`));
@@ -208,7 +209,9 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
       s.link.close('this server no longer leads');
       this.registry.disconnect(s);
     }
-    for (const p of [...this.pending.values()]) this.finish(p, lost('lost: this server stopped leading while the execution ran; the new leader reclaims it'));
+    for (const p of [...this.pending.values()]) {
+      this.finish(p, { ...lost('this server stopped leading while the execution ran; the next leader reclaims it'), abandoned: true });
+    }
     this.resumable.clear();
     this.awaitingAck.clear();
   }

@@ -17,6 +17,8 @@
 
 import {
   CommandType,
+  frame,
+  unframe,
   type Command,
   type DeleteExecutions,
   type DeleteJob,
@@ -270,13 +272,20 @@ export class StateMachine {
     }
     const executions: Execution[] = [];
     const skips: SkippedFires[] = [];
+    // Jobs whose schedule changed after the leader planned: their plan is stale.
+    const stale = new Set<string>();
+    for (const { jobName, planned } of c.lastScheduled) {
+      const job = this.records.get(jobName)?.job;
+      if (job && planned && (planned.schedule !== job.schedule || planned.timezone !== job.timezone || planned.anchorMs !== job.anchorMs)) stale.add(jobName);
+    }
     for (const s of c.skips) {
       const r = this.records.get(s.jobName);
-      if (r) skips.push(this.addSkip(r, { ...s, recordedAtMs: c.atMs }));
+      if (r && !stale.has(s.jobName)) skips.push(this.addSkip(r, { ...s, recordedAtMs: c.atMs }));
     }
     for (const f of c.fires) {
       const r = this.records.get(f.jobName);
       if (!r) continue; // deleted after the leader planned the fire
+      if (f.trigger === 'schedule' && stale.has(f.jobName)) continue;
       if (r.job.concurrency === 'forbid' && r.active > 0) {
         skips.push(this.addSkip(r, {
           jobName: f.jobName, firstMs: f.scheduledAtMs, lastMs: f.scheduledAtMs, count: 1, reason: 'forbid_running', recordedAtMs: c.atMs,
@@ -297,7 +306,7 @@ export class StateMachine {
     }
     for (const { jobName, atMs } of c.lastScheduled) {
       const r = this.records.get(jobName);
-      if (r && atMs > r.job.lastScheduledMs) r.job = jobWith(r.job, { lastScheduledMs: atMs });
+      if (r && !stale.has(jobName) && atMs > r.job.lastScheduledMs) r.job = jobWith(r.job, { lastScheduledMs: atMs });
     }
     return { ok: true, executions, skips };
   }
@@ -456,14 +465,32 @@ export class StateMachine {
 
   // ---- snapshots -----------------------------------------------------------
 
+  /** Framed as FinishExecutions is (see commands.ts): outputs stored raw after a JSON head. */
   snapshot(): Uint8Array {
-    const jobs = [...this.records.values()].map((r) => ({ job: r.job, executions: r.executions, skips: r.skips }));
-    return new TextEncoder().encode(JSON.stringify({ v: 1, nextSeq: this.nextSeq, appliedIndex: this.appliedIndex, jobs }));
+    const outputs: Uint8Array[] = [];
+    const jobs = [...this.records.values()].map((r) => ({
+      job: r.job,
+      executions: r.executions.map((e) => {
+        const bytes = snapshotEncoder.encode(e.output);
+        outputs.push(bytes);
+        return { ...e, output: bytes.length };
+      }),
+      skips: r.skips,
+    }));
+    return frame(framedSnapshot, { v: 2, nextSeq: this.nextSeq, appliedIndex: this.appliedIndex, jobs }, outputs);
   }
 
   restore(data: Uint8Array): void {
-    const parsed = JSON.parse(new TextDecoder().decode(data)) as SnapshotShape;
-    if (parsed.v !== 1) throw new StateInvariantError(`snapshot format ${String(parsed.v)} is not known to this server`);
+    let parsed: SnapshotShape;
+    if (data[0] === framedSnapshot) {
+      const { head, blob } = unframe(data, 'snapshot');
+      const h = head as SnapshotShape & { jobs: { executions: (Omit<Execution, 'output'> & { output: unknown })[] }[] };
+      if (h.v !== 2) throw new StateInvariantError(`snapshot format ${String(h.v)} is not known to this server`);
+      parsed = { ...h, jobs: h.jobs.map((j) => ({ ...j, executions: j.executions.map((e) => ({ ...e, output: blob(e.output) })) })) };
+    } else {
+      parsed = JSON.parse(new TextDecoder().decode(data)) as SnapshotShape;
+      if (parsed.v !== 1) throw new StateInvariantError(`snapshot format ${String(parsed.v)} is not known to this server`);
+    }
     this.records.clear();
     this.byId.clear();
     this.nextSeq = parsed.nextSeq;
@@ -475,6 +502,10 @@ export class StateMachine {
     }
   }
 }
+
+/** A snapshot's first byte: `{` for the JSON form (v1), this for the framed form (v2). */
+const framedSnapshot = 0x02;
+const snapshotEncoder = new TextEncoder();
 
 interface SnapshotShape {
   v: number;

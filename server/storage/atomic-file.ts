@@ -4,7 +4,8 @@
 import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
-export async function writeAtomic(path: string, data: Uint8Array): Promise<void> {
+/** `step` (a test hook) is called once the temp file is durable and again once it is renamed. */
+export async function writeAtomic(path: string, data: Uint8Array, step?: (what: 'temp-synced' | 'renamed') => void): Promise<void> {
   const tmp = `${path}.tmp`;
   const fh = await open(tmp, 'w');
   try {
@@ -13,7 +14,9 @@ export async function writeAtomic(path: string, data: Uint8Array): Promise<void>
   } finally {
     await fh.close();
   }
+  step?.('temp-synced');
   await rename(tmp, path);
+  step?.('renamed');
   await syncDir(dirname(path));
 }
 

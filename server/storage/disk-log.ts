@@ -3,33 +3,49 @@
 // Layout of the directory:
 //   <first index, 20 digits>.seg   log segments: length-prefixed, checksummed records
 //   hardstate                      term, vote, commit (checksummed, replaced atomically)
+//   commit                         the latest commit index (checksummed, rewritten in place)
 //   <index>-<term>.snap            snapshots (checksummed, written atomically; 2 kept)
 //
 // Group commit: appends queue while a write is in flight; each flush writes
 // every queued record with one write() (repeated if it comes back short) and
-// one fdatasync(), then resolves
-// all of their promises. 64 concurrent appenders cost one fsync per batch,
-// not 64.
+// one fdatasync(), then resolves all of their promises. 64 concurrent
+// appenders cost one fsync per batch, not 64. Each write starts with a batch
+// marker giving its length (record-codec.ts).
 //
-// Recovery tells a torn tail from corruption: only the LAST segment may end
-// badly, and only in a way a crash mid-write leaves — a record that runs past
-// the end of the file, a bad record that is the last thing in the file, or a
-// zero-filled remainder. That tail is cut off (the file truncated at the last
-// whole record). Anything else — a bad record with more data after it, a bad
-// record in an earlier segment, an index that does not follow on, a damaged
-// hard-state or snapshot file — throws CT_STORAGE_CORRUPT naming the file and
-// offset, so the server stops instead of serving wrong data.
+// Recovery tells a torn tail from corruption. Only one write is ever in
+// flight, and it is synced before the next starts, so a crash can damage only
+// the last batch of the last segment: damage inside a batch that the file
+// goes on past, in an earlier segment, or in a marker with a valid marker after
+// it is corruption. A torn last batch is cut back to its last whole record.
+// The commit index is recorded too (in `commit` as it advances, and in the
+// hard state): a log that ends before it lost entries known committed — a
+// truncated file passes every other check — and is corruption as well.
+// Corruption (and a damaged hard-state or snapshot file, or an index that
+// does not follow on) throws CT_STORAGE_CORRUPT naming the file and offset and
+// changes nothing, so the server stops instead of serving wrong data.
+//
+// A snapshot is installed in steps that are each safe to crash after (see
+// saveSnapshot); recovery finishes whichever step was interrupted.
 
+import { constants } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { emptyHardState, type Entry, type HardState, type Snapshot, type SnapshotMeta } from '../raft/types.js';
 import { writeAtomic, syncDir } from './atomic-file.js';
-import { decodeRecord, encodeRecord, openBlob, sealBlob } from './record-codec.js';
+import { decodeRecord, encodeBatchMarker, encodeRecord, markerAfter, markerBytes, openBlob, sealBlob } from './record-codec.js';
 import { corrupt, io, StorageError } from './storage-error.js';
+
+/** The steps of a snapshot install, in order (each may be crashed after, see DiskLogOptions.onStep). */
+export const snapshotSteps = [
+  'snapshot-temp-synced', 'snapshot-renamed', 'snapshot-durable', 'segment-removed', 'segments-removed', 'snapshot-installed', 'old-snapshots-removed',
+] as const;
+export type SnapshotStep = (typeof snapshotSteps)[number];
 
 export interface DiskLogOptions {
   /** Start a new segment once the current one is this large. */
   readonly segmentBytes?: number;
+  /** A test hook called after each step of a snapshot install ('segment-removed' after each segment), to crash there. */
+  readonly onStep?: (step: SnapshotStep) => void;
 }
 
 export interface Recovered {
@@ -56,6 +72,7 @@ interface PendingAppend {
 
 const segmentName = (first: number) => `${String(first).padStart(20, '0')}.seg`;
 const snapshotName = (m: SnapshotMeta) => `${String(m.index).padStart(20, '0')}-${m.term}.snap`;
+const segmentFirst = (name: string) => Number(name.slice(0, 20));
 
 export class DiskLog {
   /** How many fdatasync calls appends have made (group commit shows as syncs << appends). */
@@ -68,17 +85,21 @@ export class DiskLog {
   private terms: number[] = [];
   private termsFrom: number;
   private snapMeta: SnapshotMeta | null;
+  private commitFd: FileHandle | null = null;
+  private commitWritten: number;
 
   private constructor(
     private readonly dir: string,
     private readonly segments: Segment[],
     snapMeta: SnapshotMeta | null,
     entries: readonly Entry[],
-    private readonly segmentBytes: number,
+    commit: number,
+    private readonly options: DiskLogOptions,
   ) {
     this.snapMeta = snapMeta;
     this.termsFrom = (snapMeta?.index ?? 0) + 1;
     this.terms = entries.map((e) => e.term);
+    this.commitWritten = commit;
   }
 
   static async open(dir: string, options: DiskLogOptions = {}): Promise<{ log: DiskLog; recovered: Recovered }> {
@@ -87,8 +108,18 @@ export class DiskLog {
     for (const n of names) if (n.endsWith('.tmp')) await rm(join(dir, n), { force: true });
     const hardState = await readHardState(dir, names);
     const snapshot = await readNewestSnapshot(dir, names);
-    const { segments, entries, torn } = await readSegments(dir, names, snapshot?.meta.index ?? 0);
-    const log = new DiskLog(dir, segments, snapshot?.meta ?? null, entries, options.segmentBytes ?? 64 * 1024 * 1024);
+    const { segments, entries, torn, repair } = await readSegments(dir, names, snapshot?.meta ?? null);
+    const commit = Math.max(hardState.commit, await readCommit(dir, names));
+    const last = entries.at(-1)?.index ?? snapshot?.meta.index ?? 0;
+    if (last < commit) {
+      throw new StorageError(
+        'CT_STORAGE_CORRUPT',
+        `${dir}: the log ends at index ${last}, but entries up to index ${commit} are known to be committed (recorded in ${join(dir, 'commit')} and ${join(dir, 'hardstate')}): committed entries are missing, a segment was cut short or removed; the server will not start on damaged data. Restore the data directory from a backup, or (on a cluster member) empty it and add the server again`,
+      );
+    }
+    // Only now, with every check passed, cut a torn tail and remove what a snapshot replaced.
+    await repair();
+    const log = new DiskLog(dir, segments, snapshot?.meta ?? null, entries, commit, options);
     return { log, recovered: { hardState, snapshot, entries, truncatedTornTail: torn } };
   }
 
@@ -168,7 +199,10 @@ export class DiskLog {
   private async writeChunks(chunks: Buffer[]): Promise<void> {
     if (chunks.length === 0) return;
     const seg = await this.current();
-    const data = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+    let bytes = 0;
+    for (const c of chunks) bytes += c.length;
+    const marker = encodeBatchMarker(this.lastIndex() - chunks.length + 1, bytes);
+    const data = Buffer.concat([marker, ...chunks]);
     const fd = this.fd as FileHandle;
     const start = seg.size;
     let written = 0;
@@ -183,9 +217,9 @@ export class DiskLog {
       }
     } catch (err) {
       // Forget the entries that did not reach the file whole; the log is failed
-      // from here on, and recovery cuts the partial record off as a torn tail.
+      // from here on, and recovery cuts the partial batch back as a torn tail.
       let whole = 0;
-      for (let end = 0, i = 0; i < chunks.length; i++) {
+      for (let end = marker.length, i = 0; i < chunks.length; i++) {
         end += (chunks[i] as Buffer).length;
         if (end <= written) whole++;
       }
@@ -195,7 +229,7 @@ export class DiskLog {
     }
     await fd.datasync();
     this.stats.syncs++;
-    if (seg.size >= this.segmentBytes) await this.roll();
+    if (seg.size >= (this.options.segmentBytes ?? 64 * 1024 * 1024)) await this.roll();
   }
 
   /** The segment appends go to, opening (or creating) it. */
@@ -234,16 +268,15 @@ export class DiskLog {
       if (this.fd) { await this.fd.close(); this.fd = null; }
       const buf = await readFile(seg.path);
       let offset = 0;
+      let batch: OpenBatch | null = null;
       for (;;) {
         const r = decodeRecord(buf, offset);
-        if (!r.ok || r.entry.index >= index) break;
+        if (!r.ok) break;
+        if (r.kind === 'batch') batch = { start: offset, firstIndex: r.firstIndex };
+        else if (r.entry.index >= index) break;
         offset = r.next;
       }
-      const fh = await open(seg.path, 'r+');
-      await fh.truncate(offset);
-      await fh.sync();
-      await fh.close();
-      seg.size = offset;
+      seg.size = await cutSegment(seg.path, offset, batch);
       seg.last = index - 1;
     }
     this.terms.length = Math.max(0, index - this.termsFrom);
@@ -252,34 +285,82 @@ export class DiskLog {
 
   async setHardState(hs: HardState): Promise<void> {
     await writeAtomic(join(this.dir, 'hardstate'), sealBlob(Buffer.from(JSON.stringify(hs))));
+    this.commitWritten = Math.max(this.commitWritten, hs.commit);
   }
 
-  /** Store a snapshot; drop log segments it covers wholly, and all but the two newest snapshots. */
+  /**
+   * Record the commit index, so that a log found shorter on the next start is
+   * known to have lost committed entries. Call it once the entries up to
+   * `index` are durable, and not concurrently with itself. It rewrites a few
+   * bytes in place without an fsync (a process crash keeps them; after a
+   * power loss they are as fresh as the OS wrote them back), so it costs no
+   * flush per commit; close() syncs it.
+   */
+  async setCommit(index: number): Promise<void> {
+    const commit = Math.min(index, this.lastIndex());
+    if (commit <= this.commitWritten || this.failed) return;
+    const value = Buffer.allocUnsafe(8);
+    value.writeDoubleLE(commit, 0);
+    const blob = sealBlob(value);
+    try {
+      if (!this.commitFd) {
+        const path = join(this.dir, 'commit');
+        this.commitFd = await open(path, constants.O_RDWR | constants.O_CREAT);
+        await syncDir(this.dir);
+      }
+      await this.commitFd.write(blob, 0, blob.length, 0);
+    } catch (err) {
+      throw io(`cannot write ${join(this.dir, 'commit')}`, err);
+    }
+    this.commitWritten = commit;
+  }
+
+  /**
+   * Store a snapshot; drop the log segments it covers wholly (or, if the log
+   * does not reach it or conflicts with it, all of them), and all but the two
+   * newest snapshots. Each step is safe to crash after: the snapshot is made
+   * durable under its name (temp file, fsync, rename, directory fsync) before
+   * any segment goes, and open() treats the segments it finds next to a
+   * snapshot as this method would have left them.
+   */
   async saveSnapshot(snapshot: Snapshot): Promise<void> {
+    await this.waitIdle();
+    const step = (s: SnapshotStep) => this.options.onStep?.(s);
     const meta = Buffer.from(JSON.stringify(snapshot.meta));
     const head = Buffer.allocUnsafe(4);
     head.writeUInt32LE(meta.length, 0);
-    await writeAtomic(join(this.dir, snapshotName(snapshot.meta)), sealBlob(Buffer.concat([head, meta, snapshot.data])));
+    await writeAtomic(join(this.dir, snapshotName(snapshot.meta)), sealBlob(Buffer.concat([head, meta, snapshot.data])), (s) => step(s === 'temp-synced' ? 'snapshot-temp-synced' : 'snapshot-renamed'));
+    step('snapshot-durable');
     const { index } = snapshot.meta;
     if (index > this.lastIndex() || this.term(index) !== snapshot.meta.term) {
-      // A snapshot from the leader beyond (or conflicting with) our log replaces the whole log.
-      await this.waitIdle();
-      for (const seg of this.segments.splice(0)) await rm(seg.path, { force: true });
+      // A snapshot from the leader beyond (or conflicting with) our log replaces
+      // the whole log. Newest segment first: a crash part way leaves a prefix of
+      // the old log, which recovery sees does not reach or conflicts with the snapshot.
       if (this.fd) { await this.fd.close(); this.fd = null; }
+      const old = this.segments.splice(0);
       this.terms = [];
       this.termsFrom = index + 1;
+      for (const seg of old.reverse()) {
+        await rm(seg.path, { force: true });
+        step('segment-removed');
+      }
     } else {
       this.terms = this.terms.slice(index + 1 - this.termsFrom);
       this.termsFrom = index + 1;
-      // Keep the segment being written; drop earlier ones that end at or before the snapshot.
+      // Keep the segment being written; drop earlier ones that end at or before the snapshot, oldest first.
       while (this.segments.length > 1 && (this.segments[0] as Segment).last <= index) {
         await rm((this.segments.shift() as Segment).path, { force: true });
+        step('segment-removed');
       }
     }
     this.snapMeta = snapshot.meta;
+    step('segments-removed');
+    await syncDir(this.dir);
+    step('snapshot-installed');
     const snaps = (await readdir(this.dir)).filter((n) => n.endsWith('.snap')).sort();
     for (const old of snaps.slice(0, -2)) await rm(join(this.dir, old), { force: true });
     await syncDir(this.dir);
+    step('old-snapshots-removed');
   }
 
   private async waitIdle(): Promise<void> {
@@ -290,8 +371,46 @@ export class DiskLog {
     await this.waitIdle();
     await this.fd?.close();
     this.fd = null;
+    if (this.commitFd) {
+      await this.commitFd.datasync().catch(() => {});
+      await this.commitFd.close();
+      this.commitFd = null;
+    }
     this.failed ??= new StorageError('CT_STORAGE_MISUSE', 'the log is closed');
   }
+}
+
+interface OpenBatch {
+  readonly start: number;
+  readonly firstIndex: number;
+}
+
+/**
+ * Cut a segment at `offset` and keep it well formed: if that leaves the batch
+ * it was in (`batch`) with no records, drop its marker too; otherwise rewrite
+ * the marker with the batch's new length. Returns the new size.
+ */
+async function cutSegment(path: string, offset: number, batch: OpenBatch | null): Promise<number> {
+  const size = cutSize(offset, batch);
+  const empty = size !== offset;
+  const fh = await open(path, 'r+');
+  try {
+    await fh.truncate(size);
+    await fh.sync();
+    if (batch && !empty) {
+      // Crash before this rewrite: the marker claims more than the file holds,
+      // which is a torn last batch, and the next open cuts it here again.
+      await fh.write(encodeBatchMarker(batch.firstIndex, size - batch.start - markerBytes), 0, markerBytes, batch.start);
+      await fh.sync();
+    }
+  } finally {
+    await fh.close();
+  }
+  return size;
+}
+
+function cutSize(offset: number, batch: OpenBatch | null): number {
+  return batch !== null && offset <= batch.start + markerBytes ? batch.start : offset;
 }
 
 async function readHardState(dir: string, names: string[]): Promise<HardState> {
@@ -300,6 +419,13 @@ async function readHardState(dir: string, names: string[]): Promise<HardState> {
   const payload = openBlob(await readFile(path));
   if (!payload) throw corrupt(path, 0, 'checksum mismatch');
   return JSON.parse(payload.toString('utf8')) as HardState;
+}
+
+/** The commit index last recorded by setCommit, or 0. It is written without an fsync, so a torn copy is a crash's doing and is ignored. */
+async function readCommit(dir: string, names: string[]): Promise<number> {
+  if (!names.includes('commit')) return 0;
+  const payload = openBlob(await readFile(join(dir, 'commit')));
+  return payload?.length === 8 ? payload.readDoubleLE(0) : 0;
 }
 
 async function readNewestSnapshot(dir: string, names: string[]): Promise<Snapshot | null> {
@@ -314,50 +440,131 @@ async function readNewestSnapshot(dir: string, names: string[]): Promise<Snapsho
   return { meta, data: Uint8Array.prototype.slice.call(payload, 4 + metaLen) };
 }
 
-async function readSegments(dir: string, names: string[], snapIndex: number): Promise<{ segments: Segment[]; entries: Entry[]; torn: boolean }> {
+/**
+ * Read the segments next to the snapshot `snap`, finishing an interrupted
+ * install: segments that end at or before it are removed unread; if what is
+ * left does not reach the snapshot or has another term at its index, the
+ * snapshot replaced the log and every segment is removed; a segment that
+ * straddles it is used from after it.
+ */
+async function readSegments(dir: string, names: string[], snap: SnapshotMeta | null): Promise<{ segments: Segment[]; entries: Entry[]; torn: boolean; repair(): Promise<void> }> {
+  const snapIndex = snap?.index ?? 0;
   const files = names.filter((n) => /^\d{20}\.seg$/.test(n)).sort();
+  const stale: string[] = [];
+  while (files.length > 1 && segmentFirst(files[1] as string) <= snapIndex + 1) stale.push(files.shift() as string);
   const segments: Segment[] = [];
-  const entries: Entry[] = [];
+  let entries: Entry[] = [];
   let torn = false;
   let expect: number | null = null;
+  let termAtSnap: number | undefined;
+  let tornCut: (() => Promise<unknown>) | null = null;
   for (let f = 0; f < files.length; f++) {
     const name = files[f] as string;
     const path = join(dir, name);
-    const first = Number(name.slice(0, 20));
-    const buf = await readFile(path);
-    const isLast = f === files.length - 1;
+    const first = segmentFirst(name);
     if (expect !== null && first !== expect) throw corrupt(path, 0, `segment starts at index ${first}, expected ${expect}`);
-    let offset = 0;
-    let last: number = first - 1;
-    while (offset < buf.length) {
-      const r = decodeRecord(buf, offset);
-      if (!r.ok) {
-        if (isLast && isTornTail(buf, offset, r.partial)) {
-          const fh = await open(path, 'r+');
-          await fh.truncate(offset);
-          await fh.sync();
-          await fh.close();
-          torn = true;
-          break;
-        }
-        throw corrupt(path, offset, r.reason);
-      }
-      if (r.entry.index !== last + 1) throw corrupt(path, offset, `index ${r.entry.index} does not follow ${last}`);
-      last = r.entry.index;
-      if (last > snapIndex) entries.push(r.entry);
-      offset = r.next;
+    const read = await readSegment(path, first, f === files.length - 1);
+    if (read.cut) {
+      const { at, batch } = read.cut;
+      tornCut = () => cutSegment(path, at, batch);
+      torn = read.size < read.fileSize;
     }
-    segments.push({ first, path, last, size: Math.min(offset, buf.length) });
-    expect = last + 1;
+    for (const e of read.entries) {
+      if (e.index === snapIndex) termAtSnap = e.term;
+      if (e.index > snapIndex) entries.push(e);
+    }
+    segments.push({ first, path, last: read.last, size: read.size });
+    expect = read.last + 1;
   }
-  if (entries.length > 0 && (entries[0] as Entry).index !== snapIndex + 1) {
-    throw corrupt(dir, 0, `the log starts at index ${(entries[0] as Entry).index} but the snapshot ends at ${snapIndex}`);
+  const last = segments.at(-1)?.last;
+  if (snap && last !== undefined && (last < snapIndex || (termAtSnap !== undefined && termAtSnap !== snap.term))) {
+    stale.push(...files.reverse());
+    segments.length = 0;
+    entries = [];
   }
-  return { segments, entries, torn };
+  const start = segments[0]?.first;
+  if (start !== undefined && start > snapIndex + 1) {
+    throw corrupt(join(dir, files[0] as string), 0, `the log starts at index ${start} but ${snap ? `the snapshot ends at ${snapIndex}` : 'there is no snapshot'}`);
+  }
+  const repair = async () => {
+    if (tornCut && segments.length > 0) await tornCut();
+    if (stale.length > 0) {
+      for (const name of stale) await rm(join(dir, name), { force: true });
+      await syncDir(dir);
+    }
+  };
+  return { segments, entries, torn, repair };
 }
 
-/** What a crash mid-write leaves: a partial record, a bad last record, or zeros to the end. */
-function isTornTail(buf: Buffer, offset: number, partial: boolean): boolean {
+/**
+ * Read one segment. A crash can damage only the last batch of the last
+ * segment: that is cut back to its last whole record; any other damage throws.
+ */
+interface SegmentRead {
+  readonly entries: Entry[];
+  readonly last: number;
+  /** The size once a torn tail is cut. */
+  readonly size: number;
+  readonly fileSize: number;
+  /** Where to cut a torn tail (and the batch that is then open), if it has one. */
+  readonly cut: { readonly at: number; readonly batch: OpenBatch | null } | null;
+}
+
+async function readSegment(path: string, first: number, isLast: boolean): Promise<SegmentRead> {
+  const buf = await readFile(path);
+  const entries: Entry[] = [];
+  let offset = 0;
+  let last = first - 1;
+  let batch: OpenBatch | null = null;
+  let batchEnd = 0;
+  let sawMarker = false;
+  const cut = (at: number, open: OpenBatch | null): SegmentRead => ({ entries, last, size: cutSize(at, open), fileSize: buf.length, cut: { at, batch: open } });
+  while (offset < buf.length) {
+    if (batch && offset === batchEnd) batch = null;
+    const r = decodeRecord(buf, offset);
+    if (batch) {
+      if (r.ok && r.kind === 'entry' && r.next <= batchEnd) {
+        if (r.entry.index !== last + 1) throw corrupt(path, offset, `index ${r.entry.index} does not follow ${last}`);
+        entries.push(r.entry);
+        last = r.entry.index;
+        offset = r.next;
+        continue;
+      }
+      const reason = !r.ok ? r.reason : r.kind === 'batch' ? 'a batch marker inside a batch' : 'a record runs past the end of its batch';
+      // Only the last write can be partial: the batch must reach the end of the file.
+      if (isLast && batchEnd >= buf.length) return cut(offset, batch);
+      throw corrupt(path, offset, `${reason}, inside the batch written at byte ${batch.start} that the file goes on past`);
+    }
+    if (r.ok && r.kind === 'batch') {
+      batch = { start: offset, firstIndex: r.firstIndex };
+      batchEnd = r.next + r.bytes;
+      sawMarker = true;
+      offset = r.next;
+      continue;
+    }
+    if (r.ok) {
+      // A record outside any batch: written before batches were marked.
+      if (r.entry.index !== last + 1) throw corrupt(path, offset, `index ${r.entry.index} does not follow ${last}`);
+      entries.push(r.entry);
+      last = r.entry.index;
+      offset = r.next;
+      continue;
+    }
+    // A damaged marker is the start of the last write only if no later write follows.
+    const later = markerAfter(buf, offset);
+    if (isLast && later === null && (sawMarker || legacyTornTail(buf, offset, r.partial))) return cut(offset, null);
+    throw corrupt(path, offset, later === null ? r.reason : `${r.reason}, with a batch written after it at byte ${later}`);
+  }
+  if (batch && offset < batchEnd) {
+    // The file ends inside a batch, between records.
+    if (isLast) return cut(offset, batch);
+    throw corrupt(path, offset, `the segment ends inside the batch written at byte ${batch.start}`);
+  }
+  return { entries, last, size: offset, fileSize: buf.length, cut: null };
+}
+
+/** For a segment written before batches were marked: a partial record, a bad last record, or zeros to the end. */
+function legacyTornTail(buf: Buffer, offset: number, partial: boolean): boolean {
   if (partial) return true;
   const len = buf.readUInt32LE(offset);
   if (offset + 8 + len === buf.length) return true;

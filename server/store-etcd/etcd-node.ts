@@ -319,7 +319,7 @@ export class EtcdNode<R> implements ClusterNode<R> {
       let result: R | undefined;
       let error: Error | undefined;
       try {
-        result = this.sm.apply(data, index);
+        result = this.sm.apply(data, index, waiters?.[i] !== undefined);
       } catch (err) {
         error = err instanceof Error ? err : new Error(String(err));
       }

@@ -54,3 +54,26 @@ t.test('--store etcd: endpoints (comma lists and repeats), prefix, lease TTL, TL
   t.throws(() => parse(['--server', '--store', 'etcd', '--etcd-endpoints', 'h:1', '--etcd-password', 'x']), /--etcd-password needs --etcd-username/);
   t.throws(() => parse(['--server', '--bootstrap-expect', '1', '--etcd-endpoints', 'h:1']), /--etcd-endpoints needs --store etcd/);
 });
+
+t.test('--metrics-addr, --log-level and --log-format (also from the environment)', async (t) => {
+  const c = parse(['--join', '127.0.0.1:6868', '--metrics-addr', '0.0.0.0:9422', '--log-level', 'WARN'], { CLOCKTOWER_LOG_FORMAT: 'json' });
+  if (c === 'help') throw new Error('help');
+  t.equal(c.metricsAddr, '0.0.0.0:9422');
+  t.equal(c.logLevel, 'warn');
+  t.equal(c.logFormat, 'json');
+  const d = parse(['--join', '127.0.0.1:6868']);
+  if (d === 'help') throw new Error('help');
+  t.equal(d.metricsAddr, null, 'no metrics listener unless asked');
+  t.equal(d.logLevel, 'info');
+  t.equal(d.logFormat, 'text');
+  t.throws(() => parse(['--join', '127.0.0.1:1', '--metrics-addr', '9422']), /--metrics-addr must be HOST:PORT, not "9422"/);
+  t.throws(() => parse(['--join', '127.0.0.1:1', '--log-level', 'trace']), new ConfigError('--log-level must be one of debug, info, warn, error, not "trace"'));
+  t.throws(() => parse(['--join', '127.0.0.1:1', '--log-format', 'pretty']), /--log-format must be one of json, text/);
+});
+
+t.test('--output-limit is at most 2 MiB: a finished execution goes into one log entry', async (t) => {
+  const c = parse(['--server', '--bootstrap-expect', '1', '--output-limit', '1000000']);
+  if (c === 'help') throw new Error('help');
+  t.equal(c.outputLimit, 1_000_000);
+  t.throws(() => parse(['--server', '--bootstrap-expect', '1', '--output-limit', '2097153']), /--output-limit may be at most 2097152, not 2097153/);
+});

@@ -3,7 +3,7 @@
 
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { call, mainJs, startLight, tempDir } from '../support/light-process.js';
 
@@ -34,7 +34,25 @@ t.test('a corrupt record in the middle of the log stops startup with a clear mes
   writeFileSync(seg, bytes);
   const { code, stderr } = await runLight(dir.path);
   t.equal(code, 1);
-  t.match(stderr, /\.seg is damaged at byte 0 \(checksum mismatch\); the server will not start on damaged data/);
+  t.match(stderr, /\.seg is damaged at byte \d+ \(checksum mismatch[^)]*\); the server will not start on damaged data/);
+});
+
+t.test('a log cut to half its length stops startup: the entries known committed are missing', async (t) => {
+  const dir = tempDir();
+  t.teardown(() => dir.remove());
+  const server = await startLight(dir.path);
+  for (let i = 0; i < 20; i++) {
+    t.equal((await call(server.url, 'POST', '/v1/jobs', { name: `j${i}`, schedule: '@manually', executor: 'shell', executor_config: { command: 'true' } })).status, 201);
+  }
+  await server.stop();
+  const raft = join(dir.path, 'raft');
+  const seg = join(raft, readdirSync(raft).find((n) => n.endsWith('.seg'))!);
+  const half = Math.floor(statSync(seg).size / 2);
+  truncateSync(seg, half);
+  const { code, stderr } = await runLight(dir.path);
+  t.equal(code, 1);
+  t.match(stderr, /the log ends at index \d+, but entries up to index \d+ are known to be committed .*the server will not start on damaged data/);
+  t.equal(statSync(seg).size, half, 'nothing more is cut');
 });
 
 t.test('a data directory in use by a running server is refused', async (t) => {

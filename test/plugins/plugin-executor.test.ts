@@ -74,9 +74,11 @@ t.test('instances: executions go to the copy with the fewest running; a stop and
 });
 
 t.test('a plugin that crashes mid-run fails that execution, and is started again for the next', async (t) => {
-  const p = new PluginExecutor('fixture', fixture(''));
+  const restarts: string[] = [];
+  const p = new PluginExecutor('fixture', fixture(''), { onRestart: (name) => restarts.push(name) });
   t.teardown(() => p.close());
   const first = await run(p, { text: 'before' });
+  t.same(restarts, [], 'the first start is no restart');
   const crashed = await run(p, { mode: 'crash' });
   t.equal(crashed.result.success, false);
   t.match(crashed.result.error, /plugin fixture exited with code 3 while running this execution/);
@@ -84,6 +86,7 @@ t.test('a plugin that crashes mid-run fails that execution, and is started again
   const after = await run(p, { text: 'after' });
   t.equal(after.result.success, true);
   t.not(/pid (\d+)/.exec(after.output)?.[1], /pid (\d+)/.exec(first.output)?.[1], 'a new process');
+  t.same(restarts, ['fixture'], 'the start after the crash is reported as a restart (clocktower_plugin_restarts_total)');
 });
 
 t.test('a stop reaches the plugin', async (t) => {

@@ -1,4 +1,4 @@
-// `npm run sim -- --seeds N [--from S] [--servers 3|5] [--ticks T]`: run many
+// `npm run sim -- --seeds N [--from S] [--servers 3|5] [--ticks T] [--stop]`: run many
 // seeds; `--seed S --servers N --trace` replays one exactly, printing its events.
 
 import { parseArgs } from 'node:util';
@@ -12,6 +12,8 @@ const { values } = parseArgs({
     servers: { type: 'string' },
     ticks: { type: 'string', default: '300' },
     trace: { type: 'boolean', default: false },
+    /** Stop at the first failing seed (the mutation checks use it). */
+    stop: { type: 'boolean', default: false },
   },
 });
 
@@ -24,15 +26,17 @@ let failed = 0;
 const totals = { elections: 0, committed: 0, fires: 0, opsOk: 0, crashes: 0, tornWrites: 0, partitions: 0, confChanges: 0, transfers: 0, checks: 0 };
 for (const seed of seeds) {
   for (const servers of sizes) {
-    const result = runSeed({ seed, servers, ticks, ...(values.trace ? { trace: (l: string) => console.log(l) } : {}) });
+    const result = await runSeed({ seed, servers, ticks, ...(values.trace ? { trace: (l: string) => console.log(l) } : {}) });
     runs++;
     for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += result.stats[k];
     if (result.failure !== null) {
       failed++;
       console.log(`FAIL seed ${seed} (${servers} servers): ${result.failure}`);
       console.log(`  replay: ${replayCommand(seed, servers, ticks)}`);
+      if (values.stop) break;
     }
   }
+  if (values.stop && failed > 0) break;
 }
 console.log(JSON.stringify({ runs, failed, seconds: Number(((performance.now() - started) / 1000).toFixed(1)), totals }));
 process.exitCode = failed > 0 ? 1 : 0;

@@ -27,19 +27,24 @@ export function tempDir(prefix = 'ct-e2e-'): { path: string; remove(): void } {
 export async function startLight(dataDir: string, extraArgs: string[] = [], env: Record<string, string> = {}, launcher: string[] = []): Promise<LightProcess> {
   const args = [mainJs, 'light', '--data-dir', dataDir, '--http-addr', '127.0.0.1:0', '--node-name', 'node1', ...extraArgs];
   const [file = process.execPath, ...before] = launcher;
-  const child = spawn(file, launcher.length > 0 ? [...before, process.execPath, ...args] : args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  });
+  return startServerProgram(file, launcher.length > 0 ? [...before, process.execPath, ...args] : args, { ...process.env, ...env }, dataDir);
+}
+
+/**
+ * Starts any program that serves the API and logs "API on URL" (light mode, a
+ * server), with exactly `env`, and waits for it to listen.
+ */
+export async function startServerProgram(program: string, args: string[], env: Record<string, string | undefined>, dataDir: string, cwd?: string): Promise<LightProcess> {
+  const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], env, ...(cwd === undefined ? {} : { cwd }) });
   let stderr = '';
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
   const url = await new Promise<string>((res, rej) => {
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
-      const m = /API on (http:\/\/[^\s]+)/.exec(stderr);
+      const m = /API on (http:\/\/[^\s",]+)/.exec(stderr);
       if (m?.[1]) res(m[1]);
     });
-    void exited.then((code) => rej(new Error(`clocktower light exited with ${String(code)} before it listened:\n${stderr}`)));
+    void exited.then((code) => rej(new Error(`${args.includes('light') ? 'clocktower light' : program} exited with ${String(code)} before it listened:\n${stderr}`)));
   });
   return {
     url,

@@ -5,6 +5,7 @@
 
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { getAsset, isSea } from 'node:sea';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
@@ -23,11 +24,21 @@ type ReflectionStub = grpc.Client & {
 
 let reflectionClients: Record<'v1' | 'v1alpha', grpc.ServiceClientConstructor> | undefined;
 
-/** The reflection service stubs, from the .proto files that ship with @grpc/reflection. */
+/**
+ * The reflection service stubs, from the .proto files that ship with
+ * @grpc/reflection (the single executable carries them, parsed at build
+ * time, as its asset `grpc-reflection.json`).
+ */
 function clients(): Record<'v1' | 'v1alpha', grpc.ServiceClientConstructor> {
   if (reflectionClients) return reflectionClients;
-  const dir = join(dirname(createRequire(import.meta.url).resolve('@grpc/reflection/package.json')), 'build', 'proto');
-  const def = protoLoader.loadSync(['grpc/reflection/v1/reflection.proto', 'grpc/reflection/v1alpha/reflection.proto'], { includeDirs: [dir], keepCase: true, longs: String, enums: String, defaults: true });
+  const options: protoLoader.Options = { keepCase: true, longs: String, enums: String, defaults: true };
+  let def: protoLoader.PackageDefinition;
+  if (isSea()) {
+    def = protoLoader.fromJSON(JSON.parse(getAsset('grpc-reflection.json', 'utf8')) as Parameters<typeof protoLoader.fromJSON>[0], options);
+  } else {
+    const dir = join(dirname(createRequire(import.meta.url).resolve('@grpc/reflection/package.json')), 'build', 'proto');
+    def = protoLoader.loadSync(['grpc/reflection/v1/reflection.proto', 'grpc/reflection/v1alpha/reflection.proto'], { ...options, includeDirs: [dir] });
+  }
   const loaded = grpc.loadPackageDefinition(def) as unknown as { grpc: { reflection: Record<'v1' | 'v1alpha', { ServerReflection: grpc.ServiceClientConstructor }> } };
   reflectionClients = { v1: loaded.grpc.reflection.v1.ServerReflection, v1alpha: loaded.grpc.reflection.v1alpha.ServerReflection };
   return reflectionClients;

@@ -19,6 +19,8 @@ export interface Reply {
   readonly headers?: Record<string, string>;
   /** `body` is already serialized JSON. */
   readonly raw?: boolean;
+  /** Not JSON: `body` is a string sent as it is, with this content type. */
+  readonly contentType?: string;
 }
 
 export interface Route {

@@ -2,7 +2,7 @@
 // can cut servers off: election, writes, linearizable reads, restart from
 // disk, catch-up by snapshot, and membership change.
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RaftNode, type RaftMessageTransport } from '../../../server/cluster/raft-node.js';
@@ -184,4 +184,72 @@ t.test('a pending membership change settles when leadership is lost, and on clos
   const settled = closing.then(() => null, (e: unknown) => e);
   await next.close();
   t.match(await settled, { code: 'CT_CLUSTER_CLOSED' }, 'rejected on close');
+});
+
+t.test('the driver persists before it sends: a vote is durable before it is granted, entries before they are acknowledged', async (t) => {
+  const dir = join(root, 'persist-first', 'a');
+  const logBytes = () => readdirSync(dir).filter((f) => f !== 'hardstate' && !f.endsWith('.tmp')).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+  const seen: string[] = [];
+  let bytesBefore = 0;
+  const transport: RaftMessageTransport = {
+    // At the moment a message leaves, look at what is on disk.
+    send: (msgs) => {
+      for (const m of msgs) {
+        if (m.type === 'voteResp' && !m.reject) seen.push(`vote granted, durable: ${readFileSync(join(dir, 'hardstate')).includes('"vote":"b"')}`);
+        if (m.type === 'appResp' && !m.reject && m.index === 4) seen.push(`entry 4 acknowledged, durable: ${logBytes() > bytesBefore}`);
+      }
+    },
+    setPeer: () => {},
+    removePeer: () => {},
+  };
+  const members = ['a', 'b', 'c'].map((id) => ({ id, address: { rpc: `${id}:1`, http: `${id}:2` } }));
+  // Ticks far apart: this node never campaigns; b plays the candidate and then the leader.
+  const node = await RaftNode.open<number>({ dir, nodeName: 'a', address: { rpc: 'a:1', http: 'a:2' }, stateMachine: new Kv(), transport, start: members, tickMs: 3_600_000 });
+  t.teardown(() => node.close());
+  const base = { from: 'b', to: 'a', entries: [], commit: 0, reject: false, rejectHint: 0, rejectHintTerm: 0, snapshot: null, context: '' };
+  const last = { index: 3, term: 1 }; // the bootstrap entries: one ConfChange per member
+  node.receive({ ...base, type: 'vote', term: 5, logTerm: last.term, index: last.index });
+  await until('the vote answer', () => seen.length >= 1);
+  bytesBefore = logBytes();
+  node.receive({ ...base, type: 'app', term: 5, logTerm: last.term, index: last.index, commit: 3, entries: [{ term: 5, index: 4, type: 0, data: enc.encode('k=v') }] });
+  await until('the append answer', () => seen.length >= 2);
+  t.same(seen, ['vote granted, durable: true', 'entry 4 acknowledged, durable: true']);
+});
+
+t.test('an entry over the cap is refused with a clear error; the log goes on, and messages stay small', async (t) => {
+  const net = new MemoryNetwork();
+  let largestMessage = 0;
+  const ids = ['a', 'b', 'c'];
+  const members = ids.map((id) => ({ id, address: { rpc: `${id}:1`, http: `${id}:2` } }));
+  let snapshots = 0;
+  const nodes: RaftNode<number>[] = [];
+  t.teardown(async () => { for (const n of nodes) await n.close(); });
+  for (const id of ids) {
+    const inner = net.transport(id);
+    const sm = new Kv();
+    const snapshot = sm.snapshot.bind(sm);
+    sm.snapshot = () => { snapshots++; return snapshot(); };
+    const node = await RaftNode.open<number>({
+      dir: join(root, 'cap', id), nodeName: id, address: { rpc: `${id}:1`, http: `${id}:2` }, stateMachine: sm, start: members, tickMs: 10,
+      maxEntryBytes: 512 * 1024, snapshotBytes: 8 * 1024 * 1024,
+      transport: {
+        ...inner,
+        send: (msgs) => {
+          for (const m of msgs) largestMessage = Math.max(largestMessage, m.entries.reduce((n, e) => n + e.data.length, 0));
+          inner.send(msgs);
+        },
+      },
+    });
+    net.nodes.set(id, node);
+    nodes.push(node);
+  }
+  const leader = await until('a leader', () => nodes.find((n) => n.isLeader()));
+  await t.rejects(leader.propose(enc.encode(`big=${'x'.repeat(512 * 1024)}`)), { code: 'CT_CLUSTER_ENTRY_TOO_LARGE', message: /at most 524288/ });
+  // 40 entries of 400 KB proposed at once: 16 MB in all, sent in messages of about 1 MiB.
+  const value = 'v'.repeat(400 * 1024);
+  await Promise.all(Array.from({ length: 40 }, (_, i) => leader.propose(enc.encode(`k${i}=${value}`))));
+  t.ok(largestMessage <= 1024 * 1024 + 400 * 1024, `no append message carries much more than 1 MiB of entries (largest ${largestMessage})`);
+  t.ok(snapshots >= 3, `a snapshot is taken every 8 MiB of entries on each server (${snapshots} in all)`);
+  await leader.propose(enc.encode('after=1'));
+  await until('every server to apply the write after', () => nodes.every((n) => n.appliedIndex() === leader.appliedIndex()));
 });

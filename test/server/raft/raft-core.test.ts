@@ -179,6 +179,25 @@ t.test('a snapshot the follower already has is answered with the commit index, n
   t.equal(resp[0]?.reject, false);
 });
 
+t.test('an old snapshot (at or below the commit index) is not installed: it would roll the state back', async (t) => {
+  // a restarted from its own snapshot at 10, with 11 and 12 committed after it.
+  const conf = { voters: ['a', 'b'], learners: [] };
+  const entries: Entry[] = [11, 12].map((index) => ({ index, term: 1, type: EntryType.Normal, data: new Uint8Array() }));
+  const core = new RaftCore({ id: 'a', electionTicks: 10, heartbeatTicks: 1, random: () => 0, preVote: true, checkQuorum: true },
+    { hardState: { term: 1, vote: '', commit: 12 }, snapshot: { meta: { index: 10, term: 1, conf }, data: new Uint8Array() }, entries, conf, applied: 12 });
+  // A delayed snapshot from an earlier leader, at 5.
+  const snap: Message = {
+    type: 'snap', from: 'b', to: 'a', term: 2, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, rejectHintTerm: 0,
+    snapshot: { meta: { index: 5, term: 1, conf }, data: new Uint8Array() }, context: '',
+  };
+  core.step(snap);
+  const rd = core.ready();
+  t.equal(rd.snapshot, null, 'nothing to install');
+  t.equal(core.lastIndex(), 12, 'the log is kept');
+  t.equal(core.commitIndex, 12);
+  t.same(rd.messages.filter((m) => m.type === 'appResp').map((m) => [m.to, m.index, m.reject]), [['b', 12, false]], 'answered with the commit index');
+});
+
 t.test('membership: add a learner, let it catch up, promote it, remove a voter', async (t) => {
   const net = new RaftNetwork(['a', 'b', 'c']);
   net.elect('a');

@@ -104,9 +104,42 @@ export class RaftNetwork {
     }
   }
 
+  /** While true, stabilize() only persists: messages wait for deliver() or drop(). */
+  hold = false;
+
+  /** Messages sent and not yet delivered or dropped. */
+  queued(): readonly Message[] {
+    this.flush();
+    return this.queue;
+  }
+
+  /** Deliver the queued messages that match (one round: what they cause is queued), in order. */
+  deliver(match: (m: Message) => boolean): Message[] {
+    this.flush();
+    const take = this.queue.filter(match);
+    this.queue = this.queue.filter((m) => !match(m));
+    for (const m of take) {
+      const to = this.servers.get(m.to);
+      if (!to || this.cut.has(`${m.from}|${m.to}`)) continue;
+      this.delivered.push(m);
+      to.core.step(m);
+      this.flush();
+    }
+    return take;
+  }
+
+  /** Lose the queued messages that match. */
+  drop(match: (m: Message) => boolean): Message[] {
+    this.flush();
+    const lost = this.queue.filter(match);
+    this.queue = this.queue.filter((m) => !match(m));
+    return lost;
+  }
+
   /** Deliver messages until the network is quiet. */
   stabilize(maxRounds = 1000): void {
     this.flush();
+    if (this.hold) return;
     for (let round = 0; this.queue.length > 0; round++) {
       if (round > maxRounds) throw new Error('network did not stabilize');
       const batch = this.queue;

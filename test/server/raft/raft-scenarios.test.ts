@@ -8,7 +8,7 @@
 import t from 'tap';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ConfChange } from '../../../server/raft/types.js';
+import type { ConfChange, Message } from '../../../server/raft/types.js';
 import { RaftNetwork } from './raft-network.js';
 
 const dir = 'test/server/raft/scenarios';
@@ -53,9 +53,27 @@ class Scenario {
       return a;
     };
     switch (verb) {
-      case 'servers':
-        this.net = new RaftNetwork(args);
+      case 'servers': {
+        // `servers a b c maxBytes=0`: options after the ids (maxBytes=0 sends one entry per append).
+        const ids = args.filter((a) => !a.includes('='));
+        const maxBytes = args.find((a) => a.startsWith('maxBytes='));
+        this.net = new RaftNetwork(ids, maxBytes ? { maxBytesPerMessage: Number(maxBytes.slice(9)) } : {});
         return this.status();
+      }
+      case 'hold':
+        // From here on messages wait in the queue until `deliver` or `drop`.
+        this.network().hold = true;
+        return 'ok';
+      case 'release':
+        this.network().hold = false;
+        this.network().stabilize();
+        return this.status();
+      case 'deliver':
+        return this.network().deliver(matcher(args)).map(describe).join('\n') || '(nothing)';
+      case 'drop':
+        return this.network().drop(matcher(args)).map((m) => `dropped ${describe(m)}`).join('\n') || '(nothing)';
+      case 'queued':
+        return this.network().queued().map(describe).join('\n') || '(nothing)';
       case 'elect':
         return `${this.network().elect(args[0])} leads`;
       case 'propose': {
@@ -130,6 +148,25 @@ class Scenario {
       const conf = c.conf();
       return `${id}: ${c.role} term=${c.term} leader=${c.leader ?? '-'} commit=${c.commitIndex} last=${c.lastIndex()} voters=${conf.voters.join(',') || '-'}${conf.learners.length ? ` learners=${conf.learners.join(',')}` : ''}`;
     }).join('\n');
+  }
+}
+
+/** `from=a to=b type=app`: which queued messages a deliver or drop takes (all, without filters). */
+function matcher(args: readonly string[]): (m: Message) => boolean {
+  const want = new Map(args.map((a) => a.split('=') as [string, string]));
+  return (m) => [...want].every(([k, v]) => (k === 'from' ? m.from : k === 'to' ? m.to : k === 'type' ? m.type : undefined) === v);
+}
+
+/** A message in a line, as the scenarios show it. */
+function describe(m: Message): string {
+  const head = `${m.from}->${m.to} ${m.type} term=${m.term}`;
+  switch (m.type) {
+    case 'app': return `${head} prev=${m.index}/${m.logTerm} entries=[${m.entries.map((e) => `${e.index}/${e.term}`).join(' ')}] commit=${m.commit}`;
+    case 'appResp': return `${head} ${m.reject ? `reject hint=${m.rejectHint}/${m.rejectHintTerm}` : `index=${m.index}`}`;
+    case 'vote': case 'preVote': return `${head} last=${m.index}/${m.logTerm}`;
+    case 'voteResp': case 'preVoteResp': return `${head}${m.reject ? ' reject' : ' granted'}`;
+    case 'heartbeat': return `${head} commit=${m.commit}`;
+    default: return head;
   }
 }
 

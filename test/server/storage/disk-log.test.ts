@@ -161,7 +161,9 @@ t.test('truncating the only segment to nothing recovers an empty log', async (t)
 
 t.test('a short write under a file-size limit fails the append; only whole records are on disk', async (t) => {
   const d = dir(t);
-  // Record 1 is 8 + 17 + 100 = 125 bytes; the limit lets 60 bytes of record 2 in.
+  // The first write is a 29-byte batch marker and record 1 (8 + 17 + 100 = 125
+  // bytes); the limit lets 31 bytes of the second write in (its marker and 2
+  // bytes of record 2).
   // The fixture catches SIGXFSZ, so the kernel returns a short write and then
   // EFBIG instead of killing the process.
   const fixture = resolve('dist/test/server/storage/fixtures/short-write.js');

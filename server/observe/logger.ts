@@ -1,0 +1,108 @@
+// The operator log: pino behind one small interface. JSON lines (one object
+// per line: time, level, reporting_node, msg and the line's fields) or, for a
+// terminal, text lines (`TIME LEVEL msg key=value ...`). pino writes
+// synchronously to the destination it is given (no worker-thread
+// transport), so a line is out before the call returns.
+//
+// Nothing secret reaches the destination: fields whose key names a secret
+// (password, token, secret, ...) are replaced at any depth, the password
+// of a URL (`amqp://user:pass@host`) is cut out of every line, and values
+// registered with `addSecret()` (the API token) are replaced wherever they
+// appear.
+
+import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFormat = 'json' | 'text';
+export const logLevels: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+export const logFormats: readonly LogFormat[] = ['json', 'text'];
+
+export type LogFields = Readonly<Record<string, unknown>>;
+
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+  /** A value never to be written (e.g. the API token); replaced by [redacted] wherever it appears. */
+  addSecret(value: string): void;
+}
+
+export interface LoggerOptions {
+  readonly level: LogLevel;
+  readonly format: LogFormat;
+  /** Written to every JSON line as `reporting_node` (Dkron's name for the node that reports). */
+  readonly node: string;
+  /** Receives whole lines, each ending in "\n". */
+  readonly write: (line: string) => void;
+}
+
+export const redacted = '[redacted]';
+
+/** Keys whose values are secrets, wherever they appear in a line's fields. */
+const secretKey = /pass(word|wd)?|secret|token|api[-_]?key|credential|authorization|private[-_]?key/i;
+/** The password part of `scheme://user:password@host`. */
+const urlPassword = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@"]*:)[^\s@/"]+@/gi;
+
+export function createLogger(options: LoggerOptions): Logger {
+  const secrets: string[] = [];
+  const scrub = (line: string): string => {
+    let out = line.replace(urlPassword, `$1${redacted}@`);
+    for (const s of secrets) out = out.split(s).join(redacted);
+    return out;
+  };
+  const destination: DestinationStream = options.format === 'json'
+    ? { write: (line) => options.write(scrub(line)) }
+    : { write: (line) => options.write(scrub(textLine(line))) };
+  const p: PinoLogger = pino({
+    level: options.level,
+    base: { reporting_node: options.node },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    messageKey: 'msg',
+    formatters: {
+      level: (label) => ({ level: label }),
+      log: (object) => redactFields(object) as Record<string, unknown>,
+    },
+  }, destination);
+  const at = (level: LogLevel) => (msg: string, fields?: LogFields) => {
+    if (fields === undefined) p[level](msg);
+    else p[level]({ ...fields }, msg);
+  };
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    addSecret: (value) => {
+      if (value.length >= 4 && !secrets.includes(value)) secrets.push(value);
+    },
+  };
+}
+
+/** Replaces the values of secret-named keys, at any depth. */
+export function redactFields(value: unknown, depth = 0): unknown {
+  if (depth > 8 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => redactFields(v, depth + 1));
+  if (value instanceof Error) return { message: value.message, ...('code' in value ? { code: (value as { code: unknown }).code } : {}) };
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    out[k] = secretKey.test(k) && v !== '' && v !== null && v !== undefined ? redacted : redactFields(v, depth + 1);
+  }
+  return out;
+}
+
+/** One JSON line as pino wrote it, as `TIME LEVEL msg key=value ...` for a terminal. */
+function textLine(json: string): string {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return json;
+  }
+  const { time, level, msg, reporting_node: _self, ...fields } = o;
+  const rest = Object.entries(fields).map(([k, v]) => ` ${k}=${typeof v === 'string' && !/[\s"=]/.test(v) && v !== '' ? v : JSON.stringify(v)}`).join('');
+  return `${String(time)} ${String(level).toUpperCase()} ${String(msg ?? '')}${rest}\n`;
+}
+
+/** A logger that drops everything (for parts composed without one). */
+export const silentLogger: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {}, addSecret: () => {} };
