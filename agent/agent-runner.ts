@@ -107,8 +107,14 @@ export class AgentRunner {
     for (const [id, f] of this.unacked) send({ result: { ...f.result, execution_id: id, output_tail: f.output.from(0), output_total_bytes: f.output.total } });
   }
 
-  detach(): void {
-    this.send = null;
+  /**
+   * That link is down. Given the link's send, only if it is still the one
+   * attached: a server's own agent attaches in-process when the server starts
+   * leading, while its stream to the old leader (paused, not dead) may end
+   * only afterwards, and must not take the new link with it.
+   */
+  detach(send?: Send): void {
+    if (send === undefined || this.send === send) this.send = null;
   }
 
   /**

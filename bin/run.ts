@@ -41,6 +41,7 @@ async function runLight(argv: string[], io: Io): Promise<number> {
 async function runAgent(argv: string[], io: Io): Promise<number> {
   return serve(io, agentUsage, () => parseAgentConfig(argv, io.env, packageVersion()), (config, obs) => config.server ? startServer(config, {
     rpcAddr: config.rpcAddr, advertiseRpcAddr: config.advertiseRpcAddr, bootstrapExpect: config.bootstrapExpect, join: config.join, raftMultiplier: config.raftMultiplier, metricsAddr: config.metricsAddr,
+    etcd: config.etcd,
     agents: { tags: config.tags, capacity: config.capacity, heartbeatTimeoutMs: config.agentTimeoutMs, shutdownGraceMs: config.shutdownGraceMs },
   }, obs) : startAgentOnly(config, obs));
 }

@@ -1,6 +1,8 @@
 // What the rest of the server sees of the cluster: propose an entry and get
 // the state machine's answer; who leads; who the members are.
 
+import type { MemberAddress } from './member-address.js';
+
 export interface Member {
   readonly name: string;
   readonly address: string;
@@ -31,6 +33,17 @@ export interface ClusterNode<R> {
   /** Called with true when this node becomes leader, false when it stops being one. */
   onLeadershipChange(listener: (leader: boolean) => void): () => void;
   close(): Promise<void>;
+}
+
+/**
+ * What a server composes on: either command log (the built-in Raft, or an
+ * existing etcd) with members' addresses and linearizable reads.
+ */
+export interface ServerClusterNode<R> extends ClusterNode<R> {
+  /** The member's RPC and API addresses, if known. */
+  addressOf(name: string): MemberAddress | null;
+  /** Resolves once everything committed before the call is applied here. */
+  readBarrier(): Promise<void>;
 }
 
 export class ClusterError extends Error {
