@@ -94,6 +94,8 @@ export class RaftNode<R> implements ClusterNode<R> {
   private readonly reads = new Map<string, ReadWaiter>();
   private readonly listeners = new Set<(leader: boolean) => void>();
   private readonly addresses = new Map<string, MemberAddress>();
+  /** When each peer last answered our appends or heartbeats (ms since epoch). */
+  private readonly answeredAt = new Map<string, number>();
   private readonly ticker: NodeJS.Timeout;
   private persisted: HardState;
   private applied: number;
@@ -365,8 +367,19 @@ export class RaftNode<R> implements ClusterNode<R> {
   /** A message from another server (the transport calls this). */
   receive(m: Message): void {
     if (this.closed || this.failed) return;
+    // An answer to our own appends or heartbeats: the peer got them at the address we have for it.
+    if (m.type === 'appResp' || m.type === 'heartbeatResp') this.answeredAt.set(m.from, Date.now());
     this.core.step(m);
     this.schedule();
+  }
+
+  /**
+   * True if `id` answered this server's appends or heartbeats within the last
+   * `ticks` ticks: it is reachable at the address this server has for it.
+   */
+  answeredRecently(id: string, ticks = 30): boolean {
+    const at = this.answeredAt.get(id);
+    return at !== undefined && Date.now() - at < ticks * (this.options.tickMs ?? 100);
   }
 
   reportUnreachable(peer: string): void {
