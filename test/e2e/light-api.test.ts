@@ -173,12 +173,69 @@ t.test('restore: a Dkron export as a multipart file, parents before children', a
   t.equal(res.statusCode, 200);
   t.same(body, ['success create r-parent', 'success create r-child']);
   t.match((await call(url, 'GET', '/v1/jobs/r-parent')).body, { dependent_jobs: ['r-child'], timezone: 'Europe/Berlin' });
+});
+
+t.test('restore as Dkron does it: each job on its own, one bad job never sinks the rest', async (t) => {
+  await call(url, 'POST', '/v1/jobs', { name: 'rs-old', schedule: '@every 1h', executor: 'shell', executor_config: { command: 'true' }, owner: 'before' });
+  const file = JSON.stringify([
+    { name: 'rs-good', schedule: '@every 1h', executor: 'shell', executor_config: { command: 'true' } },
+    { name: 'rs-bad-cron', schedule: '61 * * * * *', executor: 'shell', executor_config: { command: 'true' } },
+    { name: 'rs-orphan', parent_job: 'nobody', executor: 'shell', executor_config: { command: 'true' } },
+    { name: 'rs-grandchild', parent_job: 'rs-orphan', executor: 'shell', executor_config: { command: 'true' } },
+    { name: 'rs-loose', schedule: '@every 1h', executor: 'shell', executor_config: { command: 'true', timeout: 'soon' } },
+    { name: 'rs-old', schedule: '@every 2h', executor: 'shell', executor_config: { command: 'true' }, owner: 'after' },
+    { name: 'rs-tags', schedule: '@every 1h', executor: 'shell', executor_config: { command: 'true' }, tags: { role: 'web:x' } },
+    'not a job',
+  ]);
+  const form = new FormData();
+  form.set('file', new Blob([file], { type: 'application/json' }), 'jobs.json');
+  const res = await request(`${url}/v1/restore`, { method: 'POST', body: form });
+  t.equal(res.statusCode, 200);
+  const lines = (await res.body.json()) as string[];
+  t.equal(lines.length, 8, 'one line per job of the file');
+  const line = (name: string) => lines.find((l) => l.includes(` ${name}`)) ?? '';
+  t.equal(line('rs-good'), 'success create rs-good');
+  t.match(line('rs-bad-cron'), /^fail create rs-bad-cron: /);
+  t.match(line('rs-orphan'), /^fail create rs-orphan: specified parent job not found: nobody/);
+  t.match(line('rs-grandchild'), /^fail create rs-grandchild: its parent rs-orphan was not restored/);
+  t.match(line('rs-loose'), /^success create rs-loose, warning: executor_config: /, 'a stricter executor_config check is a warning on restore');
+  t.equal(line('rs-old'), 'success create rs-old');
+  t.match(line('rs-tags'), /^fail create rs-tags: tag role="web:x"/);
+  t.ok(lines.some((l) => l.startsWith('fail create (job 8 of the file): ')));
+  t.equal((await call(url, 'GET', '/v1/jobs/rs-good')).status, 200);
+  t.match((await call(url, 'GET', '/v1/jobs/rs-loose')).body, { executor_config: { timeout: 'soon' } }, 'stored unchanged');
+  t.match((await call(url, 'GET', '/v1/jobs/rs-old')).body, { owner: 'after', schedule: '@every 2h' }, 'an existing job is updated');
+  for (const name of ['rs-bad-cron', 'rs-orphan', 'rs-grandchild', 'rs-tags']) t.equal((await call(url, 'GET', `/v1/jobs/${name}`)).status, 404, `${name} not stored`);
   const broken = new FormData();
-  broken.set('file', new Blob(['[{"name":"orphan","parent_job":"nobody"}]']), 'x.json');
+  broken.set('file', new Blob(['{"name": "x"']), 'x.json');
   const bad = await request(`${url}/v1/restore`, { method: 'POST', body: broken });
-  t.equal(bad.statusCode, 400);
+  t.equal(bad.statusCode, 400, 'a file that is not JSON is still a 400');
   await bad.body.dump();
-  t.equal((await call(url, 'GET', '/v1/jobs/orphan')).status, 404, 'nothing half-restored');
+});
+
+t.test('PUT /v1/jobs/{name}: create 201, replace 200, another name in the body 400', async (t) => {
+  const job = { schedule: '@every 1h', executor: 'shell', executor_config: { command: 'true' } };
+  const created = await call(url, 'PUT', '/v1/jobs/put-me', job);
+  t.equal(created.status, 201);
+  const replaced = await call(url, 'PUT', '/v1/jobs/put-me', { ...job, name: 'put-me', owner: 'me' });
+  t.equal(replaced.status, 200);
+  t.match(replaced.body, { name: 'put-me', owner: 'me' });
+  const renamed = await call(url, 'PUT', '/v1/jobs/put-me', { ...job, name: 'other' });
+  t.equal(renamed.status, 400);
+  t.match(renamed.body, { error: { code: 'CT_API_INVALID_FIELD', field: 'name' } });
+  t.equal((await call(url, 'GET', '/v1/jobs/other')).status, 404);
+  t.equal((await call(url, 'PATCH', '/v1/jobs', { ...job, name: 'patched' })).status, 201, 'PATCH /v1/jobs is create-or-update');
+});
+
+t.test('a tag count that cannot work is a 400 at save time', async (t) => {
+  const job = { name: 'tagged', schedule: '@every 1h', executor: 'shell', executor_config: { command: 'true' } };
+  for (const role of ['web:x', 'web:0', 'web:-1']) {
+    const res = await call(url, 'POST', '/v1/jobs', { ...job, tags: { role } });
+    t.equal(res.status, 400, role);
+    t.match(res.body, { error: { code: 'CT_API_INVALID_FIELD', field: 'tags' } });
+  }
+  t.equal((await call(url, 'GET', '/v1/jobs/tagged')).status, 404);
+  t.equal((await call(url, 'POST', '/v1/jobs', { ...job, tags: { role: 'web:2' } })).status, 201);
 });
 
 t.test('delete executions', async (t) => {
