@@ -238,6 +238,26 @@ t.test('a tag count that cannot work is a 400 at save time', async (t) => {
   t.equal((await call(url, 'POST', '/v1/jobs', { ...job, tags: { role: 'web:2' } })).status, 201);
 });
 
+t.test('pause and unpause: scheduled fires are skipped as paused, manual runs still work', async (t) => {
+  t.same((await call(url, 'GET', '/v1/pause')).body, { paused: false });
+  t.same((await call(url, 'POST', '/v1/pause')).body, { paused: true });
+  t.same((await call(url, 'GET', '/v1/pause')).body, { paused: true });
+  await call(url, 'POST', '/v1/jobs', { name: 'while-paused', schedule: '@every 1s', executor: 'shell', executor_config: { command: 'echo tick' } });
+  const skipped = await until('two fires skipped as paused', async () => {
+    const list = (await call(url, 'GET', '/v1/jobs/while-paused/skipped')).body as { reason: string; count: number }[];
+    const paused = list.filter((s) => s.reason === 'paused').reduce((n, s) => n + s.count, 0);
+    return paused >= 2 ? list : undefined;
+  });
+  t.ok(skipped.every((s) => s.reason === 'paused'), 'every skip says paused');
+  t.same((await executions(url, 'while-paused')).filter((e) => e.trigger === 'schedule'), [], 'no scheduled run started');
+  t.equal((await call(url, 'POST', '/v1/jobs/while-paused/run')).status, 202);
+  const manual = await until('the manual run ran', async () => (await executions(url, 'while-paused')).find((e) => e.finished_at !== null));
+  t.match(manual, { trigger: 'manual', output: 'tick\n' });
+  t.same((await call(url, 'POST', '/v1/unpause')).body, { paused: false });
+  await until('a scheduled run after unpause', async () => (await executions(url, 'while-paused')).find((e) => e.trigger === 'schedule' && e.finished_at !== null));
+  await call(url, 'DELETE', '/v1/jobs/while-paused');
+});
+
 t.test('delete executions', async (t) => {
   await call(url, 'POST', '/v1/jobs', { name: 'history', schedule: '@manually', executor: 'shell', executor_config: { command: 'true' } });
   await call(url, 'POST', '/v1/jobs/history/run');
