@@ -258,6 +258,23 @@ t.test('pause and unpause: scheduled fires are skipped as paused, manual runs st
   await call(url, 'DELETE', '/v1/jobs/while-paused');
 });
 
+t.test('GET /v1/stats?days=N: executions per day, succeeded and failed', async (t) => {
+  type Stats = { days: number; total: { succeeded: number; failed: number }; executions: { date: string; succeeded: number; failed: number }[] };
+  const before = (await call(url, 'GET', '/v1/stats?days=2')).body as Stats;
+  t.equal(before.executions.length, 2);
+  t.match(before.executions[1]?.date, /^\d{4}-\d{2}-\d{2}$/);
+  await call(url, 'POST', '/v1/jobs', { name: 'stat-ok', schedule: '@manually', executor: 'shell', executor_config: { command: 'true' } });
+  await call(url, 'POST', '/v1/jobs', { name: 'stat-bad', schedule: '@manually', executor: 'shell', executor_config: { command: 'exit 3' } });
+  for (const name of ['stat-ok', 'stat-ok', 'stat-bad']) {
+    await call(url, 'POST', `/v1/jobs/${name}/run`);
+    await until(`${name} finished`, async () => ((await executions(url, name)).every((e) => e.finished_at !== null) ? true : undefined));
+  }
+  const after = (await call(url, 'GET', '/v1/stats?days=2')).body as Stats;
+  t.same(after.total, { succeeded: before.total.succeeded + 2, failed: before.total.failed + 1 }, 'moved by exactly the executions run');
+  t.equal(((await call(url, 'GET', '/v1/stats')).body as Stats).executions.length, 7, 'a week by default');
+  for (const bad of ['0', '-1', 'x', '1.5', '367']) t.equal((await call(url, 'GET', `/v1/stats?days=${bad}`)).status, 400, `days=${bad}`);
+});
+
 t.test('delete executions', async (t) => {
   await call(url, 'POST', '/v1/jobs', { name: 'history', schedule: '@manually', executor: 'shell', executor_config: { command: 'true' } });
   await call(url, 'POST', '/v1/jobs/history/run');
