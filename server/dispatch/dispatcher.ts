@@ -20,6 +20,7 @@ import type { NodeChooser } from './agent-executor-host.js';
 import type { ExecutorHost } from './executor-host.js';
 import { ExecutionRunner, type RunningExecution } from './execution-runner.js';
 import { JobSchedules } from './job-schedules.js';
+import { parseTags } from './target-selection.js';
 import type { ProcessorHost } from './processor-host.js';
 import { DueTimer, TimerHeap, type Timers } from './timer-heap.js';
 
@@ -129,6 +130,9 @@ export class Dispatcher {
       const e = err as Error & { code?: string; field?: string };
       return { code: e.code ?? 'CT_SCHEDULE_INVALID', field: e.field === 'timezone' ? 'timezone' : 'schedule', message: e.message };
     }
+    const tags = parseTags(spec.tags);
+    if ('error' in tags) return { code: 'CT_API_INVALID_FIELD', field: 'tags', message: `${tags.error}; no agent could ever be chosen` };
+    if (tags.count === 0) return { code: 'CT_API_INVALID_FIELD', field: 'tags', message: 'a tag count of 0 chooses no agent: use 1 or more, or leave out ":count" to run on every match' };
     const problem = (await this.options.host.validate?.(spec.executor, spec.executorConfig)) ?? null;
     if (problem !== null) return { code: 'CT_API_INVALID_FIELD', field: 'executor_config', message: problem };
     for (const [name, config] of Object.entries(spec.processors)) {

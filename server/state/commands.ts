@@ -14,6 +14,7 @@ export const CommandType = {
   DeleteExecutions: 6,
   StartExecutions: 7,
   PutJobs: 8,
+  SetPaused: 9,
 } as const;
 export type CommandType = (typeof CommandType)[keyof typeof CommandType];
 
@@ -123,7 +124,18 @@ export interface DeleteExecutions {
   readonly name: string;
 }
 
-export type Command = PutJob | PutJobs | DeleteJob | ToggleJob | RecordFires | StartExecutions | FinishExecutions | DeleteExecutions;
+/**
+ * Pause or resume the scheduler of the whole cluster. While paused, every
+ * scheduled fire that reaches apply() is recorded as skipped with reason
+ * `paused` instead of starting; manual runs, retries and child runs go on.
+ */
+export interface SetPaused {
+  readonly type: typeof CommandType.SetPaused;
+  readonly atMs: number;
+  readonly paused: boolean;
+}
+
+export type Command = SetPaused | PutJob | PutJobs | DeleteJob | ToggleJob | RecordFires | StartExecutions | FinishExecutions | DeleteExecutions;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

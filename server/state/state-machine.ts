@@ -25,6 +25,7 @@ import {
   type FinishExecutions,
   type PutJob,
   type PutJobs,
+  type SetPaused,
   type RecordFires,
   type StartExecutions,
   type ToggleJob,
@@ -71,6 +72,7 @@ export class StateMachine {
   private readonly records = new Map<string, JobRecord>();
   private readonly byId = new Map<string, Execution>();
   private nextSeq = 1;
+  private pausedFlag = false;
   private appliedIndex = 0;
   private readonly listeners = new Set<(event: StateEvent) => void>();
 
@@ -80,6 +82,11 @@ export class StateMachine {
 
   get lastApplied(): number {
     return this.appliedIndex;
+  }
+
+  /** The cluster's scheduler is paused (POST /v1/pause): scheduled fires are skipped as `paused`. */
+  get paused(): boolean {
+    return this.pausedFlag;
   }
 
   get jobCount(): number {
@@ -157,6 +164,8 @@ export class StateMachine {
         return this.finishExecutions(command);
       case CommandType.DeleteExecutions:
         return this.deleteExecutions(command);
+      case CommandType.SetPaused:
+        return this.setPaused(command);
       default:
         throw new StateInvariantError(
           `unknown command type ${String((command as { type: unknown }).type)}: this server is older than the cluster's log; upgrade it`,
@@ -253,6 +262,11 @@ export class StateMachine {
     this.emit({ kind: 'job', name: r.job.name, job: null });
   }
 
+  private setPaused(c: SetPaused): ApplyResult {
+    this.pausedFlag = c.paused === true;
+    return { ok: true, ...noEffects };
+  }
+
   private toggleJob(c: ToggleJob): ApplyResult {
     const r = this.records.get(c.name);
     if (!r) throw notFound(c.name);
@@ -286,6 +300,11 @@ export class StateMachine {
       const r = this.records.get(f.jobName);
       if (!r) continue; // deleted after the leader planned the fire
       if (f.trigger === 'schedule' && stale.has(f.jobName)) continue;
+      // Decided here, in apply, so a fire planned just before a pause is skipped exactly once on every server.
+      if (this.pausedFlag && f.trigger === 'schedule') {
+        skips.push(this.addPausedSkip(r, f.scheduledAtMs, c.atMs));
+        continue;
+      }
       if (r.job.concurrency === 'forbid' && r.active > 0) {
         skips.push(this.addSkip(r, {
           jobName: f.jobName, firstMs: f.scheduledAtMs, lastMs: f.scheduledAtMs, count: 1, reason: 'forbid_running', recordedAtMs: c.atMs,
@@ -447,6 +466,17 @@ export class StateMachine {
     });
   }
 
+  /** One paused fire; consecutive ones share one stored range (the answer still counts this one alone). */
+  private addPausedSkip(r: JobRecord, atMs: number, recordedAtMs: number): SkippedFires {
+    const one: SkippedFires = { jobName: r.job.name, firstMs: atMs, lastMs: atMs, count: 1, reason: 'paused', recordedAtMs };
+    const last = r.skips.at(-1);
+    if (last?.reason === 'paused' && last.lastMs < atMs) {
+      r.skips[r.skips.length - 1] = { ...last, lastMs: atMs, count: last.count + 1, recordedAtMs };
+      return one;
+    }
+    return this.addSkip(r, one);
+  }
+
   private addSkip(r: JobRecord, s: SkippedFires): SkippedFires {
     r.skips.push(s);
     if (r.skips.length > this.options.historyLimit) r.skips.shift();
@@ -477,7 +507,7 @@ export class StateMachine {
       }),
       skips: r.skips,
     }));
-    return frame(framedSnapshot, { v: 2, nextSeq: this.nextSeq, appliedIndex: this.appliedIndex, jobs }, outputs);
+    return frame(framedSnapshot, { v: 2, nextSeq: this.nextSeq, appliedIndex: this.appliedIndex, paused: this.pausedFlag, jobs }, outputs);
   }
 
   restore(data: Uint8Array): void {
@@ -495,6 +525,7 @@ export class StateMachine {
     this.byId.clear();
     this.nextSeq = parsed.nextSeq;
     this.appliedIndex = parsed.appliedIndex;
+    this.pausedFlag = parsed.paused === true; // absent in snapshots taken before pause existed
     for (const { job, executions, skips } of parsed.jobs) {
       const active = executions.filter((e) => !isFinished(e)).length;
       this.records.set(job.name, { job: jobWith(job), executions, skips, active });
@@ -511,6 +542,7 @@ interface SnapshotShape {
   v: number;
   nextSeq: number;
   appliedIndex: number;
+  paused?: boolean;
   jobs: { job: Job; executions: Execution[]; skips: SkippedFires[] }[];
 }
 

@@ -314,3 +314,25 @@ t.test('a FinishExecutions entry stores output raw', async (t) => {
   t.same(decodeCommand(bytes), c);
   t.throws(() => decodeCommand(bytes.subarray(0, 1000)), /does not fit/, 'a cut entry is an error, not a shorter output');
 });
+
+t.test('pause: scheduled fires are skipped as paused, once each; manual runs go on; the flag survives a snapshot', async (t) => {
+  const h = new Harness();
+  h.put(spec('pz'));
+  t.equal(h.sm.paused, false);
+  h.ok({ type: CommandType.SetPaused, atMs: 1500, paused: true });
+  t.equal(h.sm.paused, true);
+  const a = h.fire('pz', 2000);
+  const b = h.fire('pz', 3000);
+  t.same(a.executions, []);
+  t.same(b.executions, []);
+  t.same(a.skips.map((s) => [s.reason, s.count, s.firstMs]), [['paused', 1, 2000]]);
+  t.same(b.skips.map((s) => [s.reason, s.count, s.firstMs]), [['paused', 1, 3000]], 'each fire counted once in the answer');
+  t.same(h.sm.skipsOf('pz')!.map((s) => [s.reason, s.firstMs, s.lastMs, s.count]), [['paused', 2000, 3000, 2]], 'consecutive paused fires share one range');
+  t.equal(h.sm.job('pz')!.lastScheduledMs, 3000, 'skipped times are settled: no catch-up after unpause');
+  t.equal(h.fire('pz', 3500, 'manual').executions.length, 1, 'a manual run still runs');
+  const copy = new StateMachine({ historyLimit: 5 });
+  copy.restore(h.sm.snapshot());
+  t.equal(copy.paused, true, 'a snapshot keeps the pause');
+  h.ok({ type: CommandType.SetPaused, atMs: 3600, paused: false });
+  t.equal(h.fire('pz', 4000).executions.length, 1, 'runs again after unpause');
+});
