@@ -28,7 +28,7 @@ import { loadPlugins } from './node-plugins.js';
 import { builtinProcessors } from './in-process-processor-host.js';
 import { PluginProcessorHost } from './plugin-processor-host.js';
 import { ServerAgents, type ServerAgentSettings } from './server-agents.js';
-import { lockDataDir } from './data-dir-lock.js';
+import { dataDirExposure, lockDataDir } from './data-dir-lock.js';
 import type { LightConfig } from './light-config.js';
 import type { Observability } from './observability.js';
 import { Metrics } from '../server/observe/metrics.js';
@@ -63,6 +63,8 @@ type Log = Observability['log'];
 
 export async function startServer(config: LightConfig, cluster: ClusterSettings | null, obs: Observability): Promise<RunningServer> {
   const unlock = await lockDataDir(config.dataDir);
+  const exposure = await dataDirExposure(config.dataDir);
+  if (exposure) obs.logger.warn(exposure, { event: 'data_dir_mode' });
   const cleanups: (() => Promise<void>)[] = [unlock];
   const cleanup = async () => { for (const c of cleanups.splice(0).reverse()) await c().catch(() => {}); };
   try {

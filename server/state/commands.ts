@@ -23,6 +23,10 @@ export interface PutJob {
   readonly type: typeof CommandType.PutJob;
   readonly atMs: number;
   readonly job: JobSpec;
+  /** Who asked (a token accessor; absent in older logs). */
+  readonly by?: string;
+  /** A rollback: the version whose spec this is. */
+  readonly restoredFrom?: number;
 }
 
 /** Create or replace many jobs at once, all or nothing (restore). */
@@ -31,18 +35,21 @@ export interface PutJobs {
   readonly atMs: number;
   /** Parents before children. */
   readonly jobs: readonly JobSpec[];
+  readonly by?: string;
 }
 
 export interface DeleteJob {
   readonly type: typeof CommandType.DeleteJob;
   readonly atMs: number;
   readonly name: string;
+  readonly by?: string;
 }
 
 export interface ToggleJob {
   readonly type: typeof CommandType.ToggleJob;
   readonly atMs: number;
   readonly name: string;
+  readonly by?: string;
 }
 
 export interface Fire {

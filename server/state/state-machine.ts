@@ -31,7 +31,7 @@ import {
   type ToggleJob,
 } from './commands.js';
 import { isFinished, type Execution, type SkippedFires, type Trigger } from './execution.js';
-import type { Job, JobSpec, JobStatus } from './job.js';
+import type { Job, JobChange, JobSpec, JobStatus, JobVersion } from './job.js';
 import { StateError, StateErrorCode, StateInvariantError } from './state-error.js';
 import { validateJobSpec } from './validate-job.js';
 import { compactSpec, jobWith, noDependents } from './compact-job.js';
@@ -39,9 +39,14 @@ import { compactSpec, jobWith, noDependents } from './compact-job.js';
 export interface StateOptions {
   /** Executions kept per job; the oldest finished ones are dropped first (Dkron keeps 100). */
   readonly historyLimit: number;
+  /** Versions (recorded changes) kept per job name, the oldest dropped first (default 20). */
+  readonly versionLimit?: number;
 }
 
 export const defaultStateOptions: StateOptions = { historyLimit: 100 };
+
+/** Who made a change when the command does not say (logs written before changes were attributed). */
+export const unknownAuthor = 'unknown';
 
 export type ApplyResult =
   | { readonly ok: true; readonly job?: Job; readonly executions: readonly Execution[]; readonly skips: readonly SkippedFires[] }
@@ -71,6 +76,8 @@ const noEffects = { executions: [] as Execution[], skips: [] as SkippedFires[] }
 export class StateMachine {
   private readonly records = new Map<string, JobRecord>();
   private readonly byId = new Map<string, Execution>();
+  /** Per job name, outliving the job: its recorded changes, oldest first, and the next version number. */
+  private readonly versionsByJob = new Map<string, { next: number; list: JobVersion[] }>();
   private nextSeq = 1;
   private pausedFlag = false;
   private appliedIndex = 0;
@@ -104,6 +111,11 @@ export class StateMachine {
   /** A job's executions, oldest first. */
   executionsOf(name: string): readonly Execution[] | undefined {
     return this.records.get(name)?.executions;
+  }
+
+  /** A job's recorded changes, oldest first (also after it was deleted). */
+  versionsOf(name: string): readonly JobVersion[] {
+    return this.versionsByJob.get(name)?.list ?? [];
   }
 
   execution(id: string): Execution | undefined {
@@ -173,17 +185,28 @@ export class StateMachine {
     }
   }
 
-  private putJob(c: PutJob): ApplyResult {
+  private putJob(c: PutJob, change?: JobChange): ApplyResult {
     this.checkPut(c.job, new Set());
+    const existed = this.records.has(c.job.name);
     const job = this.upsert(c.job, c.atMs);
+    const kind = change ?? (c.restoredFrom !== undefined ? 'restore' : existed ? 'update' : 'create');
+    this.recordVersion(job.name, c.atMs, c.by, kind, job, c.restoredFrom);
     return { ok: true, job, ...noEffects };
+  }
+
+  private recordVersion(name: string, atMs: number, by: string | undefined, change: JobChange, spec: JobSpec | null, restoredFrom?: number): void {
+    let v = this.versionsByJob.get(name);
+    if (!v) this.versionsByJob.set(name, (v = { next: 1, list: [] }));
+    v.list.push({ n: v.next++, atMs, by: by ?? unknownAuthor, change, spec, ...(restoredFrom === undefined ? {} : { restoredFrom }) });
+    const limit = this.options.versionLimit ?? 20;
+    if (v.list.length > limit) v.list.splice(0, v.list.length - limit);
   }
 
   /** All or nothing: every job is checked (against the others too) before any is stored. */
   private putJobs(c: PutJobs): ApplyResult {
     const incoming = new Set(c.jobs.map((j) => j.name));
     for (const spec of c.jobs) this.checkPut(spec, incoming);
-    for (const spec of c.jobs) this.upsert(spec, c.atMs);
+    for (const spec of c.jobs) this.recordVersion(spec.name, c.atMs, c.by, 'import', this.upsert(spec, c.atMs));
     return { ok: true, ...noEffects };
   }
 
@@ -252,6 +275,7 @@ export class StateMachine {
       );
     }
     this.removeJob(r);
+    this.recordVersion(c.name, c.atMs, c.by, 'delete', null);
     return { ok: true, job: r.job, ...noEffects };
   }
 
@@ -271,7 +295,7 @@ export class StateMachine {
     const r = this.records.get(c.name);
     if (!r) throw notFound(c.name);
     const { disabled, ...spec } = r.job;
-    return this.putJob({ type: CommandType.PutJob, atMs: c.atMs, job: { ...spec, disabled: !disabled } });
+    return this.putJob({ type: CommandType.PutJob, atMs: c.atMs, job: { ...spec, disabled: !disabled }, ...(c.by === undefined ? {} : { by: c.by }) }, 'toggle');
   }
 
   private recordFires(c: RecordFires): ApplyResult {
@@ -399,7 +423,10 @@ export class StateMachine {
       }
       children.push(this.pendingExecution(child, 'parent', atMs));
     }
-    if (r.job.ephemeral && r.job.dependentJobs.length === 0) this.removeJob(r);
+    if (r.job.ephemeral && r.job.dependentJobs.length === 0) {
+      this.removeJob(r);
+      this.recordVersion(r.job.name, atMs, 'clocktower', 'delete', null);
+    }
     return children;
   }
 
@@ -498,6 +525,7 @@ export class StateMachine {
   /** Framed as FinishExecutions is (see commands.ts): outputs stored raw after a JSON head. */
   snapshot(): Uint8Array {
     const outputs: Uint8Array[] = [];
+    const versions = [...this.versionsByJob].map(([name, v]) => ({ name, next: v.next, list: v.list }));
     const jobs = [...this.records.values()].map((r) => ({
       job: r.job,
       executions: r.executions.map((e) => {
@@ -507,7 +535,7 @@ export class StateMachine {
       }),
       skips: r.skips,
     }));
-    return frame(framedSnapshot, { v: 2, nextSeq: this.nextSeq, appliedIndex: this.appliedIndex, paused: this.pausedFlag, jobs }, outputs);
+    return frame(framedSnapshot, { v: 2, nextSeq: this.nextSeq, appliedIndex: this.appliedIndex, paused: this.pausedFlag, jobs, versions }, outputs);
   }
 
   restore(data: Uint8Array): void {
@@ -523,6 +551,9 @@ export class StateMachine {
     }
     this.records.clear();
     this.byId.clear();
+    this.versionsByJob.clear();
+    // Snapshots taken before versions were recorded have none.
+    for (const { name, next, list } of parsed.versions ?? []) this.versionsByJob.set(name, { next, list });
     this.nextSeq = parsed.nextSeq;
     this.appliedIndex = parsed.appliedIndex;
     this.pausedFlag = parsed.paused === true; // absent in snapshots taken before pause existed
@@ -544,6 +575,7 @@ interface SnapshotShape {
   appliedIndex: number;
   paused?: boolean;
   jobs: { job: Job; executions: Execution[]; skips: SkippedFires[] }[];
+  versions?: { name: string; next: number; list: JobVersion[] }[];
 }
 
 function notFound(name: string): StateError {
