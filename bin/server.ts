@@ -12,7 +12,7 @@ import type { Identity__Output } from '../proto/generated/clocktower/cluster/v1/
 import { discover, joinCluster } from '../server/cluster/cluster-discovery.js';
 import { clusterServiceHandlers } from '../server/cluster/cluster-service.js';
 import { ClusterError, type ServerClusterNode } from '../server/cluster/cluster-node.js';
-import { EtcdNode, type EtcdSettings } from '../server/store-etcd/etcd-node.js';
+import type { EtcdSettings } from '../server/store-etcd/etcd-node.js';
 import type { EtcdFlags } from './agent-config.js';
 import { RaftNode, type RaftMessageTransport } from '../server/cluster/raft-node.js';
 import { RaftTransport } from '../server/cluster/raft-transport.js';
@@ -144,6 +144,8 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
       throw new Error(`the data directory ${config.dataDir} holds a built-in Raft log: start without --store etcd to carry on with it, ` +
         'or use another --data-dir to run on etcd (Clocktower does not copy a Raft log into etcd)');
     }
+    // Loaded only with --store etcd: the etcd client reads its protos when it loads.
+    const { EtcdNode } = await import('../server/store-etcd/etcd-node.js');
     const etcdNode = await EtcdNode.open<ApplyResult>({
       nodeName: config.nodeName,
       address: { rpc: self.rpc_addr, http: self.http_addr },
