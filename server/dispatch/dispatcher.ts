@@ -10,7 +10,7 @@
 // times are already settled, and the planner applies the job's catch-up
 // policy to the ones after it.
 
-import { CommandType, type Fire, type ScheduledUpTo, type Skip } from '../state/commands.js';
+import { CommandType, plannedFor, type Fire, type ScheduledUpTo, type Skip } from '../state/commands.js';
 import type { CommandLog } from '../state/command-log.js';
 import type { Execution } from '../state/execution.js';
 import type { Job, JobSpec } from '../state/job.js';
@@ -203,7 +203,7 @@ export class Dispatcher {
       if (!plan) continue;
       for (const t of plan.run) fires.push({ jobName: name, scheduledAtMs: t, trigger: 'schedule', nodes: this.nodesFor(job) });
       for (const s of plan.skipped) skips.push({ jobName: name, ...s });
-      if (plan.settledUpTo !== null) lastScheduled.push({ jobName: name, atMs: plan.settledUpTo, planned: { schedule: job.schedule, timezone: job.timezone, anchorMs: job.anchorMs } });
+      if (plan.settledUpTo !== null) lastScheduled.push({ jobName: name, atMs: plan.settledUpTo, planned: plannedFor(job) });
       if (plan.next !== null) nexts.push({ name, at: plan.next });
     }
     if (fires.length === 0 && skips.length === 0 && lastScheduled.length === 0) {

@@ -5,12 +5,13 @@
 // transport), so a line is out before the call returns.
 //
 // Nothing secret reaches the destination: fields whose key names a secret
-// (password, token, secret, ...) are replaced at any depth, the password
+// (password, token, secret, ...: common/secret-values) are replaced at any depth, the password
 // of a URL (`amqp://user:pass@host`) is cut out of every line, and values
 // registered with `addSecret()` (the API token) are replaced wherever they
 // appear.
 
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
+import { hideUrlPasswords, isSecretKey } from '../../common/secret-values.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFormat = 'json' | 'text';
@@ -39,15 +40,11 @@ export interface LoggerOptions {
 
 export const redacted = '[redacted]';
 
-/** Keys whose values are secrets, wherever they appear in a line's fields. */
-const secretKey = /pass(word|wd)?|secret|token|api[-_]?key|credential|authorization|private[-_]?key/i;
-/** The password part of `scheme://user:password@host`. */
-const urlPassword = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@"]*:)[^\s@/"]+@/gi;
 
 export function createLogger(options: LoggerOptions): Logger {
   const secrets: string[] = [];
   const scrub = (line: string): string => {
-    let out = line.replace(urlPassword, `$1${redacted}@`);
+    let out = hideUrlPasswords(line, redacted);
     for (const s of secrets) out = out.split(s).join(redacted);
     return out;
   };
@@ -86,7 +83,7 @@ export function redactFields(value: unknown, depth = 0): unknown {
   if (value instanceof Error) return { message: value.message, ...('code' in value ? { code: (value as { code: unknown }).code } : {}) };
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    out[k] = secretKey.test(k) && v !== '' && v !== null && v !== undefined ? redacted : redactFields(v, depth + 1);
+    out[k] = isSecretKey(k) && v !== '' && v !== null && v !== undefined ? redacted : redactFields(v, depth + 1);
   }
   return out;
 }

@@ -2,7 +2,7 @@
 // times, ids and choices and carries them in the command; apply() only
 // follows. Type ids are append-only: never renumber or reuse one.
 
-import type { JobSpec } from './job.js';
+import type { Job, JobSpec } from './job.js';
 import type { SkipReason, Trigger } from './execution.js';
 
 export const CommandType = {
@@ -90,6 +90,16 @@ export interface PlannedSchedule {
   readonly schedule: string;
   readonly timezone: string;
   readonly anchorMs: number;
+}
+
+/** The schedule a plan for `job` is made for. */
+export function plannedFor(job: Pick<Job, 'schedule' | 'timezone' | 'anchorMs'>): PlannedSchedule {
+  return { schedule: job.schedule, timezone: job.timezone, anchorMs: job.anchorMs };
+}
+
+/** Whether a plan made for `planned` (absent: written by an older server) still holds for `job`. */
+export function stillPlanned(planned: PlannedSchedule | undefined, job: Pick<Job, 'schedule' | 'timezone' | 'anchorMs'>): boolean {
+  return !planned || (planned.schedule === job.schedule && planned.timezone === job.timezone && planned.anchorMs === job.anchorMs);
 }
 
 export interface RecordFires {

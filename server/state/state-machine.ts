@@ -19,6 +19,7 @@ import {
   CommandType,
   frame,
   unframe,
+  stillPlanned,
   type Command,
   type DeleteExecutions,
   type DeleteJob,
@@ -314,7 +315,7 @@ export class StateMachine {
     const stale = new Set<string>();
     for (const { jobName, planned } of c.lastScheduled) {
       const job = this.records.get(jobName)?.job;
-      if (job && planned && (planned.schedule !== job.schedule || planned.timezone !== job.timezone || planned.anchorMs !== job.anchorMs)) stale.add(jobName);
+      if (job && !stillPlanned(planned, job)) stale.add(jobName);
     }
     for (const s of c.skips) {
       const r = this.records.get(s.jobName);

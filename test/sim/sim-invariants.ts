@@ -4,7 +4,7 @@
 // every moment of the run, so a violation is caught at the step it happens.
 
 import type { Entry } from '../../server/raft/types.js';
-import type { RecordFires } from '../../server/state/commands.js';
+import { stillPlanned, type RecordFires } from '../../server/state/commands.js';
 import type { Job } from '../../server/state/job.js';
 import { firstAfter, parseSchedule } from '../../server/scheduler/index.js';
 
@@ -124,7 +124,7 @@ export class SafetyChecks {
       const job = jobOf(jobName);
       if (!job || job.schedule === '' || b1 <= job.lastScheduledMs) continue;
       // A plan for a schedule the job no longer has does not apply (see ScheduledUpTo).
-      if (planned && (planned.schedule !== job.schedule || planned.timezone !== job.timezone || planned.anchorMs !== job.anchorMs)) continue;
+      if (!stillPlanned(planned, job)) continue;
       const input = {
         schedule: parseSchedule(job.schedule, job.name), timeZone: job.timezone, anchorMs: job.anchorMs, lastScheduledMs: job.lastScheduledMs,
         startsAtMs: job.startsAtMs, expiresAtMs: job.expiresAtMs, catchUp: job.catchUp,

@@ -4,7 +4,7 @@
 // them all at once. Without a writable cgroup v2 hierarchy the executor falls
 // back to the process group alone (see the README: what a job may leave behind).
 //
-// Layout: <own cgroup>/clocktower-<pid>/x<n>. No controllers are enabled, so
+// Layout: <own cgroup>/clocktower-<pid>/x<n>, reused once emptied. No controllers are enabled, so
 // the "no internal processes" rule does not apply and no delegation of
 // controllers is needed, only write access to the directory (root, or a
 // systemd unit with Delegate=yes).
@@ -43,6 +43,7 @@ export function ownCgroupDir(): string | null {
 
 /** Kills every process in a cgroup directory; true once it holds none. */
 function killAll(dir: string): boolean {
+  if (procs(dir).length === 0) return true;
   try {
     writeFileSync(join(dir, 'cgroup.kill'), '1');
   } catch {
@@ -79,22 +80,27 @@ function removeWhenEmpty(dir: string, attempt = 0): void {
   }
 }
 
+/** Emptied cgroups kept for the next executions: creating and removing one costs the kernel milliseconds. */
+const maxIdle = 16;
+
 export class ExecutionCgroup {
-  constructor(readonly dir: string) {}
+  constructor(readonly dir: string, private readonly idle: ExecutionCgroup[]) {}
 
   /** Kills every process the command started, wherever it moved in the process tree. */
   kill(): void {
     killAll(this.dir);
   }
 
-  /** Kills what is left and removes the cgroup. */
+  /** Kills what is left; an empty cgroup is kept for the next execution, one still emptying is removed. */
   release(): void {
-    removeWhenEmpty(this.dir);
+    if (killAll(this.dir) && this.idle.length < maxIdle) this.idle.push(this);
+    else removeWhenEmpty(this.dir);
   }
 }
 
 export class ExecutionCgroups {
   private seq = 0;
+  private readonly idle: ExecutionCgroup[] = [];
 
   private constructor(private readonly base: string) {}
 
@@ -155,15 +161,17 @@ export class ExecutionCgroups {
     }
   }
 
-  /** A fresh cgroup for one execution, or null if it cannot be made now (the process group still applies). */
+  /** An empty cgroup for one execution, or null if none can be made now (the process group still applies). */
   create(): ExecutionCgroup | null {
+    const reused = this.idle.pop();
+    if (reused) return reused;
     const dir = join(this.base, `x${++this.seq}`);
     try {
       mkdirSync(dir);
     } catch {
       return null;
     }
-    return new ExecutionCgroup(dir);
+    return new ExecutionCgroup(dir, this.idle);
   }
 
 }

@@ -93,18 +93,9 @@ export class ShellExecutor implements Executor {
     if (signal.aborted) return failure('stopped before it started');
     const env: Record<string, string | undefined> = { ...this.baseEnv, ...parseEnv(c['env'] ?? ''), ENV_JOB_NAME: req.jobName };
     const cgroup = this.cgroups?.create() ?? null;
-    if (cgroup) {
-      // Started through a wrapper: say what execvp would have said, before it starts.
-      const problem = executableProblem(file, env['PATH'], c['cwd'] || process.cwd());
-      if (problem === 'ENOENT') {
-        cgroup.release();
-        return failure(c['cwd'] ? `executable not found: ${file} (or no directory ${c['cwd']})` : `executable not found: ${file}`);
-      }
-      if (problem === 'EACCES') {
-        cgroup.release();
-        return failure(`permission denied: ${file}`);
-      }
-    }
+    const cannotRun = (problem: 'ENOENT' | 'EACCES') => failure(problem === 'EACCES'
+      ? `permission denied: ${file}`
+      : c['cwd'] ? `executable not found: ${file} (or no directory ${c['cwd']})` : `executable not found: ${file}`);
     const [program, argv] = cgroup ? inCgroup(cgroup, file, args) : [file, args];
 
     const child = spawn(program, argv, {
@@ -170,12 +161,16 @@ export class ShellExecutor implements Executor {
       if ('error' in exit) {
         const code = exit.error.code ?? '';
         if (c['shell'] === 'true') return failure(`cannot run /bin/sh: ${exit.error.message}`);
-        if (code === 'ENOENT') return failure(c['cwd'] ? `executable not found: ${file} (or no directory ${c['cwd']})` : `executable not found: ${file}`);
-        if (code === 'EACCES') return failure(`permission denied: ${file}`);
+        if (code === 'ENOENT' || code === 'EACCES') return cannotRun(code);
         return failure(`cannot run ${file}: ${exit.error.message}`);
       }
       if (exit.code === 0) return { success: true, exitCode: 0, error: '' };
       if (exit.code === null) return failure(`killed by ${exit.signal ?? 'a signal'}`);
+      if (cgroup && c['shell'] !== 'true' && (exit.code === 126 || exit.code === 127)) {
+        // The wrapper's exec failed (or the command itself exited so): say what execvp would have said.
+        const problem = executableProblem(file, env['PATH'], c['cwd'] || process.cwd());
+        if (problem !== null) return cannotRun(problem);
+      }
       return failure(`exit status ${exit.code}`, exit.code);
     } finally {
       clearTimeout(drain);

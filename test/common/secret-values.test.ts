@@ -2,7 +2,7 @@
 // nothing else is touched.
 
 import t from 'tap';
-import { hasSecrets, isSecretKey, redactConfig, redacted, restoreRedacted } from '../../../server/api/redact-secrets.js';
+import { hasSecrets, isSecretKey, redactConfig, redacted, restoreRedacted } from '../../common/secret-values.js';
 
 t.test('secret key names', async (t) => {
   for (const k of ['password', 'saslPassword', 'token', 'secret', 'client_secret', 'api_key', 'accessKey', 'private_key', 'credentials', 'passwd', 'authorization']) t.ok(isSecretKey(k), k);

@@ -1,3 +1,5 @@
+// Which values are secrets, and how to hide them: the one rule for job
+// configs (executor_config) and for the operator log (server/observe/logger).
 // Which executor_config values are secrets, and the config with them hidden.
 // A key is secret when its name says so: password, passwd, token, secret,
 // credentials, a `_key`/`Key` suffix (api_key, accessKey, private_key), and
@@ -22,9 +24,10 @@ export function isSecretKey(key: string): boolean {
 
 const secretHeader = /^\s*(authorization|proxy-authorization|x-api-key|api-key|cookie|x-auth-token)\s*:/i;
 
-function hideUrlPasswords(value: string): string {
-  // scheme://user:password@host, one or more (nats takes a comma-separated list).
-  return value.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s,]*):([^@/\s,]+)@/gi, (_m, user: string) => `${user}:${redacted}@`);
+/** `value` with the password of every `scheme://user:password@host` in it replaced by `marker`. */
+export function hideUrlPasswords(value: string, marker = redacted): string {
+  // One or more (nats takes a comma-separated list); a quote ends a URL inside a JSON line.
+  return value.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s,"]*):([^@/\s,"]+)@/gi, (_m, user: string) => `${user}:${marker}@`);
 }
 
 function hideEnv(value: string): string {
