@@ -7,10 +7,10 @@
 // of ~230 MB (JSON escapes a NUL to six bytes), over gRPC's 64 MiB message
 // limit: followers never received it, nothing committed again.
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { call, executions, tempDir, until, type ExecutionJson } from '../support/light-process.js';
 import { agreedLeader, serverSpecs, startServerProcess, type ServerProcess } from '../support/cluster-processes.js';
+import { holdGate } from '../support/flock-gate.js';
 
 const jobs = Array.from({ length: 15 }, (_, i) => `burst-${i}`);
 const runsPerJob = 10;
@@ -26,20 +26,10 @@ t.teardown(async () => {
   root.remove();
 });
 
-/** Hold the gate exclusively until release() (flock(1) holds it while its `cat` reads our stdin). */
-async function holdGate(): Promise<() => void> {
-  const holder = spawn('flock', ['--exclusive', gate, '-c', 'echo held; cat >/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  t.teardown(() => { holder.kill('SIGKILL'); });
-  await new Promise<void>((resolve, reject) => {
-    holder.stdout.on('data', (d: Buffer) => { if (d.toString().includes('held')) resolve(); });
-    holder.once('exit', (code) => reject(new Error(`flock exited with ${String(code)} before it held the gate`)));
-  });
-  return () => holder.stdin.end();
-}
 
 t.test('150 results of 256 KiB of NULs at once: all committed, and later writes succeed', async (t) => {
   const leader = await agreedLeader(servers);
-  const release = await holdGate();
+  const release = await holdGate(gate, (fn) => t.teardown(fn));
   for (const name of jobs) {
     const r = await call(leader.url, 'POST', '/v1/jobs', {
       name, schedule: '@manually', executor: 'shell',

@@ -9,7 +9,6 @@
 // executor over the in-process agent link; the execution waits at a gate (a
 // flock the test holds) so the flap happens while it runs.
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,23 +23,15 @@ import { ExecutorRegistry } from '../../../plugins/sdk/executor-registry.js';
 import { ShellExecutor } from '../../../plugins/executors/shell/shell-executor.js';
 import { LocalAgentLink } from '../../../bin/local-agent-link.js';
 import { until } from '../../support/light-process.js';
+import { holdGate } from '../../support/flock-gate.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ct-flap-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
-async function holdGate(gate: string): Promise<() => void> {
-  const holder = spawn('flock', ['--exclusive', gate, '-c', 'echo held; cat >/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  t.teardown(() => { holder.kill('SIGKILL'); });
-  await new Promise<void>((resolve, reject) => {
-    holder.stdout.on('data', (d: Buffer) => { if (d.toString().includes('held')) resolve(); });
-    holder.once('exit', (code) => reject(new Error(`flock exited with ${String(code)} before it held the gate`)));
-  });
-  return () => holder.stdin.end();
-}
 
 t.test('re-elected while the processors of a given-up run still go: no stale lost, the real result is recorded once', async (t) => {
   const gate = join(dir, 'gate');
-  const openGate = await holdGate(gate);
+  const openGate = await holdGate(gate, (fn) => t.teardown(fn));
   const state = new StateMachine();
   let index = 0;
   const log = { submit: async (c: Command): Promise<ApplyResult> => state.apply(c, ++index) };
