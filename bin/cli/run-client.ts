@@ -31,6 +31,8 @@ Jobs (talk to the REST API):
   jobs toggle NAME      disable or enable a job
   jobs executions NAME  show a job's executions
   jobs stop NAME ID     stop a running execution (on whichever node runs it)
+  jobs history NAME     a job's recorded changes: who, when, what (--version N shows one)
+  jobs rollback NAME N  make version N the job again (itself a new version)
 
 Cluster (talk to the REST API of any server):
   raft list-peers       list the Raft peers
@@ -63,6 +65,8 @@ const usage: Record<string, string> = {
   toggle: 'clocktower jobs toggle NAME',
   executions: 'clocktower jobs executions NAME [--json]',
   stop: 'clocktower jobs stop NAME EXECUTION_ID',
+  history: 'clocktower jobs history NAME [--version N] [--json]',
+  rollback: 'clocktower jobs rollback NAME VERSION',
 };
 
 class UsageError extends Error {}
@@ -110,7 +114,7 @@ async function jobs(sub: string | undefined, argv: string[], io: ClientIo): Prom
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { ...common, file: { type: 'string', short: 'f' }, q: { type: 'string' }, status: { type: 'string' }, metadata: { type: 'string', multiple: true } },
+      options: { ...common, file: { type: 'string', short: 'f' }, q: { type: 'string' }, status: { type: 'string' }, metadata: { type: 'string', multiple: true }, version: { type: 'string' } },
       strict: true,
     });
   } catch (err) {
@@ -171,6 +175,22 @@ async function jobs(sub: string | undefined, argv: string[], io: ClientIo): Prom
       if (!id) throw new UsageError('an EXECUTION_ID is required (see clocktower jobs executions NAME)');
       const e = (await api('POST', `/v1/jobs/${name()}/executions/${encodeURIComponent(id)}/stop`)) as { state?: string };
       return say(io, `stopping execution ${id} of ${positionals[0]}${e.state ? ` (${e.state})` : ''}\n`);
+    }
+    case 'history': {
+      if (values.version !== undefined) {
+        return say(io, `${JSON.stringify(await api('GET', `/v1/jobs/${name()}/versions/${encodeURIComponent(values.version)}`), null, 2)}\n`);
+      }
+      const list = (await api('GET', `/v1/jobs/${name()}/versions`)) as Record<string, unknown>[];
+      if (values.json) return say(io, `${JSON.stringify(list, null, 2)}\n`);
+      return say(io, table(['VERSION', 'AT', 'BY', 'CHANGE'], list.map((v) => [
+        v['version'], v['at'], v['by'], v['restored_from'] === undefined ? v['change'] : `${String(v['change'])} of ${String(v['restored_from'])}`,
+      ])));
+    }
+    case 'rollback': {
+      const n = positionals[1];
+      if (!n) throw new UsageError('a VERSION is required (see clocktower jobs history NAME)');
+      await api('POST', `/v1/jobs/${name()}/versions/${encodeURIComponent(n)}/restore`);
+      return say(io, `${positionals[0]} is version ${n} again\n`);
     }
     case 'executions': {
       const list = (await api('GET', `/v1/jobs/${name()}/executions`)) as Record<string, unknown>[];

@@ -168,7 +168,7 @@ export class HttpApi {
         }
       }
       if (!route.local && route.method === 'GET' && this.ctx.readBarrier && !url.searchParams.has('stale')) await this.ctx.readBarrier();
-      const request: RouteRequest = { params: (m.groups ?? {}) as Record<string, string>, query: url.searchParams, body, headers: req.headers, url };
+      const request: RouteRequest = { params: (m.groups ?? {}) as Record<string, string>, query: url.searchParams, body, headers: req.headers, url, caller: this.token ? 'api-token' : 'anonymous' };
       return await route.handle(request, this.ctx);
     }
     if (pathMatched) throw new ApiError('CT_API_METHOD_NOT_ALLOWED', `${req.method ?? ''} is not allowed on ${path}`);

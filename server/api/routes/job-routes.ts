@@ -1,11 +1,12 @@
 // /v1/jobs and /v1/restore: Dkron's job routes.
 
 import { CommandType } from '../../state/commands.js';
-import type { Job, JobSpec } from '../../state/job.js';
+import type { Job, JobSpec, JobVersion } from '../../state/job.js';
+import { compactSpec } from '../../state/compact-job.js';
 import { validateJobSpec } from '../../state/validate-job.js';
 import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../http-api.js';
-import { jobSpecFromJson, jobToJson } from '../job-json.js';
+import { iso, jobSpecFromJson, jobToJson } from '../job-json.js';
 import { orderForRestore, readRestoreFile } from './restore-file.js';
 import { accepted, json, ownKey, parseJson, pathParam, requireLeader, type Route, type RouteRequest } from './route.js';
 
@@ -53,7 +54,7 @@ async function upsert(req: RouteRequest, ctx: ApiContext, pathName?: string): Pr
   }
   const { spec } = await checkedSpec(ctx, body);
   const existed = ctx.state.job(spec.name) !== undefined;
-  const res = accepted(await ctx.log.submit({ type: CommandType.PutJob, atMs: ctx.now(), job: spec }));
+  const res = accepted(await ctx.log.submit({ type: CommandType.PutJob, atMs: ctx.now(), job: spec, by: req.caller }));
   const job = res.job ?? mustJob(ctx, spec.name);
   if (req.query.has('runoncreate')) void ctx.dispatcher.runNow(job.name).catch(() => {});
   // PUT tells a replace (200) from a create (201); POST and PATCH answer 201 as Dkron does.
@@ -151,7 +152,7 @@ async function restore(req: RouteRequest, ctx: ApiContext) {
   const warnings = new Map(good.map((g) => [g.spec.name, g.warning]));
   for (const spec of ordered) {
     try {
-      accepted(await ctx.log.submit({ type: CommandType.PutJob, atMs: ctx.now(), job: spec }));
+      accepted(await ctx.log.submit({ type: CommandType.PutJob, atMs: ctx.now(), job: spec, by: req.caller }));
     } catch (err) {
       lines.push(`fail create ${spec.name}: ${err instanceof Error ? err.message : String(err)}`);
       continue;
@@ -170,7 +171,70 @@ function restoreName(item: unknown, index: number): string {
   return `(job ${index + 1} of the file)`;
 }
 
+const versionsPath = /^\/v1\/jobs\/(?<name>[^/]+)\/versions$/;
+const versionPath = /^\/v1\/jobs\/(?<name>[^/]+)\/versions\/(?<n>[^/]+)$/;
+
+/** A recorded version's job as the job JSON a client sends (no counters, no status). */
+function versionJobJson(spec: JobSpec): Record<string, unknown> {
+  const asJob: Job = { ...compactSpec(spec), createdAtMs: 0, updatedAtMs: 0, successCount: 0, errorCount: 0, lastSuccessMs: null, lastErrorMs: null, status: '', dependentJobs: [], anchorMs: 0, lastScheduledMs: 0 };
+  const out = jobToJson(asJob, null);
+  for (const k of ['success_count', 'error_count', 'last_success', 'last_error', 'dependent_jobs', 'status', 'next']) delete out[k];
+  return out;
+}
+
+function versionJson(v: JobVersion, withJob: boolean): Record<string, unknown> {
+  return {
+    version: v.n,
+    at: iso(v.atMs),
+    by: v.by,
+    change: v.change,
+    ...(v.restoredFrom === undefined ? {} : { restored_from: v.restoredFrom }),
+    ...(withJob ? { job: v.spec === null ? null : versionJobJson(v.spec) } : {}),
+  };
+}
+
+function mustVersions(req: RouteRequest, ctx: ApiContext): readonly JobVersion[] {
+  const name = decodeName(req);
+  const versions = ctx.state.versionsOf(name);
+  if (versions.length === 0 && !ctx.state.job(name)) throw new ApiError('CT_STATE_JOB_NOT_FOUND', `job not found: ${name}`);
+  return versions;
+}
+
+function mustVersion(req: RouteRequest, ctx: ApiContext): JobVersion {
+  const versions = mustVersions(req, ctx);
+  const raw = pathParam(req, 'n');
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new ApiError('CT_API_BAD_PATH', `version must be a whole number from 1, not ${JSON.stringify(raw)}`, 'n');
+  const v = versions.find((x) => x.n === n);
+  if (!v) {
+    const kept = versions.length > 0 ? `versions ${versions[0]?.n ?? ''} to ${versions[versions.length - 1]?.n ?? ''} are kept` : 'no versions are kept';
+    throw new ApiError('CT_API_VERSION_NOT_FOUND', `job ${decodeName(req)} has no version ${n}: ${kept}`);
+  }
+  return v;
+}
+
+const versionRoutes: Route[] = [
+  { method: 'GET', pattern: versionsPath, handle: (req, ctx) => json(200, [...mustVersions(req, ctx)].reverse().map((v) => versionJson(v, false))) },
+  { method: 'GET', pattern: versionPath, handle: (req, ctx) => json(200, versionJson(mustVersion(req, ctx), true)) },
+  {
+    method: 'POST',
+    pattern: /^\/v1\/jobs\/(?<name>[^/]+)\/versions\/(?<n>[^/]+)\/restore$/,
+    body: true,
+    handle: async (req, ctx) => {
+      requireLeader(ctx);
+      const v = mustVersion(req, ctx);
+      if (v.spec === null) throw new ApiError('CT_API_VERSION_DELETED', `version ${v.n} of ${decodeName(req)} is its deletion: restore a version before it`);
+      // Checked as a new save is: the executor or the parent may be gone since.
+      const { spec } = await checkedSpec(ctx, versionJobJson(v.spec));
+      const res = accepted(await ctx.log.submit({ type: CommandType.PutJob, atMs: ctx.now(), job: spec, by: req.caller, restoredFrom: v.n }));
+      const job = res.job ?? mustJob(ctx, spec.name);
+      return json(201, jobJson(ctx, job), { location: `/v1/jobs/${encodeURIComponent(job.name)}` });
+    },
+  },
+];
+
 export const jobRoutes: Route[] = [
+  ...versionRoutes,
   { method: 'GET', pattern: /^\/v1\/jobs$/, handle: listJobs },
   { method: 'POST', pattern: /^\/v1\/jobs$/, body: true, handle: (req, ctx) => upsert(req, ctx) },
   { method: 'PATCH', pattern: /^\/v1\/jobs$/, body: true, handle: (req, ctx) => upsert(req, ctx) },
@@ -183,7 +247,7 @@ export const jobRoutes: Route[] = [
       requireLeader(ctx);
       const name = decodeName(req);
       mustJob(ctx, name);
-      const res = accepted(await ctx.log.submit({ type: CommandType.DeleteJob, atMs: ctx.now(), name }));
+      const res = accepted(await ctx.log.submit({ type: CommandType.DeleteJob, atMs: ctx.now(), name, by: req.caller }));
       return json(200, res.job ? jobToJson(res.job, null) : { name });
     },
   },
@@ -197,7 +261,7 @@ export const jobRoutes: Route[] = [
       requireLeader(ctx);
       const name = decodeName(req);
       mustJob(ctx, name);
-      const res = accepted(await ctx.log.submit({ type: CommandType.ToggleJob, atMs: ctx.now(), name }));
+      const res = accepted(await ctx.log.submit({ type: CommandType.ToggleJob, atMs: ctx.now(), name, by: req.caller }));
       const job = res.job ?? mustJob(ctx, name);
       return json(200, jobJson(ctx, job), { location: `/v1/jobs/${encodeURIComponent(name)}` });
     },

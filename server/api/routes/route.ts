@@ -11,6 +11,12 @@ export interface RouteRequest {
   readonly body: Buffer;
   readonly headers: IncomingHttpHeaders;
   readonly url: URL;
+  /**
+   * Who asks, as recorded in a job's versions: `api-token` for a request
+   * that showed the API token, `anonymous` when the server has none. A
+   * follower forwards the caller's own headers, so the leader sees the same.
+   */
+  readonly caller: string;
 }
 
 export interface Reply {
