@@ -22,6 +22,8 @@ import type { AgentStatus } from '../dispatch/agent-executor-host.js';
 import { raftRoutes, type ClusterAdmin } from './routes/raft-routes.js';
 import { pluginRoutes, type PluginListing } from './routes/plugin-routes.js';
 import { metricsRoutes } from './routes/metrics-routes.js';
+import { pauseRoutes } from './routes/pause-routes.js';
+import { statsRoutes } from './routes/stats-routes.js';
 import type { Reply, Route, RouteRequest } from './routes/route.js';
 import { ConnectionLimit, defaultMaxConnections } from './connection-limit.js';
 
@@ -90,7 +92,7 @@ export class HttpApi {
   private readonly reload: NodeJS.Timeout | null = null;
 
   constructor(private readonly ctx: ApiContext) {
-    this.routes = [...clusterRoutes, ...metricsRoutes, ...raftRoutes, ...pluginRoutes, ...jobRoutes, ...executionRoutes, ...agentRoutes];
+    this.routes = [...clusterRoutes, ...metricsRoutes, ...raftRoutes, ...pluginRoutes, ...jobRoutes, ...executionRoutes, ...agentRoutes, ...pauseRoutes, ...statsRoutes];
     this.labels = [...new Set(this.routes.map((r) => r.pattern))].map((pattern) => ({ pattern, label: routeLabel(pattern) }));
     this.token = ctx.apiToken ? Buffer.from(`Bearer ${ctx.apiToken}`) : null;
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);

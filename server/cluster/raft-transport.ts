@@ -47,6 +47,8 @@ export interface RaftTransportOptions {
   log?(line: string): void;
   /** Most messages waiting for one peer (default 4096); the oldest is dropped beyond it. */
   readonly maxQueue?: number;
+  /** Most bytes of entries waiting for one peer (default 64 MiB); the oldest messages are dropped beyond it. */
+  readonly maxQueueBytes?: number;
   /** How long a peer may take to answer a new stream before it counts as down (default 2000 ms). */
   readonly connectTimeoutMs?: number;
   /** Reconnect backoff: first delay (default 50 ms), doubling up to the cap (default 1000 ms). */
@@ -114,6 +116,7 @@ export class RaftTransport {
     const tls = options.tls ?? null;
     this.tuning = {
       maxQueue: options.maxQueue ?? 4096,
+      maxQueueBytes: options.maxQueueBytes ?? 64 * 1024 * 1024,
       connectTimeoutMs: options.connectTimeoutMs ?? 2000,
       initialBackoffMs: options.initialBackoffMs ?? 50,
       maxBackoffMs: options.maxBackoffMs ?? 1000,

@@ -10,7 +10,7 @@
 // times are already settled, and the planner applies the job's catch-up
 // policy to the ones after it.
 
-import { CommandType, type Fire, type Skip } from '../state/commands.js';
+import { CommandType, type Fire, type ScheduledUpTo, type Skip } from '../state/commands.js';
 import type { CommandLog } from '../state/command-log.js';
 import type { Execution } from '../state/execution.js';
 import type { Job, JobSpec } from '../state/job.js';
@@ -20,8 +20,9 @@ import type { NodeChooser } from './agent-executor-host.js';
 import type { ExecutorHost } from './executor-host.js';
 import { ExecutionRunner, type RunningExecution } from './execution-runner.js';
 import { JobSchedules } from './job-schedules.js';
+import { parseTags } from './target-selection.js';
 import type { ProcessorHost } from './processor-host.js';
-import { DueTimer, TimerHeap } from './timer-heap.js';
+import { DueTimer, TimerHeap, type Timers } from './timer-heap.js';
 
 export interface DispatcherOptions {
   readonly nodeName: string;
@@ -36,6 +37,8 @@ export interface DispatcherOptions {
   readonly processorTimeoutMs?: number | undefined;
   /** Picks the agents that run each fire (a cluster with agents); without it everything runs on this node. */
   readonly chooser?: NodeChooser;
+  /** The timers it waits on (default Node's; the simulation passes its clock's). */
+  readonly timers?: Timers;
 }
 
 /** How long to wait before planning a job again after its fires failed to commit. */
@@ -74,8 +77,8 @@ export class Dispatcher {
       nodeName: options.nodeName,
       processorTimeoutMs: options.processorTimeoutMs,
     });
-    this.fireTimer = new DueTimer(this.fireHeap, options.now, (due) => void this.fire(due.map((d) => d.key)));
-    this.pendingTimer = new DueTimer(this.pendingHeap, options.now, (due) => void this.startPending(due.map((d) => d.key)));
+    this.fireTimer = new DueTimer(this.fireHeap, options.now, (due) => void this.fire(due.map((d) => d.key)), options.timers);
+    this.pendingTimer = new DueTimer(this.pendingHeap, options.now, (due) => void this.startPending(due.map((d) => d.key)), options.timers);
   }
 
   get isLeading(): boolean {
@@ -127,6 +130,9 @@ export class Dispatcher {
       const e = err as Error & { code?: string; field?: string };
       return { code: e.code ?? 'CT_SCHEDULE_INVALID', field: e.field === 'timezone' ? 'timezone' : 'schedule', message: e.message };
     }
+    const tags = parseTags(spec.tags);
+    if ('error' in tags) return { code: 'CT_API_INVALID_FIELD', field: 'tags', message: `${tags.error}; no agent could ever be chosen` };
+    if (tags.count === 0) return { code: 'CT_API_INVALID_FIELD', field: 'tags', message: 'a tag count of 0 chooses no agent: use 1 or more, or leave out ":count" to run on every match' };
     const problem = (await this.options.host.validate?.(spec.executor, spec.executorConfig)) ?? null;
     if (problem !== null) return { code: 'CT_API_INVALID_FIELD', field: 'executor_config', message: problem };
     for (const [name, config] of Object.entries(spec.processors)) {
@@ -188,7 +194,7 @@ export class Dispatcher {
     const atMs = now();
     const fires: Fire[] = [];
     const skips: Skip[] = [];
-    const lastScheduled: { jobName: string; atMs: number }[] = [];
+    const lastScheduled: ScheduledUpTo[] = [];
     const nexts: { name: string; at: number }[] = [];
     for (const name of names) {
       const job = state.job(name);
@@ -197,7 +203,7 @@ export class Dispatcher {
       if (!plan) continue;
       for (const t of plan.run) fires.push({ jobName: name, scheduledAtMs: t, trigger: 'schedule', nodes: this.nodesFor(job) });
       for (const s of plan.skipped) skips.push({ jobName: name, ...s });
-      if (plan.settledUpTo !== null) lastScheduled.push({ jobName: name, atMs: plan.settledUpTo });
+      if (plan.settledUpTo !== null) lastScheduled.push({ jobName: name, atMs: plan.settledUpTo, planned: { schedule: job.schedule, timezone: job.timezone, anchorMs: job.anchorMs } });
       if (plan.next !== null) nexts.push({ name, at: plan.next });
     }
     if (fires.length === 0 && skips.length === 0 && lastScheduled.length === 0) {

@@ -50,7 +50,8 @@ export type SkipReason =
   | 'before_starts_at'
   | 'after_expires_at'
   | 'forbid_running'
-  | 'disabled';
+  | 'disabled'
+  | 'paused';
 
 export interface SkippedFires {
   readonly jobName: string;

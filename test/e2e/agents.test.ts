@@ -90,6 +90,14 @@ await startAgent('a1', { role: 'web', zone: 'a' });
 await startAgent('a2', { role: 'web', zone: 'b' });
 await waitAgents(['s1', 'a1', 'a2']);
 
+t.test('/v1/members keeps each agent\'s own role tag', async (t) => {
+  const members = (await call(server.url, 'GET', '/v1/members')).body as { Name: string; Tags: Record<string, string> }[];
+  const tags = (name: string) => members.find((m) => m.Name === name)?.Tags;
+  t.match(tags('a1'), { role: 'web', zone: 'a', server: 'false' });
+  t.match(tags('a2'), { role: 'web', zone: 'b' });
+  t.match(tags('s1'), { role: 'server', server: 'true' });
+});
+
 t.test('a job tagged for one agent runs only there; untagged runs once, on the leader', async (t) => {
   await createJob({ name: 'zone-a', tags: { zone: 'a' }, executor_config: { command: 'echo ran here' } });
   for (let i = 0; i < 3; i++) await runJob('zone-a');
@@ -123,10 +131,9 @@ t.test('no matching agent: a failed execution that says so', async (t) => {
   t.equal(e?.state, 'failed');
   t.equal(e?.node_name, '');
   t.match(e?.error, /no alive agent matches the job's tags role=db; connected agents: .*a1 \[role=web,zone=a\]/);
-  await createJob({ name: 'bad-count', tags: { role: 'web:two' }, executor_config: { command: 'true' } });
-  await runJob('bad-count');
-  const [b] = await finished('bad-count', 1);
-  t.match(b?.error, /tag role="web:two": the count after ":" must be a whole number/);
+  const badCount = await call(server.url, 'POST', '/v1/jobs', { name: 'bad-count', schedule: '@manually', executor: 'shell', tags: { role: 'web:two' }, executor_config: { command: 'true' } });
+  t.equal(badCount.status, 400, 'a count that cannot work is refused when the job is saved');
+  t.match(badCount.body, { error: { field: 'tags', message: /tag role="web:two": the count after ":" must be a whole number/ } });
 });
 
 t.test('the stop endpoint reaches the agent, kills the process tree there, and records it stopped', async (t) => {

@@ -173,12 +173,106 @@ t.test('restore: a Dkron export as a multipart file, parents before children', a
   t.equal(res.statusCode, 200);
   t.same(body, ['success create r-parent', 'success create r-child']);
   t.match((await call(url, 'GET', '/v1/jobs/r-parent')).body, { dependent_jobs: ['r-child'], timezone: 'Europe/Berlin' });
+});
+
+t.test('restore as Dkron does it: each job on its own, one bad job never sinks the rest', async (t) => {
+  await call(url, 'POST', '/v1/jobs', { name: 'rs-old', schedule: '@every 1h', executor: 'shell', executor_config: { command: 'true' }, owner: 'before' });
+  const file = JSON.stringify([
+    { name: 'rs-good', schedule: '@every 1h', executor: 'shell', executor_config: { command: 'true' } },
+    { name: 'rs-bad-cron', schedule: '61 * * * * *', executor: 'shell', executor_config: { command: 'true' } },
+    { name: 'rs-orphan', parent_job: 'nobody', executor: 'shell', executor_config: { command: 'true' } },
+    { name: 'rs-grandchild', parent_job: 'rs-orphan', executor: 'shell', executor_config: { command: 'true' } },
+    { name: 'rs-loose', schedule: '@every 1h', executor: 'shell', executor_config: { command: 'true', timeout: 'soon' } },
+    { name: 'rs-old', schedule: '@every 2h', executor: 'shell', executor_config: { command: 'true' }, owner: 'after' },
+    { name: 'rs-tags', schedule: '@every 1h', executor: 'shell', executor_config: { command: 'true' }, tags: { role: 'web:x' } },
+    'not a job',
+  ]);
+  const form = new FormData();
+  form.set('file', new Blob([file], { type: 'application/json' }), 'jobs.json');
+  const res = await request(`${url}/v1/restore`, { method: 'POST', body: form });
+  t.equal(res.statusCode, 200);
+  const lines = (await res.body.json()) as string[];
+  t.equal(lines.length, 8, 'one line per job of the file');
+  const line = (name: string) => lines.find((l) => l.includes(` ${name}`)) ?? '';
+  t.equal(line('rs-good'), 'success create rs-good');
+  t.match(line('rs-bad-cron'), /^fail create rs-bad-cron: /);
+  t.match(line('rs-orphan'), /^fail create rs-orphan: specified parent job not found: nobody/);
+  t.match(line('rs-grandchild'), /^fail create rs-grandchild: its parent rs-orphan was not restored/);
+  t.match(line('rs-loose'), /^success create rs-loose, warning: executor_config: /, 'a stricter executor_config check is a warning on restore');
+  t.equal(line('rs-old'), 'success create rs-old');
+  t.match(line('rs-tags'), /^fail create rs-tags: tag role="web:x"/);
+  t.ok(lines.some((l) => l.startsWith('fail create (job 8 of the file): ')));
+  t.equal((await call(url, 'GET', '/v1/jobs/rs-good')).status, 200);
+  t.match((await call(url, 'GET', '/v1/jobs/rs-loose')).body, { executor_config: { timeout: 'soon' } }, 'stored unchanged');
+  t.match((await call(url, 'GET', '/v1/jobs/rs-old')).body, { owner: 'after', schedule: '@every 2h' }, 'an existing job is updated');
+  for (const name of ['rs-bad-cron', 'rs-orphan', 'rs-grandchild', 'rs-tags']) t.equal((await call(url, 'GET', `/v1/jobs/${name}`)).status, 404, `${name} not stored`);
   const broken = new FormData();
-  broken.set('file', new Blob(['[{"name":"orphan","parent_job":"nobody"}]']), 'x.json');
+  broken.set('file', new Blob(['{"name": "x"']), 'x.json');
   const bad = await request(`${url}/v1/restore`, { method: 'POST', body: broken });
-  t.equal(bad.statusCode, 400);
+  t.equal(bad.statusCode, 400, 'a file that is not JSON is still a 400');
   await bad.body.dump();
-  t.equal((await call(url, 'GET', '/v1/jobs/orphan')).status, 404, 'nothing half-restored');
+});
+
+t.test('PUT /v1/jobs/{name}: create 201, replace 200, another name in the body 400', async (t) => {
+  const job = { schedule: '@every 1h', executor: 'shell', executor_config: { command: 'true' } };
+  const created = await call(url, 'PUT', '/v1/jobs/put-me', job);
+  t.equal(created.status, 201);
+  const replaced = await call(url, 'PUT', '/v1/jobs/put-me', { ...job, name: 'put-me', owner: 'me' });
+  t.equal(replaced.status, 200);
+  t.match(replaced.body, { name: 'put-me', owner: 'me' });
+  const renamed = await call(url, 'PUT', '/v1/jobs/put-me', { ...job, name: 'other' });
+  t.equal(renamed.status, 400);
+  t.match(renamed.body, { error: { code: 'CT_API_INVALID_FIELD', field: 'name' } });
+  t.equal((await call(url, 'GET', '/v1/jobs/other')).status, 404);
+  t.equal((await call(url, 'PATCH', '/v1/jobs', { ...job, name: 'patched' })).status, 201, 'PATCH /v1/jobs is create-or-update');
+});
+
+t.test('a tag count that cannot work is a 400 at save time', async (t) => {
+  const job = { name: 'tagged', schedule: '@every 1h', executor: 'shell', executor_config: { command: 'true' } };
+  for (const role of ['web:x', 'web:0', 'web:-1']) {
+    const res = await call(url, 'POST', '/v1/jobs', { ...job, tags: { role } });
+    t.equal(res.status, 400, role);
+    t.match(res.body, { error: { code: 'CT_API_INVALID_FIELD', field: 'tags' } });
+  }
+  t.equal((await call(url, 'GET', '/v1/jobs/tagged')).status, 404);
+  t.equal((await call(url, 'POST', '/v1/jobs', { ...job, tags: { role: 'web:2' } })).status, 201);
+});
+
+t.test('pause and unpause: scheduled fires are skipped as paused, manual runs still work', async (t) => {
+  t.same((await call(url, 'GET', '/v1/pause')).body, { paused: false });
+  t.same((await call(url, 'POST', '/v1/pause')).body, { paused: true });
+  t.same((await call(url, 'GET', '/v1/pause')).body, { paused: true });
+  await call(url, 'POST', '/v1/jobs', { name: 'while-paused', schedule: '@every 1s', executor: 'shell', executor_config: { command: 'echo tick' } });
+  const skipped = await until('two fires skipped as paused', async () => {
+    const list = (await call(url, 'GET', '/v1/jobs/while-paused/skipped')).body as { reason: string; count: number }[];
+    const paused = list.filter((s) => s.reason === 'paused').reduce((n, s) => n + s.count, 0);
+    return paused >= 2 ? list : undefined;
+  });
+  t.ok(skipped.every((s) => s.reason === 'paused'), 'every skip says paused');
+  t.same((await executions(url, 'while-paused')).filter((e) => e.trigger === 'schedule'), [], 'no scheduled run started');
+  t.equal((await call(url, 'POST', '/v1/jobs/while-paused/run')).status, 202);
+  const manual = await until('the manual run ran', async () => (await executions(url, 'while-paused')).find((e) => e.finished_at !== null));
+  t.match(manual, { trigger: 'manual', output: 'tick\n' });
+  t.same((await call(url, 'POST', '/v1/unpause')).body, { paused: false });
+  await until('a scheduled run after unpause', async () => (await executions(url, 'while-paused')).find((e) => e.trigger === 'schedule' && e.finished_at !== null));
+  await call(url, 'DELETE', '/v1/jobs/while-paused');
+});
+
+t.test('GET /v1/stats?days=N: executions per day, succeeded and failed', async (t) => {
+  type Stats = { days: number; total: { succeeded: number; failed: number }; executions: { date: string; succeeded: number; failed: number }[] };
+  const before = (await call(url, 'GET', '/v1/stats?days=2')).body as Stats;
+  t.equal(before.executions.length, 2);
+  t.match(before.executions[1]?.date, /^\d{4}-\d{2}-\d{2}$/);
+  await call(url, 'POST', '/v1/jobs', { name: 'stat-ok', schedule: '@manually', executor: 'shell', executor_config: { command: 'true' } });
+  await call(url, 'POST', '/v1/jobs', { name: 'stat-bad', schedule: '@manually', executor: 'shell', executor_config: { command: 'exit 3' } });
+  for (const name of ['stat-ok', 'stat-ok', 'stat-bad']) {
+    await call(url, 'POST', `/v1/jobs/${name}/run`);
+    await until(`${name} finished`, async () => ((await executions(url, name)).every((e) => e.finished_at !== null) ? true : undefined));
+  }
+  const after = (await call(url, 'GET', '/v1/stats?days=2')).body as Stats;
+  t.same(after.total, { succeeded: before.total.succeeded + 2, failed: before.total.failed + 1 }, 'moved by exactly the executions run');
+  t.equal(((await call(url, 'GET', '/v1/stats')).body as Stats).executions.length, 7, 'a week by default');
+  for (const bad of ['0', '-1', 'x', '1.5', '367']) t.equal((await call(url, 'GET', `/v1/stats?days=${bad}`)).status, 400, `days=${bad}`);
 });
 
 t.test('delete executions', async (t) => {

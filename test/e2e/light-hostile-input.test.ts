@@ -112,3 +112,21 @@ t.test('a schedule whose times cannot be represented is refused and never breaks
   t.equal(list.status, 200, 'the list still answers');
   t.ok((list.body as { name: string }[]).some((j) => j.name === 'far'));
 });
+
+t.test('a write too large for one log entry is refused with 413, nothing of it applied, and the log goes on', async (t) => {
+  const bigDir = tempDir();
+  const big = await startLight(bigDir.path, ['--max-body-bytes', '8000000']);
+  t.teardown(async () => {
+    await big.stop();
+    bigDir.remove();
+  });
+  // One job larger than a log entry (restore stores each job on its own, so only one job can be too large).
+  const huge = { name: 'huge', schedule: '@manually', executor: 'shell', executor_config: { command: `echo ${'x'.repeat(5_000_000)}` } };
+  const r = await call(big.url, 'POST', '/v1/jobs', huge);
+  t.equal(r.status, 413, r.text.slice(0, 300));
+  t.match(r.body, { error: { code: 'CT_CLUSTER_ENTRY_TOO_LARGE', message: /at most 4194304/ } });
+  t.equal((await call(big.url, 'GET', '/v1/jobs/huge')).status, 404, 'nothing stored');
+  const jobs = Array.from({ length: 10 }, (_, i) => ({ name: `big-${i}`, schedule: '@manually', executor: 'shell', executor_config: { command: `echo ${'x'.repeat(100_000)}` } }));
+  t.equal((await call(big.url, 'POST', '/v1/restore', jobs)).status < 300, true, 'a restore of large jobs goes through, job by job');
+  t.equal((await call(big.url, 'GET', '/v1/jobs/big-9')).status, 200);
+});

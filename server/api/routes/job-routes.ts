@@ -25,27 +25,40 @@ export function jobJson(ctx: ApiContext, job: Job): Record<string, unknown> {
   return jobToJson(job, ctx.dispatcher.nextRun(job));
 }
 
-/** Everything a job must pass before it is proposed; apply() checks its part again. */
-async function checkedSpec(ctx: ApiContext, value: unknown): Promise<JobSpec> {
+/**
+ * Everything a job must pass before it is proposed; apply() checks its part again.
+ * With `warnOnExecutorConfig` (restore, as Dkron stores such a job and checks
+ * the executor's settings only when it runs) an executor_config problem is
+ * returned as a warning instead of thrown.
+ */
+async function checkedSpec(ctx: ApiContext, value: unknown, warnOnExecutorConfig = false): Promise<{ spec: JobSpec; warning: string | null }> {
   const spec = jobSpecFromJson(value, { parseDurationMs: (t) => ctx.dispatcher.schedules.parseDurationMs(t) });
   const invalid = validateJobSpec(spec);
   if (invalid) throw invalid;
   const problem = await ctx.dispatcher.validateJob(spec);
+  if (problem && warnOnExecutorConfig && problem.field === 'executor_config') return { spec, warning: problem.message };
   if (problem) throw new ApiError(problem.code, problem.message, problem.field);
-  return spec;
+  return { spec, warning: null };
 }
 
 async function upsert(req: RouteRequest, ctx: ApiContext, pathName?: string): Promise<ReturnType<typeof json>> {
   requireLeader(ctx);
   const body = parseJson(req.body);
-  if (pathName !== undefined && typeof body === 'object' && body !== null && !Array.isArray(body) && !('name' in body)) {
-    (body as Record<string, unknown>)['name'] = pathName;
+  if (pathName !== undefined && typeof body === 'object' && body !== null && !Array.isArray(body)) {
+    const named = body as Record<string, unknown>;
+    if (!('name' in named)) named['name'] = pathName;
+    else if (named['name'] !== pathName) {
+      throw new ApiError('CT_API_INVALID_FIELD', `the body names job ${JSON.stringify(named['name'])} but the path names ${JSON.stringify(pathName)}: rename with POST /v1/jobs and DELETE the old one`, 'name');
+    }
   }
-  const spec = await checkedSpec(ctx, body);
+  const { spec } = await checkedSpec(ctx, body);
+  const existed = ctx.state.job(spec.name) !== undefined;
   const res = accepted(await ctx.log.submit({ type: CommandType.PutJob, atMs: ctx.now(), job: spec }));
   const job = res.job ?? mustJob(ctx, spec.name);
   if (req.query.has('runoncreate')) void ctx.dispatcher.runNow(job.name).catch(() => {});
-  return json(201, jobJson(ctx, job), { location: `/v1/jobs/${encodeURIComponent(job.name)}` });
+  // PUT tells a replace (200) from a create (201); POST and PATCH answer 201 as Dkron does.
+  const status = pathName !== undefined && existed ? 200 : 201;
+  return json(status, jobJson(ctx, job), { location: `/v1/jobs/${encodeURIComponent(job.name)}` });
 }
 
 const sortable: Record<string, (j: Job, ctx: ApiContext) => string | number> = {
@@ -117,6 +130,46 @@ async function runJob(req: RouteRequest, ctx: ApiContext) {
   return json(202, jobJson(ctx, job));
 }
 
+/**
+ * Dkron's restore: each job of the file is created or updated on its own,
+ * parents first; the answer has one line per job ("success create NAME" or
+ * "fail create NAME: why"), and one bad job never sinks the rest.
+ */
+async function restore(req: RouteRequest, ctx: ApiContext) {
+  requireLeader(ctx);
+  const items = await readRestoreFile(req);
+  // Checked together (a plugin executor answers over gRPC).
+  const results = await Promise.allSettled(items.map((item) => checkedSpec(ctx, item, true)));
+  const lines: string[] = [];
+  const good: { spec: JobSpec; warning: string | null }[] = [];
+  results.forEach((r, i) => {
+    if (r.status === 'fulfilled') good.push(r.value);
+    else lines.push(`fail create ${restoreName(items[i], i)}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`);
+  });
+  const { ordered, refused } = orderForRestore(good.map((g) => g.spec), (name) => ctx.state.job(name) !== undefined);
+  for (const r of refused) lines.push(`fail create ${r.name}: ${r.reason}`);
+  const warnings = new Map(good.map((g) => [g.spec.name, g.warning]));
+  for (const spec of ordered) {
+    try {
+      accepted(await ctx.log.submit({ type: CommandType.PutJob, atMs: ctx.now(), job: spec }));
+    } catch (err) {
+      lines.push(`fail create ${spec.name}: ${err instanceof Error ? err.message : String(err)}`);
+      continue;
+    }
+    const warning = warnings.get(spec.name) ?? null;
+    lines.push(warning === null ? `success create ${spec.name}` : `success create ${spec.name}, warning: executor_config: ${warning}`);
+  }
+  return json(200, lines);
+}
+
+function restoreName(item: unknown, index: number): string {
+  if (typeof item === 'object' && item !== null) {
+    const name = (item as Record<string, unknown>)['name'];
+    if (typeof name === 'string' && name !== '') return name;
+  }
+  return `(job ${index + 1} of the file)`;
+}
+
 export const jobRoutes: Route[] = [
   { method: 'GET', pattern: /^\/v1\/jobs$/, handle: listJobs },
   { method: 'POST', pattern: /^\/v1\/jobs$/, body: true, handle: (req, ctx) => upsert(req, ctx) },
@@ -153,21 +206,6 @@ export const jobRoutes: Route[] = [
     method: 'POST',
     pattern: /^\/v1\/restore$/,
     body: true,
-    handle: async (req, ctx) => {
-      requireLeader(ctx);
-      const items = await readRestoreFile(req);
-      // Checked together (a plugin executor answers over gRPC); the first bad job in file order is reported.
-      const results = await Promise.allSettled(items.map((item) => checkedSpec(ctx, item)));
-      const bad = results.findIndex((r) => r.status === 'rejected');
-      if (bad >= 0) {
-        const err: unknown = (results[bad] as PromiseRejectedResult).reason;
-        if (err instanceof Error) err.message = `job ${bad + 1} of the file: ${err.message}`;
-        throw err;
-      }
-      const checked = results.map((r) => (r as PromiseFulfilledResult<JobSpec>).value);
-      const specs = orderForRestore(checked, (name) => ctx.state.job(name) !== undefined);
-      accepted(await ctx.log.submit({ type: CommandType.PutJobs, atMs: ctx.now(), jobs: specs }));
-      return json(200, specs.map((s) => `success create ${s.name}`));
-    },
+    handle: (req, ctx) => restore(req, ctx),
   },
 ];

@@ -26,30 +26,48 @@ export async function readRestoreFile(req: RouteRequest): Promise<unknown[]> {
   return value;
 }
 
-/** Parents before children; every parent must be in the file or already stored. */
-export function orderForRestore(specs: JobSpec[], stored: (name: string) => boolean): JobSpec[] {
+/**
+ * Parents before children. A job whose parent is neither in the file nor
+ * stored, a second job of the same name, and the jobs of a cycle are refused
+ * (each with its reason); the rest are kept.
+ */
+export function orderForRestore(
+  specs: JobSpec[],
+  stored: (name: string) => boolean,
+): { ordered: JobSpec[]; refused: { name: string; reason: string }[] } {
   const byName = new Map<string, JobSpec>();
+  const refused: { name: string; reason: string }[] = [];
   for (const s of specs) {
-    if (byName.has(s.name)) throw new ApiError('CT_API_BAD_RESTORE', `job ${s.name} appears twice in the file`);
-    byName.set(s.name, s);
+    if (byName.has(s.name)) refused.push({ name: s.name, reason: 'appears twice in the file; the first one is kept' });
+    else byName.set(s.name, s);
   }
-  const out: JobSpec[] = [];
-  const state = new Map<string, 'visiting' | 'done'>();
-  const visit = (s: JobSpec): void => {
+  const ordered: JobSpec[] = [];
+  const state = new Map<string, 'visiting' | 'done' | 'refused'>();
+  const visit = (s: JobSpec): boolean => {
     const mark = state.get(s.name);
-    if (mark === 'done') return;
-    if (mark === 'visiting') throw new ApiError('CT_API_BAD_RESTORE', `jobs ${s.name} and its parents form a cycle`);
+    if (mark === 'done') return true;
+    if (mark === 'refused') return false;
+    if (mark === 'visiting') return false;
     state.set(s.name, 'visiting');
+    let reason: string | null = null;
     if (s.parentJob !== '') {
       const parent = byName.get(s.parentJob);
-      if (parent) visit(parent);
-      else if (!stored(s.parentJob)) {
-        throw new ApiError('CT_API_BAD_RESTORE', `job ${s.name} names parent ${s.parentJob}, which is neither in the file nor stored`, 'parent_job');
+      if (parent) {
+        if (state.get(parent.name) === 'visiting') reason = `it and its parents form a cycle`;
+        else if (!visit(parent)) reason = `its parent ${s.parentJob} was not restored`;
+      } else if (!stored(s.parentJob)) {
+        reason = `specified parent job not found: ${s.parentJob} is neither in the file nor stored`;
       }
     }
+    if (reason !== null) {
+      state.set(s.name, 'refused');
+      refused.push({ name: s.name, reason });
+      return false;
+    }
     state.set(s.name, 'done');
-    out.push(s);
+    ordered.push(s);
+    return true;
   };
-  for (const s of specs) visit(s);
-  return out;
+  for (const s of byName.values()) visit(s);
+  return { ordered, refused };
 }

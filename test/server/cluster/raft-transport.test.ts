@@ -21,7 +21,7 @@ async function node(
   t: { teardown(fn: () => unknown): void },
   self: string,
   listen = '127.0.0.1:0',
-  extra: Partial<Pick<RaftTransportOptions, 'connectTimeoutMs' | 'maxBackoffMs' | 'maxQueue'>> = {},
+  extra: Partial<Pick<RaftTransportOptions, 'connectTimeoutMs' | 'maxBackoffMs' | 'maxQueue' | 'maxQueueBytes'>> = {},
 ): Promise<Node> {
   const received: Message[] = [];
   const unreachable: string[] = [];
@@ -298,6 +298,23 @@ t.test('a stuck peer does not hold up the others, and its queue is bounded', asy
   const { droppedOut } = a.transport.stats();
   t.ok(droppedOut >= n - 1100 && droppedOut <= n - 1000, `dropped ${droppedOut} of ${n} for the stuck peer`);
   t.same(a.unreachable, [], 'still connecting: not (yet) reported');
+});
+
+t.test('the queue for a stuck peer is bounded in bytes too', async (t) => {
+  const stuck = await node(t, 'stuck');
+  const hole = await startFaultProxy(stuck.address, { mode: 'blackhole' });
+  t.teardown(() => hole.close());
+  hole.block();
+  const a = await node(t, 'a', '127.0.0.1:0', { connectTimeoutMs: 60_000, maxQueue: 100_000, maxQueueBytes: 1024 * 1024 });
+  a.transport.setPeer('stuck', hole.address);
+  const data = new Uint8Array(100 * 1024);
+  const n = 200;
+  for (let i = 0; i < n; i++) {
+    a.transport.send([message({ from: 'a', to: 'stuck', term: 1, index: i, entries: [{ term: 1, index: i + 1, type: EntryType.Normal, data }] })]);
+  }
+  const { droppedOut } = a.transport.stats();
+  // 20 MB were sent; at most 1 MiB (10 messages of 100 KiB) waits, plus what the stream took before it stalled.
+  t.ok(droppedOut >= n - 10 - 40, `dropped ${droppedOut} of ${n} messages of 100 KiB with a queue of 1 MiB`);
 });
 
 t.test('addService after start is a typed error', async (t) => {
