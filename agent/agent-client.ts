@@ -10,6 +10,7 @@ import type { AgentClient as AgentGrpcClient } from '../proto/generated/clocktow
 import type { AgentMessage } from '../proto/generated/clocktower/agent/v1/AgentMessage.js';
 import type { ServerMessage__Output } from '../proto/generated/clocktower/agent/v1/ServerMessage.js';
 import type { AgentRunner } from './agent-runner.js';
+import { grpcChannelCredentials, grpcChannelOptions, type TlsFiles } from '../common/tls.js';
 
 export interface AgentClientOptions {
   /** Servers' --rpc-addr to try (the agent learns the others from the first it reaches). */
@@ -18,6 +19,8 @@ export interface AgentClientOptions {
   readonly log?: (line: string) => void;
   readonly initialBackoffMs?: number;
   readonly maxBackoffMs?: number;
+  /** Mutual TLS: the server must show a server certificate from the CA (null: plaintext). */
+  readonly tls?: TlsFiles | null;
 }
 
 type SessionEnd = 'redirect' | 'refused' | 'failed' | 'ended';
@@ -116,7 +119,9 @@ export class AgentClient {
     let c = this.clients.get(address);
     if (!c) {
       const Client = agentProto().clocktower.agent.v1.Agent;
-      c = new Client(address, grpc.credentials.createInsecure(), {
+      const tls = this.options.tls ?? null;
+      c = new Client(address, tls ? grpcChannelCredentials(tls) : grpc.credentials.createInsecure(), {
+        ...grpcChannelOptions(tls),
         'grpc.keepalive_time_ms': 10_000,
         'grpc.keepalive_timeout_ms': 5_000,
         'grpc.keepalive_permit_without_calls': 1,

@@ -7,6 +7,7 @@
 import type { ExecutorRegistry } from '../plugins/sdk/executor-registry.js';
 import { AgentClient } from './agent-client.js';
 import { AgentRunner } from './agent-runner.js';
+import type { TlsFiles } from '../common/tls.js';
 
 export interface AgentSettings {
   readonly node: string;
@@ -18,6 +19,7 @@ export interface AgentSettings {
   readonly graceMs: number;
   readonly version: string;
   readonly log: (line: string) => void;
+  readonly tls?: TlsFiles | null;
 }
 
 export interface RunningAgent {
@@ -31,7 +33,7 @@ export function startAgent(settings: AgentSettings): RunningAgent {
   const runner = new AgentRunner({
     node: settings.node, tags: settings.tags, executors: settings.executors, capacity: settings.capacity, version: settings.version, log: settings.log,
   });
-  const client = new AgentClient({ servers: settings.servers, runner, log: settings.log });
+  const client = new AgentClient({ servers: settings.servers, runner, log: settings.log, tls: settings.tls ?? null });
   client.start();
   settings.log(`clocktower agent: node ${settings.node}, servers ${settings.servers.join(', ')}, capacity ${settings.capacity}`);
   let closing: Promise<void> | null = null;

@@ -125,8 +125,11 @@ Node flags (as in clocktower light):
 export function parseAgentConfig(argv: string[], env: Record<string, string | undefined>, version: string): AgentConfig | 'help' {
   const raw = mergeFlags(argv, env, agentOptions);
   if (raw === 'help') return 'help';
-  const base = lightConfigFrom(raw, version);
   const server = raw['server'] === true;
+  const joinTargets = [...list(raw, 'join'), ...list(raw, 'retry-join')];
+  // What this node serves or dials besides its API: a server's RPC address; an agent's servers.
+  const exposed = server ? [str(raw, 'rpc-addr') ?? '127.0.0.1:6868', str(raw, 'advertise-rpc-addr') ?? '', ...joinTargets].filter((a) => a !== '') : joinTargets;
+  const base = lightConfigFrom(raw, version, exposed);
   const agentOnly = {
     tags: parseTags(list(raw, 'tag')),
     capacity: positiveInt(raw, 'capacity', 1000),

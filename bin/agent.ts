@@ -8,7 +8,7 @@ import { loadPlugins } from './node-plugins.js';
 import type { Observability } from './observability.js';
 import { Metrics } from '../server/observe/metrics.js';
 import { listenMetrics } from '../server/observe/metrics-listener.js';
-import { splitHostPort } from './server.js';
+import { splitHostPort, warnInsecure } from './server.js';
 
 export interface RunningAgentProcess {
   /** Never resolves by itself: an agent runs until it is stopped. */
@@ -18,6 +18,7 @@ export interface RunningAgentProcess {
 
 export async function startAgentOnly(config: AgentConfig, obs: Observability): Promise<RunningAgentProcess> {
   const { log } = obs;
+  warnInsecure(config, log);
   const metrics = new Metrics('agent');
   // Listen first: a taken --metrics-addr is a start error, before anything runs.
   const listener = config.metricsAddr === null ? null : await listenMetrics(metrics, ...splitHostPort(config.metricsAddr));
@@ -32,6 +33,7 @@ export async function startAgentOnly(config: AgentConfig, obs: Observability): P
     graceMs: config.shutdownGraceMs,
     version: config.version,
     log,
+    tls: config.tls,
   });
   metrics.watchNode(() => agent.runner.load);
   return {

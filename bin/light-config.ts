@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { isIP } from 'node:net';
 import { logFormats, logLevels, type LogFormat, type LogLevel } from '../server/observe/logger.js';
+import type { TlsFiles } from '../common/tls.js';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
@@ -28,6 +30,10 @@ export interface LightConfig {
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
   readonly version: string;
+  /** Mutual TLS on every port this node serves and dials (--tls-ca, --tls-cert, --tls-key); null: plaintext. */
+  readonly tls: TlsFiles | null;
+  /** Addresses served or dialled in plaintext beyond loopback (allowed by --insecure; each start logs a warning). */
+  readonly insecureAddresses: readonly string[];
 }
 
 export const lightOptions = {
@@ -42,6 +48,10 @@ export const lightOptions = {
   'plugin-dir': { type: 'string', multiple: true },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
+  'tls-ca': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  insecure: { type: 'boolean' },
 } as const satisfies ParseArgsOptionsConfig;
 const options: ParseArgsOptionsConfig = lightOptions;
 
@@ -56,6 +66,10 @@ CLOCKTOWER_HTTP_ADDR, or as a key of the JSON --config file):
   --http-addr HOST:PORT   REST API address (default 127.0.0.1:8080; port 0 picks a free one)
   --node-name NAME        this node's name (default: the host name)
   --api-token TOKEN       require "Authorization: Bearer TOKEN" on every request
+  --tls-ca FILE --tls-cert FILE --tls-key FILE
+                          mutual TLS (see \`clocktower tls --help\`): HTTPS for the API, and for a
+                          cluster its RPC port; peers need a certificate from the same CA
+  --insecure              allow a non-loopback address without TLS (logs a warning)
   --output-limit BYTES    output kept per execution, the tail (default 256000, at most 2097152)
   --history-limit N       executions kept per job, oldest dropped first (default 100)
   --max-body-bytes BYTES  largest request body accepted (default 1048576)
@@ -121,10 +135,22 @@ export function parseLightConfig(argv: string[], env: Record<string, string | un
 }
 
 /** The settings light mode and a server share. */
-export function lightConfigFrom(raw: RawFlags, version: string): LightConfig {
+export function lightConfigFrom(raw: RawFlags, version: string, alsoExposed: readonly string[] = []): LightConfig {
   const httpAddr = str(raw, 'http-addr') ?? '127.0.0.1:8080';
   checkHostPort('http-addr', httpAddr);
+  const tls = tlsFiles(raw);
+  // (An address that is not HOST:PORT is reported by its own check.)
+  const insecureAddresses = tls ? [] : [httpAddr, ...alsoExposed].filter((a) => hostPortPattern.test(a) && !isLoopback(a));
+  if (insecureAddresses.length > 0 && raw['insecure'] !== true) {
+    throw new ConfigError(
+      `${insecureAddresses.join(', ')} ${insecureAddresses.length === 1 ? 'is' : 'are'} not a loopback address, and there is no TLS: ` +
+      'anyone who can reach it could run commands on this cluster. Give --tls-ca, --tls-cert and --tls-key ' +
+      '(see `clocktower tls --help`), or --insecure to run without TLS on a network you trust',
+    );
+  }
   return {
+    tls,
+    insecureAddresses,
     dataDir: str(raw, 'data-dir') ?? './data',
     httpAddr,
     nodeName: str(raw, 'node-name') ?? hostname(),
@@ -163,8 +189,27 @@ function oneOf<T extends string>(raw: RawFlags, key: string, allowed: readonly T
   return found;
 }
 
+function tlsFiles(raw: RawFlags): TlsFiles | null {
+  const ca = str(raw, 'tls-ca');
+  const cert = str(raw, 'tls-cert');
+  const key = str(raw, 'tls-key');
+  if (ca === undefined && cert === undefined && key === undefined) return null;
+  if (ca === undefined || cert === undefined || key === undefined) throw new ConfigError('TLS needs all three of --tls-ca, --tls-cert and --tls-key');
+  return { ca: resolve(ca), cert: resolve(cert), key: resolve(key) };
+}
+
+/** True for HOST:PORT on a loopback address (127.0.0.0/8, ::1, localhost; an empty host means 127.0.0.1). */
+export function isLoopback(hostPort: string): boolean {
+  const m = /^(?:\[(?<v6>[^\]]+)\]|(?<host>[^:]*)):\d+$/.exec(hostPort);
+  const host = (m?.groups?.['v6'] ?? m?.groups?.['host'] ?? hostPort).toLowerCase();
+  if (host === '' || host === 'localhost' || host.endsWith('.localhost') || host === '::1') return true;
+  return isIP(host) === 4 && host.startsWith('127.');
+}
+
+const hostPortPattern = /^(\[[^\]]+\]|[^:]*):\d{1,5}$/;
+
 export function checkHostPort(flag: string, value: string): void {
-  if (!/^(\[[^\]]+\]|[^:]*):\d{1,5}$/.test(value)) throw new ConfigError(`--${flag} must be HOST:PORT, not "${value}"`);
+  if (!hostPortPattern.test(value)) throw new ConfigError(`--${flag} must be HOST:PORT, not "${value}"`);
 }
 
 export function str(raw: RawFlags, key: string): string | undefined {

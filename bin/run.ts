@@ -71,7 +71,7 @@ async function serve<C extends LightConfig>(io: Io, usage: string, parse: () => 
   // The parts' plain lines: a line saying something failed is a warning, a fatal one an error.
   const log = (line: string, fields?: LogFields) => {
     if (/^fatal\b/.test(line)) logger.error(line, fields);
-    else if (/\b(failed|cannot|refused|unreachable|did not start)\b/.test(line)) logger.warn(line, fields);
+    else if (/^warning\b|\b(failed|cannot|refused|unreachable|did not start)\b/.test(line)) logger.warn(line, fields);
     else logger.info(line, fields);
   };
   let server: Pick<RunningServer, 'stopped' | 'close'>;

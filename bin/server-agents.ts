@@ -10,6 +10,7 @@ import type { AgentHandlers } from '../proto/generated/clocktower/agent/v1/Agent
 import type { StateMachine } from '../server/state/state-machine.js';
 import type { ExecutorRegistry } from '../plugins/sdk/executor-registry.js';
 import { AgentClient } from '../agent/agent-client.js';
+import type { TlsFiles } from '../common/tls.js';
 import { AgentRunner } from '../agent/agent-runner.js';
 import { LocalAgentLink } from './local-agent-link.js';
 
@@ -41,6 +42,7 @@ export class ServerAgents {
     readonly version: string;
     readonly settings: ServerAgentSettings;
     readonly log: (line: string, fields?: Readonly<Record<string, unknown>>) => void;
+    readonly tls?: TlsFiles | null;
   }) {
     const { settings, log } = options;
     this.host = new AgentExecutorHost({
@@ -57,7 +59,7 @@ export class ServerAgents {
     this.runner = new AgentRunner({
       node: options.nodeName, tags: settings.tags, executors: options.executors, capacity: settings.capacity, version: options.version, log,
     });
-    this.client = new AgentClient({ servers: [options.rpcAddr, ...options.join], runner: this.runner, log });
+    this.client = new AgentClient({ servers: [options.rpcAddr, ...options.join], runner: this.runner, log, tls: options.tls ?? null });
     this.link = new LocalAgentLink(this.runner, this.host, log);
   }
 

@@ -6,7 +6,8 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { request } from 'undici';
+import { Agent, request, type Dispatcher as HttpDispatcher } from 'undici';
+import { TlsFileWatch, tlsClientOptions, type TlsFiles } from '../common/tls.js';
 import { agentProto, clusterProto } from '../proto/load-proto.js';
 import type { Identity__Output } from '../proto/generated/clocktower/cluster/v1/Identity.js';
 import { discover, joinCluster } from '../server/cluster/cluster-discovery.js';
@@ -93,6 +94,7 @@ function refuseRenamedLightNode(config: LightConfig, members: readonly string[])
 
 async function compose(config: LightConfig, cluster: ClusterSettings | null, obs: Observability, cleanups: (() => Promise<void>)[], cleanup: () => Promise<void>): Promise<RunningServer> {
   const { log } = obs;
+  warnInsecure(config, log);
   const now = () => Date.now();
   const state = new StateMachine({ historyLimit: config.historyLimit });
   const metrics = new Metrics('server');
@@ -108,7 +110,7 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
   const executorRegistry = plugins.registry;
   const agents = cluster ? new ServerAgents({
     nodeName: config.nodeName, rpcAddr: cluster.advertiseRpcAddr, join: cluster.join, state, executors: executorRegistry,
-    outputLimit: config.outputLimit, version: config.version, settings: cluster.agents, log,
+    outputLimit: config.outputLimit, version: config.version, settings: cluster.agents, log, tls: config.tls,
   }) : null;
 
   if (cluster) {
@@ -119,9 +121,11 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
       onUnreachable: (peer) => node?.reportUnreachable(peer),
       onSnapshotStatus: (peer, ok) => node?.reportSnapshot(peer, ok),
       log,
+      tls: config.tls,
     });
-    if (!cluster.etcd) raftTransport.addService(clusterProto().clocktower.cluster.v1.Cluster.service, clusterServiceHandlers({ self, known, node: () => node, log }));
-    if (agents) raftTransport.addService(agentProto().clocktower.agent.v1.Agent.service, agents.handlers());
+    // With TLS: only servers may identify and join; servers and agents may register agents.
+    if (!cluster.etcd) raftTransport.addService(clusterProto().clocktower.cluster.v1.Cluster.service, clusterServiceHandlers({ self, known, node: () => node, log }), ['server']);
+    if (agents) raftTransport.addService(agentProto().clocktower.agent.v1.Agent.service, agents.handlers(), ['server', 'agent']);
     await raftTransport.start();
     const rt = raftTransport;
     cleanups.push(() => rt.close());
@@ -169,7 +173,7 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
     let joinVia: string | null = null;
     let joinMembers: readonly Identity__Output[] = [];
     if (cluster && fresh) {
-      const decision = await discover({ self, known, join: cluster.join, bootstrapExpect: cluster.bootstrapExpect, log });
+      const decision = await discover({ self, known, join: cluster.join, bootstrapExpect: cluster.bootstrapExpect, log, tls: config.tls });
       if (decision.kind === 'join') {
         start = 'join';
         joinVia = decision.via;
@@ -200,7 +204,7 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
     if (joinVia !== null) {
       for (const m of joinMembers) opened.introduce(m.node, { rpc: m.rpc_addr, http: m.http_addr });
       log(`cluster: joining via ${joinVia}`);
-      await joinCluster(joinVia, self, { log });
+      await joinCluster(joinVia, self, { log, tls: config.tls });
     } else if (cluster && !fresh && cluster.join.length > 0) {
       // Back from the data dir at another address than the cluster has for us
       // (a new pod IP): tell the leader, through any server we were given.
@@ -209,7 +213,7 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
         log(`cluster: the cluster knows this server at ${recorded.rpc}; telling it the new address ${self.rpc_addr}`);
         const stopAnnouncing = new AbortController();
         cleanups.push(async () => stopAnnouncing.abort());
-        void joinCluster(cluster.join.filter((a) => a !== self.rpc_addr), self, { log, signal: stopAnnouncing.signal }).catch(() => {});
+        void joinCluster(cluster.join.filter((a) => a !== self.rpc_addr), self, { log, signal: stopAnnouncing.signal, tls: config.tls }).catch(() => {});
       }
     }
     return opened;
@@ -251,6 +255,8 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
       agents.release();
     });
   }
+  const leaderClient = new LeaderClient(config.tls);
+  cleanups.push(() => leaderClient.close());
   let stopRequested: () => void = () => {};
   const stopped = new Promise<void>((resolve) => { stopRequested = resolve; });
   const api = new HttpApi({
@@ -264,10 +270,11 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
     apiToken: config.apiToken,
     maxBodyBytes: config.maxBodyBytes,
     plugins: plugins.listing,
+    tls: config.tls,
     ...(cluster ? {
-      forwardToLeader: (req: ForwardedRequest) => forwardToLeader(opened, req),
+      forwardToLeader: (req: ForwardedRequest) => forwardToLeader(opened, req, leaderClient),
       readBarrier: () => opened.readBarrier(),
-      admin: raftNode ? clusterAdmin(raftNode, config, () => stopRequested(), log) : etcdAdmin(opened, cluster.etcd?.endpoints ?? [], () => stopRequested(), log),
+      admin: raftNode ? clusterAdmin(raftNode, config, () => stopRequested(), log, leaderClient) : etcdAdmin(opened, cluster.etcd?.endpoints ?? [], () => stopRequested(), log),
     } : {}),
     ...(agents ? { agents: () => agents.host.status() } : {}),
     metrics: {
@@ -296,7 +303,7 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
   const [h, p] = splitHostPort(config.httpAddr);
   const address = await api.listen(h, p);
   cleanups.push(() => api.close());
-  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const url = `${config.tls ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   if (cluster?.metricsAddr) {
     const listener = await listenMetrics(metrics, ...splitHostPort(cluster.metricsAddr));
     cleanups.push(() => listener.close());
@@ -308,7 +315,33 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
 }
 
 /** Send a write that reached this follower to the leader's API, and relay the answer. */
-async function forwardToLeader(node: ServerClusterNode<ApplyResult>, req: ForwardedRequest): Promise<Reply> {
+/** How this server calls another server's API: plain HTTP, or HTTPS with its own certificate (reloaded when the files change). */
+class LeaderClient {
+  private agent: Agent | null = null;
+  private readonly watch: TlsFileWatch | null;
+  constructor(private readonly tls: TlsFiles | null) {
+    this.watch = tls ? new TlsFileWatch(tls) : null;
+  }
+
+  get scheme(): string {
+    return this.tls ? 'https' : 'http';
+  }
+
+  dispatcher(): HttpDispatcher | undefined {
+    if (!this.tls) return undefined;
+    if (this.agent === null || this.watch?.changed()) {
+      void this.agent?.close();
+      this.agent = new Agent({ connect: tlsClientOptions(this.tls) });
+    }
+    return this.agent;
+  }
+
+  async close(): Promise<void> {
+    await this.agent?.close();
+  }
+}
+
+async function forwardToLeader(node: ServerClusterNode<ApplyResult>, req: ForwardedRequest, client: LeaderClient): Promise<Reply> {
   const leader = node.leaderName();
   const http = leader ? node.addressOf(leader)?.http : undefined;
   if (!leader || !http) throw new ClusterError('CT_CLUSTER_NOT_LEADER', 'no leader: the cluster cannot accept writes right now');
@@ -319,7 +352,8 @@ async function forwardToLeader(node: ServerClusterNode<ApplyResult>, req: Forwar
   }
   let res;
   try {
-    res = await request(`http://${http}${req.path}`, { method: req.method as 'POST', headers, body: req.body.length > 0 ? req.body : null });
+    const dispatcher = client.dispatcher();
+    res = await request(`${client.scheme}://${http}${req.path}`, { method: req.method as 'POST', headers, body: req.body.length > 0 ? req.body : null, ...(dispatcher ? { dispatcher } : {}) });
   } catch (err) {
     throw new ClusterError('CT_CLUSTER_NOT_LEADER', `cannot reach the leader ${leader} at ${http}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
@@ -330,7 +364,7 @@ async function forwardToLeader(node: ServerClusterNode<ApplyResult>, req: Forwar
   return { status: res.statusCode, body, raw: true, headers: out };
 }
 
-function clusterAdmin(node: RaftNode<ApplyResult>, config: LightConfig, requestStop: () => void, log: Log): ClusterAdmin {
+function clusterAdmin(node: RaftNode<ApplyResult>, config: LightConfig, requestStop: () => void, log: Log, client: LeaderClient): ClusterAdmin {
   return {
     peers: () => node.members().map((m) => ({
       id: m.name, rpc_addr: m.address, http_addr: node.addressOf(m.name)?.http ?? '', leader: m.role === 'leader', voter: m.voter,
@@ -354,7 +388,7 @@ function clusterAdmin(node: RaftNode<ApplyResult>, config: LightConfig, requestS
         const forwarded = await forwardToLeader(node, {
           method: 'DELETE', path: `/v1/raft/peers/${encodeURIComponent(node.nodeName)}`,
           headers: config.apiToken ? { authorization: `Bearer ${config.apiToken}` } : {}, body: Buffer.alloc(0),
-        }).catch((err: unknown) => {
+        }, client).catch((err: unknown) => {
           if (err instanceof ClusterError && Date.now() < deadline) return { status: 503, body: err.message };
           throw err;
         });
@@ -413,6 +447,12 @@ async function until(condition: () => boolean, ms: number, message: string): Pro
     if (Date.now() > deadline) throw new ClusterError('CT_CLUSTER_NOT_LEADER', message);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** --insecure with a non-loopback address: say so at every start. */
+export function warnInsecure(config: LightConfig, log: Log): void {
+  if (config.insecureAddresses.length === 0) return;
+  log(`warning: --insecure: ${config.insecureAddresses.join(', ')} without TLS; anyone who can reach ${config.insecureAddresses.length === 1 ? 'it' : 'them'} can send this node commands`, { event: 'insecure' });
 }
 
 export function splitHostPort(addr: string): [string, number] {

@@ -2,9 +2,12 @@
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { request } from 'undici';
+import { resolve } from 'node:path';
+import { Agent, request } from 'undici';
+import { tlsClientOptions, type TlsFiles } from '../../common/tls.js';
 import { packageVersion } from '../package-version.js';
 import { clusterCommand } from './cluster-commands.js';
+import { tlsCommand, tlsUsage, TlsUsageError } from './tls-commands.js';
 
 export interface ClientIo {
   stdout(s: string): void;
@@ -40,11 +43,18 @@ Cluster (talk to the REST API of any server):
                         remove a server from the cluster
   leave                 the server at --address hands over leadership, leaves and stops
 
+TLS (files in the current directory, or --dir):
+  tls ca create         a cluster CA: clocktower-ca.pem and its key
+  tls cert create --server|--agent|--cli [--dc DC]
+                        a certificate named <role>.<dc>.clocktower, signed by the CA
+
 Other:
   version               print the version
 
 Client flags: --address URL (default http://127.0.0.1:8080, env CLOCKTOWER_ADDRESS),
-              --api-token TOKEN (env CLOCKTOWER_API_TOKEN)
+              --api-token TOKEN (env CLOCKTOWER_API_TOKEN),
+              --tls-ca FILE --tls-cert FILE --tls-key FILE (env CLOCKTOWER_TLS_CA, _CERT, _KEY):
+                HTTPS with a client certificate (default address then https://127.0.0.1:8080)
 Every command takes --help.
 `;
 }
@@ -52,6 +62,9 @@ Every command takes --help.
 const common = {
   address: { type: 'string' },
   'api-token': { type: 'string' },
+  'tls-ca': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -80,10 +93,24 @@ export async function runClient(argv: string[], io: ClientIo): Promise<number> {
       return say(io, `clocktower ${packageVersion()}\n`);
     }
     if (command === 'jobs') return await jobs(sub, rest, io);
+    if (command === 'tls') {
+      try {
+        return tlsCommand(argv.slice(1), (s) => io.stdout(s));
+      } catch (err) {
+        if (err instanceof TlsUsageError) {
+          io.stderr(`error: ${err.message}\n\n${tlsUsage}`);
+          return 2;
+        }
+        throw err;
+      }
+    }
     if (command === 'raft' || command === 'leave') {
       return await clusterCommand(command, sub, rest, {
         stdout: (t) => io.stdout(t),
-        api: (address, token, method, path) => client(address ?? io.env['CLOCKTOWER_ADDRESS'] ?? 'http://127.0.0.1:8080', token ?? io.env['CLOCKTOWER_API_TOKEN'])(method, path),
+        api: (address, token, method, path) => {
+          const tls = clientTls({}, io.env);
+          return client(address ?? io.env['CLOCKTOWER_ADDRESS'] ?? defaultAddress(tls), token ?? io.env['CLOCKTOWER_API_TOKEN'], tls)(method, path);
+        },
         table,
         usageError: (m) => new UsageError(m),
       });
@@ -122,7 +149,8 @@ async function jobs(sub: string | undefined, argv: string[], io: ClientIo): Prom
   }
   const { values, positionals } = parsed;
   if (values.help) return say(io, `Usage: ${usage[sub]}\n`);
-  const api = client(values.address ?? io.env['CLOCKTOWER_ADDRESS'] ?? 'http://127.0.0.1:8080', values['api-token'] ?? io.env['CLOCKTOWER_API_TOKEN']);
+  const tls = clientTls(values, io.env);
+  const api = client(values.address ?? io.env['CLOCKTOWER_ADDRESS'] ?? defaultAddress(tls), values['api-token'] ?? io.env['CLOCKTOWER_API_TOKEN'], tls);
   const name = () => {
     const n = positionals[0];
     if (!n) throw new UsageError('a job NAME is required');
@@ -203,12 +231,28 @@ async function jobs(sub: string | undefined, argv: string[], io: ClientIo): Prom
   return 0;
 }
 
-function client(address: string, token: string | undefined) {
+/** --tls-* flags, else CLOCKTOWER_TLS_* from the environment; all three or none. */
+function clientTls(values: { 'tls-ca'?: string | undefined; 'tls-cert'?: string | undefined; 'tls-key'?: string | undefined }, env: Record<string, string | undefined>): TlsFiles | null {
+  const ca = values['tls-ca'] ?? env['CLOCKTOWER_TLS_CA'];
+  const cert = values['tls-cert'] ?? env['CLOCKTOWER_TLS_CERT'];
+  const key = values['tls-key'] ?? env['CLOCKTOWER_TLS_KEY'];
+  if (!ca && !cert && !key) return null;
+  if (!ca || !cert || !key) throw new UsageError('TLS needs all three of --tls-ca, --tls-cert and --tls-key (or CLOCKTOWER_TLS_CA, _CERT, _KEY)');
+  return { ca: resolve(ca), cert: resolve(cert), key: resolve(key) };
+}
+
+function defaultAddress(tls: TlsFiles | null): string {
+  return `${tls ? 'https' : 'http'}://127.0.0.1:8080`;
+}
+
+function client(address: string, token: string | undefined, tls: TlsFiles | null = null) {
   const base = address.replace(/\/+$/, '');
+  const dispatcher = tls ? new Agent({ connect: tlsClientOptions(tls) }) : undefined;
   return async (method: string, path: string, body?: unknown): Promise<unknown> => {
     let res;
     try {
       res = await request(base + path, {
+        ...(dispatcher ? { dispatcher } : {}),
         method: method as 'GET',
         headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),

@@ -4,6 +4,8 @@
 // the one table in api-error.ts.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { readTlsFiles, TlsFileWatch, tlsRefreshMs, type TlsFiles } from '../../common/tls.js';
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -54,6 +56,8 @@ export interface ApiOptions {
   readonly agents?: () => AgentStatus[];
   /** GET /metrics, and the count and latency of every request. */
   readonly metrics?: ApiMetrics;
+  /** HTTPS with a client certificate from the CA required (re-read when the files change); null: plain HTTP. */
+  readonly tls?: TlsFiles | null;
 }
 
 /** What the API needs from a metrics registry. */
@@ -85,12 +89,30 @@ export class HttpApi {
   private readonly server: Server;
   private readonly token: Buffer | null;
   private readonly connections: ConnectionLimit;
+  private readonly reload: NodeJS.Timeout | null = null;
 
   constructor(private readonly ctx: ApiContext) {
     this.routes = [...clusterRoutes, ...metricsRoutes, ...raftRoutes, ...pluginRoutes, ...jobRoutes, ...executionRoutes, ...agentRoutes, ...pauseRoutes, ...statsRoutes];
     this.labels = [...new Set(this.routes.map((r) => r.pattern))].map((pattern) => ({ pattern, label: routeLabel(pattern) }));
     this.token = ctx.apiToken ? Buffer.from(`Bearer ${ctx.apiToken}`) : null;
-    this.server = createServer((req, res) => void this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    const tls = ctx.tls ?? null;
+    if (tls) {
+      const https: HttpsServer = createHttpsServer({ ...readTlsFiles(tls), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, handler);
+      const watch = new TlsFileWatch(tls);
+      this.reload = setInterval(() => {
+        if (!watch.changed()) return;
+        try {
+          https.setSecureContext({ ...readTlsFiles(tls), minVersion: 'TLSv1.2' });
+        } catch {
+          watch.forget(); // half-written files: the next check tries again
+        }
+      }, tlsRefreshMs);
+      this.reload.unref();
+      this.server = https;
+    } else {
+      this.server = createServer(handler);
+    }
     this.server.keepAliveTimeout = 65_000;
     // Slow-header and slow-body clients are cut off instead of holding sockets.
     this.server.headersTimeout = 10_000;
@@ -110,6 +132,7 @@ export class HttpApi {
   }
 
   close(): Promise<void> {
+    if (this.reload) clearInterval(this.reload);
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();

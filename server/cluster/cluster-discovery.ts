@@ -12,6 +12,7 @@ import type { ClusterClient } from '../../proto/generated/clocktower/cluster/v1/
 import type { IdentifyResponse__Output } from '../../proto/generated/clocktower/cluster/v1/IdentifyResponse.js';
 import type { Identity__Output } from '../../proto/generated/clocktower/cluster/v1/Identity.js';
 import type { JoinResponse__Output } from '../../proto/generated/clocktower/cluster/v1/JoinResponse.js';
+import { grpcChannelCredentials, grpcChannelOptions, type TlsFiles } from '../../common/tls.js';
 
 export type StartDecision =
   | { readonly kind: 'bootstrap'; readonly members: readonly Identity__Output[] }
@@ -26,15 +27,17 @@ export interface DiscoveryOptions {
   readonly retryMs?: number;
   readonly signal?: AbortSignal;
   readonly log?: (line: string) => void;
+  /** Mutual TLS towards the other servers (null: plaintext). */
+  readonly tls?: TlsFiles | null;
 }
 
-function client(address: string): ClusterClient {
+function client(address: string, tls: TlsFiles | null): ClusterClient {
   const { Cluster } = clusterProto().clocktower.cluster.v1;
-  return new Cluster(address, grpc.credentials.createInsecure());
+  return new Cluster(address, tls ? grpcChannelCredentials(tls) : grpc.credentials.createInsecure(), grpcChannelOptions(tls));
 }
 
-function unary<T>(address: string, call: (c: ClusterClient, deadline: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: T) => void) => void): Promise<T> {
-  const c = client(address);
+function unary<T>(address: string, tls: TlsFiles | null, call: (c: ClusterClient, deadline: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: T) => void) => void): Promise<T> {
+  const c = client(address, tls);
   return new Promise<T>((resolve, reject) => {
     call(c, { deadline: Date.now() + 2000 }, (err, res) => {
       c.close();
@@ -44,8 +47,8 @@ function unary<T>(address: string, call: (c: ClusterClient, deadline: grpc.CallO
   });
 }
 
-export function identify(address: string, self: Identity__Output): Promise<IdentifyResponse__Output> {
-  return unary<IdentifyResponse__Output>(address, (c, opts, cb) => c.Identify({ from: self }, opts, cb));
+export function identify(address: string, self: Identity__Output, tls: TlsFiles | null = null): Promise<IdentifyResponse__Output> {
+  return unary<IdentifyResponse__Output>(address, tls, (c, opts, cb) => c.Identify({ from: self }, opts, cb));
 }
 
 function wait(ms: number, signal?: AbortSignal): Promise<void> {
@@ -66,7 +69,7 @@ export async function discover(options: DiscoveryOptions): Promise<StartDecision
     addresses.delete(self.rpc_addr);
     for (const address of addresses) {
       try {
-        const r = await identify(address, self);
+        const r = await identify(address, self, options.tls ?? null);
         if (r.self && r.self.node !== self.node) known.set(r.self.node, r.self);
         for (const k of r.known) if (k.node !== self.node) known.set(k.node, k);
         if (r.in_cluster) {
@@ -92,7 +95,7 @@ export async function discover(options: DiscoveryOptions): Promise<StartDecision
 
 /** Ask the cluster at `via` to add us, following redirects to the leader; retries until added. */
 /** Ask the leader (found through `via`: one server, or several tried in turn) to add us, or to take our new address. */
-export async function joinCluster(via: string | readonly string[], self: Identity__Output, options: { retryMs?: number; signal?: AbortSignal; log?: (line: string) => void } = {}): Promise<void> {
+export async function joinCluster(via: string | readonly string[], self: Identity__Output, options: { retryMs?: number; signal?: AbortSignal; log?: (line: string) => void; tls?: TlsFiles | null } = {}): Promise<void> {
   const vias = typeof via === 'string' ? [via] : via;
   let attempt = 0;
   let address = vias[0] ?? '';
@@ -100,7 +103,7 @@ export async function joinCluster(via: string | readonly string[], self: Identit
   for (;;) {
     if (options.signal?.aborted) throw new Error('stopped');
     try {
-      const r = await unary<JoinResponse__Output>(address, (c, opts, cb) => c.Join({ node: self }, opts, cb));
+      const r = await unary<JoinResponse__Output>(address, options.tls ?? null, (c, opts, cb) => c.Join({ node: self }, opts, cb));
       if (r.error === '' && r.leader_rpc_addr === '') return;
       if (r.leader_rpc_addr !== '') {
         address = r.leader_rpc_addr;

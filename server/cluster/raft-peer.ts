@@ -11,7 +11,7 @@
 // the failure is reported once for the whole episode, and messages sent while
 // it lasts are dropped until a retry (with backoff, capped) gets headers back.
 
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { raftProto } from '../../proto/load-proto.js';
 import type { RaftClient } from '../../proto/generated/clocktower/raft/v1/Raft.js';
 import type { RaftMessage } from '../../proto/generated/clocktower/raft/v1/RaftMessage.js';
@@ -30,6 +30,8 @@ export interface PeerTuning {
   readonly connectTimeoutMs: number;
   readonly initialBackoffMs: number;
   readonly maxBackoffMs: number;
+  readonly credentials: grpc.ChannelCredentials;
+  readonly channelOptions: grpc.ChannelOptions;
 }
 
 export interface PeerEvents {
@@ -69,7 +71,8 @@ export class RaftPeer {
     private readonly events: PeerEvents,
   ) {
     const Raft = raftProto().clocktower.raft.v1.Raft;
-    this.client = new Raft(address, grpc.credentials.createInsecure(), {
+    this.client = new Raft(address, tuning.credentials, {
+      ...tuning.channelOptions,
       'grpc.initial_reconnect_backoff_ms': tuning.initialBackoffMs,
       'grpc.max_reconnect_backoff_ms': tuning.maxBackoffMs,
       'grpc.keepalive_time_ms': 10_000,

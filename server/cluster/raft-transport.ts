@@ -31,6 +31,7 @@ import type { Message } from '../raft/types.js';
 import { messageFromWire, snapshotMessageFromWire, snapshotSize } from './raft-codec.js';
 import { RaftPeer, type PeerTuning } from './raft-peer.js';
 import { TransportError } from './transport-error.js';
+import { callIdentity, grpcChannelCredentials, grpcChannelOptions, grpcServerCredentials, type CertIdentity, type CertRole, type TlsFiles } from '../../common/tls.js';
 
 export interface RaftTransportOptions {
   /** This server's id: messages to anyone else are dropped. */
@@ -53,6 +54,12 @@ export interface RaftTransportOptions {
   /** Reconnect backoff: first delay (default 50 ms), doubling up to the cap (default 1000 ms). */
   readonly initialBackoffMs?: number;
   readonly maxBackoffMs?: number;
+  /**
+   * Mutual TLS (null: plaintext): every connection must present a
+   * certificate from the CA; Raft messages only a server certificate, whose
+   * node name (if it has one) must be the messages' `from`.
+   */
+  readonly tls?: TlsFiles | null;
   /** The largest snapshot accepted (default 2 GiB); a header announcing more is refused. */
   readonly maxSnapshotBytes?: number;
   /** The largest snapshot data chunk accepted (default 4 MiB; senders use 1 MiB). */
@@ -106,12 +113,15 @@ export class RaftTransport {
 
   constructor(private readonly options: RaftTransportOptions) {
     this.log = options.log ?? (() => {});
+    const tls = options.tls ?? null;
     this.tuning = {
       maxQueue: options.maxQueue ?? 4096,
       maxQueueBytes: options.maxQueueBytes ?? 64 * 1024 * 1024,
       connectTimeoutMs: options.connectTimeoutMs ?? 2000,
       initialBackoffMs: options.initialBackoffMs ?? 50,
       maxBackoffMs: options.maxBackoffMs ?? 1000,
+      credentials: tls ? grpcChannelCredentials(tls) : grpc.credentials.createInsecure(),
+      channelOptions: grpcChannelOptions(tls),
     };
     const handlers: RaftHandlers = {
       Send: (call, callback) => this.serveSend(call, callback),
@@ -120,10 +130,14 @@ export class RaftTransport {
     this.server.addService(raftProto().clocktower.raft.v1.Raft.service, handlers);
   }
 
-  /** Add another gRPC service to the same server; only before start(). */
-  addService<I extends grpc.UntypedServiceImplementation>(service: grpc.ServiceDefinition<I>, implementation: I): void {
+  /**
+   * Add another gRPC service to the same server; only before start(). With
+   * TLS, each call is refused (PERMISSION_DENIED) unless the peer's
+   * certificate has one of `roles`.
+   */
+  addService<I extends grpc.UntypedServiceImplementation>(service: grpc.ServiceDefinition<I>, implementation: I, roles: readonly CertRole[] = ['server']): void {
     if (this.started || this.closed) throw new TransportError('CT_TRANSPORT_MISUSE', 'addService() must come before start()');
-    this.server.addService(service, implementation);
+    this.server.addService(service, this.options.tls ? guarded(implementation, roles, (line) => this.logOnce(line, line)) : implementation);
   }
 
   /** Binds the listen address; resolves with the bound host:port. */
@@ -133,7 +147,8 @@ export class RaftTransport {
     this.started = true;
     const { host } = splitHostPort(this.options.listen);
     const port = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(this.options.listen, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+      const credentials = this.options.tls ? grpcServerCredentials(this.options.tls) : grpc.ServerCredentials.createInsecure();
+      this.server.bindAsync(this.options.listen, credentials, (err, bound) => {
         if (err) reject(new TransportError('CT_TRANSPORT_BIND', `cannot listen for Raft peers on ${this.options.listen}: ${err.message}`, { cause: err }));
         else resolve(bound);
       });
@@ -243,9 +258,26 @@ export class RaftTransport {
     this.log(line);
   }
 
+  /** With TLS: the identity of a Raft caller, or null after refusing the call (not a server certificate). */
+  private raftPeerIdentity(call: grpc.ServerReadableStream<unknown, unknown>, refuse: (code: grpc.status, details: string) => void): CertIdentity | 'plaintext' | null {
+    if (!this.options.tls) return 'plaintext';
+    const id = callIdentity(call);
+    if (id?.role === 'server') return id;
+    this.droppedIn++;
+    const details = `only server certificates may speak Raft; the peer has ${id ? `a${id.role === 'agent' ? 'n' : ''} ${id.role} certificate` : 'no Clocktower certificate'}`;
+    this.logOnce(`raft role ${id?.role ?? 'none'}`, `raft transport: refusing a call: ${details}`);
+    refuse(grpc.status.PERMISSION_DENIED, details);
+    return null;
+  }
+
   /** True if a received message should reach onMessage. */
-  private accept(from: string, to: string): boolean {
+  private accept(from: string, to: string, peer: CertIdentity | 'plaintext' = 'plaintext'): boolean {
     if (this.closed) return false;
+    if (peer !== 'plaintext' && peer.node !== null && peer.node !== from.toLowerCase()) {
+      this.droppedIn++;
+      this.logOnce(`cert ${peer.node} as ${from}`, `raft transport: dropping messages from ${JSON.stringify(from)} sent with the certificate of server ${peer.node}`);
+      return false;
+    }
     if (this.blocked.has(from)) {
       this.droppedIn++;
       return false;
@@ -274,9 +306,11 @@ export class RaftTransport {
 
   private serveSend(call: grpc.ServerReadableStream<RaftMessage__Output, SendAck>, callback: grpc.sendUnaryData<SendAck>): void {
     // Headers at once: the sender counts the stream as up when they arrive.
+    const peer = this.raftPeerIdentity(call, (code, details) => callback({ code, details }));
+    if (peer === null) return;
     call.sendMetadata(new grpc.Metadata());
     call.on('data', (w: RaftMessage__Output) => {
-      if (!this.accept(w.from, w.to)) return;
+      if (!this.accept(w.from, w.to, peer)) return;
       let m: Message;
       try {
         m = messageFromWire(w);
@@ -292,6 +326,8 @@ export class RaftTransport {
   }
 
   private serveSnapshot(call: grpc.ServerReadableStream<SnapshotChunk__Output, SnapshotAck>, callback: grpc.sendUnaryData<SnapshotAck>): void {
+    const peer = this.raftPeerIdentity(call, (code, details) => callback({ code, details }));
+    if (peer === null) return;
     call.sendMetadata(new grpc.Metadata());
     const maxSnapshot = this.options.maxSnapshotBytes ?? defaultMaxSnapshotBytes;
     const maxChunk = this.options.maxChunkBytes ?? defaultMaxChunkBytes;
@@ -316,7 +352,7 @@ export class RaftTransport {
             return;
           }
           const { from, to } = chunk.header.message;
-          if (!this.accept(from, to)) {
+          if (!this.accept(from, to, peer)) {
             fail(grpc.status.UNAVAILABLE, `${this.options.self} does not take snapshots from ${from} to ${to} now`);
             return;
           }
@@ -363,7 +399,7 @@ export class RaftTransport {
       }
       const data = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
       chunks = null;
-      if (!this.accept(header.message?.from ?? '', header.message?.to ?? '')) {
+      if (!this.accept(header.message?.from ?? '', header.message?.to ?? '', peer)) {
         fail(grpc.status.UNAVAILABLE, 'blocked or closed');
         return;
       }
@@ -378,4 +414,21 @@ export class RaftTransport {
       callback(null, {});
     });
   }
+}
+
+/** Wraps each method of a service so that a peer without one of `roles` in its certificate is refused before the method runs. */
+function guarded<I extends grpc.UntypedServiceImplementation>(implementation: I, roles: readonly CertRole[], log: (line: string) => void): I {
+  const out: grpc.UntypedServiceImplementation = {};
+  for (const [name, method] of Object.entries(implementation)) {
+    out[name] = ((call: grpc.ServerDuplexStream<unknown, unknown>, callback?: grpc.sendUnaryData<unknown>) => {
+      const id = callIdentity(call);
+      if (id !== null && roles.includes(id.role)) return (method as (c: unknown, cb?: unknown) => void)(call, callback);
+      const details = `${name} needs a ${roles.join(' or ')} certificate; the peer has ${id ? `a ${id.role} certificate` : 'no Clocktower certificate'}`;
+      log(`refusing a call: ${details}`);
+      const error = { code: grpc.status.PERMISSION_DENIED, details, metadata: new grpc.Metadata() };
+      if (callback) callback(error);
+      else call.emit('error', error);
+    }) as grpc.UntypedHandleCall;
+  }
+  return out as I;
 }
