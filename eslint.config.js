@@ -53,6 +53,8 @@ export default tseslint.config(
     'server/storage may import server/raft types only'),
   layer(['server/cluster/**/*.ts'], ours('state', 'scheduler', 'dispatch', 'api', 'observe', 'agent', 'plugins', 'bin'),
     'server/cluster may import proto, server/raft and server/storage only (metrics arrive through RaftMetrics)'),
+  layer(['server/store-etcd/**/*.ts'], ours('state', 'scheduler', 'dispatch', 'api', 'observe', 'agent', 'plugins', 'bin'),
+    'server/store-etcd may import server/cluster (its interface) only'),
   // proto/generated/clocktower/agent/ is proto, not the agent/ folder.
   layer(['server/dispatch/**/*.ts'], [...ours('raft', 'storage', 'cluster', 'api', 'observe', 'agent', 'plugins', 'bin'), '!**/proto/generated/**'],
     'server/dispatch may import proto, server/state and server/scheduler only'),

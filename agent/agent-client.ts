@@ -145,13 +145,14 @@ export class AgentClient {
       let heartbeat: NodeJS.Timeout | null = null;
       let outcome: SessionEnd = 'failed';
       let settled = false;
+      const send = (msg: AgentMessage) => call.write(msg);
       const finish = () => {
         if (settled) return;
         settled = true;
         if (heartbeat) clearInterval(heartbeat);
         clearTimeout(registerTimer);
         if (registered) {
-          runner.detach();
+          runner.detach(send);
           this.log(`agent: disconnected from ${address}`);
         }
         this.connectedTo = null;
@@ -194,7 +195,8 @@ export class AgentClient {
           for (const s of m.registered.servers) if (s !== '' && !this.known.includes(s)) this.known.push(s);
           this.log(`agent: registered with the leader ${m.registered.server} at ${address}`);
           if (this.leaving) call.write({ leave: {} });
-          runner.attach((msg) => call.write(msg), m.registered.output_limit);
+          runner.attach(send, m.registered.output_limit);
+          call.on('drain', () => runner.drained());
           const every = Math.max(20, m.registered.heartbeat_ms);
           heartbeat = setInterval(() => {
             if (Date.now() - heardAt > 3 * every) {

@@ -33,7 +33,8 @@ export interface AgentRunnerOptions {
   readonly log?: (line: string) => void;
 }
 
-type Send = (message: AgentMessage) => void;
+/** Sends one message; false when the link's buffer is full (wait for drained() before streaming more output). */
+type Send = (message: AgentMessage) => boolean | void;
 
 interface Run {
   readonly assign: Assign__Output;
@@ -56,6 +57,8 @@ const recentlyAckedMax = 10_000;
 export class AgentRunner {
   readonly instance = randomUUID();
   private send: Send | null = null;
+  /** The link's buffer is full: live output waits (in each run's bounded buffer) until drained(). */
+  private congested = false;
   private outputLimit = defaultOutputLimit;
   private readonly runs = new Map<string, Run>();
   /** Waiting to start, oldest first from `queueHead` (Array#shift is O(n) on a big array: a burst queues 100,000). */
@@ -95,6 +98,7 @@ export class AgentRunner {
   /** A link is up (the server answered Registered): send what it has not acknowledged. */
   attach(send: Send, outputLimit: number): void {
     this.send = send;
+    this.congested = false;
     if (outputLimit > 0) this.outputLimit = outputLimit;
     for (const r of this.runs.values()) {
       r.serverHas = null;
@@ -103,8 +107,38 @@ export class AgentRunner {
     for (const [id, f] of this.unacked) send({ result: { ...f.result, execution_id: id, output_tail: f.output.from(0), output_total_bytes: f.output.total } });
   }
 
-  detach(): void {
-    this.send = null;
+  /**
+   * That link is down. Given the link's send, only if it is still the one
+   * attached: a server's own agent attaches in-process when the server starts
+   * leading, while its stream to the old leader (paused, not dead) may end
+   * only afterwards, and must not take the new link with it.
+   */
+  detach(send?: Send): void {
+    if (send === undefined || this.send === send) this.send = null;
+  }
+
+  /**
+   * The link's buffer has room again: send the output held back meanwhile.
+   * A run whose buffer dropped some of it stops streaming; its result
+   * carries the tail (the server keeps what it has and adds the rest).
+   */
+  drained(): void {
+    this.congested = false;
+    const send = this.send;
+    if (!send) return;
+    for (const [id, run] of this.runs) {
+      if (run.serverHas === null || run.serverHas >= run.output.total) continue;
+      if (run.output.total - run.serverHas > run.output.keptBytes) {
+        run.serverHas = null;
+        continue;
+      }
+      const ok = send({ output: { execution_id: id, data: run.output.from(run.serverHas) } });
+      run.serverHas = run.output.total;
+      if (ok === false) {
+        this.congested = true;
+        return;
+      }
+    }
   }
 
   handle(m: ServerMessage__Output): void {
@@ -186,9 +220,10 @@ export class AgentRunner {
       write: (chunk: Uint8Array) => {
         if (chunk.length === 0) return;
         run.output.write(chunk);
-        if (this.send && run.serverHas !== null) {
-          this.send({ output: { execution_id: id, data: Buffer.from(chunk) } });
+        if (this.send && run.serverHas !== null && !this.congested) {
+          const ok = this.send({ output: { execution_id: id, data: Buffer.from(chunk) } });
           run.serverHas = run.output.total;
+          if (ok === false) this.congested = true;
         }
       },
     };

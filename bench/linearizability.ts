@@ -34,7 +34,7 @@ function measure(unknownRate: number): { accept_ms_p50: number; reject_ms_p50: n
     const bad = rng.pick(reads);
     const corrupted = timed(h.map((op, i) => (i === bad ? { ...op, output: { value: 'never-written' } } : op)));
     reject.push(corrupted.ms);
-    if (!good.ok || (corrupted.ok && !corrupted.timedOut)) wrong++;
+    if ((!good.ok && !good.timedOut) || (corrupted.ok && !corrupted.timedOut)) wrong++;
     if (good.timedOut) timedOut++;
     if (corrupted.timedOut) timedOut++;
   }

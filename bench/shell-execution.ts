@@ -3,7 +3,9 @@
 // 1. as a raw `spawn('true')` awaited (the baseline);
 // 2. through execa with the options the shell executor used to pass
 //    (detached, merged output, no buffering), for reference;
-// 3. through ShellExecutor in this process (light mode's built-in shell);
+// 3. through ShellExecutor in this process (light mode's built-in shell),
+//    with a cgroup per execution where the machine offers one, and with
+//    the process group alone (the cost of the cgroup);
 // 4. through PluginExecutor and the clocktower-executor-shell plugin
 //    program (what an agent with the plugin does: gRPC over a unix socket,
 //    the spawn in the plugin process), with one copy of the program and
@@ -78,11 +80,13 @@ export async function run(): Promise<Record<string, unknown>> {
   const plugin2 = new PluginExecutor('shell', program, { instances: 2 });
   try {
     await Promise.all([plugin.start(), plugin2.start()]);
+    const contained = new ShellExecutor();
     const kinds: Record<string, One> = {
-      raw: rawSpawn, execa: viaExeca, inProcess: viaExecutor(new ShellExecutor()), plugin: viaExecutor(plugin), plugin2: viaExecutor(plugin2),
+      raw: rawSpawn, execa: viaExeca, inProcess: viaExecutor(contained), groupOnly: viaExecutor(new ShellExecutor({ cgroups: false })),
+      plugin: viaExecutor(plugin), plugin2: viaExecutor(plugin2),
     };
     for (const one of Object.values(kinds)) for (let i = 0; i < 20; i++) await one(); // warm up
-    const lat: Record<string, number[]> = { raw: [], execa: [], inProcess: [], plugin: [], plugin2: [] };
+    const lat: Record<string, number[]> = { raw: [], execa: [], inProcess: [], groupOnly: [], plugin: [], plugin2: [] };
     for (let i = 0; i < samples; i++) for (const [k, one] of Object.entries(kinds)) lat[k]?.push(await timed(one));
     const s = Object.fromEntries(Object.entries(lat).map(([k, v]) => [k, summarize(v)]));
     const rate: Record<string, number> = {};
@@ -97,11 +101,13 @@ export async function run(): Promise<Record<string, unknown>> {
       in_flight: inFlight,
       raw_spawn: { p50_ms: r('raw').p50, p99_ms: r('raw').p99, per_s: Math.round(ps('raw')) },
       execa: { p50_ms: r('execa').p50, p99_ms: r('execa').p99, per_s: Math.round(ps('execa')) },
-      shell_in_process: { p50_ms: r('inProcess').p50, p99_ms: r('inProcess').p99, per_s: Math.round(ps('inProcess')) },
+      shell_in_process: { containment: contained.containment, p50_ms: r('inProcess').p50, p99_ms: r('inProcess').p99, per_s: Math.round(ps('inProcess')) },
+      shell_in_process_group_only: { p50_ms: r('groupOnly').p50, p99_ms: r('groupOnly').p99, per_s: Math.round(ps('groupOnly')) },
       shell_plugin: { p50_ms: r('plugin').p50, p99_ms: r('plugin').p99, per_s: Math.round(ps('plugin')) },
       shell_plugin_2_copies: { p50_ms: r('plugin2').p50, p99_ms: r('plugin2').p99, per_s: Math.round(ps('plugin2')) },
       ratio_execa_vs_raw: vsRaw('execa'),
       ratio_shell_in_process_vs_raw: vsRaw('inProcess'),
+      ratio_shell_group_only_vs_raw: vsRaw('groupOnly'),
       ratio_shell_plugin_vs_raw: vsRaw('plugin'),
       ratio_shell_plugin_2_copies_vs_raw: vsRaw('plugin2'),
     };

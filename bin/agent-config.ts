@@ -19,6 +19,10 @@ export interface AgentConfig extends LightConfig {
   readonly advertiseRpcAddr: string;
   /** Scales Raft's timing: a tick is 100 ms x this; an election times out after 10-20 ticks. */
   readonly raftMultiplier: number;
+  /** Where the replicated command log lives: the built-in Raft, or an existing etcd. */
+  readonly store: 'raft' | 'etcd';
+  /** With --store etcd. */
+  readonly etcd: EtcdFlags | null;
   /** Dkron's node tags (--tag key=value), matched against jobs' `tags`. */
   readonly tags: Readonly<Record<string, string>>;
   /** Executions this node runs at once; more wait in a queue. */
@@ -31,6 +35,18 @@ export interface AgentConfig extends LightConfig {
   readonly metricsAddr: string | null;
 }
 
+export interface EtcdFlags {
+  readonly endpoints: readonly string[];
+  readonly prefix: string;
+  readonly leaseTtlSec: number;
+  /** Files: CA bundle, client certificate and key (TLS to etcd). */
+  readonly caFile?: string;
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  readonly username?: string;
+  readonly password?: string;
+}
+
 const agentOptions = {
   ...lightOptions,
   server: { type: 'boolean' },
@@ -40,6 +56,15 @@ const agentOptions = {
   'rpc-addr': { type: 'string' },
   'advertise-rpc-addr': { type: 'string' },
   'raft-multiplier': { type: 'string' },
+  store: { type: 'string' },
+  'etcd-endpoints': { type: 'string', multiple: true },
+  'etcd-prefix': { type: 'string' },
+  'etcd-lease-ttl': { type: 'string' },
+  'etcd-ca': { type: 'string' },
+  'etcd-cert': { type: 'string' },
+  'etcd-key': { type: 'string' },
+  'etcd-username': { type: 'string' },
+  'etcd-password': { type: 'string' },
   tag: { type: 'string', multiple: true },
   capacity: { type: 'string' },
   'agent-timeout': { type: 'string' },
@@ -78,6 +103,15 @@ Cluster flags (Dkron's):
   --metrics-addr HOST:PORT serve GET /metrics (Prometheus) on this address; for an agent, which
                            has no REST API (a server serves /metrics on --http-addr as well)
 
+Store flags (servers):
+  --store raft|etcd        the replicated command log: the built-in Raft (default), or an existing
+                           etcd, which then also elects the leader (no --bootstrap-expect/--join)
+  --etcd-endpoints URL[,URL]  etcd's client URLs, e.g. http://10.0.0.5:2379 (repeatable)
+  --etcd-prefix PREFIX     keys live under this prefix (default /clocktower)
+  --etcd-lease-ttl DURATION   the leader's lease: a leader silent this long is replaced (default 3s)
+  --etcd-ca FILE  --etcd-cert FILE  --etcd-key FILE   TLS to etcd (https:// endpoints)
+  --etcd-username NAME  --etcd-password PASSWORD     etcd authentication
+
 Start three servers with --bootstrap-expect 3, each --join-ing the others;
 add a fourth later with just --join. Restarted servers rejoin from their data dir.
 
@@ -105,18 +139,52 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
     const join = [...list(raw, 'join'), ...list(raw, 'retry-join')];
     if (join.length === 0) throw new ConfigError('an agent without --server needs --join HOST:PORT (a server\'s --rpc-addr)');
     for (const j of join) checkHostPort('join', j);
-    return { ...base, server, rpcAddr: '', advertiseRpcAddr: '', join, bootstrapExpect: 0, raftMultiplier: 1, ...agentOnly };
+    return { ...base, server, rpcAddr: '', advertiseRpcAddr: '', join, bootstrapExpect: 0, raftMultiplier: 1, store: 'raft', etcd: null, ...agentOnly };
   }
   const rpcAddr = str(raw, 'rpc-addr') ?? '127.0.0.1:6868';
   checkHostPort('rpc-addr', rpcAddr);
   const join = [...list(raw, 'join'), ...list(raw, 'retry-join')];
   for (const j of join) checkHostPort('join', j);
+  const store = str(raw, 'store') ?? 'raft';
+  if (store !== 'raft' && store !== 'etcd') throw new ConfigError(`--store must be raft or etcd, not "${store}"`);
+  if (store === 'etcd') {
+    const advertise = str(raw, 'advertise-rpc-addr') ?? rpcAddr;
+    checkHostPort('advertise-rpc-addr', advertise);
+    return { ...base, server, rpcAddr, advertiseRpcAddr: advertise, join: [], bootstrapExpect: 0, raftMultiplier: 1, store, etcd: etcdFlags(raw), ...agentOnly };
+  }
+  const stray = Object.keys(raw).find((k) => k.startsWith('etcd-') && raw[k] !== undefined);
+  if (stray) throw new ConfigError(`--${stray} needs --store etcd`);
   const bootstrapExpect = raw['bootstrap-expect'] === undefined ? 0 : positiveInt(raw, 'bootstrap-expect', 0);
   if (bootstrapExpect === 0 && join.length === 0) throw new ConfigError('a server needs --bootstrap-expect N (to form a cluster) or --join HOST:PORT (to join one)');
   if (bootstrapExpect > 1 && /:0$/.test(base.httpAddr)) throw new ConfigError('--http-addr needs a fixed port in a cluster: other servers forward writes to it');
   const advertiseRpcAddr = str(raw, 'advertise-rpc-addr') ?? rpcAddr;
   checkHostPort('advertise-rpc-addr', advertiseRpcAddr);
-  return { ...base, server, rpcAddr, advertiseRpcAddr, join, bootstrapExpect, raftMultiplier: positiveInt(raw, 'raft-multiplier', 1), ...agentOnly };
+  return { ...base, server, rpcAddr, advertiseRpcAddr, join, bootstrapExpect, raftMultiplier: positiveInt(raw, 'raft-multiplier', 1), store, etcd: null, ...agentOnly };
+}
+
+function etcdFlags(raw: RawFlags): EtcdFlags {
+  const endpoints = list(raw, 'etcd-endpoints').flatMap((e) => e.split(',')).map((e) => e.trim()).filter((e) => e !== '');
+  if (endpoints.length === 0) throw new ConfigError('--store etcd needs --etcd-endpoints URL[,URL], e.g. http://127.0.0.1:2379');
+  for (const e of endpoints) {
+    if (!/^(https?:\/\/)?[^/\s]+:\d+\/?$/.test(e)) throw new ConfigError(`--etcd-endpoints: "${e}" is not a URL like http://HOST:PORT`);
+  }
+  const prefix = str(raw, 'etcd-prefix') ?? '/clocktower';
+  if (prefix === '' || prefix === '/') throw new ConfigError('--etcd-prefix must not be empty or "/": Clocktower deletes and compacts under it');
+  const ttlMs = duration(raw, 'etcd-lease-ttl', 3000);
+  if (ttlMs < 1000) throw new ConfigError('--etcd-lease-ttl must be at least 1s (etcd grants leases in whole seconds)');
+  const caFile = str(raw, 'etcd-ca');
+  const certFile = str(raw, 'etcd-cert');
+  const keyFile = str(raw, 'etcd-key');
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new ConfigError('--etcd-cert and --etcd-key go together');
+  if (certFile !== undefined && caFile === undefined) throw new ConfigError('--etcd-cert needs --etcd-ca (the CA that signed etcd\'s certificate)');
+  const username = str(raw, 'etcd-username');
+  const password = str(raw, 'etcd-password');
+  if (password !== undefined && username === undefined) throw new ConfigError('--etcd-password needs --etcd-username');
+  return {
+    endpoints, prefix: prefix.replace(/\/+$/, ''), leaseTtlSec: Math.ceil(ttlMs / 1000),
+    ...(caFile !== undefined ? { caFile } : {}), ...(certFile !== undefined ? { certFile } : {}), ...(keyFile !== undefined ? { keyFile } : {}),
+    ...(username !== undefined ? { username } : {}), ...(password !== undefined ? { password } : {}),
+  };
 }
 
 function parseTags(pairs: readonly string[]): Record<string, string> {

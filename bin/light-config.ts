@@ -57,7 +57,7 @@ CLOCKTOWER_HTTP_ADDR, or as a key of the JSON --config file):
   --http-addr HOST:PORT   REST API address (default 127.0.0.1:8080; port 0 picks a free one)
   --node-name NAME        this node's name (default: the host name)
   --api-token TOKEN       require "Authorization: Bearer TOKEN" on every request
-  --output-limit BYTES    output kept per execution, the tail (default 256000)
+  --output-limit BYTES    output kept per execution, the tail (default 256000, at most 2097152)
   --history-limit N       executions kept per job, oldest dropped first (default 100)
   --max-body-bytes BYTES  largest request body accepted (default 1048576)
   --snapshot-every N      log entries between snapshots (default 10000)
@@ -203,7 +203,7 @@ export function lightConfigFrom(raw: RawFlags, version: string): LightConfig {
     httpAddr,
     nodeName: str(raw, 'node-name') ?? hostname(),
     apiToken: str(raw, 'api-token'),
-    outputLimit: positiveInt(raw, 'output-limit', 256_000),
+    outputLimit: atMost(positiveInt(raw, 'output-limit', 256_000), 'output-limit', maxOutputLimit),
     historyLimit: positiveInt(raw, 'history-limit', 100),
     maxBodyBytes: positiveInt(raw, 'max-body-bytes', 1_048_576),
     snapshotEvery: positiveInt(raw, 'snapshot-every', 10_000),
@@ -265,6 +265,17 @@ function readConfigFile(path: string): Record<string, unknown> {
   if (isYaml && value === null) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(`${path}: must hold ${isYaml ? 'a YAML mapping' : 'a JSON object'}`);
   return value as Record<string, unknown>;
+}
+
+/**
+ * The largest --output-limit (2 MiB): a finished execution's output goes into
+ * one log entry, and an entry may take at most 4 MiB.
+ */
+export const maxOutputLimit = 2 * 1024 * 1024;
+
+function atMost(n: number, key: string, max: number): number {
+  if (n > max) throw new ConfigError(`--${key} may be at most ${max}, not ${n}`);
+  return n;
 }
 
 export function positiveInt(raw: RawFlags, key: string, fallback: number): number {

@@ -14,6 +14,7 @@ import type { AgentSession } from '../server/dispatch/agent-registry.js';
 export class LocalAgentLink {
   private session: AgentSession | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
+  private attached: ((m: AgentMessage) => void) | null = null;
 
   constructor(private readonly runner: AgentRunner, private readonly host: AgentExecutorHost, private readonly log: (line: string) => void) {}
 
@@ -36,6 +37,7 @@ export class LocalAgentLink {
         queueMicrotask(() => {
           if (!live()) return;
           if (decoded.msg === 'registered' && decoded.registered) {
+            this.attached = sendToServer;
             this.runner.attach(sendToServer, decoded.registered.output_limit);
             const every = Math.max(20, decoded.registered.heartbeat_ms);
             this.heartbeat = setInterval(() => {
@@ -73,7 +75,8 @@ export class LocalAgentLink {
     this.session = null;
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
-    this.runner.detach();
+    if (this.attached) this.runner.detach(this.attached);
+    this.attached = null;
     this.host.disconnect(s);
   }
 }

@@ -12,6 +12,7 @@ import { runPluginRole } from './bundled-plugins.js';
 import { createLogger, type LogFields } from '../server/observe/logger.js';
 import type { LightConfig } from './light-config.js';
 import type { Observability } from './observability.js';
+import { hideFromChildren } from '../plugins/sdk/child-env.js';
 
 export interface Io {
   stdout(s: string): void;
@@ -41,6 +42,7 @@ async function runLight(argv: string[], io: Io): Promise<number> {
 async function runAgent(argv: string[], io: Io): Promise<number> {
   return serve(io, agentUsage, () => parseAgentConfig(argv, io.env, packageVersion()), (config, obs) => config.server ? startServer(config, {
     rpcAddr: config.rpcAddr, advertiseRpcAddr: config.advertiseRpcAddr, bootstrapExpect: config.bootstrapExpect, join: config.join, raftMultiplier: config.raftMultiplier, metricsAddr: config.metricsAddr,
+    etcd: config.etcd,
     agents: { tags: config.tags, capacity: config.capacity, heartbeatTimeoutMs: config.agentTimeoutMs, shutdownGraceMs: config.shutdownGraceMs },
   }, obs) : startAgentOnly(config, obs));
 }
@@ -62,7 +64,10 @@ async function serve<C extends LightConfig>(io: Io, usage: string, parse: () => 
     return 0;
   }
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, node: config.nodeName, write: (line) => io.stderr(line) });
-  if (config.apiToken !== undefined) logger.addSecret(config.apiToken);
+  if (config.apiToken !== undefined) {
+    logger.addSecret(config.apiToken);
+    hideFromChildren(config.apiToken);
+  }
   // The parts' plain lines: a line saying something failed is a warning, a fatal one an error.
   const log = (line: string, fields?: LogFields) => {
     if (/^fatal\b/.test(line)) logger.error(line, fields);

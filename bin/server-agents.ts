@@ -3,7 +3,7 @@
 // attached in-process while this server leads and dialing the leader like
 // any agent while it follows.
 
-import type { RaftNode } from '../server/cluster/raft-node.js';
+import type { ServerClusterNode } from '../server/cluster/cluster-node.js';
 import { AgentExecutorHost } from '../server/dispatch/agent-executor-host.js';
 import { agentServiceHandlers } from '../server/dispatch/agent-service.js';
 import type { AgentHandlers } from '../proto/generated/clocktower/agent/v1/Agent.js';
@@ -29,7 +29,7 @@ export class ServerAgents {
   private readonly client: AgentClient;
   private readonly link: LocalAgentLink;
   private leading = false;
-  private node: RaftNode<unknown> | null = null;
+  private node: ServerClusterNode<unknown> | null = null;
 
   constructor(private readonly options: {
     readonly nodeName: string;
@@ -70,7 +70,7 @@ export class ServerAgents {
     });
   }
 
-  start(node: RaftNode<unknown>): void {
+  start(node: ServerClusterNode<unknown>): void {
     this.node = node;
     this.client.start(); // paused while this server leads
   }

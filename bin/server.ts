@@ -1,16 +1,19 @@
-// A Clocktower server, composed: the Raft node (with its gRPC transport and
-// cluster service when it has peers), the state machine, the dispatcher with
+// A Clocktower server, composed: the command log (the built-in Raft node, with
+// its gRPC transport and cluster service when it has peers, or an existing
+// etcd with --store etcd), the state machine, the dispatcher with
 // the built-in executors in-process, and the REST API. Light mode is this
 // with a cluster of one and nobody to talk to.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { agentProto, clusterProto } from '../proto/load-proto.js';
 import type { Identity__Output } from '../proto/generated/clocktower/cluster/v1/Identity.js';
 import { discover, joinCluster } from '../server/cluster/cluster-discovery.js';
 import { clusterServiceHandlers } from '../server/cluster/cluster-service.js';
-import { ClusterError } from '../server/cluster/cluster-node.js';
+import { ClusterError, type ServerClusterNode } from '../server/cluster/cluster-node.js';
+import { EtcdNode, type EtcdSettings } from '../server/store-etcd/etcd-node.js';
+import type { EtcdFlags } from './agent-config.js';
 import { RaftNode, type RaftMessageTransport } from '../server/cluster/raft-node.js';
 import { RaftTransport } from '../server/cluster/raft-transport.js';
 import { Dispatcher } from '../server/dispatch/dispatcher.js';
@@ -25,7 +28,7 @@ import { loadPlugins } from './node-plugins.js';
 import { builtinProcessors } from './in-process-processor-host.js';
 import { PluginProcessorHost } from './plugin-processor-host.js';
 import { ServerAgents, type ServerAgentSettings } from './server-agents.js';
-import { lockDataDir } from './data-dir-lock.js';
+import { dataDirExposure, lockDataDir } from './data-dir-lock.js';
 import type { LightConfig } from './light-config.js';
 import type { Observability } from './observability.js';
 import { Metrics } from '../server/observe/metrics.js';
@@ -38,6 +41,8 @@ export interface ClusterSettings {
   readonly bootstrapExpect: number;
   readonly join: readonly string[];
   readonly raftMultiplier: number;
+  /** With --store etcd: the command log and the leader election live in this etcd instead of the built-in Raft. */
+  readonly etcd?: EtcdFlags | null;
   /** A second listener serving only GET /metrics (null: none; /metrics is on the API as well). */
   readonly metricsAddr?: string | null;
   /** This server's own agent, and the agents that connect to it. */
@@ -58,6 +63,8 @@ type Log = Observability['log'];
 
 export async function startServer(config: LightConfig, cluster: ClusterSettings | null, obs: Observability): Promise<RunningServer> {
   const unlock = await lockDataDir(config.dataDir);
+  const exposure = await dataDirExposure(config.dataDir);
+  if (exposure) obs.logger.warn(exposure, { event: 'data_dir_mode' });
   const cleanups: (() => Promise<void>)[] = [unlock];
   const cleanup = async () => { for (const c of cleanups.splice(0).reverse()) await c().catch(() => {}); };
   try {
@@ -113,7 +120,7 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
       onSnapshotStatus: (peer, ok) => node?.reportSnapshot(peer, ok),
       log,
     });
-    raftTransport.addService(clusterProto().clocktower.cluster.v1.Cluster.service, clusterServiceHandlers({ self, known, node: () => node, log }));
+    if (!cluster.etcd) raftTransport.addService(clusterProto().clocktower.cluster.v1.Cluster.service, clusterServiceHandlers({ self, known, node: () => node, log }));
     if (agents) raftTransport.addService(agentProto().clocktower.agent.v1.Agent.service, agents.handlers());
     await raftTransport.start();
     const rt = raftTransport;
@@ -121,61 +128,89 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
     transport = rt;
   }
 
-  // An empty data directory bootstraps a cluster or joins one; otherwise the log says who we are.
-  const fresh = !existsSync(join(raftDir, 'hardstate'));
-  let start: 'join' | { id: string; address: { rpc: string; http: string } }[] = [{ id: config.nodeName, address: { rpc: self.rpc_addr, http: self.http_addr } }];
-  let joinVia: string | null = null;
-  let joinMembers: readonly Identity__Output[] = [];
-  if (cluster && fresh) {
-    const decision = await discover({ self, known, join: cluster.join, bootstrapExpect: cluster.bootstrapExpect, log });
-    if (decision.kind === 'join') {
-      start = 'join';
-      joinVia = decision.via;
-      joinMembers = decision.members;
-    } else {
-      start = decision.members.map((m) => ({ id: m.node, address: { rpc: m.rpc_addr, http: m.http_addr } }));
-      log(`cluster: bootstrapping with ${decision.members.map((m) => m.node).join(', ')}`);
+  const stateMachine = {
+    apply: (data: Uint8Array, index: number, own: boolean) => {
+      const command = decodeCommand(data);
+      return telemetry.apply(own, command, () => state.apply(command, index));
+    },
+    snapshot: () => state.snapshot(),
+    restore: (data: Uint8Array) => state.restore(data),
+  };
+  let opened: ServerClusterNode<ApplyResult>;
+  let raftNode: RaftNode<ApplyResult> | null = null;
+  if (cluster?.etcd) {
+    if (existsSync(join(raftDir, 'hardstate'))) {
+      // Its jobs are in that Raft log, not in etcd: starting on etcd would seem to lose them.
+      throw new Error(`the data directory ${config.dataDir} holds a built-in Raft log: start without --store etcd to carry on with it, ` +
+        'or use another --data-dir to run on etcd (Clocktower does not copy a Raft log into etcd)');
     }
+    const etcdNode = await EtcdNode.open<ApplyResult>({
+      nodeName: config.nodeName,
+      address: { rpc: self.rpc_addr, http: self.http_addr },
+      etcd: etcdSettings(cluster.etcd),
+      stateMachine,
+      snapshotEvery: config.snapshotEvery,
+      log,
+    });
+    cleanups.push(() => etcdNode.close());
+    opened = etcdNode;
+    log(`cluster: the command log and leader election run on etcd at ${cluster.etcd.endpoints.join(',')} under ${cluster.etcd.prefix}/`);
+  } else {
+    raftNode = await openRaft();
+    opened = raftNode;
   }
 
-  const opened = await RaftNode.open<ApplyResult>({
-    dir: raftDir,
-    nodeName: config.nodeName,
-    address: { rpc: self.rpc_addr, http: self.http_addr },
-    start,
-    transport,
-    tickMs: 100 * (cluster?.raftMultiplier ?? 1),
-    snapshotEvery: config.snapshotEvery,
-    stateMachine: {
-      apply: (data, index, own) => {
-        const command = decodeCommand(data);
-        return telemetry.apply(own, command, () => state.apply(command, index));
-      },
-      snapshot: () => state.snapshot(),
-      restore: (data) => state.restore(data),
-    },
-    onFatal: (err) => log(`fatal: the log cannot be written, refusing further writes: ${err.message}`),
-    log,
-    metrics,
-  });
-  metrics.watchRaft(() => ({ term: opened.term(), commitIndex: opened.commitIndex(), appliedIndex: opened.appliedIndex(), leader: opened.isLeader() }));
-  node = opened;
-  cleanups.push(() => opened.close());
-  if (!cluster && !fresh) refuseRenamedLightNode(config, opened.members().map((m) => m.name));
-  if (joinVia !== null) {
-    for (const m of joinMembers) opened.introduce(m.node, { rpc: m.rpc_addr, http: m.http_addr });
-    log(`cluster: joining via ${joinVia}`);
-    await joinCluster(joinVia, self, { log });
-  } else if (cluster && !fresh && cluster.join.length > 0) {
-    // Back from the data dir at another address than the cluster has for us
-    // (a new pod IP): tell the leader, through any server we were given.
-    const recorded = opened.addressOf(config.nodeName);
-    if (recorded && (recorded.rpc !== self.rpc_addr || recorded.http !== self.http_addr)) {
-      log(`cluster: the cluster knows this server at ${recorded.rpc}; telling it the new address ${self.rpc_addr}`);
-      const stopAnnouncing = new AbortController();
-      cleanups.push(async () => stopAnnouncing.abort());
-      void joinCluster(cluster.join.filter((a) => a !== self.rpc_addr), self, { log, signal: stopAnnouncing.signal }).catch(() => {});
+  async function openRaft(): Promise<RaftNode<ApplyResult>> {
+    // An empty data directory bootstraps a cluster or joins one; otherwise the log says who we are.
+    const fresh = !existsSync(join(raftDir, 'hardstate'));
+    let start: 'join' | { id: string; address: { rpc: string; http: string } }[] = [{ id: config.nodeName, address: { rpc: self.rpc_addr, http: self.http_addr } }];
+    let joinVia: string | null = null;
+    let joinMembers: readonly Identity__Output[] = [];
+    if (cluster && fresh) {
+      const decision = await discover({ self, known, join: cluster.join, bootstrapExpect: cluster.bootstrapExpect, log });
+      if (decision.kind === 'join') {
+        start = 'join';
+        joinVia = decision.via;
+        joinMembers = decision.members;
+      } else {
+        start = decision.members.map((m) => ({ id: m.node, address: { rpc: m.rpc_addr, http: m.http_addr } }));
+        log(`cluster: bootstrapping with ${decision.members.map((m) => m.node).join(', ')}`);
+      }
     }
+
+    const opened = await RaftNode.open<ApplyResult>({
+      dir: raftDir,
+      nodeName: config.nodeName,
+      address: { rpc: self.rpc_addr, http: self.http_addr },
+      start,
+      transport,
+      tickMs: 100 * (cluster?.raftMultiplier ?? 1),
+      snapshotEvery: config.snapshotEvery,
+      stateMachine,
+      onFatal: (err) => log(`fatal: the log cannot be written, refusing further writes: ${err.message}`),
+      log,
+      metrics,
+    });
+    metrics.watchRaft(() => ({ term: opened.term(), commitIndex: opened.commitIndex(), appliedIndex: opened.appliedIndex(), leader: opened.isLeader() }));
+    node = opened;
+    cleanups.push(() => opened.close());
+    if (!cluster && !fresh) refuseRenamedLightNode(config, opened.members().map((m) => m.name));
+    if (joinVia !== null) {
+      for (const m of joinMembers) opened.introduce(m.node, { rpc: m.rpc_addr, http: m.http_addr });
+      log(`cluster: joining via ${joinVia}`);
+      await joinCluster(joinVia, self, { log });
+    } else if (cluster && !fresh && cluster.join.length > 0) {
+      // Back from the data dir at another address than the cluster has for us
+      // (a new pod IP): tell the leader, through any server we were given.
+      const recorded = opened.addressOf(config.nodeName);
+      if (recorded && (recorded.rpc !== self.rpc_addr || recorded.http !== self.http_addr)) {
+        log(`cluster: the cluster knows this server at ${recorded.rpc}; telling it the new address ${self.rpc_addr}`);
+        const stopAnnouncing = new AbortController();
+        cleanups.push(async () => stopAnnouncing.abort());
+        void joinCluster(cluster.join.filter((a) => a !== self.rpc_addr), self, { log, signal: stopAnnouncing.signal }).catch(() => {});
+      }
+    }
+    return opened;
   }
 
   // Set on shutdown in a cluster: what runs on agents is left running in the state, for the next leader to reclaim.
@@ -230,7 +265,7 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
     ...(cluster ? {
       forwardToLeader: (req: ForwardedRequest) => forwardToLeader(opened, req),
       readBarrier: () => opened.readBarrier(),
-      admin: clusterAdmin(opened, config, () => stopRequested(), log),
+      admin: raftNode ? clusterAdmin(raftNode, config, () => stopRequested(), log) : etcdAdmin(opened, cluster.etcd?.endpoints ?? [], () => stopRequested(), log),
     } : {}),
     ...(agents ? { agents: () => agents.host.status() } : {}),
     metrics: {
@@ -251,7 +286,7 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
       agents?.stopLeading();
     }
   });
-  agents?.start(opened as RaftNode<unknown>);
+  agents?.start(opened as ServerClusterNode<unknown>);
   if (!cluster) {
     // The only voter leads as soon as it has replayed its log; serve once it does.
     await new Promise<void>((resolve) => opened.onLeadershipChange((leading) => leading && resolve()));
@@ -271,7 +306,7 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
 }
 
 /** Send a write that reached this follower to the leader's API, and relay the answer. */
-async function forwardToLeader(node: RaftNode<ApplyResult>, req: ForwardedRequest): Promise<Reply> {
+async function forwardToLeader(node: ServerClusterNode<ApplyResult>, req: ForwardedRequest): Promise<Reply> {
   const leader = node.leaderName();
   const http = leader ? node.addressOf(leader)?.http : undefined;
   if (!leader || !http) throw new ClusterError('CT_CLUSTER_NOT_LEADER', 'no leader: the cluster cannot accept writes right now');
@@ -330,6 +365,43 @@ function clusterAdmin(node: RaftNode<ApplyResult>, config: LightConfig, requestS
       log('cluster: left the cluster; stopping');
       setImmediate(requestStop);
     },
+  };
+}
+
+/** On etcd there are no Raft peers to manage: say so; leaving is stopping (the lease is revoked, another server leads at once). */
+function etcdAdmin(node: ServerClusterNode<ApplyResult>, endpoints: readonly string[], requestStop: () => void, log: Log): ClusterAdmin {
+  return {
+    store: `etcd at ${endpoints.join(',')}`,
+    peers: () => node.members().map((m) => ({
+      id: m.name, rpc_addr: m.address, http_addr: node.addressOf(m.name)?.http ?? '', leader: m.role === 'leader', voter: m.voter,
+    })),
+    removePeer() {
+      return Promise.resolve();
+    },
+    leave() {
+      log('cluster: leaving (the etcd lease is revoked on stop, so another server leads at once); stopping');
+      setImmediate(requestStop);
+      return Promise.resolve();
+    },
+  };
+}
+
+function etcdSettings(flags: EtcdFlags): EtcdSettings {
+  const file = (flag: string, path: string | undefined) => {
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(`--${flag} ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+  };
+  const ca = file('etcd-ca', flags.caFile);
+  const cert = file('etcd-cert', flags.certFile);
+  const key = file('etcd-key', flags.keyFile);
+  return {
+    endpoints: flags.endpoints, prefix: flags.prefix, leaseTtlSec: flags.leaseTtlSec,
+    ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}),
+    ...(flags.username !== undefined ? { username: flags.username, password: flags.password ?? '' } : {}),
   };
 }
 

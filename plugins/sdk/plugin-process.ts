@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
 import { boundedLines, defaultMaxLineBytes } from './bounded-lines.js';
+import { childEnv } from './child-env.js';
 import { magicCookieKey, magicCookieValue, parseHandshake } from './handshake.js';
 
 export interface PluginOptions {
@@ -101,7 +102,8 @@ export class PluginProcess<C extends { close(): void }> {
     const log = this.options.log ?? (() => {});
     if (this.launches++ > 0) this.options.onRestart?.(this.name);
     const child = spawn(this.program, [...(this.options.args ?? [])], {
-      env: { ...process.env, [magicCookieKey]: magicCookieValue },
+      // Not the host's secrets or settings: the bundled wrappers need CLOCKTOWER_NODE only.
+      env: { ...childEnv(process.env, ['CLOCKTOWER_NODE']), [magicCookieKey]: magicCookieValue },
       stdio: ['pipe', 'pipe', 'pipe'],
       // Its own process group, so a failed start kills what it started too.
       detached: true,

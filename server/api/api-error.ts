@@ -35,6 +35,7 @@ export const errorStatus: Readonly<Record<string, readonly [http: number, grpc: 
   CT_STATE_FORBID_RUNNING: [409, 9],
   CT_API_NOT_RUNNING: [409, 9],
   CT_API_BODY_TOO_LARGE: [413, 8],
+  CT_CLUSTER_ENTRY_TOO_LARGE: [413, 8],
   CT_API_HEADERS_TOO_LARGE: [431, 8],
   CT_API_REQUEST_TIMEOUT: [408, 4],
   CT_API_UNSUPPORTED_MEDIA: [415, 3],

@@ -1,6 +1,8 @@
 // What the rest of the server sees of the cluster: propose an entry and get
 // the state machine's answer; who leads; who the members are.
 
+import type { MemberAddress } from './member-address.js';
+
 export interface Member {
   readonly name: string;
   readonly address: string;
@@ -33,10 +35,21 @@ export interface ClusterNode<R> {
   close(): Promise<void>;
 }
 
+/**
+ * What a server composes on: either command log (the built-in Raft, or an
+ * existing etcd) with members' addresses and linearizable reads.
+ */
+export interface ServerClusterNode<R> extends ClusterNode<R> {
+  /** The member's RPC and API addresses, if known. */
+  addressOf(name: string): MemberAddress | null;
+  /** Resolves once everything committed before the call is applied here. */
+  readBarrier(): Promise<void>;
+}
+
 export class ClusterError extends Error {
   override readonly name = 'ClusterError';
   constructor(
-    readonly code: 'CT_CLUSTER_NOT_LEADER' | 'CT_CLUSTER_CLOSED' | 'CT_CLUSTER_STORAGE',
+    readonly code: 'CT_CLUSTER_NOT_LEADER' | 'CT_CLUSTER_CLOSED' | 'CT_CLUSTER_STORAGE' | 'CT_CLUSTER_ENTRY_TOO_LARGE',
     message: string,
     options?: { cause?: unknown },
   ) {

@@ -74,6 +74,13 @@ export function clusterServiceHandlers(options: ClusterServiceOptions): ClusterH
       // A member that comes back at another address (a new pod IP, say): the
       // same role with the new address, replicated like any membership change.
       const moved = member !== undefined && (known?.rpc !== address.rpc || known.http !== address.http);
+      // Nothing proves who sent a Join, so an address change is taken only
+      // for a member that is gone from the address we have: never for this
+      // leader itself, never for a member that still answers there.
+      if (moved && (joiner.node === node.nodeName || node.answeredRecently(joiner.node))) {
+        log(`cluster: refusing a join that moves ${joiner.node} to ${joiner.rpc_addr} (http ${joiner.http_addr}): it still answers at ${known?.rpc ?? '?'}`);
+        return callback(null, { error: `join: ${joiner.node} still answers at ${known?.rpc ?? '?'}; an address change is taken once it no longer does`, leader_rpc_addr: '' });
+      }
       const added = !member
         ? node.changeMembership({ type: 'addLearner', node: joiner.node, address }).then(() => undefined)
         : moved

@@ -1,6 +1,9 @@
 // Converts Raft messages (server/raft/types.ts) to and from their wire form
 // (proto/raft.proto). Terms and indexes are uint64 on the wire and arrive as
-// decimal strings; they must fit a JavaScript number exactly.
+// decimal strings; they must fit a JavaScript number exactly, and be no more
+// than maxWireNumber: a term or index near 2^53 could not be incremented
+// safely, and one such term, persisted, would stop the cluster for good (every
+// later message would carry a term that is not a safe integer).
 
 import type { Entry as WireEntry, Entry__Output as WireEntryOut } from '../../proto/generated/clocktower/raft/v1/Entry.js';
 import type { MessageType__Output as WireMessageType } from '../../proto/generated/clocktower/raft/v1/MessageType.js';
@@ -35,10 +38,18 @@ function bad(what: string): TransportError {
   return new TransportError('CT_TRANSPORT_BAD_MESSAGE', what);
 }
 
-/** A uint64 from the wire as a number; throws if it does not fit exactly. */
+/**
+ * The largest term, index or size accepted from the wire: 2^48 (an election
+ * every millisecond would take 8900 years to reach it), far from 2^53, so
+ * whatever is accepted can be incremented many times over.
+ */
+export const maxWireNumber = 2 ** 48;
+
+/** A uint64 from the wire as a number; throws if it is not an integer in [0, maxWireNumber]. */
 export function u64(value: string, field: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 0) throw bad(`${field} ${value} is not a safe integer`);
+  if (n > maxWireNumber) throw bad(`${field} ${value} is larger than ${maxWireNumber}`);
   return n;
 }
 

@@ -40,6 +40,15 @@ export interface RaftNodeOptions<R> {
   readonly electionTicks?: number;
   /** Take a snapshot and compact the log every this many applied entries. */
   readonly snapshotEvery?: number;
+  /**
+   * ... or once the entries applied since the last snapshot hold this many
+   * bytes (default 64 MiB), or as many as the last snapshot if that is
+   * larger (so a large state is not written again for every few entries):
+   * the log kept in memory stays bounded however large the entries are.
+   */
+  readonly snapshotBytes?: number;
+  /** The largest entry a proposal may make (default maxEntryBytes); a larger one is refused. */
+  readonly maxEntryBytes?: number;
   readonly random?: () => number;
   readonly onFatal?: (err: Error) => void;
   readonly log?: (line: string, fields?: Readonly<Record<string, unknown>>) => void;
@@ -69,6 +78,14 @@ interface ReadWaiter {
 
 const readTimeoutMs = 5000;
 
+/**
+ * The largest log entry (4 MiB). With the core's 1 MiB of entries per
+ * append message, no Raft message is larger than this plus its header,
+ * far below the 64 MiB gRPC receive limit of the transport.
+ */
+export const maxEntryBytes = 4 * 1024 * 1024;
+const defaultSnapshotBytes = 64 * 1024 * 1024;
+
 export class RaftNode<R> implements ClusterNode<R> {
   readonly nodeName: string;
   private readonly core: RaftCore;
@@ -77,10 +94,14 @@ export class RaftNode<R> implements ClusterNode<R> {
   private readonly reads = new Map<string, ReadWaiter>();
   private readonly listeners = new Set<(leader: boolean) => void>();
   private readonly addresses = new Map<string, MemberAddress>();
+  /** When each peer last answered our appends or heartbeats (ms since epoch). */
+  private readonly answeredAt = new Map<string, number>();
   private readonly ticker: NodeJS.Timeout;
   private persisted: HardState;
   private applied: number;
   private sinceSnapshot = 0;
+  private sinceSnapshotBytes = 0;
+  private lastSnapshotBytes = 0;
   private processing = false;
   private scheduled = false;
   private closed = false;
@@ -101,6 +122,7 @@ export class RaftNode<R> implements ClusterNode<R> {
     this.nodeName = options.nodeName;
     this.persisted = restored.hardState;
     this.applied = restored.applied;
+    this.lastSnapshotBytes = restored.snapshot?.data.length ?? 0;
     const electionTicks = options.electionTicks ?? 10;
     this.core = new RaftCore({
       id: options.nodeName, electionTicks, heartbeatTicks: Math.max(1, Math.floor(electionTicks / 10)),
@@ -199,6 +221,7 @@ export class RaftNode<R> implements ClusterNode<R> {
   private applyEntry(e: Entry): void {
     this.applied = e.index;
     this.sinceSnapshot++;
+    this.sinceSnapshotBytes += e.data.length;
     if (e.type === EntryType.ConfChange) {
       const cc = decodeConfChange(e.data);
       const conf = this.core.applyConfChange(cc);
@@ -254,14 +277,19 @@ export class RaftNode<R> implements ClusterNode<R> {
     for (const [id, a] of members) this.learnAddress(id, a);
     this.applied = snapshot.meta.index;
     this.sinceSnapshot = 0;
+    this.sinceSnapshotBytes = 0;
+    this.lastSnapshotBytes = snapshot.data.length;
     // Proposals at or below the snapshot can no longer be matched to a result.
     this.rejectPending(new ClusterError('CT_CLUSTER_NOT_LEADER', 'replaced by a snapshot from the leader; outcome unknown'), snapshot.meta.index);
   }
 
   private async maybeSnapshot(): Promise<void> {
-    if (this.sinceSnapshot < (this.options.snapshotEvery ?? 10_000)) return;
+    const byteBudget = Math.max(this.options.snapshotBytes ?? defaultSnapshotBytes, this.lastSnapshotBytes);
+    if (this.sinceSnapshot < (this.options.snapshotEvery ?? 10_000) && this.sinceSnapshotBytes < byteBudget) return;
     this.sinceSnapshot = 0;
+    this.sinceSnapshotBytes = 0;
     const data = joinSnapshot(this.addresses, this.options.stateMachine.snapshot());
+    this.lastSnapshotBytes = data.length;
     const snapshot = this.core.compact(this.applied, data);
     if (snapshot) await this.log.saveSnapshot(snapshot);
   }
@@ -339,8 +367,19 @@ export class RaftNode<R> implements ClusterNode<R> {
   /** A message from another server (the transport calls this). */
   receive(m: Message): void {
     if (this.closed || this.failed) return;
+    // An answer to our own appends or heartbeats: the peer got them at the address we have for it.
+    if (m.type === 'appResp' || m.type === 'heartbeatResp') this.answeredAt.set(m.from, Date.now());
     this.core.step(m);
     this.schedule();
+  }
+
+  /**
+   * True if `id` answered this server's appends or heartbeats within the last
+   * `ticks` ticks: it is reachable at the address this server has for it.
+   */
+  answeredRecently(id: string, ticks = 30): boolean {
+    const at = this.answeredAt.get(id);
+    return at !== undefined && Date.now() - at < ticks * (this.options.tickMs ?? 100);
   }
 
   reportUnreachable(peer: string): void {
@@ -362,6 +401,10 @@ export class RaftNode<R> implements ClusterNode<R> {
     const bad = this.usable();
     if (bad) return Promise.reject(bad);
     if (!this.announcedLeader) return Promise.reject(this.notLeader());
+    const max = this.options.maxEntryBytes ?? maxEntryBytes;
+    if (data.length > max) {
+      return Promise.reject(new ClusterError('CT_CLUSTER_ENTRY_TOO_LARGE', `this change takes ${data.length} bytes; a log entry may take at most ${max} (make it smaller, e.g. restore fewer jobs at once)`));
+    }
     const at = this.core.propose(data);
     if (at === null) return Promise.reject(this.notLeader());
     this.schedule();

@@ -24,6 +24,8 @@ export const snapshotChunkBytes = 1024 * 1024;
 export interface PeerTuning {
   /** Most messages waiting for one peer; the oldest is dropped beyond it. */
   readonly maxQueue: number;
+  /** Most bytes of entries waiting for one peer; the oldest messages are dropped beyond it (the newest is always kept). */
+  readonly maxQueueBytes: number;
   /** How long a new stream may take to get the peer's headers before the peer counts as down. */
   readonly connectTimeoutMs: number;
   readonly initialBackoffMs: number;
@@ -45,6 +47,8 @@ export class RaftPeer {
   private readonly client: RaftClient;
   private queue: (Message | undefined)[] = [];
   private head = 0;
+  /** Bytes of entry data in the queue. */
+  private queuedBytes = 0;
   private stream: grpc.ClientWritableStream<RaftMessage> | null = null;
   private established = false;
   private waitingForDrain = false;
@@ -83,8 +87,13 @@ export class RaftPeer {
       return;
     }
     this.queue.push(m);
-    if (this.queue.length - this.head > this.tuning.maxQueue) {
+    this.queuedBytes += entryBytes(m);
+    while (this.queue.length - this.head > 1
+      && (this.queue.length - this.head > this.tuning.maxQueue || this.queuedBytes > this.tuning.maxQueueBytes)) {
+      const old = this.queue[this.head];
       this.queue[this.head++] = undefined;
+      if (old === undefined) continue;
+      this.queuedBytes -= entryBytes(old);
       this.dropped++;
     }
     if (this.stream === null) this.open();
@@ -96,6 +105,7 @@ export class RaftPeer {
     this.dropped += this.queue.length - this.head;
     this.queue = [];
     this.head = 0;
+    this.queuedBytes = 0;
     this.transfer?.finish(false, 'blocked');
   }
 
@@ -147,6 +157,7 @@ export class RaftPeer {
     this.clearTimers();
     this.queue = [];
     this.head = 0;
+    this.queuedBytes = 0;
     this.stream?.cancel();
     this.stream = null;
     this.client.close();
@@ -184,6 +195,7 @@ export class RaftPeer {
       const m = this.queue[this.head];
       this.queue[this.head++] = undefined;
       if (m === undefined) continue;
+      this.queuedBytes -= entryBytes(m);
       if (!call.write(messageToWire(m))) {
         this.waitingForDrain = true;
         call.once('drain', () => {
@@ -225,6 +237,7 @@ export class RaftPeer {
     this.dropped += this.queue.length - this.head;
     this.queue = [];
     this.head = 0;
+    this.queuedBytes = 0;
     if (!this.down) {
       this.down = true;
       this.events.log(`raft transport: ${this.id} at ${this.address} is unreachable: ${reason}`);
@@ -248,4 +261,10 @@ export class RaftPeer {
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.retryTimer = null;
   }
+}
+
+function entryBytes(m: Message): number {
+  let n = 0;
+  for (const e of m.entries) n += e.data.length;
+  return n;
 }

@@ -3,7 +3,11 @@
 // Receiving: a gRPC server whose Send streams deliver each peer's messages in
 // order to onMessage, and whose InstallSnapshot calls reassemble a snapshot
 // and deliver it as one 'snap' message. Messages addressed to another server,
-// or malformed, are dropped (and logged once per kind).
+// from a server that is not a peer (setPeer: the members the node knows), or
+// malformed, are dropped (and logged once per kind). A snapshot larger than
+// maxSnapshotBytes, or a chunk larger than maxChunkBytes, is refused; a
+// snapshot's memory grows with the data received, never with what its header
+// announces.
 //
 // Sending: one RaftPeer per peer (its own stream, queue and reconnect), so a
 // slow or dead peer never holds up the others. send() never blocks and never
@@ -42,17 +46,26 @@ export interface RaftTransportOptions {
   log?(line: string): void;
   /** Most messages waiting for one peer (default 4096); the oldest is dropped beyond it. */
   readonly maxQueue?: number;
+  /** Most bytes of entries waiting for one peer (default 64 MiB); the oldest messages are dropped beyond it. */
+  readonly maxQueueBytes?: number;
   /** How long a peer may take to answer a new stream before it counts as down (default 2000 ms). */
   readonly connectTimeoutMs?: number;
   /** Reconnect backoff: first delay (default 50 ms), doubling up to the cap (default 1000 ms). */
   readonly initialBackoffMs?: number;
   readonly maxBackoffMs?: number;
+  /** The largest snapshot accepted (default 2 GiB); a header announcing more is refused. */
+  readonly maxSnapshotBytes?: number;
+  /** The largest snapshot data chunk accepted (default 4 MiB; senders use 1 MiB). */
+  readonly maxChunkBytes?: number;
 }
+
+export const defaultMaxSnapshotBytes = 2 * 1024 * 1024 * 1024;
+export const defaultMaxChunkBytes = 4 * 1024 * 1024;
 
 export interface TransportStats {
   /** Messages handed to onMessage. */
   readonly delivered: number;
-  /** Messages received and dropped (blocked sender, wrong `to`, malformed). */
+  /** Messages received and dropped (blocked or unknown sender, wrong `to`, malformed). */
   readonly droppedIn: number;
   /** Messages to send that were dropped (peer down or blocked, queue full, no address). */
   readonly droppedOut: number;
@@ -95,6 +108,7 @@ export class RaftTransport {
     this.log = options.log ?? (() => {});
     this.tuning = {
       maxQueue: options.maxQueue ?? 4096,
+      maxQueueBytes: options.maxQueueBytes ?? 64 * 1024 * 1024,
       connectTimeoutMs: options.connectTimeoutMs ?? 2000,
       initialBackoffMs: options.initialBackoffMs ?? 50,
       maxBackoffMs: options.maxBackoffMs ?? 1000,
@@ -236,6 +250,11 @@ export class RaftTransport {
       this.droppedIn++;
       return false;
     }
+    if (!this.peers.has(from)) {
+      this.droppedIn++;
+      this.logOnce(`not a peer ${from}`, `raft transport: ${this.options.self} dropping messages from ${JSON.stringify(from)}, which is not a member it knows`);
+      return false;
+    }
     if (to !== this.options.self) {
       this.droppedIn++;
       this.logOnce(`wrong to ${from}->${to}`, `raft transport: ${this.options.self} dropping messages from ${from} addressed to ${to}`);
@@ -274,14 +293,17 @@ export class RaftTransport {
 
   private serveSnapshot(call: grpc.ServerReadableStream<SnapshotChunk__Output, SnapshotAck>, callback: grpc.sendUnaryData<SnapshotAck>): void {
     call.sendMetadata(new grpc.Metadata());
+    const maxSnapshot = this.options.maxSnapshotBytes ?? defaultMaxSnapshotBytes;
+    const maxChunk = this.options.maxChunkBytes ?? defaultMaxChunkBytes;
     let header: SnapshotHeader__Output | null = null;
-    let data: Buffer | null = null;
+    let size = 0;
+    let chunks: Buffer[] | null = null;
     let received = 0;
     let failed = false;
     const fail = (code: grpc.status, details: string) => {
       if (failed) return;
       failed = true;
-      data = null;
+      chunks = null;
       this.logOnce(`snapshot ${details}`, `raft transport: refusing a snapshot: ${details}`);
       callback({ code, details });
     };
@@ -298,19 +320,28 @@ export class RaftTransport {
             fail(grpc.status.UNAVAILABLE, `${this.options.self} does not take snapshots from ${from} to ${to} now`);
             return;
           }
+          size = snapshotSize(chunk.header);
+          if (size > maxSnapshot) {
+            fail(grpc.status.RESOURCE_EXHAUSTED, `a snapshot of ${size} bytes from ${from} is larger than the ${maxSnapshot} bytes allowed`);
+            return;
+          }
           header = chunk.header;
-          data = Buffer.allocUnsafe(snapshotSize(header));
+          chunks = [];
           return;
         }
-        if (chunk.data === undefined || data === null) {
+        if (chunk.data === undefined || chunks === null) {
           fail(grpc.status.INVALID_ARGUMENT, 'a second header');
           return;
         }
-        if (received + chunk.data.length > data.length) {
-          fail(grpc.status.INVALID_ARGUMENT, `more data than the ${data.length} bytes announced`);
+        if (chunk.data.length > maxChunk) {
+          fail(grpc.status.RESOURCE_EXHAUSTED, `a snapshot chunk of ${chunk.data.length} bytes is larger than the ${maxChunk} bytes allowed`);
           return;
         }
-        chunk.data.copy(data, received);
+        if (received + chunk.data.length > size) {
+          fail(grpc.status.INVALID_ARGUMENT, `more data than the ${size} bytes announced`);
+          return;
+        }
+        chunks.push(chunk.data);
         received += chunk.data.length;
       } catch (err) {
         fail(grpc.status.INVALID_ARGUMENT, errorText(err));
@@ -318,18 +349,20 @@ export class RaftTransport {
     });
     call.on('error', () => {
       failed = true;
-      data = null;
+      chunks = null;
     });
     call.on('end', () => {
       if (failed) return;
-      if (header === null || data === null) {
+      if (header === null || chunks === null) {
         fail(grpc.status.INVALID_ARGUMENT, 'no header');
         return;
       }
-      if (received !== data.length) {
-        fail(grpc.status.INVALID_ARGUMENT, `got ${received} of ${data.length} bytes`);
+      if (received !== size) {
+        fail(grpc.status.INVALID_ARGUMENT, `got ${received} of ${size} bytes`);
         return;
       }
+      const data = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+      chunks = null;
       if (!this.accept(header.message?.from ?? '', header.message?.to ?? '')) {
         fail(grpc.status.UNAVAILABLE, 'blocked or closed');
         return;

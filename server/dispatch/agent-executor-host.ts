@@ -209,7 +209,9 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
       s.link.close('this server no longer leads');
       this.registry.disconnect(s);
     }
-    for (const p of [...this.pending.values()]) this.finish(p, lost('lost: this server stopped leading while the execution ran; the new leader reclaims it'));
+    for (const p of [...this.pending.values()]) {
+      this.finish(p, { ...lost('this server stopped leading while the execution ran; the next leader reclaims it'), abandoned: true });
+    }
     this.resumable.clear();
     this.awaitingAck.clear();
   }

@@ -10,7 +10,7 @@
 // times are already settled, and the planner applies the job's catch-up
 // policy to the ones after it.
 
-import { CommandType, type Fire, type Skip } from '../state/commands.js';
+import { CommandType, type Fire, type ScheduledUpTo, type Skip } from '../state/commands.js';
 import type { CommandLog } from '../state/command-log.js';
 import type { Execution } from '../state/execution.js';
 import type { Job, JobSpec } from '../state/job.js';
@@ -22,7 +22,7 @@ import { ExecutionRunner, type RunningExecution } from './execution-runner.js';
 import { JobSchedules } from './job-schedules.js';
 import { parseTags } from './target-selection.js';
 import type { ProcessorHost } from './processor-host.js';
-import { DueTimer, TimerHeap } from './timer-heap.js';
+import { DueTimer, TimerHeap, type Timers } from './timer-heap.js';
 
 export interface DispatcherOptions {
   readonly nodeName: string;
@@ -37,6 +37,8 @@ export interface DispatcherOptions {
   readonly processorTimeoutMs?: number | undefined;
   /** Picks the agents that run each fire (a cluster with agents); without it everything runs on this node. */
   readonly chooser?: NodeChooser;
+  /** The timers it waits on (default Node's; the simulation passes its clock's). */
+  readonly timers?: Timers;
 }
 
 /** How long to wait before planning a job again after its fires failed to commit. */
@@ -75,8 +77,8 @@ export class Dispatcher {
       nodeName: options.nodeName,
       processorTimeoutMs: options.processorTimeoutMs,
     });
-    this.fireTimer = new DueTimer(this.fireHeap, options.now, (due) => void this.fire(due.map((d) => d.key)));
-    this.pendingTimer = new DueTimer(this.pendingHeap, options.now, (due) => void this.startPending(due.map((d) => d.key)));
+    this.fireTimer = new DueTimer(this.fireHeap, options.now, (due) => void this.fire(due.map((d) => d.key)), options.timers);
+    this.pendingTimer = new DueTimer(this.pendingHeap, options.now, (due) => void this.startPending(due.map((d) => d.key)), options.timers);
   }
 
   get isLeading(): boolean {
@@ -192,7 +194,7 @@ export class Dispatcher {
     const atMs = now();
     const fires: Fire[] = [];
     const skips: Skip[] = [];
-    const lastScheduled: { jobName: string; atMs: number }[] = [];
+    const lastScheduled: ScheduledUpTo[] = [];
     const nexts: { name: string; at: number }[] = [];
     for (const name of names) {
       const job = state.job(name);
@@ -201,7 +203,7 @@ export class Dispatcher {
       if (!plan) continue;
       for (const t of plan.run) fires.push({ jobName: name, scheduledAtMs: t, trigger: 'schedule', nodes: this.nodesFor(job) });
       for (const s of plan.skipped) skips.push({ jobName: name, ...s });
-      if (plan.settledUpTo !== null) lastScheduled.push({ jobName: name, atMs: plan.settledUpTo });
+      if (plan.settledUpTo !== null) lastScheduled.push({ jobName: name, atMs: plan.settledUpTo, planned: { schedule: job.schedule, timezone: job.timezone, anchorMs: job.anchorMs } });
       if (plan.next !== null) nexts.push({ name, at: plan.next });
     }
     if (fires.length === 0 && skips.length === 0 && lastScheduled.length === 0) {

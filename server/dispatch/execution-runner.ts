@@ -1,19 +1,29 @@
 // Runs committed executions through the executor host, keeps the tail of
 // their output, runs the job's processors on each result, and commits the
 // results in batches: while one FinishExecutions command is in flight,
-// results that arrive meanwhile wait and go out together in the next one.
+// results that arrive meanwhile wait and go out together in the next ones.
+// A batch holds at most `maxBatchBytes` of encoded results (one result more
+// than that goes alone), so no log entry grows with the number of results
+// that finish together.
 
-import { CommandType, type ExecutionResult } from '../state/commands.js';
+import { CommandType, encodedResultBytes, type ExecutionResult } from '../state/commands.js';
 import type { CommandLog } from '../state/command-log.js';
 import type { Execution } from '../state/execution.js';
 import type { Job } from '../state/job.js';
-import type { ExecutorHost } from './executor-host.js';
-import { OutputTail } from './output-tail.js';
+import type { ExecutorHost, RunOutcome } from './executor-host.js';
+import { fitTail, OutputTail } from './output-tail.js';
 import type { ProcessorHost } from './processor-host.js';
 import { runProcessors } from './run-processors.js';
 
 /** How long one processor may take on one execution, unless the options say otherwise. */
 export const defaultProcessorTimeoutMs = 30_000;
+
+/** Encoded bytes of results per FinishExecutions command (default). */
+export const defaultMaxBatchBytes = 1024 * 1024;
+/** The most encoded bytes one result may take; a larger one is cut to fit (its output's start, then its error's end). */
+export const maxResultBytes = 3 * 1024 * 1024;
+/** The most bytes of an execution's error message that are kept. */
+export const maxErrorBytes = 64 * 1024;
 
 export interface RunnerOptions {
   readonly log: CommandLog;
@@ -32,6 +42,8 @@ export interface RunnerOptions {
   /** Given to processors as `reporting_node` (Dkron's). */
   readonly nodeName?: string | undefined;
   readonly processorTimeoutMs?: number | undefined;
+  /** Encoded bytes of results per FinishExecutions command (default 1 MiB). */
+  readonly maxBatchBytes?: number | undefined;
 }
 
 export interface RunningExecution {
@@ -64,9 +76,10 @@ export class ExecutionRunner {
     const { host, outputLimit } = this.options;
     const output = new OutputTail(outputLimit);
     const abort = new AbortController();
-    this.running.set(execution.id, { execution, output, abort });
+    const mine: RunningExecution = { execution, output, abort };
+    this.running.set(execution.id, mine);
     const job = this.options.job(execution.jobName);
-    const started = job
+    const started: Promise<RunOutcome> = job
       ? host.execute(job.executor, {
           jobName: job.name,
           config: job.executorConfig,
@@ -76,8 +89,15 @@ export class ExecutionRunner {
         }, output, abort.signal)
       : Promise.resolve({ success: false, exitCode: -1, error: `job ${execution.jobName} was deleted before it ran` });
     started
-      .catch((err: unknown) => ({ success: false, exitCode: -1, error: `executor failed: ${err instanceof Error ? err.message : String(err)}` }))
+      .catch((err: unknown): RunOutcome => ({ success: false, exitCode: -1, error: `executor failed: ${err instanceof Error ? err.message : String(err)}` }))
       .then(async (outcome) => {
+        if (outcome.abandoned === true) {
+          // Given up on a step-down: nothing to record, and no longer running
+          // here, so that leading again reattaches to it.
+          if (this.running.get(execution.id) === mine) this.running.delete(execution.id);
+          this.settleIdle();
+          return;
+        }
         const stopped = abort.signal.aborted;
         if (outcome.error !== '' && !outcome.success) output.write(Buffer.from(`\n${outcome.error}\n`));
         const result: ExecutionResult = {
@@ -91,7 +111,7 @@ export class ExecutionRunner {
         };
         // Still "running" (busy, not an orphan) until its processors are done.
         const processed = this.hasProcessors(execution) ? await this.process(execution, result) : result;
-        this.running.delete(execution.id);
+        if (this.running.get(execution.id) === mine) this.running.delete(execution.id);
         this.enqueue(processed);
       });
   }
@@ -136,7 +156,7 @@ export class ExecutionRunner {
   }
 
   private enqueue(result: ExecutionResult): void {
-    this.queue.push(result);
+    this.queue.push(boundResult(result));
     void this.flush();
   }
 
@@ -145,8 +165,7 @@ export class ExecutionRunner {
     this.flushing = true;
     try {
       while (this.queue.length > 0) {
-        const results = this.queue;
-        this.queue = [];
+        const results = takeBatch(this.queue, this.options.maxBatchBytes ?? defaultMaxBatchBytes);
         try {
           const res = await this.options.log.submit({ type: CommandType.FinishExecutions, atMs: this.options.now(), results });
           if (res.ok && res.executions.length > 0) this.options.onCreated(res.executions);
@@ -158,8 +177,12 @@ export class ExecutionRunner {
       }
     } finally {
       this.flushing = false;
-      if (this.running.size === 0 && this.processing === 0) for (const w of this.idleWaiters.splice(0)) w();
+      this.settleIdle();
     }
+  }
+
+  private settleIdle(): void {
+    if (this.running.size === 0 && this.processing === 0 && !this.flushing && this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   /** Stop everything running and wait until the results are committed (or dropped). */
@@ -168,4 +191,42 @@ export class ExecutionRunner {
     if (this.running.size === 0 && this.processing === 0 && !this.flushing && this.queue.length === 0) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
+}
+
+/**
+ * Remove and return the first results of `queue` whose encoded size stays
+ * within `maxBytes` (always at least one), in order.
+ */
+export function takeBatch(queue: ExecutionResult[], maxBytes: number): ExecutionResult[] {
+  let bytes = 0;
+  let n = 0;
+  for (const r of queue) {
+    bytes += encodedResultBytes(r) + 1;
+    if (n > 0 && bytes > maxBytes) break;
+    n++;
+  }
+  return queue.splice(0, n);
+}
+
+/** A result that fits one log entry: its error at most maxErrorBytes, the whole at most maxResultBytes. */
+export function boundResult(result: ExecutionResult): ExecutionResult {
+  let r = result;
+  const error = fitHead(r.error, maxErrorBytes);
+  if (error !== r.error) r = { ...r, error };
+  const over = encodedResultBytes(r) - maxResultBytes;
+  if (over > 0) {
+    const output = fitTail(r.output, Math.max(0, Buffer.byteLength(r.output) - over));
+    r = { ...r, output, outputTruncated: true };
+  }
+  return r;
+}
+
+/** The longest head of `text` whose UTF-8 is at most `limit` bytes, cut at a character boundary. */
+function fitHead(text: string, limit: number): string {
+  if (text.length * 3 <= limit) return text;
+  const utf8 = Buffer.from(text, 'utf8');
+  if (utf8.length <= limit) return text;
+  let end = limit;
+  while (end > 0 && ((utf8[end] ?? 0) & 0xc0) === 0x80) end--;
+  return utf8.subarray(0, end).toString('utf8');
 }

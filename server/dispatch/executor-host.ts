@@ -16,6 +16,12 @@ export interface RunOutcome {
   readonly error: string;
   /** The node running it went away: the outcome is unknown (recorded as "lost", retried per the job). */
   readonly lost?: boolean;
+  /**
+   * This server gave the execution up (it stopped leading): it knows no
+   * outcome and records none. The execution stays running in the state, and
+   * whoever leads next (this server again, too) reattaches to it or settles it.
+   */
+  readonly abandoned?: boolean;
 }
 
 export interface OutputSink {

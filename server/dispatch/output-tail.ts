@@ -1,48 +1,49 @@
 // Keeps the last `limit` bytes of a stream of output chunks, and whether
-// anything was dropped. Memory stays bounded whatever a job prints.
+// anything was dropped. Memory stays bounded whatever a job prints (see
+// ByteTail).
+
+import { ByteTail } from '../../common/byte-tail.js';
 
 export class OutputTail {
-  private chunks: Uint8Array[] = [];
-  private size = 0;
-  private dropped = false;
+  private readonly tail: ByteTail;
+  /** text() had to cut more to stay within the limit. */
+  private cutInText = false;
 
-  constructor(private readonly limit: number) {}
+  constructor(private readonly limit: number) {
+    this.tail = new ByteTail(limit);
+  }
 
   write(chunk: Uint8Array): void {
-    if (chunk.length === 0) return;
-    if (chunk.length >= this.limit) {
-      this.chunks = [chunk.subarray(chunk.length - this.limit)];
-      this.dropped ||= chunk.length > this.limit || this.size > 0;
-      this.size = this.limit;
-      return;
-    }
-    this.chunks.push(chunk);
-    this.size += chunk.length;
-    while (this.size > this.limit) {
-      const first = this.chunks[0];
-      if (!first) break;
-      const over = this.size - this.limit;
-      this.dropped = true;
-      if (first.length <= over) {
-        this.chunks.shift();
-        this.size -= first.length;
-      } else {
-        this.chunks[0] = first.subarray(over);
-        this.size -= over;
-      }
-    }
+    this.tail.write(chunk);
   }
 
   get truncated(): boolean {
-    return this.dropped;
+    return this.tail.dropped || this.cutInText;
   }
 
   get byteLength(): number {
-    return this.size;
+    return this.tail.length;
   }
 
-  /** The kept tail as text (a character cut at the start shows as U+FFFD). */
+  /**
+   * The kept tail as text, at most `limit` bytes of UTF-8. A byte that is not
+   * UTF-8 shows as U+FFFD, which takes three bytes: if that makes the text
+   * longer than the limit, its start is cut (and `truncated` says so), so
+   * invalid output is never stored larger than the limit.
+   */
   text(): string {
-    return Buffer.concat(this.chunks, this.size).toString('utf8');
+    const text = this.tail.bytes().toString('utf8');
+    return fitTail(text, this.limit, () => { this.cutInText = true; });
   }
+}
+
+/** The longest tail of `text` whose UTF-8 is at most `limit` bytes, cut at a character boundary. */
+export function fitTail(text: string, limit: number, onCut: () => void = () => {}): string {
+  if (text.length * 3 <= limit) return text;
+  const utf8 = Buffer.from(text, 'utf8');
+  if (utf8.length <= limit) return text;
+  onCut();
+  let from = utf8.length - limit;
+  while (from < utf8.length && ((utf8[from] ?? 0) & 0xc0) === 0x80) from++;
+  return utf8.subarray(from).toString('utf8');
 }

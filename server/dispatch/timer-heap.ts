@@ -100,6 +100,17 @@ export class TimerHeap {
   }
 }
 
+/** The timer the dispatcher waits on: Node's by default, a simulated clock's in the simulation. */
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const nodeTimers: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
 /** Max delay for one setTimeout: longer ones fire at once in Node. */
 const maxDelayMs = 60_000;
 
@@ -108,24 +119,25 @@ const maxDelayMs = 60_000;
  * clock (timers can fire a little early) and hands everything due to `onDue`.
  */
 export class DueTimer {
-  private timer: NodeJS.Timeout | null = null;
+  private timer: unknown = null;
   private armedFor: number | null = null;
 
   constructor(
     private readonly heap: TimerHeap,
     private readonly now: () => number,
     private readonly onDue: (due: { key: string; at: number }[]) => void,
+    private readonly timers: Timers = nodeTimers,
   ) {}
 
   /** Re-arm after the heap changed. */
   arm(): void {
     const next = this.heap.peek();
     if (next === null) return this.stop();
-    if (this.timer && this.armedFor !== null && this.armedFor <= next) return;
+    if (this.timer !== null && this.armedFor !== null && this.armedFor <= next) return;
     this.stop();
     this.armedFor = next;
     const delay = Math.min(Math.max(0, next - this.now()), maxDelayMs);
-    this.timer = setTimeout(() => this.fire(), delay);
+    this.timer = this.timers.setTimeout(() => this.fire(), delay);
   }
 
   private fire(): void {
@@ -137,7 +149,7 @@ export class DueTimer {
   }
 
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
     this.timer = null;
     this.armedFor = null;
   }

@@ -23,6 +23,10 @@ export interface PutJob {
   readonly type: typeof CommandType.PutJob;
   readonly atMs: number;
   readonly job: JobSpec;
+  /** Who asked (a token accessor; absent in older logs). */
+  readonly by?: string;
+  /** A rollback: the version whose spec this is. */
+  readonly restoredFrom?: number;
 }
 
 /** Create or replace many jobs at once, all or nothing (restore). */
@@ -31,18 +35,21 @@ export interface PutJobs {
   readonly atMs: number;
   /** Parents before children. */
   readonly jobs: readonly JobSpec[];
+  readonly by?: string;
 }
 
 export interface DeleteJob {
   readonly type: typeof CommandType.DeleteJob;
   readonly atMs: number;
   readonly name: string;
+  readonly by?: string;
 }
 
 export interface ToggleJob {
   readonly type: typeof CommandType.ToggleJob;
   readonly atMs: number;
   readonly name: string;
+  readonly by?: string;
 }
 
 export interface Fire {
@@ -66,12 +73,31 @@ export interface Skip {
  * they run. `lastScheduled` advances each job's bookkeeping so that a
  * restarted or new leader resumes after them.
  */
+/**
+ * A job's bookkeeping moves to `atMs`. `planned` is the schedule the leader
+ * planned with: if the job's schedule, zone or phase changed before the
+ * command applies (an edit raced with the commit), the plan is stale and
+ * nothing of it applies for that job, so no second of the new schedule is
+ * passed over; the leader plans the job again.
+ */
+export interface ScheduledUpTo {
+  readonly jobName: string;
+  readonly atMs: number;
+  readonly planned?: PlannedSchedule;
+}
+
+export interface PlannedSchedule {
+  readonly schedule: string;
+  readonly timezone: string;
+  readonly anchorMs: number;
+}
+
 export interface RecordFires {
   readonly type: typeof CommandType.RecordFires;
   readonly atMs: number;
   readonly fires: readonly Fire[];
   readonly skips: readonly Skip[];
-  readonly lastScheduled: readonly { readonly jobName: string; readonly atMs: number }[];
+  readonly lastScheduled: readonly ScheduledUpTo[];
 }
 
 /** Pending executions (retries after their backoff) that the leader starts now. */
@@ -120,11 +146,89 @@ export type Command = SetPaused | PutJob | PutJobs | DeleteJob | ToggleJob | Rec
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+/** Output is kept byte for byte: a leading BOM too. */
+const blobDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
+
+/**
+ * A command's first byte says how it is encoded: `{` is plain JSON (every
+ * command but FinishExecutions, and every entry written before the framed
+ * form existed); `framedResults` is FinishExecutions with its outputs taken
+ * out of the JSON and stored raw after it, so output costs its UTF-8 bytes
+ * and no more (JSON would escape a NUL or another control byte to six).
+ */
+const framedResults = 0x01;
 
 export function encodeCommand(command: Command): Uint8Array {
-  return encoder.encode(JSON.stringify(command));
+  if (command.type !== CommandType.FinishExecutions) return encoder.encode(JSON.stringify(command));
+  const outputs = command.results.map((r) => encoder.encode(r.output));
+  const head = { ...command, results: command.results.map((r, i) => ({ ...r, output: outputs[i]?.length ?? 0 })) };
+  return frame(framedResults, head, outputs);
 }
 
 export function decodeCommand(data: Uint8Array): Command {
-  return JSON.parse(decoder.decode(data)) as Command;
+  if (data[0] !== framedResults) return JSON.parse(decoder.decode(data)) as Command;
+  const { head, blob } = unframe(data, 'command');
+  const command = head as FinishExecutions & { results: (Omit<ExecutionResult, 'output'> & { output: unknown })[] };
+  return { ...command, results: command.results.map((r) => ({ ...r, output: blob(r.output) })) };
+}
+
+/**
+ * The bytes one result adds to an encoded FinishExecutions command (within a
+ * few bytes: the comma between results), for splitting results into
+ * commands of a bounded size.
+ */
+export function encodedResultBytes(result: ExecutionResult): number {
+  const output = utf8Length(result.output);
+  return utf8Length(JSON.stringify({ ...result, output })) + output;
+}
+
+/** [tag][u32 LE length of the JSON head][JSON head][blobs, in the order the head names them]. */
+export function frame(tag: number, head: unknown, blobs: readonly Uint8Array[]): Uint8Array {
+  const json = encoder.encode(JSON.stringify(head));
+  let size = 5 + json.length;
+  for (const b of blobs) size += b.length;
+  const out = new Uint8Array(size);
+  out[0] = tag;
+  new DataView(out.buffer).setUint32(1, json.length, true);
+  out.set(json, 5);
+  let at = 5 + json.length;
+  for (const b of blobs) {
+    out.set(b, at);
+    at += b.length;
+  }
+  return out;
+}
+
+/** The head of a framed value, and a reader that takes its blobs in order, each named by its byte length. */
+export function unframe(data: Uint8Array, what: string): { head: unknown; blob: (length: unknown) => string } {
+  if (data.length < 5) throw new Error(`${what}: framed data of ${data.length} bytes is too short`);
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const headLength = view.getUint32(1, true);
+  if (5 + headLength > data.length) throw new Error(`${what}: the head runs past the end of the data`);
+  const head: unknown = JSON.parse(decoder.decode(data.subarray(5, 5 + headLength)));
+  let at = 5 + headLength;
+  const blob = (length: unknown): string => {
+    if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0 || at + length > data.length) {
+      throw new Error(`${what}: a blob of ${String(length)} bytes does not fit the data`);
+    }
+    const text = blobDecoder.decode(data.subarray(at, at + length));
+    at += length;
+    return text;
+  };
+  return { head, blob };
+}
+
+/** The UTF-8 length of a string, without encoding it. */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
 }

@@ -62,3 +62,18 @@ export interface Job extends JobSpec {
    */
   readonly lastScheduledMs: number;
 }
+
+export type JobChange = 'create' | 'update' | 'toggle' | 'delete' | 'restore' | 'import' | 'expire';
+
+/** One recorded change of a job: who (a token accessor), when (the leader's time) and what it became. */
+export interface JobVersion {
+  /** 1, 2, ... per job name, never reused (also across a delete and a new create). */
+  readonly n: number;
+  readonly atMs: number;
+  readonly by: string;
+  readonly change: JobChange;
+  /** The job as this change left it (the stored, immutable job object itself: no copy); null for a delete. */
+  readonly spec: JobSpec | null;
+  /** For a rollback: the version it restored. */
+  readonly restoredFrom?: number;
+}

@@ -17,6 +17,8 @@
 
 import {
   CommandType,
+  frame,
+  unframe,
   type Command,
   type DeleteExecutions,
   type DeleteJob,
@@ -29,7 +31,7 @@ import {
   type ToggleJob,
 } from './commands.js';
 import { isFinished, type Execution, type SkippedFires, type Trigger } from './execution.js';
-import type { Job, JobSpec, JobStatus } from './job.js';
+import type { Job, JobChange, JobSpec, JobStatus, JobVersion } from './job.js';
 import { StateError, StateErrorCode, StateInvariantError } from './state-error.js';
 import { validateJobSpec } from './validate-job.js';
 import { compactSpec, jobWith, noDependents } from './compact-job.js';
@@ -37,9 +39,14 @@ import { compactSpec, jobWith, noDependents } from './compact-job.js';
 export interface StateOptions {
   /** Executions kept per job; the oldest finished ones are dropped first (Dkron keeps 100). */
   readonly historyLimit: number;
+  /** Versions (recorded changes) kept per job name, the oldest dropped first (default 20). */
+  readonly versionLimit?: number;
 }
 
 export const defaultStateOptions: StateOptions = { historyLimit: 100 };
+
+/** Who made a change when the command does not say (logs written before changes were attributed). */
+export const unknownAuthor = 'unknown';
 
 export type ApplyResult =
   | { readonly ok: true; readonly job?: Job; readonly executions: readonly Execution[]; readonly skips: readonly SkippedFires[] }
@@ -69,6 +76,8 @@ const noEffects = { executions: [] as Execution[], skips: [] as SkippedFires[] }
 export class StateMachine {
   private readonly records = new Map<string, JobRecord>();
   private readonly byId = new Map<string, Execution>();
+  /** Per job name, outliving the job: its recorded changes, oldest first, and the next version number. */
+  private readonly versionsByJob = new Map<string, { next: number; list: JobVersion[] }>();
   private nextSeq = 1;
   private pausedFlag = false;
   private appliedIndex = 0;
@@ -102,6 +111,11 @@ export class StateMachine {
   /** A job's executions, oldest first. */
   executionsOf(name: string): readonly Execution[] | undefined {
     return this.records.get(name)?.executions;
+  }
+
+  /** A job's recorded changes, oldest first (also after it was deleted). */
+  versionsOf(name: string): readonly JobVersion[] {
+    return this.versionsByJob.get(name)?.list ?? [];
   }
 
   execution(id: string): Execution | undefined {
@@ -171,17 +185,28 @@ export class StateMachine {
     }
   }
 
-  private putJob(c: PutJob): ApplyResult {
+  private putJob(c: PutJob, change?: JobChange): ApplyResult {
     this.checkPut(c.job, new Set());
+    const existed = this.records.has(c.job.name);
     const job = this.upsert(c.job, c.atMs);
+    const kind = change ?? (c.restoredFrom !== undefined ? 'restore' : existed ? 'update' : 'create');
+    this.recordVersion(job.name, c.atMs, c.by, kind, job, c.restoredFrom);
     return { ok: true, job, ...noEffects };
+  }
+
+  private recordVersion(name: string, atMs: number, by: string | undefined, change: JobChange, spec: JobSpec | null, restoredFrom?: number): void {
+    let v = this.versionsByJob.get(name);
+    if (!v) this.versionsByJob.set(name, (v = { next: 1, list: [] }));
+    v.list.push({ n: v.next++, atMs, by: by ?? unknownAuthor, change, spec, ...(restoredFrom === undefined ? {} : { restoredFrom }) });
+    const limit = this.options.versionLimit ?? 20;
+    if (v.list.length > limit) v.list.splice(0, v.list.length - limit);
   }
 
   /** All or nothing: every job is checked (against the others too) before any is stored. */
   private putJobs(c: PutJobs): ApplyResult {
     const incoming = new Set(c.jobs.map((j) => j.name));
     for (const spec of c.jobs) this.checkPut(spec, incoming);
-    for (const spec of c.jobs) this.upsert(spec, c.atMs);
+    for (const spec of c.jobs) this.recordVersion(spec.name, c.atMs, c.by, 'import', this.upsert(spec, c.atMs));
     return { ok: true, ...noEffects };
   }
 
@@ -250,6 +275,7 @@ export class StateMachine {
       );
     }
     this.removeJob(r);
+    this.recordVersion(c.name, c.atMs, c.by, 'delete', null);
     return { ok: true, job: r.job, ...noEffects };
   }
 
@@ -269,7 +295,7 @@ export class StateMachine {
     const r = this.records.get(c.name);
     if (!r) throw notFound(c.name);
     const { disabled, ...spec } = r.job;
-    return this.putJob({ type: CommandType.PutJob, atMs: c.atMs, job: { ...spec, disabled: !disabled } });
+    return this.putJob({ type: CommandType.PutJob, atMs: c.atMs, job: { ...spec, disabled: !disabled }, ...(c.by === undefined ? {} : { by: c.by }) }, 'toggle');
   }
 
   private recordFires(c: RecordFires): ApplyResult {
@@ -284,13 +310,20 @@ export class StateMachine {
     }
     const executions: Execution[] = [];
     const skips: SkippedFires[] = [];
+    // Jobs whose schedule changed after the leader planned: their plan is stale.
+    const stale = new Set<string>();
+    for (const { jobName, planned } of c.lastScheduled) {
+      const job = this.records.get(jobName)?.job;
+      if (job && planned && (planned.schedule !== job.schedule || planned.timezone !== job.timezone || planned.anchorMs !== job.anchorMs)) stale.add(jobName);
+    }
     for (const s of c.skips) {
       const r = this.records.get(s.jobName);
-      if (r) skips.push(this.addSkip(r, { ...s, recordedAtMs: c.atMs }));
+      if (r && !stale.has(s.jobName)) skips.push(this.addSkip(r, { ...s, recordedAtMs: c.atMs }));
     }
     for (const f of c.fires) {
       const r = this.records.get(f.jobName);
       if (!r) continue; // deleted after the leader planned the fire
+      if (f.trigger === 'schedule' && stale.has(f.jobName)) continue;
       // Decided here, in apply, so a fire planned just before a pause is skipped exactly once on every server.
       if (this.pausedFlag && f.trigger === 'schedule') {
         skips.push(this.addPausedSkip(r, f.scheduledAtMs, c.atMs));
@@ -316,7 +349,7 @@ export class StateMachine {
     }
     for (const { jobName, atMs } of c.lastScheduled) {
       const r = this.records.get(jobName);
-      if (r && atMs > r.job.lastScheduledMs) r.job = jobWith(r.job, { lastScheduledMs: atMs });
+      if (r && !stale.has(jobName) && atMs > r.job.lastScheduledMs) r.job = jobWith(r.job, { lastScheduledMs: atMs });
     }
     return { ok: true, executions, skips };
   }
@@ -390,7 +423,10 @@ export class StateMachine {
       }
       children.push(this.pendingExecution(child, 'parent', atMs));
     }
-    if (r.job.ephemeral && r.job.dependentJobs.length === 0) this.removeJob(r);
+    if (r.job.ephemeral && r.job.dependentJobs.length === 0) {
+      this.removeJob(r);
+      this.recordVersion(r.job.name, atMs, 'clocktower', 'delete', null);
+    }
     return children;
   }
 
@@ -486,16 +522,38 @@ export class StateMachine {
 
   // ---- snapshots -----------------------------------------------------------
 
+  /** Framed as FinishExecutions is (see commands.ts): outputs stored raw after a JSON head. */
   snapshot(): Uint8Array {
-    const jobs = [...this.records.values()].map((r) => ({ job: r.job, executions: r.executions, skips: r.skips }));
-    return new TextEncoder().encode(JSON.stringify({ v: 1, nextSeq: this.nextSeq, appliedIndex: this.appliedIndex, paused: this.pausedFlag, jobs }));
+    const outputs: Uint8Array[] = [];
+    const versions = [...this.versionsByJob].map(([name, v]) => ({ name, next: v.next, list: v.list }));
+    const jobs = [...this.records.values()].map((r) => ({
+      job: r.job,
+      executions: r.executions.map((e) => {
+        const bytes = snapshotEncoder.encode(e.output);
+        outputs.push(bytes);
+        return { ...e, output: bytes.length };
+      }),
+      skips: r.skips,
+    }));
+    return frame(framedSnapshot, { v: 2, nextSeq: this.nextSeq, appliedIndex: this.appliedIndex, paused: this.pausedFlag, jobs, versions }, outputs);
   }
 
   restore(data: Uint8Array): void {
-    const parsed = JSON.parse(new TextDecoder().decode(data)) as SnapshotShape;
-    if (parsed.v !== 1) throw new StateInvariantError(`snapshot format ${String(parsed.v)} is not known to this server`);
+    let parsed: SnapshotShape;
+    if (data[0] === framedSnapshot) {
+      const { head, blob } = unframe(data, 'snapshot');
+      const h = head as SnapshotShape & { jobs: { executions: (Omit<Execution, 'output'> & { output: unknown })[] }[] };
+      if (h.v !== 2) throw new StateInvariantError(`snapshot format ${String(h.v)} is not known to this server`);
+      parsed = { ...h, jobs: h.jobs.map((j) => ({ ...j, executions: j.executions.map((e) => ({ ...e, output: blob(e.output) })) })) };
+    } else {
+      parsed = JSON.parse(new TextDecoder().decode(data)) as SnapshotShape;
+      if (parsed.v !== 1) throw new StateInvariantError(`snapshot format ${String(parsed.v)} is not known to this server`);
+    }
     this.records.clear();
     this.byId.clear();
+    this.versionsByJob.clear();
+    // Snapshots taken before versions were recorded have none.
+    for (const { name, next, list } of parsed.versions ?? []) this.versionsByJob.set(name, { next, list });
     this.nextSeq = parsed.nextSeq;
     this.appliedIndex = parsed.appliedIndex;
     this.pausedFlag = parsed.paused === true; // absent in snapshots taken before pause existed
@@ -507,12 +565,17 @@ export class StateMachine {
   }
 }
 
+/** A snapshot's first byte: `{` for the JSON form (v1), this for the framed form (v2). */
+const framedSnapshot = 0x02;
+const snapshotEncoder = new TextEncoder();
+
 interface SnapshotShape {
   v: number;
   nextSeq: number;
   appliedIndex: number;
   paused?: boolean;
   jobs: { job: Job; executions: Execution[]; skips: SkippedFires[] }[];
+  versions?: { name: string; next: number; list: JobVersion[] }[];
 }
 
 function notFound(name: string): StateError {

@@ -7,7 +7,7 @@ import { dirname } from 'node:path';
 /** `step` (a test hook) is called once the temp file is durable and again once it is renamed. */
 export async function writeAtomic(path: string, data: Uint8Array, step?: (what: 'temp-synced' | 'renamed') => void): Promise<void> {
   const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w');
+  const fh = await open(tmp, 'w', 0o600);
   try {
     await fh.writeFile(data);
     await fh.sync();

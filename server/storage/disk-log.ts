@@ -103,7 +103,7 @@ export class DiskLog {
   }
 
   static async open(dir: string, options: DiskLogOptions = {}): Promise<{ log: DiskLog; recovered: Recovered }> {
-    await mkdir(dir, { recursive: true }).catch((err: unknown) => { throw io(`cannot create ${dir}`, err); });
+    await mkdir(dir, { recursive: true, mode: 0o700 }).catch((err: unknown) => { throw io(`cannot create ${dir}`, err); });
     const names = await readdir(dir);
     for (const n of names) if (n.endsWith('.tmp')) await rm(join(dir, n), { force: true });
     const hardState = await readHardState(dir, names);
@@ -238,7 +238,7 @@ export class DiskLog {
     if (!seg) {
       seg = { first: this.lastIndex() + 1, path: join(this.dir, segmentName(this.lastIndex() + 1)), last: this.lastIndex(), size: 0 };
       this.segments.push(seg);
-      this.fd = await open(seg.path, 'w+');
+      this.fd = await open(seg.path, 'w+', 0o600);
       await syncDir(this.dir);
     } else if (!this.fd) {
       this.fd = await open(seg.path, 'r+');
@@ -251,7 +251,7 @@ export class DiskLog {
     this.fd = null;
     const first = this.lastIndex() + 1;
     this.segments.push({ first, path: join(this.dir, segmentName(first)), last: first - 1, size: 0 });
-    this.fd = await open(join(this.dir, segmentName(first)), 'w+');
+    this.fd = await open(join(this.dir, segmentName(first)), 'w+', 0o600);
     await syncDir(this.dir);
   }
 
@@ -305,7 +305,7 @@ export class DiskLog {
     try {
       if (!this.commitFd) {
         const path = join(this.dir, 'commit');
-        this.commitFd = await open(path, constants.O_RDWR | constants.O_CREAT);
+        this.commitFd = await open(path, constants.O_RDWR | constants.O_CREAT, 0o600);
         await syncDir(this.dir);
       }
       await this.commitFd.write(blob, 0, blob.length, 0);

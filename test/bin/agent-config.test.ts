@@ -33,6 +33,31 @@ t.test('a server takes tags and the agent heartbeat deadline too; tags also come
   t.throws(() => parse(['--server', '--bootstrap-expect', '1', '--agent-timeout', '0']), /--agent-timeout must be a duration above 0/);
 });
 
+t.test('--store etcd: endpoints (comma lists and repeats), prefix, lease TTL, TLS and auth; clear errors', async (t) => {
+  const c = parse(['--server', '--store', 'etcd', '--etcd-endpoints', 'http://10.0.0.5:2379,http://10.0.0.6:2379', '--etcd-endpoints', '10.0.0.7:2379',
+    '--etcd-prefix', '/ct/prod/', '--etcd-lease-ttl', '2500ms', '--etcd-username', 'ct'], { CLOCKTOWER_ETCD_PASSWORD: 'pw' });
+  if (c === 'help') throw new Error('help');
+  t.equal(c.store, 'etcd');
+  t.same(c.etcd, { endpoints: ['http://10.0.0.5:2379', 'http://10.0.0.6:2379', '10.0.0.7:2379'], prefix: '/ct/prod', leaseTtlSec: 3, username: 'ct', password: 'pw' });
+  t.same(c.join, [], 'no --join or --bootstrap-expect needed on etcd');
+  const d = parse(['--server', '--store', 'etcd', '--etcd-endpoints', 'http://127.0.0.1:2379']);
+  if (d === 'help') throw new Error('help');
+  t.same(d.etcd, { endpoints: ['http://127.0.0.1:2379'], prefix: '/clocktower', leaseTtlSec: 3 }, 'defaults');
+  const raft = parse(['--server', '--bootstrap-expect', '1']);
+  if (raft === 'help') throw new Error('help');
+  t.equal(raft.store, 'raft', 'the built-in Raft is the default');
+  t.equal(raft.etcd, null);
+  t.throws(() => parse(['--server', '--store', 'zookeeper']), /--store must be raft or etcd, not "zookeeper"/);
+  t.throws(() => parse(['--server', '--store', 'etcd']), /--store etcd needs --etcd-endpoints/);
+  t.throws(() => parse(['--server', '--store', 'etcd', '--etcd-endpoints', 'http://h/path']), /--etcd-endpoints: "http:\/\/h\/path" is not a URL/);
+  t.throws(() => parse(['--server', '--store', 'etcd', '--etcd-endpoints', 'h:1', '--etcd-prefix', '/']), /--etcd-prefix must not be empty/);
+  t.throws(() => parse(['--server', '--store', 'etcd', '--etcd-endpoints', 'h:1', '--etcd-lease-ttl', '500ms']), /--etcd-lease-ttl must be at least 1s/);
+  t.throws(() => parse(['--server', '--store', 'etcd', '--etcd-endpoints', 'h:1', '--etcd-cert', 'c.pem']), /--etcd-cert and --etcd-key go together/);
+  t.throws(() => parse(['--server', '--store', 'etcd', '--etcd-endpoints', 'h:1', '--etcd-cert', 'c.pem', '--etcd-key', 'k.pem']), /--etcd-cert needs --etcd-ca/);
+  t.throws(() => parse(['--server', '--store', 'etcd', '--etcd-endpoints', 'h:1', '--etcd-password', 'x']), /--etcd-password needs --etcd-username/);
+  t.throws(() => parse(['--server', '--bootstrap-expect', '1', '--etcd-endpoints', 'h:1']), /--etcd-endpoints needs --store etcd/);
+});
+
 t.test('--metrics-addr, --log-level and --log-format (also from the environment)', async (t) => {
   const c = parse(['--join', '127.0.0.1:6868', '--metrics-addr', '0.0.0.0:9422', '--log-level', 'WARN'], { CLOCKTOWER_LOG_FORMAT: 'json' });
   if (c === 'help') throw new Error('help');
@@ -103,4 +128,11 @@ t.test('a dkron.yml-style YAML config file, and JSON still', async (t) => {
   writeFileSync(json, JSON.stringify({ server: true, 'bootstrap-expect': 1, tags: { role: 'db' } }));
   const j = parse(['--config', json]);
   t.same(j !== 'help' && j.tags, { role: 'db' }, 'JSON takes the same keys');
+});
+
+t.test('--output-limit is at most 2 MiB: a finished execution goes into one log entry', async (t) => {
+  const c = parse(['--server', '--bootstrap-expect', '1', '--output-limit', '1000000']);
+  if (c === 'help') throw new Error('help');
+  t.equal(c.outputLimit, 1_000_000);
+  t.throws(() => parse(['--server', '--bootstrap-expect', '1', '--output-limit', '2097153']), /--output-limit may be at most 2097152, not 2097153/);
 });

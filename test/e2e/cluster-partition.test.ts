@@ -4,26 +4,11 @@
 // firing, and after the cut heals no scheduled second ran twice.
 import t from 'tap';
 import { call, executions, tempDir, until } from '../support/light-process.js';
-import { agreedLeader, startServerProcess, type ServerProcess, type ServerSpec } from '../support/cluster-processes.js';
-import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
-import { join } from 'node:path';
-import { freePort } from '../support/free-port.js';
+import { agreedLeader, proxiedServerSpecs, startServerProcess, type ServerProcess } from '../support/cluster-processes.js';
 
 const root = tempDir('ct-partition-');
 const names = ['p1', 'p2', 'p3'];
-const proxies = new Map<string, FaultProxy>();
-const specs: ServerSpec[] = [];
-const base: { name: string; rpcAddr: string; httpAddr: string; dataDir: string }[] = [];
-for (const name of names) {
-  const rpcAddr = `127.0.0.1:${await freePort()}`;
-  proxies.set(name, await startFaultProxy(rpcAddr));
-  base.push({ name, rpcAddr, httpAddr: `127.0.0.1:${await freePort()}`, dataDir: join(root.path, name) });
-}
-for (const b of base) {
-  const advertised = proxies.get(b.name)?.address ?? '';
-  const others = base.filter((o) => o !== b).flatMap((o) => ['--join', proxies.get(o.name)?.address ?? '']);
-  specs.push({ ...b, args: ['--bootstrap-expect', '3', '--advertise-rpc-addr', advertised, ...others] });
-}
+const { specs, proxies } = await proxiedServerSpecs(root.path, names);
 const servers = await Promise.all(specs.map((s) => startServerProcess(s)));
 t.teardown(async () => {
   for (const s of servers) await s.kill9().catch(() => {});

@@ -112,3 +112,19 @@ t.test('a schedule whose times cannot be represented is refused and never breaks
   t.equal(list.status, 200, 'the list still answers');
   t.ok((list.body as { name: string }[]).some((j) => j.name === 'far'));
 });
+
+t.test('a write too large for one log entry is refused with 413, nothing of it applied, and the log goes on', async (t) => {
+  const bigDir = tempDir();
+  const big = await startLight(bigDir.path, ['--max-body-bytes', '8000000']);
+  t.teardown(async () => {
+    await big.stop();
+    bigDir.remove();
+  });
+  const jobs = Array.from({ length: 50 }, (_, i) => ({ name: `huge-${i}`, schedule: '@manually', executor: 'shell', executor_config: { command: `echo ${'x'.repeat(100_000)}` } }));
+  const r = await call(big.url, 'POST', '/v1/restore', jobs);
+  t.equal(r.status, 413, r.text.slice(0, 300));
+  t.match(r.body, { error: { code: 'CT_CLUSTER_ENTRY_TOO_LARGE', message: /at most 4194304/ } });
+  t.equal((await call(big.url, 'GET', '/v1/jobs/huge-0')).status, 404, 'nothing restored');
+  t.equal((await call(big.url, 'POST', '/v1/restore', jobs.slice(0, 10))).status < 300, true, 'a smaller restore goes through');
+  t.equal((await call(big.url, 'GET', '/v1/jobs/huge-9')).status, 200);
+});

@@ -84,6 +84,14 @@ export const plantedBugs: readonly PlantedBug[] = [
     caughtBy: [['test/server/state/state-machine.test.js']],
   },
   {
+    // Finding 1 of the review, on production code: the real dispatcher on skewed clocks re-fires a second.
+    name: 'the schedule bookmark moves backwards, seen by the simulation',
+    file: 'server/state/state-machine.js',
+    from: '? Math.max(atMs, prev?.lastScheduledMs ?? atMs)',
+    to: '? atMs',
+    caughtBy: [sim(3), sim(5)],
+  },
+  {
     name: 'a short write is ignored',
     file: 'server/storage/disk-log.js',
     from: 'written += bytesWritten;',

@@ -11,8 +11,8 @@ export interface SeedResult {
   readonly failure: string | null;
 }
 
-export function runSeed(options: SimOptions): SeedResult {
-  const run = simulate(options);
+export async function runSeed(options: SimOptions): Promise<SeedResult> {
+  const run = await simulate(options);
   let failure = run.failure;
   if (failure === null) {
     const check = checkKvLinearizable(run.history.ops);

@@ -26,7 +26,7 @@ let failed = 0;
 const totals = { elections: 0, committed: 0, fires: 0, opsOk: 0, crashes: 0, tornWrites: 0, partitions: 0, confChanges: 0, transfers: 0, checks: 0 };
 for (const seed of seeds) {
   for (const servers of sizes) {
-    const result = runSeed({ seed, servers, ticks, ...(values.trace ? { trace: (l: string) => console.log(l) } : {}) });
+    const result = await runSeed({ seed, servers, ticks, ...(values.trace ? { trace: (l: string) => console.log(l) } : {}) });
     runs++;
     for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += result.stats[k];
     if (result.failure !== null) {

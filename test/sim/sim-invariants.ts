@@ -4,6 +4,9 @@
 // every moment of the run, so a violation is caught at the step it happens.
 
 import type { Entry } from '../../server/raft/types.js';
+import type { RecordFires } from '../../server/state/commands.js';
+import type { Job } from '../../server/state/job.js';
+import { firstAfter, parseSchedule } from '../../server/scheduler/index.js';
 
 export class SafetyViolation extends Error {
   override readonly name = 'SafetyViolation';
@@ -26,8 +29,10 @@ export class SafetyChecks {
   private readonly appliedDigest = new Map<number, string>();
   /** index -> term of every entry known committed (applied by someone). */
   private readonly committedTerm = new Map<number, number>();
-  /** "job@scheduledAt" -> the log index of the fire that ran it. */
-  private readonly fireIndex = new Map<string, number>();
+  /** "job@scheduledAt" -> the log indexes of the fires that ran it. */
+  private readonly fireIndex = new Map<string, Set<number>>();
+  /** job -> the log indexes that deleted it (a job created again is another job). */
+  private readonly deletedAt = new Map<string, Set<number>>();
   checks = 0;
 
   /** Election safety: at most one leader per term. */
@@ -89,9 +94,52 @@ export class SafetyChecks {
   fired(id: string, index: number, jobName: string, scheduledAtMs: number): void {
     this.checks++;
     const key = `${jobName}@${scheduledAtMs}`;
-    const seen = this.fireIndex.get(key);
-    if (seen === undefined) this.fireIndex.set(key, index);
-    else if (seen !== index) throw new SafetyViolation(`fire doubled: ${key} ran from entry ${seen} and again from entry ${index} (seen on ${id})`);
+    let seen = this.fireIndex.get(key);
+    if (seen === undefined) this.fireIndex.set(key, (seen = new Set()));
+    for (const other of seen) {
+      if (other === index) continue;
+      const [lo, hi] = other < index ? [other, index] : [index, other];
+      const recreated = [...(this.deletedAt.get(jobName) ?? [])].some((d) => lo < d && d < hi);
+      if (!recreated) throw new SafetyViolation(`fire doubled: ${key} ran from entry ${other} and again from entry ${index} (seen on ${id})`);
+    }
+    seen.add(index);
+  }
+
+  /** A job deleted at `index`: a job of that name created later is another one. */
+  jobDeleted(jobName: string, index: number): void {
+    let at = this.deletedAt.get(jobName);
+    if (at === undefined) this.deletedAt.set(jobName, (at = new Set()));
+    at.add(index);
+  }
+
+  /**
+   * Every scheduled second ran or is recorded skipped: a fire command that
+   * moves a job's bookmark from b0 to b1 must account for each scheduled
+   * time in (b0, b1], with a fire or inside a skipped range. `jobOf` sees the
+   * state before the command applies.
+   */
+  settles(id: string, index: number, command: RecordFires, jobOf: (name: string) => Job | undefined): void {
+    for (const { jobName, atMs: b1, planned } of command.lastScheduled) {
+      this.checks++;
+      const job = jobOf(jobName);
+      if (!job || job.schedule === '' || b1 <= job.lastScheduledMs) continue;
+      // A plan for a schedule the job no longer has does not apply (see ScheduledUpTo).
+      if (planned && (planned.schedule !== job.schedule || planned.timezone !== job.timezone || planned.anchorMs !== job.anchorMs)) continue;
+      const input = {
+        schedule: parseSchedule(job.schedule, job.name), timeZone: job.timezone, anchorMs: job.anchorMs, lastScheduledMs: job.lastScheduledMs,
+        startsAtMs: job.startsAtMs, expiresAtMs: job.expiresAtMs, catchUp: job.catchUp,
+      };
+      const fired = new Set(command.fires.filter((f) => f.jobName === jobName).map((f) => f.scheduledAtMs));
+      const skipped = command.skips.filter((k) => k.jobName === jobName);
+      let t = firstAfter(input, job.lastScheduledMs);
+      for (let n = 0; t !== null && t <= b1 && n < 100_000; n++) {
+        const at = t;
+        if (!fired.has(at) && !skipped.some((k) => k.firstMs <= at && at <= k.lastMs)) {
+          throw new SafetyViolation(`second lost: entry ${index} moves ${jobName}'s bookmark from ${job.lastScheduledMs} to ${b1} but ${at} neither ran nor was recorded skipped (seen on ${id})`);
+        }
+        t = firstAfter(input, at);
+      }
+    }
   }
 
   get fires(): number {

@@ -27,6 +27,12 @@ export class SimNetwork {
   sent = 0;
   lost = 0;
   duplicated = 0;
+  /**
+   * How snapshot streams ended, for the senders: the real transport reports a
+   * stream that failed (lost, blocked, its receiver gone) or finished, and the
+   * core waits for that report before it sends the follower anything else.
+   */
+  private snapshotReports: { from: string; to: string; ok: boolean }[] = [];
 
   constructor(private readonly random: Prng, public faults: NetworkFaults) {}
 
@@ -35,6 +41,7 @@ export class SimNetwork {
       this.sent++;
       if (this.random.chance(this.faults.loss)) {
         this.lost++;
+        if (message.type === 'snap') this.snapshotReports.push({ from: message.from, to: message.to, ok: false });
         continue;
       }
       const copies = this.random.chance(this.faults.duplicate) ? 2 : 1;
@@ -56,7 +63,18 @@ export class SimNetwork {
       const j = this.random.int(i + 1);
       [ready[i], ready[j]] = [ready[j] as InFlight, ready[i] as InFlight];
     }
-    return ready.filter((f) => !this.blocked.has(link(f.message.from, f.message.to))).map((f) => f.message);
+    const out: Message[] = [];
+    for (const { message } of ready) {
+      const blocked = this.blocked.has(link(message.from, message.to));
+      if (message.type === 'snap') this.snapshotReports.push({ from: message.from, to: message.to, ok: !blocked });
+      if (!blocked) out.push(message);
+    }
+    return out;
+  }
+
+  /** Snapshot stream outcomes since the last call. */
+  takeSnapshotReports(): { from: string; to: string; ok: boolean }[] {
+    return this.snapshotReports.splice(0);
   }
 
   block(from: string, to: string): void { this.blocked.add(link(from, to)); }
@@ -64,7 +82,10 @@ export class SimNetwork {
   heal(): void { this.blocked.clear(); }
   get partitioned(): boolean { return this.blocked.size > 0; }
   /** Drop what is in flight to a server (it crashed: its sockets are gone). */
-  dropTo(id: string): void { this.inFlight = this.inFlight.filter((f) => f.message.to !== id); }
+  dropTo(id: string): void {
+    for (const f of this.inFlight) if (f.message.to === id && f.message.type === 'snap') this.snapshotReports.push({ from: f.message.from, to: id, ok: false });
+    this.inFlight = this.inFlight.filter((f) => f.message.to !== id);
+  }
 }
 
 function link(from: string, to: string): string {

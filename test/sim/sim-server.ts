@@ -1,13 +1,19 @@
-// One simulated server: the real Raft core and the real state machine,
+// One simulated server: the real Raft core, the real state machine and the
+// real dispatcher (the planner, the fire bookkeeping, the execution runner),
 // driven as the real node driver drives them (persist, then send, then apply),
 // over an in-memory "disk" that a crash can tear: a crash in the middle of a
 // write keeps only a prefix of what was being written, and nothing of that
-// Ready is sent or applied.
+// Ready is sent or applied. The dispatcher runs on the simulation's clock,
+// skewed per server, through its injected timers; its executions finish at
+// once with success.
 
 import { RaftCore, decodeConfChange } from '../../server/raft/raft-core.js';
 import { EntryType, type Entry, type HardState, type RaftConfig, type Ready, type RestoredState, type Snapshot } from '../../server/raft/types.js';
 import { CommandType, decodeCommand, encodeCommand, type Command } from '../../server/state/commands.js';
-import { StateMachine } from '../../server/state/state-machine.js';
+import { StateMachine, type ApplyResult } from '../../server/state/state-machine.js';
+import { Dispatcher } from '../../server/dispatch/dispatcher.js';
+import type { ExecutorHost } from '../../server/dispatch/executor-host.js';
+import type { Timers } from '../../server/dispatch/timer-heap.js';
 import { prng, type Prng } from './prng.js';
 import { readValue, type History, type PendingOp } from './sim-history.js';
 import type { LogView, SafetyChecks } from './sim-invariants.js';
@@ -24,7 +30,10 @@ export interface ServerEnv {
   readonly checks: SafetyChecks;
   readonly history: History;
   readonly send: (messages: Ready['messages']) => void;
+  /** The simulation's time in ms (every server's clock is this plus its skew). */
   readonly nowMs: () => number;
+  /** Timers on the simulation's clock. */
+  readonly timers: Timers;
   readonly config: Omit<RaftConfig, 'id' | 'random'>;
   /** Probability that a crash happens in the middle of persisting a Ready. */
   tornWrite: number;
@@ -39,8 +48,15 @@ export interface ServerEnv {
 interface PendingWrite {
   readonly op: PendingOp | null;
   readonly term: number;
-  readonly firesJob?: string;
+  /** A dispatcher's submit waiting for its entry. */
+  readonly settle?: { resolve(r: ApplyResult): void; reject(e: Error): void };
 }
+
+/** Executions finish at once, with success: the simulation checks fires, not executors. */
+const instantHost: ExecutorHost = {
+  execute: () => Promise.resolve({ success: true, exitCode: 0, error: '' }),
+  executors: () => ['shell'],
+};
 
 export class SimServer {
   core: RaftCore | null = null;
@@ -50,13 +66,20 @@ export class SimServer {
   private readyTerm = 0;
   private readonly writes = new Map<number, PendingWrite>();
   private readonly reads = new Map<string, { op: PendingOp; index: number | null }>();
-  private readonly firing = new Set<string>();
+  dispatcher: Dispatcher | null = null;
+  /** Whether the dispatcher was told to lead. */
+  private leading = false;
   private readSeq = 0;
   crashes = 0;
   /** Set by a torn write: the cluster takes the server down. */
   crashedMidWrite = false;
 
-  constructor(readonly id: string, readonly disk: Disk, private readonly env: ServerEnv) {}
+  constructor(readonly id: string, readonly disk: Disk, private readonly env: ServerEnv, readonly skewMs = 0) {}
+
+  /** This server's clock: the simulation's, skewed. */
+  nowMs(): number {
+    return this.env.nowMs() + this.skewMs;
+  }
 
   get up(): boolean {
     return this.core !== null;
@@ -71,6 +94,13 @@ export class SimServer {
     });
     this.sm = new StateMachine();
     if (disk.snapshot) this.sm.restore(disk.snapshot.data);
+    this.leading = false;
+    this.dispatcher = new Dispatcher({
+      nodeName: this.id, state: this.sm, host: instantHost, now: () => this.nowMs(), outputLimit: 1000, timers: this.env.timers,
+      log: { submit: (command) => this.submit(command) },
+      // A commit refused by a step-down or a crash is the dispatcher's to handle (it plans again); nothing to report.
+      onError: () => {},
+    });
     this.applied = disk.snapshot?.meta.index ?? 0;
     this.readyTerm = 0;
     this.core = core;
@@ -79,9 +109,12 @@ export class SimServer {
   /** Stop: everything in memory is gone; clients waiting on it will time out. */
   crash(): void {
     this.core = null;
+    this.dispatcher?.stopLeading();
+    this.dispatcher = null;
+    this.leading = false;
+    for (const w of this.writes.values()) w.settle?.reject(new Error('crashed'));
     this.writes.clear();
     this.reads.clear();
-    this.firing.clear();
     this.crashes++;
   }
 
@@ -109,7 +142,7 @@ export class SimServer {
         if (r) r.index = rs.index;
       }
       core.advance(rd);
-      if (rd.softState && rd.softState.role !== 'leader') this.firing.clear();
+      this.lead(core);
       if (core.role === 'leader') this.env.checks.leader(this.id, core.term, this.logView());
       this.settleReads();
       this.maybeCompact(core);
@@ -148,31 +181,42 @@ export class SimServer {
   }
 
   private restore(snap: Snapshot): void {
-    this.sm = new StateMachine();
     this.sm.restore(snap.data);
     this.applied = snap.meta.index;
     // Whatever we proposed up to here is settled, but we cannot tell how: the clients time out.
-    for (const index of [...this.writes.keys()]) if (index <= snap.meta.index) this.writes.delete(index);
+    for (const [index, w] of this.writes) {
+      if (index > snap.meta.index) continue;
+      w.settle?.reject(new Error('settled by a snapshot: outcome unknown'));
+      this.writes.delete(index);
+    }
   }
 
   private apply(core: RaftCore, e: Entry): void {
     if (e.index !== this.applied + 1) throw new Error(`${this.id} applied ${e.index} after ${this.applied}`);
     this.env.checks.applied(this.id, e);
     this.applied = e.index;
+    let applied: ApplyResult | null = null;
     if (e.type === EntryType.ConfChange) {
       core.applyConfChange(decodeConfChange(e.data));
     } else if (e.data.length > 0) {
       const command = decodeCommand(e.data);
+      if (command.type === CommandType.RecordFires) this.env.checks.settles(this.id, e.index, command, (name: string) => this.sm.job(name));
+      if (command.type === CommandType.DeleteJob) this.env.checks.jobDeleted(command.name, e.index);
       const result = this.sm.apply(command, e.index);
       if (result.ok) {
         for (const x of result.executions) if (x.trigger === 'schedule') this.env.checks.fired(this.id, e.index, x.jobName, x.scheduledAtMs);
       }
+      applied = result;
     }
     if (core.role === 'leader' && e.term === core.term) this.readyTerm = core.term;
     const w = this.writes.get(e.index);
     if (w) {
       this.writes.delete(e.index);
-      if (w.firesJob !== undefined) this.firing.delete(w.firesJob);
+      // A dispatcher's submit settles as the real node settles it: with apply()'s result, or refused.
+      if (w.settle) {
+        if (w.term === e.term && applied !== null) w.settle.resolve(applied);
+        else w.settle.reject(new Error('another entry took its index'));
+      }
       if (w.op) {
         if (w.term === e.term) this.env.history.complete(w.op, {}); // a write answers nothing but that it happened
         else this.env.history.fail(w.op); // another entry took its index: ours can never commit
@@ -248,28 +292,34 @@ export class SimServer {
   }
 
   /**
-   * The leader's scheduler, reduced to its promise: each job fires once per
-   * second of simulated time, from the replicated bookkeeping, and only once
-   * this leader's term has applied an entry (so it has seen every earlier fire).
+   * Tell the dispatcher when this server may fire, as the real node driver
+   * does: once, leading, it has applied an entry of its own term (so it has
+   * seen every earlier fire), and no longer from a step-down on.
    */
-  fireDue(): void {
-    const core = this.core;
-    if (!core || core.role !== 'leader') return;
-    if (this.readyTerm !== core.term && !this.env.unsafeEarlyFiring) return;
-    const now = this.env.nowMs();
-    for (const job of this.sm.jobs()) {
-      if (this.firing.has(job.name)) continue;
-      const t = job.lastScheduledMs + 1000;
-      if (t > now) continue;
-      const at = core.propose(encodeCommand({
-        type: CommandType.RecordFires, atMs: now,
-        fires: [{ jobName: job.name, scheduledAtMs: t, trigger: 'schedule', nodes: [this.id] }],
-        skips: [], lastScheduled: [{ jobName: job.name, atMs: t }],
-      }));
-      if (at === null) return;
-      this.firing.add(job.name);
-      this.writes.set(at.index, { op: null, term: at.term, firesJob: job.name });
+  private lead(core: RaftCore): void {
+    const leading = core.role === 'leader' && (this.readyTerm === core.term || this.env.unsafeEarlyFiring === true);
+    if (leading === this.leading || !this.dispatcher) return;
+    this.leading = leading;
+    if (leading) {
+      this.dispatcher.startLeading();
+      return;
     }
+    this.dispatcher.stopLeading();
+    // What it was committing may still commit under the next leader; it will never hear.
+    for (const [index, w] of this.writes) {
+      if (!w.settle) continue;
+      w.settle.reject(new Error('stopped leading'));
+      this.writes.delete(index);
+    }
+  }
+
+  /** The dispatcher's CommandLog: propose, and settle when the entry applies. */
+  private submit(command: Command): Promise<ApplyResult> {
+    const core = this.core;
+    if (!core || core.role !== 'leader') return Promise.reject(new Error('not the leader'));
+    const at = core.propose(encodeCommand(command));
+    if (at === null) return Promise.reject(new Error('proposal refused'));
+    return new Promise((resolve, reject) => this.writes.set(at.index, { op: null, term: at.term, settle: { resolve, reject } }));
   }
 
   /** Forget client operations that were given up. */

@@ -15,7 +15,7 @@ t.test(`${seeds} seeds x 3 and 5 servers keep Raft's safety properties and a lin
   let ops = 0;
   for (let seed = 1; seed <= seeds; seed++) {
     for (const servers of [3, 5] as const) {
-      const r = runSeed({ seed, servers });
+      const r = await runSeed({ seed, servers });
       committed += r.stats.committed;
       elections += r.stats.elections;
       ops += r.stats.opsOk;
@@ -28,24 +28,24 @@ t.test(`${seeds} seeds x 3 and 5 servers keep Raft's safety properties and a lin
 });
 
 t.test('a seed replays exactly', async (t) => {
-  const a = runSeed({ seed: 42, servers: 5 });
-  const b = runSeed({ seed: 42, servers: 5 });
+  const a = await runSeed({ seed: 42, servers: 5 });
+  const b = await runSeed({ seed: 42, servers: 5 });
   t.same(a.stats, b.stats);
 });
 
 t.test('the checks catch a leader that fires before its term has applied an entry', async (t) => {
-  const caught = firstFailure((seed) => runSeed({ seed, servers: 3, unsafeEarlyFiring: true }).failure);
+  const caught = await firstFailure(async (seed) => (await runSeed({ seed, servers: 3, unsafeEarlyFiring: true })).failure);
   t.match(caught, /fire doubled/);
 });
 
 t.test('the checks catch reads served without ReadIndex', async (t) => {
-  const caught = firstFailure((seed) => runSeed({ seed, servers: 3, unsafeStaleReads: true }).failure);
+  const caught = await firstFailure(async (seed) => (await runSeed({ seed, servers: 3, unsafeStaleReads: true })).failure);
   t.match(caught, /linearizab/);
 });
 
-function firstFailure(run: (seed: number) => string | null): string {
+async function firstFailure(run: (seed: number) => Promise<string | null>): Promise<string> {
   for (let seed = 1; seed <= 300; seed++) {
-    const failure = run(seed);
+    const failure = await run(seed);
     if (failure !== null) return failure;
   }
   return 'no seed failed';

@@ -2,9 +2,13 @@
 // and state machine over a simulated network and disk, under loss, delay,
 // reordering, duplication, partitions (one-way too), crashes with torn
 // writes, membership changes and leadership transfers, while clients read
-// and write and the leader fires jobs. Safety is checked at every step
-// (SafetyChecks); after a calm phase the cluster must make progress again,
-// and the client history must be linearizable.
+// and write and the leader's real dispatcher fires jobs on the simulated
+// clock (each server's skewed by up to a few seconds). Safety is checked at
+// every step (SafetyChecks: no scheduled second fires twice, and none is
+// passed over without a fire or a skip record); after a calm phase the
+// cluster must make progress again, and the client history must be
+// linearizable. The dispatcher is asynchronous: after each step the run
+// lets its promise continuations run (they only ever wait on the simulation).
 
 import { bootstrapState, joiningState } from '../../server/raft/bootstrap.js';
 import { prng, type Prng } from './prng.js';
@@ -12,6 +16,7 @@ import { History, writeCommand, type KvInput, type PendingOp } from './sim-histo
 import { SafetyChecks, SafetyViolation } from './sim-invariants.js';
 import { SimNetwork } from './sim-network.js';
 import { SimServer, type ServerEnv } from './sim-server.js';
+import type { Timers } from '../../server/dispatch/timer-heap.js';
 
 export interface SimOptions {
   readonly seed: number;
@@ -56,9 +61,46 @@ const calmTicks = 200;
 const clients = 3;
 const keys = ['k0', 'k1', 'k2'];
 
-export function simulate(options: SimOptions): SimRun {
+export function simulate(options: SimOptions): Promise<SimRun> {
   const sim = new Simulation(options);
   return sim.run();
+}
+
+/** Timers on the simulated clock, fired in (time, creation) order by the run. */
+class SimTimers implements Timers {
+  private seq = 0;
+  private readonly pending = new Map<number, { at: number; fn: () => void }>();
+
+  constructor(private readonly nowMs: () => number) {}
+
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = ++this.seq;
+    this.pending.set(id, { at: this.nowMs() + Math.max(0, ms), fn });
+    return id;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.pending.delete(handle as number);
+  }
+
+  /** Run every timer due by now, earliest first (a timer may set new ones). */
+  runDue(): void {
+    for (;;) {
+      let next: [number, { at: number; fn: () => void }] | null = null;
+      for (const entry of this.pending) {
+        if (entry[1].at > this.nowMs()) continue;
+        if (next === null || entry[1].at < next[1].at || (entry[1].at === next[1].at && entry[0] < next[0])) next = entry;
+      }
+      if (next === null) return;
+      this.pending.delete(next[0]);
+      next[1].fn();
+    }
+  }
+}
+
+/** Let promise continuations run: nothing else is pending (the simulation uses no real I/O or timers). */
+function continuations(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 class Simulation {
@@ -73,6 +115,7 @@ class Simulation {
   private nextId: number;
   private healAt = -1;
   private readonly env: ServerEnv;
+  private readonly timers = new SimTimers(() => this.now * tickMs);
   private readonly faults: { crash: number; partition: number; conf: number; transfer: number; spurious: number };
   private readonly stats: SimStats = {
     ticks: 0, elections: 0, maxTerm: 0, committed: 0, fires: 0, opsOk: 0, opsFailed: 0, opsUnknown: 0, crashes: 0, tornWrites: 0,
@@ -97,6 +140,7 @@ class Simulation {
       history: this.history,
       send: (messages) => this.network.send(this.now, messages),
       nowMs: () => this.now * tickMs,
+      timers: this.timers,
       config: { electionTicks: 10, heartbeatTicks: 1, preVote: true, checkQuorum: true, maxInflight: r.pick([1, 4, 256]), maxBytesPerMessage: r.pick([200, 64 * 1024]) },
       tornWrite: r.pick([0, 0.01, 0.05]),
       compactEvery: r.pick([5, 20, 80, 100_000]),
@@ -107,27 +151,36 @@ class Simulation {
     this.nextId = ids.length + 1;
     const boot = bootstrapState(ids.map((id) => ({ id, address: '' })));
     for (const id of ids) {
-      const server = new SimServer(id, { hardState: boot.hardState, snapshot: null, entries: [...boot.entries] }, this.env);
+      const server = new SimServer(id, { hardState: boot.hardState, snapshot: null, entries: [...boot.entries] }, this.env, this.skew());
       server.start(r.int(2 ** 31), boot);
       this.servers.set(id, server);
     }
+  }
+
+  /** A server's clock offset: most agree, some run a few seconds ahead or behind. */
+  private skew(): number {
+    return this.random.pick([0, 0, 0, 400, -700, 1500, -1500, 3000, -3000]);
   }
 
   private trace(line: string): void {
     this.options.trace?.(`t=${this.now} ${line}`);
   }
 
-  run(): SimRun {
+  async run(): Promise<SimRun> {
     const faultTicks = this.options.ticks ?? 300;
     let failure: string | null = null;
     try {
       for (; this.now < faultTicks; this.now++) {
         this.weather();
         this.step();
+        await this.settleContinuations();
       }
       this.calm();
       const okBefore = this.history.ok;
-      for (; this.now < faultTicks + calmTicks; this.now++) this.step();
+      for (; this.now < faultTicks + calmTicks; this.now++) {
+        this.step();
+        await this.settleContinuations();
+      }
       if (this.history.ok === okBefore) failure = `liveness: no client operation completed in the ${calmTicks} ticks after healing`;
     } catch (err) {
       failure = err instanceof SafetyViolation ? `safety: ${err.message}` : `crash: ${err instanceof Error ? err.stack ?? err.message : String(err)}`;
@@ -160,13 +213,23 @@ class Simulation {
       to.core.step(m);
       this.settle(to);
     }
-    for (const s of this.servers.values()) {
-      this.settle(s);
-      s.fireDue();
-      this.settle(s);
+    for (const r of this.network.takeSnapshotReports()) {
+      const from = this.servers.get(r.from);
+      if (!from?.core) continue;
+      from.core.reportSnapshot(r.to, r.ok);
+      this.settle(from);
     }
+    for (const s of this.servers.values()) this.settle(s);
+    this.timers.runDue();
+    for (const s of this.servers.values()) this.settle(s);
     this.clients();
     if (this.options.trace) this.traceLeaders();
+  }
+
+  /** The dispatchers' continuations (commits answered, executions finished), then what they proposed. */
+  private async settleContinuations(): Promise<void> {
+    await continuations();
+    for (const s of this.servers.values()) this.settle(s);
   }
 
   private readonly tracedLeaders = new Set<string>();
@@ -277,7 +340,7 @@ class Simulation {
       else if (r.chance(0.1)) change = { type: 'remove', node: learner };
     } else if (voters.length <= this.options.servers) {
       const id = `s${this.nextId++}`;
-      const server = new SimServer(id, { hardState: joiningState.hardState, snapshot: null, entries: [] }, this.env);
+      const server = new SimServer(id, { hardState: joiningState.hardState, snapshot: null, entries: [] }, this.env, this.skew());
       server.start(r.int(2 ** 31), joiningState);
       this.servers.set(id, server);
       change = { type: 'addLearner', node: id };
@@ -339,9 +402,9 @@ class Simulation {
       target.read(op);
       return;
     }
-    const command = writeCommand(op.input.key, op.input.value, this.now * tickMs);
     for (let hops = 0; hops < 3 && target; hops++) {
-      const redirect: string | null = target.write(op, command);
+      // Stamped by the server that proposes it, with its own (skewed) clock, as the API does.
+      const redirect: string | null = target.write(op, writeCommand(op.input.key, op.input.value, target.nowMs()));
       if (redirect === null) return;
       target = this.servers.get(redirect);
       if (!target?.up) break;

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { call, mainJs, until } from './light-process.js';
 import { freePort } from './free-port.js';
+import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 
 export interface ServerProcess {
   readonly name: string;
@@ -88,4 +89,25 @@ export async function agreedLeader(servers: readonly ServerProcess[], ms = 20_00
     const is = await call(leader.url, 'GET', '/v1/isleader').catch(() => null);
     return is?.status === 200 ? leader : undefined;
   }, ms);
+}
+
+/**
+ * Specs for servers whose Raft ports sit behind a fault proxy each: every
+ * server advertises and is joined through its proxy, so blocking a proxy
+ * cuts that server off from the others.
+ */
+export async function proxiedServerSpecs(root: string, names: readonly string[]): Promise<{ specs: ServerSpec[]; proxies: Map<string, FaultProxy> }> {
+  const proxies = new Map<string, FaultProxy>();
+  const base: { name: string; rpcAddr: string; httpAddr: string; dataDir: string }[] = [];
+  for (const name of names) {
+    const rpcAddr = `127.0.0.1:${await freePort()}`;
+    proxies.set(name, await startFaultProxy(rpcAddr));
+    base.push({ name, rpcAddr, httpAddr: `127.0.0.1:${await freePort()}`, dataDir: join(root, name) });
+  }
+  const via = (name: string) => proxies.get(name)?.address ?? '';
+  const specs = base.map((b) => ({
+    ...b,
+    args: ['--bootstrap-expect', String(names.length), '--advertise-rpc-addr', via(b.name), ...base.filter((o) => o !== b).flatMap((o) => ['--join', via(o.name)])],
+  }));
+  return { specs, proxies };
 }

@@ -11,6 +11,7 @@
 
 import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { processAlive } from '../../../common/process-alive.js';
 
 /** Where this process's cgroup v2 directory is mounted, or null when there is none. */
 export function ownCgroupDir(): string | null {
@@ -39,14 +40,6 @@ export function ownCgroupDir(): string | null {
   return null;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Kills every process in a cgroup directory; true once it holds none. */
 function killAll(dir: string): boolean {
@@ -139,7 +132,7 @@ export class ExecutionCgroups {
     }
     for (const name of names) {
       const m = /^clocktower-(\d+)$/.exec(name);
-      if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+      if (!m || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
       ExecutionCgroups.killAndRemove(join(own, name));
     }
   }

@@ -13,6 +13,7 @@ import { parseGoDurationMs } from '../../sdk/go-duration.js';
 import { setLongTimeout } from '../../../common/long-timeout.js';
 import { ExecutionCgroups, inCgroup } from './execution-cgroups.js';
 import { executableProblem } from './find-executable.js';
+import { childEnv } from '../../sdk/child-env.js';
 
 export function validateShellConfig(config: Readonly<Record<string, string>>): string | null {
   try {
@@ -45,11 +46,12 @@ function killGroup(pid: number | undefined): void {
 export class ShellExecutor implements Executor {
   readonly name = 'shell';
   /**
-   * The environment the commands extend, copied once: reading process.env
+   * The environment the commands extend (this process's own without
+   * Clocktower's variables, see childEnv), copied once: reading process.env
    * costs ~0.1 ms a time (every key goes through the C++ side), a tenth of
    * a spawn, and neither the plugin program nor a server changes it.
    */
-  private readonly baseEnv: Readonly<Record<string, string | undefined>> = { ...process.env };
+  private readonly baseEnv: Readonly<Record<string, string>> = childEnv(process.env);
   private readonly memLimits = new MemLimitWatch();
   /** One cgroup per execution where cgroup v2 is writable; null: the process group only. */
   private readonly cgroups: ExecutionCgroups | null;

@@ -14,6 +14,8 @@ export interface RaftPeer {
 }
 
 export interface ClusterAdmin {
+  /** Set when the command log is not the built-in Raft (e.g. "etcd at http://10.0.0.5:2379"): there are no Raft peers. */
+  readonly store?: string;
   peers(): RaftPeer[];
   /** Remove a server from the cluster (runs on the leader). */
   removePeer(id: string): Promise<void>;
@@ -26,19 +28,30 @@ function admin(ctx: ApiContext): ClusterAdmin {
   return ctx.admin;
 }
 
+/** The Raft peer routes on a cluster that runs on etcd: explain, and point to what exists instead. */
+function raftAdmin(ctx: ApiContext): ClusterAdmin {
+  const a = admin(ctx);
+  if (a.store !== undefined) {
+    throw new ApiError('CT_API_NOT_FOUND', `this cluster runs on ${a.store} (--store etcd), not on the built-in Raft: it has no Raft peers. ` +
+      'GET /v1/members lists the servers and /v1/leader the leader; a server leaves by stopping (or POST /v1/leave); ' +
+      'etcd\'s own members, backups and compaction are managed with etcdctl');
+  }
+  return a;
+}
+
 export const raftRoutes: Route[] = [
   {
     method: 'GET',
     pattern: /^\/v1\/raft\/peers$/,
     local: true,
-    handle: (_req, ctx) => json(200, admin(ctx).peers()),
+    handle: (_req, ctx) => json(200, raftAdmin(ctx).peers()),
   },
   {
     method: 'DELETE',
     pattern: /^\/v1\/raft\/peers\/(?<id>[^/]+)$/,
     handle: async (req, ctx) => {
       const id = pathParam(req, 'id');
-      const a = admin(ctx);
+      const a = raftAdmin(ctx);
       if (!a.peers().some((p) => p.id === id)) throw new ApiError('CT_API_NOT_FOUND', `no peer "${id}" in the cluster`);
       await a.removePeer(id);
       return json(200, { removed: id });

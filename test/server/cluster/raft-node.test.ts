@@ -215,3 +215,41 @@ t.test('the driver persists before it sends: a vote is durable before it is gran
   await until('the append answer', () => seen.length >= 2);
   t.same(seen, ['vote granted, durable: true', 'entry 4 acknowledged, durable: true']);
 });
+
+t.test('an entry over the cap is refused with a clear error; the log goes on, and messages stay small', async (t) => {
+  const net = new MemoryNetwork();
+  let largestMessage = 0;
+  const ids = ['a', 'b', 'c'];
+  const members = ids.map((id) => ({ id, address: { rpc: `${id}:1`, http: `${id}:2` } }));
+  let snapshots = 0;
+  const nodes: RaftNode<number>[] = [];
+  t.teardown(async () => { for (const n of nodes) await n.close(); });
+  for (const id of ids) {
+    const inner = net.transport(id);
+    const sm = new Kv();
+    const snapshot = sm.snapshot.bind(sm);
+    sm.snapshot = () => { snapshots++; return snapshot(); };
+    const node = await RaftNode.open<number>({
+      dir: join(root, 'cap', id), nodeName: id, address: { rpc: `${id}:1`, http: `${id}:2` }, stateMachine: sm, start: members, tickMs: 10,
+      maxEntryBytes: 512 * 1024, snapshotBytes: 8 * 1024 * 1024,
+      transport: {
+        ...inner,
+        send: (msgs) => {
+          for (const m of msgs) largestMessage = Math.max(largestMessage, m.entries.reduce((n, e) => n + e.data.length, 0));
+          inner.send(msgs);
+        },
+      },
+    });
+    net.nodes.set(id, node);
+    nodes.push(node);
+  }
+  const leader = await until('a leader', () => nodes.find((n) => n.isLeader()));
+  await t.rejects(leader.propose(enc.encode(`big=${'x'.repeat(512 * 1024)}`)), { code: 'CT_CLUSTER_ENTRY_TOO_LARGE', message: /at most 524288/ });
+  // 40 entries of 400 KB proposed at once: 16 MB in all, sent in messages of about 1 MiB.
+  const value = 'v'.repeat(400 * 1024);
+  await Promise.all(Array.from({ length: 40 }, (_, i) => leader.propose(enc.encode(`k${i}=${value}`))));
+  t.ok(largestMessage <= 1024 * 1024 + 400 * 1024, `no append message carries much more than 1 MiB of entries (largest ${largestMessage})`);
+  t.ok(snapshots >= 3, `a snapshot is taken every 8 MiB of entries on each server (${snapshots} in all)`);
+  await leader.propose(enc.encode('after=1'));
+  await until('every server to apply the write after', () => nodes.every((n) => n.appliedIndex() === leader.appliedIndex()));
+});

@@ -21,7 +21,7 @@ async function node(
   t: { teardown(fn: () => unknown): void },
   self: string,
   listen = '127.0.0.1:0',
-  extra: Partial<Pick<RaftTransportOptions, 'connectTimeoutMs' | 'maxBackoffMs' | 'maxQueue'>> = {},
+  extra: Partial<Pick<RaftTransportOptions, 'connectTimeoutMs' | 'maxBackoffMs' | 'maxQueue' | 'maxQueueBytes'>> = {},
 ): Promise<Node> {
   const received: Message[] = [];
   const unreachable: string[] = [];
@@ -80,7 +80,8 @@ t.test('messages arrive in order with every field intact', async (t) => {
   const a = await node(t, 'a');
   const b = await node(t, 'b');
   a.transport.setPeer('b', b.address);
-  const big: Entry = { term: 2 ** 40, index: Number.MAX_SAFE_INTEGER, type: EntryType.Normal, data: bytes(3 * 1024 * 1024, 1) };
+  b.transport.setPeer('a', a.address); // b takes messages only from the peers it knows
+  const big: Entry = { term: 2 ** 40, index: 2 ** 48, type: EntryType.Normal, data: bytes(3 * 1024 * 1024, 1) };
   const sent: Message[] = [
     message({ from: 'a', to: 'b', type: 'app', term: 3, logTerm: 2, index: 10, commit: 9, entries: [
       { term: 2, index: 11, type: EntryType.Normal, data: bytes(5, 2) },
@@ -109,7 +110,6 @@ t.test('messages arrive in order with every field intact', async (t) => {
   t.same(a.unreachable, []);
 
   // And back the other way, over b's own connection to a.
-  b.transport.setPeer('a', a.address);
   b.transport.send([message({ from: 'b', to: 'a', type: 'appResp', term: 3, index: 13 })]);
   await waitFor('the answer at a', () => a.received.length === 1);
   t.equal(a.received[0]?.index, 13);
@@ -119,6 +119,7 @@ t.test('a 5 MB snapshot arrives whole, in several chunks, and reports ok', async
   const a = await node(t, 'a');
   const b = await node(t, 'b');
   a.transport.setPeer('b', b.address);
+  b.transport.setPeer('a', a.address);
   const size = 5 * 1024 * 1024 + 123;
   t.ok(size / snapshotChunkBytes > 5, 'several chunks');
   const snapshot: Snapshot = { meta: { index: 1000, term: 7, conf: { voters: ['a', 'b', 'c'], learners: ['d'] } }, data: bytes(size, 9) };
@@ -153,6 +154,7 @@ t.test('a peer that is down is reported unreachable once; messages flow once it 
   t.doesNotThrow(() => a.transport.send([message({ from: 'a', to: 'nobody', term: 1 })]), 'unknown peer: dropped, no throw');
 
   const b = await node(t, 'b', `127.0.0.1:${port}`);
+  b.transport.setPeer('a', a.address);
   await until('a message to get through', async () => {
     a.transport.send([message({ from: 'a', to: 'b', term: 2 })]);
     return b.received.length > 0 ? true : undefined;
@@ -196,6 +198,7 @@ t.test('messages addressed to another server are dropped', async (t) => {
   const b = new RaftTransport({ self: 'b', listen: '127.0.0.1:0', onMessage: (m) => received.push(m), log: (l) => logs.push(l) });
   const bAddress = await b.start();
   t.teardown(() => b.close());
+  b.setPeer('a', a.address);
   // a thinks 'c' lives at b's address.
   a.transport.setPeer('c', bAddress);
   a.transport.setPeer('b', bAddress);
@@ -207,12 +210,35 @@ t.test('messages addressed to another server are dropped', async (t) => {
   t.ok(logs.some((l) => l.includes('addressed to c')), 'logged');
 });
 
+t.test('messages and snapshots from a server that is not a peer are dropped', async (t) => {
+  const logs: string[] = [];
+  const a = await node(t, 'a');
+  const received: Message[] = [];
+  const b = new RaftTransport({ self: 'b', listen: '127.0.0.1:0', onMessage: (m) => received.push(m), log: (l) => logs.push(l) });
+  const bAddress = await b.start();
+  t.teardown(() => b.close());
+  a.transport.setPeer('b', bAddress);
+  a.transport.send([message({ from: 'a', to: 'b', term: 1 })]);
+  a.transport.send([message({ from: 'a', to: 'b', type: 'snap', term: 1, snapshot: { meta: { index: 1, term: 1, conf: { voters: ['a'], learners: [] } }, data: bytes(10, 3) } })]);
+  await waitFor('the snapshot refused', () => a.snapshots.length === 1);
+  await waitFor('the message dropped', () => b.stats().droppedIn === 2);
+  t.same(a.snapshots, [{ peer: 'b', ok: false }]);
+  t.same(received, [], 'nothing delivered');
+  t.ok(logs.some((l) => l.includes('from "a", which is not a member')), 'logged');
+  // Once b knows a, the same messages get through.
+  b.setPeer('a', a.address);
+  a.transport.send([message({ from: 'a', to: 'b', term: 2 })]);
+  await waitFor('the message delivered', () => received.length === 1);
+  t.equal(received[0]?.term, 2);
+});
+
 t.test('a link cut by the fault proxy is reported and heals', async (t) => {
   const b = await node(t, 'b');
   const proxy = await startFaultProxy(b.address);
   t.teardown(() => proxy.close());
   const a = await node(t, 'a', '127.0.0.1:0', { connectTimeoutMs: 500, maxBackoffMs: 200 });
   a.transport.setPeer('b', proxy.address);
+  b.transport.setPeer('a', a.address);
   a.transport.send([message({ from: 'a', to: 'b', term: 1 })]);
   await waitFor('first message', () => b.received.length === 1);
 
@@ -240,6 +266,7 @@ t.test('a black-holed peer counts as down after the connect timeout', async (t) 
   proxy.block();
   const a = await node(t, 'a', '127.0.0.1:0', { connectTimeoutMs: 300, maxBackoffMs: 200 });
   a.transport.setPeer('b', proxy.address);
+  b.transport.setPeer('a', a.address);
   a.transport.send([message({ from: 'a', to: 'b', term: 1 })]);
   await waitFor('unreachable', () => a.unreachable.length > 0);
   t.same(a.unreachable, ['b']);
@@ -260,6 +287,7 @@ t.test('a stuck peer does not hold up the others, and its queue is bounded', asy
   const a = await node(t, 'a', '127.0.0.1:0', { connectTimeoutMs: 60_000, maxQueue: 1000 });
   a.transport.setPeer('stuck', hole.address);
   a.transport.setPeer('c', c.address);
+  c.transport.setPeer('a', a.address);
   const n = 10_000;
   for (let i = 0; i < n; i++) {
     a.transport.send([message({ from: 'a', to: 'stuck', term: 1, index: i })]);
@@ -270,6 +298,23 @@ t.test('a stuck peer does not hold up the others, and its queue is bounded', asy
   const { droppedOut } = a.transport.stats();
   t.ok(droppedOut >= n - 1100 && droppedOut <= n - 1000, `dropped ${droppedOut} of ${n} for the stuck peer`);
   t.same(a.unreachable, [], 'still connecting: not (yet) reported');
+});
+
+t.test('the queue for a stuck peer is bounded in bytes too', async (t) => {
+  const stuck = await node(t, 'stuck');
+  const hole = await startFaultProxy(stuck.address, { mode: 'blackhole' });
+  t.teardown(() => hole.close());
+  hole.block();
+  const a = await node(t, 'a', '127.0.0.1:0', { connectTimeoutMs: 60_000, maxQueue: 100_000, maxQueueBytes: 1024 * 1024 });
+  a.transport.setPeer('stuck', hole.address);
+  const data = new Uint8Array(100 * 1024);
+  const n = 200;
+  for (let i = 0; i < n; i++) {
+    a.transport.send([message({ from: 'a', to: 'stuck', term: 1, index: i, entries: [{ term: 1, index: i + 1, type: EntryType.Normal, data }] })]);
+  }
+  const { droppedOut } = a.transport.stats();
+  // 20 MB were sent; at most 1 MiB (10 messages of 100 KiB) waits, plus what the stream took before it stalled.
+  t.ok(droppedOut >= n - 10 - 40, `dropped ${droppedOut} of ${n} messages of 100 KiB with a queue of 1 MiB`);
 });
 
 t.test('addService after start is a typed error', async (t) => {

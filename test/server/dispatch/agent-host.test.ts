@@ -83,6 +83,26 @@ t.test('a result is applied, then acknowledged; the agent forgets it only then',
   t.equal(w.state.execution(e!.id)?.state, 'succeeded');
 });
 
+t.test('a stream to the old leader that ends after the own agent attached in-process does not detach the new link', async (t) => {
+  const w = new World();
+  t.teardown(() => w.host.close());
+  const a = agent('a1');
+  // The server's own agent was connected to a leader that is now paused: its stream is still up.
+  const toPausedLeader = () => {};
+  a.attach(toPausedLeader, 0);
+  // This server leads: the own agent attaches in-process...
+  const link = new LocalAgentLink(a, w.host, () => {});
+  link.connect();
+  await until('the in-process registration', async () => (w.host.status().some((s) => s.node === 'a1') ? true : undefined));
+  // ...and only then does the stream to the paused leader end.
+  a.detach(toPausedLeader);
+  const [e] = w.fire(spec('j', 'echo hello'), ['a1']);
+  const { done } = w.run(e!);
+  t.same(await done, { success: true, exitCode: 0, error: '' }, 'the result reaches the new leader');
+  await until('the ack', async () => (a.load.unacked === 0 ? true : undefined));
+  t.equal(w.state.execution(e!.id)?.state, 'succeeded');
+});
+
 t.test('cut off: output and the result produced meanwhile arrive after the reconnect, once', async (t) => {
   const w = new World();
   t.teardown(() => w.host.close());

@@ -80,6 +80,34 @@ t.test('a schedule edit or a re-enable never moves the bookmark backwards', asyn
   t.equal(h.sm.job('a')!.lastScheduledMs, 20_000);
 });
 
+t.test('a fire planned for a schedule the job no longer has does not apply for that job', async (t) => {
+  const h = new Harness();
+  h.put(spec('a', { schedule: '*/2 * * * * *' }), 1000);
+  h.put(spec('b'), 1000);
+  const planned = h.sm.job('a')!;
+  // The leader plans a's fire at 4000 and b's at 2000 with a's schedule as it is...
+  const fires = {
+    type: CommandType.RecordFires, atMs: 4100,
+    fires: [{ jobName: 'a', scheduledAtMs: 4000, trigger: 'schedule', nodes: ['n'] }, { jobName: 'b', scheduledAtMs: 2000, trigger: 'schedule', nodes: ['n'] }],
+    skips: [{ jobName: 'a', firstMs: 2000, lastMs: 2000, count: 1, reason: 'superseded' }],
+    lastScheduled: [
+      { jobName: 'a', atMs: 4000, planned: { schedule: planned.schedule, timezone: planned.timezone, anchorMs: planned.anchorMs } },
+      { jobName: 'b', atMs: 2000, planned: { schedule: '@every 1s', timezone: '', anchorMs: 1000 } },
+    ],
+  } as const;
+  // ...but an edit to every second commits first (at 3000): 3000 is now a scheduled second of a.
+  h.put(spec('a', { schedule: '* * * * * *' }), 3000);
+  const r = h.ok(fires);
+  t.same(r.executions.map((e) => e.jobName), ['b'], 'only the job whose schedule is unchanged fires');
+  t.equal(h.sm.job('a')!.lastScheduledMs, 3000, "a's bookmark stays where the edit put it: 4000 is planned again under the new schedule");
+  t.same(r.skips, [], 'and nothing is recorded skipped for it');
+  t.equal(h.sm.skipsOf('a')?.length, 0);
+  t.equal(h.sm.job('b')!.lastScheduledMs, 2000);
+  // A command without `planned` (written by an older server) applies as before.
+  h.ok({ type: CommandType.RecordFires, atMs: 5100, fires: [{ jobName: 'a', scheduledAtMs: 5000, trigger: 'schedule', nodes: ['n'] }], skips: [], lastScheduled: [{ jobName: 'a', atMs: 5000 }] });
+  t.equal(h.sm.job('a')!.lastScheduledMs, 5000);
+});
+
 t.test('parents and dependents', async (t) => {
   const h = new Harness();
   const missing = h.apply({ type: CommandType.PutJob, atMs: 1, job: spec('child', { parentJob: 'nope', schedule: '' }) });
@@ -253,6 +281,38 @@ t.test('unknown command types and out-of-order indexes stop the node', async (t)
   const sm = new StateMachine();
   t.throws(() => sm.apply({ type: 99 } as unknown as Command, 1), StateInvariantError);
   t.throws(() => sm.apply({ type: CommandType.DeleteJob, atMs: 1, name: 'x' }, 1), StateInvariantError);
+});
+
+t.test('a snapshot stores output raw: NULs cost a byte each, and it restores byte for byte (the JSON form too)', async (t) => {
+  const h = new Harness();
+  h.put(spec('n'));
+  const outputs = ['\u0000'.repeat(100_000), '\ufeffBOM first', 'ünï 😀\n'];
+  for (const [i, output] of outputs.entries()) {
+    const [e] = h.fire('n', 2000 + i * 1000).executions;
+    h.ok({ type: CommandType.FinishExecutions, atMs: 9000, results: [{ id: e!.id, finishedAtMs: 9000, state: 'succeeded', output, outputTruncated: false, exitCode: 0, error: '' }] });
+  }
+  const snap = h.sm.snapshot();
+  t.ok(snap.length < 100_000 + 4000, `100,000 NULs make a snapshot of ${snap.length} bytes, not 600,000`);
+  const copy = new StateMachine({ historyLimit: 5 });
+  copy.restore(snap);
+  t.same(copy.executionsOf('n')?.map((e) => e.output), outputs);
+  t.same([...copy.jobs()], [...h.sm.jobs()]);
+  // A snapshot written before the framed form: JSON, v1.
+  const v1 = new TextEncoder().encode(JSON.stringify({
+    v: 1, nextSeq: 4, appliedIndex: h.sm.lastApplied,
+    jobs: [{ job: h.sm.job('n'), executions: h.sm.executionsOf('n'), skips: h.sm.skipsOf('n') }],
+  }));
+  const old = new StateMachine({ historyLimit: 5 });
+  old.restore(v1);
+  t.same(old.executionsOf('n')?.map((e) => e.output), outputs);
+});
+
+t.test('a FinishExecutions entry stores output raw', async (t) => {
+  const c: Command = { type: CommandType.FinishExecutions, atMs: 1, results: [{ id: '1', finishedAtMs: 1, state: 'succeeded', output: '\u0000'.repeat(256_000), outputTruncated: true, exitCode: 0, error: '' }] };
+  const bytes = encodeCommand(c);
+  t.ok(bytes.length < 256_000 + 300, `256,000 NULs make an entry of ${bytes.length} bytes`);
+  t.same(decodeCommand(bytes), c);
+  t.throws(() => decodeCommand(bytes.subarray(0, 1000)), /does not fit/, 'a cut entry is an error, not a shorter output');
 });
 
 t.test('pause: scheduled fires are skipped as paused, once each; manual runs go on; the flag survives a snapshot', async (t) => {
