@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isIP } from 'node:net';
+import { parse as parseYaml } from 'yaml';
 import { logFormats, logLevels, type LogFormat, type LogLevel } from '../server/observe/logger.js';
 import type { TlsFiles } from '../common/tls.js';
 
@@ -99,11 +100,12 @@ export type RawFlags = Partial<Record<string, string | string[] | boolean>>;
  * --config file or from CLOCKTOWER_<FLAG> in the environment. 'help' when asked.
  */
 export function mergeFlags(argv: string[], env: Record<string, string | undefined>, opts: ParseArgsOptionsConfig): RawFlags | 'help' {
+  const args = dkronArgs(argv, opts);
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { ...opts, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
+    parsed = parseArgs({ args, options: { ...opts, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
   } catch (err) {
-    throw new ConfigError(err instanceof Error ? err.message : String(err));
+    throw new ConfigError(explainParseError(err instanceof Error ? err.message : String(err), opts));
   }
   const values = parsed.values as Record<string, string | string[] | boolean | undefined>;
   if (values['help']) return 'help';
@@ -112,9 +114,11 @@ export function mergeFlags(argv: string[], env: Record<string, string | undefine
   const configFile = values['config'];
   if (typeof configFile === 'string') {
     raw['config'] = configFile;
-    for (const [k, v] of Object.entries(readConfigFile(configFile))) {
-      if (!known.includes(k)) throw new ConfigError(`${configFile}: unknown key "${k}" (known: ${known.join(', ')})`);
-      raw[k] = Array.isArray(v) ? v.map(String) : typeof v === 'boolean' ? v : String(v);
+    for (const [key, v] of Object.entries(readConfigFile(configFile))) {
+      if (key === 'encrypt') throw new ConfigError(`${configFile}: ${encryptMessage}`);
+      const k = fileKey(key, v, opts);
+      if (!known.includes(k)) throw new ConfigError(`${configFile}: unknown key "${key}"${closest(key, known)} (known: ${known.join(', ')})`);
+      raw[k] = configValue(k, v);
     }
   }
   for (const k of known) {
@@ -127,6 +131,76 @@ export function mergeFlags(argv: string[], env: Record<string, string | undefine
     if (fromFlag !== undefined) raw[k] = fromFlag;
   }
   return raw;
+}
+
+/** Dkron's flag names that mean one of ours (only where ours exists in this command). */
+export const dkronAliases: Readonly<Record<string, string>> = {
+  'bind-addr': 'rpc-addr',
+  'advertise-addr': 'advertise-rpc-addr',
+};
+
+const encryptMessage =
+  '--encrypt is Dkron\'s gossip encryption key, and Clocktower has no gossip layer to encrypt. ' +
+  'Clocktower\'s gRPC ports (Raft and agents) have no TLS yet: keep them on a private network, ' +
+  'and put the REST API behind a TLS-terminating proxy (with --api-token); see the README, "Status"';
+
+/** Rewrite Dkron's flag names to ours; refuse --encrypt with the way to go instead. */
+function dkronArgs(argv: string[], opts: ParseArgsOptionsConfig): string[] {
+  return argv.map((arg) => {
+    const m = /^--([a-z-]+)(=.*)?$/s.exec(arg);
+    if (!m?.[1]) return arg;
+    if (m[1] === 'encrypt') throw new ConfigError(encryptMessage);
+    const ours = dkronAliases[m[1]];
+    return ours !== undefined && ours in opts && !(m[1] in opts) ? `--${ours}${m[2] ?? ''}` : arg;
+  });
+}
+
+/** node:util's "Unknown option '--x'" with the closest known flag named. */
+function explainParseError(message: string, opts: ParseArgsOptionsConfig): string {
+  const m = /^Unknown option '--([^']+)'/.exec(message);
+  if (!m?.[1]) return message;
+  const flags = [...Object.keys(opts), 'config', 'help'];
+  return `unknown flag --${m[1]}${closest(m[1], flags, '--')}; see --help for the flags`;
+}
+
+/** ` (did you mean --x?)` for the nearest name within a few edits, or ''. */
+export function closest(name: string, names: readonly string[], prefix = ''): string {
+  let best: string | null = null;
+  let bestDistance = Infinity;
+  for (const n of names) {
+    const d = editDistance(name, n);
+    if (d < bestDistance) {
+      best = n;
+      bestDistance = d;
+    }
+  }
+  return best !== null && bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? ` (did you mean ${prefix}${best}?)` : '';
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length] ?? 0;
+}
+
+/** A config file key as one of our flags: Dkron's aliases, and dkron.yml's `tags:` map for --tag. */
+function fileKey(key: string, value: unknown, opts: ParseArgsOptionsConfig): string {
+  if (key === 'tags' && 'tag' in opts && typeof value === 'object' && value !== null && !Array.isArray(value)) return 'tag';
+  const ours = dkronAliases[key];
+  return ours !== undefined && ours in opts && !(key in opts) ? ours : key;
+}
+
+function configValue(key: string, v: unknown): string | string[] | boolean {
+  if (key === 'tag' && typeof v === 'object' && v !== null && !Array.isArray(v)) {
+    return Object.entries(v).map(([k, x]) => `${k}=${String(x)}`);
+  }
+  return Array.isArray(v) ? v.map(String) : typeof v === 'boolean' ? v : String(v);
 }
 
 export function parseLightConfig(argv: string[], env: Record<string, string | undefined>, version: string): LightConfig | 'help' {
@@ -218,19 +292,23 @@ export function str(raw: RawFlags, key: string): string | undefined {
 }
 
 /**
- * The config file: JSON, where a line whose first non-blank characters are
- * `//` is a comment (a JSON string cannot span lines, so such a line is never
- * inside one). Comments become blanks of the same length: positions in
- * JSON errors stay true.
+ * The config file. A name ending in .yml or .yaml is YAML (Dkron's
+ * dkron.yml, with the flag names as keys). Otherwise JSON, where a line whose
+ * first non-blank characters are `//` is a comment (a JSON string cannot span
+ * lines, so such a line is never inside one). Comments become blanks of the
+ * same length: positions in JSON errors stay true.
  */
 function readConfigFile(path: string): Record<string, unknown> {
   let value: unknown;
+  const isYaml = /\.ya?ml$/i.test(path);
   try {
-    value = JSON.parse(readFileSync(path, 'utf8').replace(/^[ \t]*\/\/.*$/gm, (comment) => ' '.repeat(comment.length)));
+    const text = readFileSync(path, 'utf8');
+    value = isYaml ? parseYaml(text) : JSON.parse(text.replace(/^[ \t]*\/\/.*$/gm, (comment) => ' '.repeat(comment.length)));
   } catch (err) {
     throw new ConfigError(`cannot read config file ${path}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(`${path}: must hold a JSON object`);
+  if (isYaml && value === null) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(`${path}: must hold ${isYaml ? 'a YAML mapping' : 'a JSON object'}`);
   return value as Record<string, unknown>;
 }
 

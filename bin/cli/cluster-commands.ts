@@ -3,10 +3,31 @@
 import { parseArgs } from 'node:util';
 
 export const clusterUsage: Record<string, string> = {
-  'list-peers': 'clocktower raft list-peers [--json]',
-  'remove-peer': 'clocktower raft remove-peer --peer-id ID',
-  leave: 'clocktower leave   (the server at --address hands over leadership, leaves the cluster and stops)',
+  'list-peers': `clocktower raft list-peers [--json]
+
+Lists the Raft servers: name, id, address, leader or follower, voter.
+  --json            print them as the API returns them`,
+  'remove-peer': `clocktower raft remove-peer --peer-id ID
+
+Removes the server ID from the cluster (for a server that is gone for good).
+  --peer-id ID      the server's id (see clocktower raft list-peers)`,
+  leave: `clocktower leave
+
+The server at --address hands over leadership, leaves the cluster and stops.`,
 };
+
+const flags = `Client flags:
+  --address URL      the server's REST API (default http://127.0.0.1:8080, env CLOCKTOWER_ADDRESS)
+  --api-token TOKEN  sent as "Authorization: Bearer TOKEN" (env CLOCKTOWER_API_TOKEN)
+  -h, --help         show this help`;
+
+/** The help of `raft` (all its commands) or of one command. */
+export function clusterHelp(command: 'raft' | 'leave', sub?: string): string {
+  const key = command === 'leave' ? 'leave' : sub;
+  const one = key !== undefined ? clusterUsage[key] : undefined;
+  if (one !== undefined) return `Usage: ${one}\n\n${flags}\n`;
+  return `Usage: clocktower raft <command> [flags]\n\n  ${(clusterUsage['list-peers'] ?? '').split('\n')[0] ?? ''}\n  ${(clusterUsage['remove-peer'] ?? '').split('\n')[0] ?? ''}\n\n${flags}\n`;
+}
 
 export interface ClusterCommandIo {
   stdout(s: string): void;
@@ -22,7 +43,7 @@ export async function clusterCommand(command: 'raft' | 'leave', sub: string | un
   const key = command === 'leave' ? 'leave' : sub;
   const args = command === 'leave' ? [sub, ...argv].filter((a): a is string => a !== undefined) : argv;
   if (command === 'raft' && (sub === undefined || sub === '--help' || sub === '-h')) {
-    io.stdout(`Usage:\n  ${clusterUsage['list-peers']}\n  ${clusterUsage['remove-peer']}\n`);
+    io.stdout(clusterHelp('raft'));
     return 0;
   }
   if (key === undefined || !clusterUsage[key]) throw io.usageError(`unknown raft command "${sub ?? ''}"`);
@@ -36,7 +57,7 @@ export async function clusterCommand(command: 'raft' | 'leave', sub: string | un
     throw io.usageError((err as Error).message);
   }
   if (values.help) {
-    io.stdout(`Usage: ${clusterUsage[key]}\n`);
+    io.stdout(clusterHelp(command, key));
     return 0;
   }
   const call = (method: string, path: string) => io.api(values.address, values['api-token'], method, path);

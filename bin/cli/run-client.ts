@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { Agent, request } from 'undici';
 import { tlsClientOptions, type TlsFiles } from '../../common/tls.js';
 import { packageVersion } from '../package-version.js';
-import { clusterCommand } from './cluster-commands.js';
+import { clusterCommand, clusterHelp } from './cluster-commands.js';
 import { tlsCommand, tlsUsage, TlsUsageError } from './tls-commands.js';
 
 export interface ClientIo {
@@ -69,18 +69,75 @@ const common = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+const clientFlags = `Client flags:
+  --address URL      the server's REST API (default http://127.0.0.1:8080, or https:// with TLS;
+                     env CLOCKTOWER_ADDRESS)
+  --api-token TOKEN  sent as "Authorization: Bearer TOKEN" (env CLOCKTOWER_API_TOKEN)
+  --tls-ca FILE --tls-cert FILE --tls-key FILE
+                     mutual TLS with a CLI certificate (env CLOCKTOWER_TLS_CA, _CERT, _KEY)
+  -h, --help         show this help`;
+
 const usage: Record<string, string> = {
-  list: 'clocktower jobs list [--json] [--q TEXT] [--status success|failed|partially_failed|untriggered] [--metadata k=v ...]',
-  get: 'clocktower jobs get NAME',
-  put: 'clocktower jobs put -f FILE   (FILE holds a job or an array of jobs; - reads stdin)',
-  delete: 'clocktower jobs delete NAME',
-  run: 'clocktower jobs run NAME',
-  toggle: 'clocktower jobs toggle NAME',
-  executions: 'clocktower jobs executions NAME [--json]',
-  stop: 'clocktower jobs stop NAME EXECUTION_ID',
-  history: 'clocktower jobs history NAME [--version N] [--json]',
-  rollback: 'clocktower jobs rollback NAME VERSION',
+  list: `clocktower jobs list [--json] [--q TEXT] [--status STATUS] [--metadata k=v ...]
+
+Lists the jobs: name, schedule, executor, status, disabled, next run, counts.
+  --json            print the jobs as the API returns them
+  --q TEXT          only jobs whose name or display name contains TEXT
+  --status STATUS   success, failed, partially_failed or untriggered
+  --metadata k=v    only jobs with this metadata (repeatable: all must match)`,
+  get: `clocktower jobs get NAME
+
+Prints the job NAME as JSON (Dkron's job format).`,
+  put: `clocktower jobs put -f FILE
+
+Creates or replaces jobs. FILE holds one job or an array of jobs as JSON
+(Dkron's job format); - reads stdin. Each job is printed as stored.
+  -f, --file FILE   the JSON file`,
+  delete: `clocktower jobs delete NAME
+
+Deletes the job NAME and its history (refused while it has child jobs).`,
+  run: `clocktower jobs run NAME
+
+Runs the job NAME now, once, whatever its schedule (also when disabled or paused).`,
+  toggle: `clocktower jobs toggle NAME
+
+Disables the job NAME if it is enabled, enables it if disabled.`,
+  executions: `clocktower jobs executions NAME [--json]
+
+Lists the job's executions, newest first: id, times, state, exit code, node,
+attempt and the last line of output.
+  --json            print the executions as the API returns them (full output)`,
+  stop: `clocktower jobs stop NAME EXECUTION_ID
+
+Stops a running execution (its whole process tree, on whichever node runs it);
+it is recorded as stopped.`,
+  history: `clocktower jobs history NAME [--version N] [--json]
+
+Lists the recorded versions of the job NAME, newest first: version, time, who
+and the change; --version N prints that version's job.
+  --version N       print version N's job as JSON
+  --json            print the versions as the API returns them`,
+  rollback: `clocktower jobs rollback NAME VERSION
+
+Saves version VERSION of the job NAME as its new current version (a rollback
+is itself a new version).`,
 };
+
+function jobsHelp(): string {
+  return `Usage: clocktower jobs <command> [flags]\n\n${Object.values(usage).map((u) => `  ${u.split('\n')[0] ?? ''}`).join('\n')}\n\nclocktower jobs <command> --help describes a command and its flags.\n\n${clientFlags}\n`;
+}
+
+function commandHelp(sub: string): string {
+  return `Usage: ${usage[sub] ?? ''}\n\n${clientFlags}\n`;
+}
+
+/** The last non-empty line of an output, cut to `max` characters. */
+function lastLine(output: unknown, max = 60): string {
+  if (typeof output !== 'string') return '';
+  const lines = output.split('\n').map((l) => l.trimEnd()).filter((l) => l !== '');
+  const line = lines.at(-1) ?? '';
+  return line.length > max ? `${line.slice(0, max - 3)}...` : line;
+}
 
 class UsageError extends Error {}
 class ApiFailure extends Error {}
@@ -89,7 +146,7 @@ export async function runClient(argv: string[], io: ClientIo): Promise<number> {
   const [command, sub, ...rest] = argv;
   try {
     if (command === 'version') {
-      if (sub === '--help' || sub === '-h') return say(io, 'Usage: clocktower version\n');
+      if (sub === '--help' || sub === '-h') return say(io, 'Usage: clocktower version   (also clocktower --version)\n\nPrints the version of this executable.\n');
       return say(io, `clocktower ${packageVersion()}\n`);
     }
     if (command === 'jobs') return await jobs(sub, rest, io);
@@ -118,7 +175,10 @@ export async function runClient(argv: string[], io: ClientIo): Promise<number> {
     throw new UsageError(`unknown command "${command ?? ''}"`);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr(`error: ${err.message}\n\n${command === 'jobs' && sub && usage[sub] ? `Usage: ${usage[sub]}\n` : topLevelHelp()}`);
+      const help = command === 'jobs' ? (sub && usage[sub] ? commandHelp(sub) : jobsHelp())
+        : command === 'raft' || command === 'leave' ? clusterHelp(command, sub)
+          : topLevelHelp();
+      io.stderr(`error: ${err.message}\n\n${help}`);
       return 2;
     }
     io.stderr(`error: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -132,9 +192,7 @@ function say(io: ClientIo, text: string): number {
 }
 
 async function jobs(sub: string | undefined, argv: string[], io: ClientIo): Promise<number> {
-  if (sub === undefined || sub === '--help' || sub === '-h') {
-    return say(io, `Usage:\n${Object.values(usage).map((u) => `  ${u}`).join('\n')}\n`);
-  }
+  if (sub === undefined || sub === '--help' || sub === '-h') return say(io, jobsHelp());
   if (!usage[sub]) throw new UsageError(`unknown jobs command "${sub}"`);
   let parsed;
   try {
@@ -148,7 +206,7 @@ async function jobs(sub: string | undefined, argv: string[], io: ClientIo): Prom
     throw new UsageError((err as Error).message);
   }
   const { values, positionals } = parsed;
-  if (values.help) return say(io, `Usage: ${usage[sub]}\n`);
+  if (values.help) return say(io, commandHelp(sub));
   const tls = clientTls(values, io.env);
   const api = client(values.address ?? io.env['CLOCKTOWER_ADDRESS'] ?? defaultAddress(tls), values['api-token'] ?? io.env['CLOCKTOWER_API_TOKEN'], tls);
   const name = () => {
@@ -223,8 +281,9 @@ async function jobs(sub: string | undefined, argv: string[], io: ClientIo): Prom
     case 'executions': {
       const list = (await api('GET', `/v1/jobs/${name()}/executions`)) as Record<string, unknown>[];
       if (values.json) return say(io, `${JSON.stringify(list, null, 2)}\n`);
-      return say(io, table(['ID', 'SCHEDULED', 'STARTED', 'FINISHED', 'STATE', 'NODE', 'ATTEMPT'], list.map((e) => [
-        e['id'], e['scheduled_at'], e['started_at'] ?? '-', e['finished_at'] ?? '-', e['state'], e['node_name'], e['attempt'],
+      return say(io, table(['ID', 'SCHEDULED', 'STARTED', 'FINISHED', 'STATE', 'EXIT', 'NODE', 'ATTEMPT', 'OUTPUT'], list.map((e) => [
+        e['id'], e['scheduled_at'], e['started_at'] ?? '-', e['finished_at'] ?? '-', e['state'], e['exit_code'] ?? '-', e['node_name'] || '-', e['attempt'],
+        lastLine(e['output']) || (typeof e['error'] === 'string' ? lastLine(e['error']) : ''),
       ])));
     }
   }

@@ -1,4 +1,7 @@
 import t from 'tap';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseAgentConfig } from '../../bin/agent-config.js';
 import { ConfigError } from '../../bin/light-config.js';
 
@@ -69,6 +72,62 @@ t.test('--metrics-addr, --log-level and --log-format (also from the environment)
   t.throws(() => parse(['--join', '127.0.0.1:1', '--metrics-addr', '9422']), /--metrics-addr must be HOST:PORT, not "9422"/);
   t.throws(() => parse(['--join', '127.0.0.1:1', '--log-level', 'trace']), new ConfigError('--log-level must be one of debug, info, warn, error, not "trace"'));
   t.throws(() => parse(['--join', '127.0.0.1:1', '--log-format', 'pretty']), /--log-format must be one of json, text/);
+});
+
+t.test('Dkron flag names: --bind-addr and --advertise-addr mapped to ours, --encrypt refused with the way to go, typos named', async (t) => {
+  const c = parse(['--server', '--bootstrap-expect', '1', '--bind-addr', '127.0.0.1:7000', '--advertise-addr=10.0.0.1:7000', '--insecure']);
+  if (c === 'help') throw new Error('help');
+  t.equal(c.rpcAddr, '127.0.0.1:7000');
+  t.equal(c.advertiseRpcAddr, '10.0.0.1:7000');
+  t.throws(() => parse(['--server', '--bootstrap-expect', '1', '--encrypt', 'key']), /--encrypt is Dkron's gossip encryption key, and Clocktower has no gossip layer.*TLS/);
+  t.throws(() => parse(['--server', '--bootstrap-expect', '1', '--boostrap-expect', '3']), /unknown flag --boostrap-expect \(did you mean --bootstrap-expect\?\)/);
+  t.throws(() => parse(['--server', '--zzzzzzzzzz']), /^unknown flag --zzzzzzzzzz; see --help/);
+});
+
+t.test('a dkron.yml-style YAML config file, and JSON still', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ct-yml-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const yml = join(dir, 'dkron.yml');
+  writeFileSync(yml, [
+    '# Dkron keys',
+    'server: true',
+    'bootstrap-expect: 3',
+    'data-dir: /var/lib/ct',
+    'log-level: debug',
+    'bind-addr: 127.0.0.1:6900',
+    'http-addr: 127.0.0.1:8090',
+    'retry-join:',
+    '  - 127.0.0.1:6901',
+    '  - 127.0.0.1:6902',
+    'tags:',
+    '  role: web',
+    '  dc: east',
+    '',
+  ].join('\n'));
+  const c = parse(['--config', yml]);
+  if (c === 'help') throw new Error('help');
+  t.equal(c.server, true);
+  t.equal(c.bootstrapExpect, 3);
+  t.equal(c.dataDir, '/var/lib/ct');
+  t.equal(c.logLevel, 'debug');
+  t.equal(c.rpcAddr, '127.0.0.1:6900');
+  t.same(c.join, ['127.0.0.1:6901', '127.0.0.1:6902']);
+  t.same(c.tags, { role: 'web', dc: 'east' });
+  const flagWins = parse(['--config', yml, '--log-level', 'warn']);
+  t.equal(flagWins !== 'help' && flagWins.logLevel, 'warn', 'a flag overrides the file');
+  const typo = join(dir, 'typo.yaml');
+  writeFileSync(typo, 'server: true\nbootstrap-expect: 1\nnode-nmae: x\n');
+  t.throws(() => parse(['--config', typo]), /typo.yaml: unknown key "node-nmae" \(did you mean node-name\?\)/);
+  const enc = join(dir, 'enc.yml');
+  writeFileSync(enc, 'server: true\nencrypt: abc\n');
+  t.throws(() => parse(['--config', enc]), /--encrypt is Dkron's gossip encryption key/);
+  const broken = join(dir, 'broken.yml');
+  writeFileSync(broken, 'server: [true\n');
+  t.throws(() => parse(['--config', broken]), /cannot read config file .*broken.yml/);
+  const json = join(dir, 'c.json');
+  writeFileSync(json, JSON.stringify({ server: true, 'bootstrap-expect': 1, tags: { role: 'db' } }));
+  const j = parse(['--config', json]);
+  t.same(j !== 'help' && j.tags, { role: 'db' }, 'JSON takes the same keys');
 });
 
 t.test('--output-limit is at most 2 MiB: a finished execution goes into one log entry', async (t) => {

@@ -43,6 +43,10 @@ t.test('put, list, get, run, executions, toggle, delete', async (t) => {
     const list = JSON.parse(ex.stdout) as { finished_at: string | null; output: string }[];
     return list.find((e) => e.finished_at !== null && e.output === 'from-cli\n');
   });
+  const table = await cli(['jobs', 'executions', 'cli-job', ...auth]);
+  t.equal(table.code, 0, table.stderr);
+  t.match(table.stdout, /^ID .*STATE +EXIT +NODE +ATTEMPT +OUTPUT\n/);
+  t.match(table.stdout, /succeeded +0 +\S+ +1 +from-cli\n/, 'state, exit code and the output line');
   const toggle = await cli(['jobs', 'toggle', 'cli-job', ...auth]);
   t.equal(toggle.code, 0);
   t.match(toggle.stdout, /disabled/);
@@ -91,4 +95,27 @@ t.test('version and help', async (t) => {
   const bad = await cli(['light', '--no-such-flag']);
   t.equal(bad.code, 2);
   t.match(bad.stderr, /no-such-flag/);
+  t.match((await cli(['--version'])).stdout, /^clocktower \d+\.\d+\.\d+/);
+  const typo = await cli(['light', '--data-dri', 'x']);
+  t.equal(typo.code, 2);
+  t.match(typo.stderr, /unknown flag --data-dri \(did you mean --data-dir\?\)/, 'an unknown flag names the closest known one');
+  const encrypt = await cli(['agent', '--server', '--bootstrap-expect', '1', '--encrypt', 'c2VjcmV0']);
+  t.equal(encrypt.code, 2);
+  t.match(encrypt.stderr, /--encrypt is Dkron's gossip encryption key.*TLS/);
+  for (const sub of ['list', 'get', 'put', 'delete', 'run', 'toggle', 'executions', 'stop']) {
+    const h = await cli(['jobs', sub, '--help']);
+    t.equal(h.code, 0, `jobs ${sub} --help`);
+    t.match(h.stdout, new RegExp(`^Usage: clocktower jobs ${sub}[^\\n]*\\n\\n\\S.*--address URL`, 's'), `jobs ${sub} --help describes it and its flags`);
+  }
+  for (const args of [['raft', 'list-peers', '--help'], ['raft', 'remove-peer', '--help'], ['leave', '--help'], ['version', '--help']]) {
+    const h = await cli(args);
+    t.equal(h.code, 0, args.join(' '));
+    t.match(h.stdout, /^Usage: clocktower /);
+  }
+  const unknownJobs = await cli(['jobs', 'frobnicate']);
+  t.equal(unknownJobs.code, 2);
+  t.match(unknownJobs.stderr, /unknown jobs command "frobnicate"\n\nUsage: clocktower jobs <command>/, 'an unknown subcommand shows that command\'s help');
+  const unknownRaft = await cli(['raft', 'frobnicate']);
+  t.equal(unknownRaft.code, 2);
+  t.match(unknownRaft.stderr, /unknown raft command "frobnicate"\n\nUsage: clocktower raft <command>/);
 });
