@@ -8,11 +8,11 @@ import { loadPlugins } from './node-plugins.js';
 import type { Observability } from './observability.js';
 import { Metrics } from '../server/observe/metrics.js';
 import { listenMetrics } from '../server/observe/metrics-listener.js';
-import { splitHostPort, warnInsecure } from './server.js';
+import { splitHostPort, warnInsecure, type StopRequest } from './server.js';
 
 export interface RunningAgentProcess {
   /** Never resolves by itself: an agent runs until it is stopped. */
-  readonly stopped: Promise<void>;
+  readonly stopped: Promise<StopRequest>;
   close(): Promise<void>;
 }
 
@@ -37,7 +37,7 @@ export async function startAgentOnly(config: AgentConfig, obs: Observability): P
   });
   metrics.watchNode(() => agent.runner.load);
   return {
-    stopped: new Promise<void>(() => {}),
+    stopped: new Promise<StopRequest>(() => {}),
     close: async () => {
       await agent.close();
       await registry.close();

@@ -74,6 +74,10 @@ async function serve<C extends LightConfig>(io: Io, usage: string, parse: () => 
     else if (/^warning\b|\b(failed|cannot|refused|unreachable|did not start)\b/.test(line)) logger.warn(line, fields);
     else logger.info(line, fields);
   };
+  // A write past the process's file size limit then fails with EFBIG, which the
+  // log handles as a storage error (refuse, step down, exit 1), instead of the
+  // signal killing the process in the middle of a write.
+  process.on('SIGXFSZ', () => {});
   let server: Pick<RunningServer, 'stopped' | 'close'>;
   try {
     server = await start(config, { logger, log });
@@ -81,18 +85,17 @@ async function serve<C extends LightConfig>(io: Io, usage: string, parse: () => 
     logger.error(err instanceof Error ? err.message : String(err), { event: 'start_failed' });
     return 1;
   }
-  await new Promise<void>((resolve) => {
-    const stop = (why: string) => {
+  return new Promise<number>((resolve) => {
+    const stop = (why: string, exitCode: number) => {
       logger.info(`${why}: shutting down`, { event: 'shutdown', reason: why });
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
-      void server.close().then(resolve);
+      void server.close().then(() => resolve(exitCode));
     };
-    const onInt = () => stop('SIGINT');
-    const onTerm = () => stop('SIGTERM');
+    const onInt = () => stop('SIGINT', 0);
+    const onTerm = () => stop('SIGTERM', 0);
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
-    void server.stopped.then(() => stop('left the cluster'));
+    void server.stopped.then((how) => stop(how.why, how.exitCode));
   });
-  return 0;
 }

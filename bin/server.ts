@@ -55,12 +55,21 @@ export interface RunningServer {
   readonly url: string;
   readonly state: StateMachine;
   readonly metrics: Metrics;
-  /** Resolves when the server asks to stop itself (after leaving the cluster). */
-  readonly stopped: Promise<void>;
+  /**
+   * Resolves when the server asks to stop itself: after leaving the cluster
+   * (exit code 0), or when its log cannot be written (exit code 1, so that a
+   * supervisor restarts it and the start checks the data dir again).
+   */
+  readonly stopped: Promise<StopRequest>;
   close(): Promise<void>;
 }
 
 type Log = Observability['log'];
+
+export interface StopRequest {
+  readonly why: string;
+  readonly exitCode: number;
+}
 
 export async function startServer(config: LightConfig, cluster: ClusterSettings | null, obs: Observability): Promise<RunningServer> {
   const unlock = await lockDataDir(config.dataDir);
@@ -98,6 +107,10 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
   const now = () => Date.now();
   const state = new StateMachine({ historyLimit: config.historyLimit });
   const metrics = new Metrics('server');
+  let stopRequested: (how?: StopRequest) => void = () => {};
+  const stopped = new Promise<StopRequest>((resolve) => {
+    stopRequested = (how = { why: 'left the cluster', exitCode: 0 }) => resolve(how);
+  });
   // Executions are counted and logged by the server that proposed their commands (see ExecutionTelemetry).
   const telemetry = new ExecutionTelemetry({ state, now, metrics, log: obs.logger });
   const raftDir = join(config.dataDir, 'raft');
@@ -193,7 +206,12 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
       tickMs: 100 * (cluster?.raftMultiplier ?? 1),
       snapshotEvery: config.snapshotEvery,
       stateMachine,
-      onFatal: (err) => log(`fatal: the log cannot be written, refusing further writes: ${err.message}`),
+      // The node has stepped down everywhere and refuses writes; the process
+      // ends so a supervisor restarts it rather than leaving a server that serves stale reads.
+      onFatal: (err) => {
+        log(`fatal: the log cannot be written, refusing further writes and stopping: ${err.message}`, { event: 'storage_failed' });
+        stopRequested({ why: 'the log cannot be written', exitCode: 1 });
+      },
       log,
       metrics,
     });
@@ -257,8 +275,6 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
   }
   const leaderClient = new LeaderClient(config.tls);
   cleanups.push(() => leaderClient.close());
-  let stopRequested: () => void = () => {};
-  const stopped = new Promise<void>((resolve) => { stopRequested = resolve; });
   const api = new HttpApi({
     nodeName: config.nodeName,
     version: config.version,
