@@ -3,7 +3,7 @@
 // then CLOCKTOWER_<FLAG>, then flags).
 
 import type { ParseArgsConfig } from 'node:util';
-import { parseGoDurationMs } from '../plugins/sdk/go-duration.js';
+import { parseGoDurationMs } from '../common/go-duration.js';
 import { ConfigError, checkHostPort, lightConfigFrom, lightOptions, mergeFlags, positiveInt, str, type LightConfig, type RawFlags } from './light-config.js';
 
 export interface AgentConfig extends LightConfig {

@@ -8,6 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
+import { parseGoBool } from '../common/go-bool.js';
 import { logFormats, logLevels, type LogFormat, type LogLevel } from '../server/observe/logger.js';
 import type { TlsFiles } from '../common/tls.js';
 
@@ -118,14 +119,14 @@ export function mergeFlags(argv: string[], env: Record<string, string | undefine
       if (key === 'encrypt') throw new ConfigError(`${configFile}: ${encryptMessage}`);
       const k = fileKey(key, v, opts);
       if (!known.includes(k)) throw new ConfigError(`${configFile}: unknown key "${key}"${closest(key, known)} (known: ${known.join(', ')})`);
-      raw[k] = configValue(k, v);
+      raw[k] = opts[k]?.type === 'boolean' ? configBool(`${configFile}: "${key}"`, v) : configValue(k, v);
     }
   }
   for (const k of known) {
     const fromEnv = env[`CLOCKTOWER_${k.toUpperCase().replaceAll('-', '_')}`];
     if (fromEnv !== undefined && fromEnv !== '') {
       const o = opts[k];
-      raw[k] = o?.type === 'boolean' ? fromEnv === 'true' || fromEnv === '1' : o?.multiple ? fromEnv.split(',') : fromEnv;
+      raw[k] = o?.type === 'boolean' ? configBool(`CLOCKTOWER_${k.toUpperCase().replaceAll('-', '_')}`, fromEnv) : o?.multiple ? fromEnv.split(',') : fromEnv;
     }
     const fromFlag = values[k];
     if (fromFlag !== undefined) raw[k] = fromFlag;
@@ -194,6 +195,23 @@ function fileKey(key: string, value: unknown, opts: ParseArgsOptionsConfig): str
   if (key === 'tags' && 'tag' in opts && typeof value === 'object' && value !== null && !Array.isArray(value)) return 'tag';
   const ours = dkronAliases[key];
   return ours !== undefined && ours in opts && !(key in opts) ? ours : key;
+}
+
+/**
+ * A boolean setting from the environment or a config file: true or false, or
+ * one of Go's spellings (1, t, TRUE, 0, f, FALSE, ...); anything else is an
+ * error naming where it came from, never a silent false.
+ */
+function configBool(where: string, v: unknown): boolean {
+  if (typeof v === 'boolean') return v;
+  if ((typeof v === 'string' && v.trim() !== '') || typeof v === 'number') {
+    try {
+      return parseGoBool(where, String(v));
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
+  }
+  throw new ConfigError(`${where} must be true or false, not ${JSON.stringify(v)}`);
 }
 
 function configValue(key: string, v: unknown): string | string[] | boolean {

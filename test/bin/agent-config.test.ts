@@ -136,3 +136,28 @@ t.test('--output-limit is at most 2 MiB: a finished execution goes into one log 
   t.equal(c.outputLimit, 1_000_000);
   t.throws(() => parse(['--server', '--bootstrap-expect', '1', '--output-limit', '2097153']), /--output-limit may be at most 2097152, not 2097153/);
 });
+
+t.test('booleans from the environment and config files: Go spellings, anything else an error naming the key', async (t) => {
+  const join1 = ['--join', '127.0.0.1:6868'];
+  for (const yes of ['true', '1', 'T', 'TRUE', 'True']) {
+    const c = parse(join1, { CLOCKTOWER_SERVER: yes, CLOCKTOWER_BOOTSTRAP_EXPECT: '1' });
+    if (c === 'help') throw new Error('help');
+    t.equal(c.server, true, `CLOCKTOWER_SERVER=${yes}`);
+  }
+  const off = parse(join1, { CLOCKTOWER_SERVER: 'false' });
+  if (off === 'help') throw new Error('help');
+  t.equal(off.server, false);
+  t.throws(() => parse(join1, { CLOCKTOWER_SERVER: 'yes' }), /CLOCKTOWER_SERVER must be true or false, not "yes"/, 'not a silent false');
+
+  const dir = mkdtempSync(join(tmpdir(), 'ct-bool-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'agent.json');
+  writeFileSync(file, JSON.stringify({ join: ['127.0.0.1:6868'], server: 'enabled' }));
+  t.throws(() => parse(['--config', file]), /agent\.json: "server" must be true or false, not "enabled"/);
+  writeFileSync(file, JSON.stringify({ join: ['127.0.0.1:6868'], server: '' }));
+  t.throws(() => parse(['--config', file]), /"server" must be true or false/);
+  writeFileSync(file, JSON.stringify({ join: ['127.0.0.1:6868'], server: 'true', 'bootstrap-expect': 1 }));
+  const c = parse(['--config', file]);
+  if (c === 'help') throw new Error('help');
+  t.equal(c.server, true, 'a string "true" in a file is true');
+});
