@@ -28,10 +28,10 @@
 // saveSnapshot); recovery finishes whichever step was interrupted.
 
 import { constants } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { emptyHardState, type Entry, type HardState, type Snapshot, type SnapshotMeta } from '../raft/types.js';
 import { writeAtomic, syncDir } from './atomic-file.js';
+import { nodeFs, type StorageFile, type StorageFs } from './storage-fs.js';
 import { decodeRecord, encodeBatchMarker, encodeRecord, markerAfter, markerBytes, openBlob, sealBlob } from './record-codec.js';
 import { corrupt, io, StorageError } from './storage-error.js';
 
@@ -46,6 +46,8 @@ export interface DiskLogOptions {
   readonly segmentBytes?: number;
   /** A test hook called after each step of a snapshot install ('segment-removed' after each segment), to crash there. */
   readonly onStep?: (step: SnapshotStep) => void;
+  /** The file system (node's by default; the simulation's disk in tests). */
+  readonly fs?: StorageFs;
 }
 
 export interface Recovered {
@@ -77,7 +79,7 @@ const segmentFirst = (name: string) => Number(name.slice(0, 20));
 export class DiskLog {
   /** How many fdatasync calls appends have made (group commit shows as syncs << appends). */
   readonly stats = { appends: 0, syncs: 0 };
-  private fd: FileHandle | null = null;
+  private fd: StorageFile | null = null;
   private queue: PendingAppend[] = [];
   private writing: Promise<void> | null = null;
   private failed: Error | null = null;
@@ -85,8 +87,9 @@ export class DiskLog {
   private terms: number[] = [];
   private termsFrom: number;
   private snapMeta: SnapshotMeta | null;
-  private commitFd: FileHandle | null = null;
+  private commitFd: StorageFile | null = null;
   private commitWritten: number;
+  private readonly fs: StorageFs;
 
   private constructor(
     private readonly dir: string,
@@ -100,16 +103,18 @@ export class DiskLog {
     this.termsFrom = (snapMeta?.index ?? 0) + 1;
     this.terms = entries.map((e) => e.term);
     this.commitWritten = commit;
+    this.fs = options.fs ?? nodeFs;
   }
 
   static async open(dir: string, options: DiskLogOptions = {}): Promise<{ log: DiskLog; recovered: Recovered }> {
-    await mkdir(dir, { recursive: true, mode: 0o700 }).catch((err: unknown) => { throw io(`cannot create ${dir}`, err); });
-    const names = await readdir(dir);
-    for (const n of names) if (n.endsWith('.tmp')) await rm(join(dir, n), { force: true });
-    const hardState = await readHardState(dir, names);
-    const snapshot = await readNewestSnapshot(dir, names);
-    const { segments, entries, torn, repair } = await readSegments(dir, names, snapshot?.meta ?? null);
-    const commit = Math.max(hardState.commit, await readCommit(dir, names));
+    const fs = options.fs ?? nodeFs;
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 }).catch((err: unknown) => { throw io(`cannot create ${dir}`, err); });
+    const names = await fs.readdir(dir);
+    for (const n of names) if (n.endsWith('.tmp')) await fs.rm(join(dir, n), { force: true });
+    const hardState = await readHardState(fs, dir, names);
+    const snapshot = await readNewestSnapshot(fs, dir, names);
+    const { segments, entries, torn, repair } = await readSegments(fs, dir, names, snapshot?.meta ?? null);
+    const commit = Math.max(hardState.commit, await readCommit(fs, dir, names));
     const last = entries.at(-1)?.index ?? snapshot?.meta.index ?? 0;
     if (last < commit) {
       throw new StorageError(
@@ -203,7 +208,7 @@ export class DiskLog {
     for (const c of chunks) bytes += c.length;
     const marker = encodeBatchMarker(this.lastIndex() - chunks.length + 1, bytes);
     const data = Buffer.concat([marker, ...chunks]);
-    const fd = this.fd as FileHandle;
+    const fd = this.fd as StorageFile;
     const start = seg.size;
     let written = 0;
     try {
@@ -238,10 +243,10 @@ export class DiskLog {
     if (!seg) {
       seg = { first: this.lastIndex() + 1, path: join(this.dir, segmentName(this.lastIndex() + 1)), last: this.lastIndex(), size: 0 };
       this.segments.push(seg);
-      this.fd = await open(seg.path, 'w+', 0o600);
-      await syncDir(this.dir);
+      this.fd = await this.fs.open(seg.path, 'w+', 0o600);
+      await syncDir(this.dir, this.fs);
     } else if (!this.fd) {
-      this.fd = await open(seg.path, 'r+');
+      this.fd = await this.fs.open(seg.path, 'r+');
     }
     return seg;
   }
@@ -251,22 +256,27 @@ export class DiskLog {
     this.fd = null;
     const first = this.lastIndex() + 1;
     this.segments.push({ first, path: join(this.dir, segmentName(first)), last: first - 1, size: 0 });
-    this.fd = await open(join(this.dir, segmentName(first)), 'w+', 0o600);
-    await syncDir(this.dir);
+    this.fd = await this.fs.open(join(this.dir, segmentName(first)), 'w+', 0o600);
+    await syncDir(this.dir, this.fs);
   }
 
   /** Remove every entry from `index` on (Raft: a new leader's entries replace an uncommitted tail). */
   private async truncateFrom(index: number): Promise<void> {
     if (index < this.termsFrom) throw new StorageError('CT_STORAGE_MISUSE', `cannot truncate at ${index}: compacted up to ${this.termsFrom - 1}`);
+    let removed = false;
     while (this.segments.length > 0 && (this.segments[this.segments.length - 1] as Segment).first >= index) {
       const seg = this.segments.pop() as Segment;
       if (this.fd) { await this.fd.close(); this.fd = null; }
-      await rm(seg.path, { force: true });
+      await this.fs.rm(seg.path, { force: true });
+      removed = true;
     }
+    // The removals are made durable before the segment before them is cut: a
+    // crash must not bring a later segment back behind a shortened one.
+    if (removed) await syncDir(this.dir, this.fs);
     const seg = this.segments[this.segments.length - 1];
     if (seg && seg.last >= index) {
       if (this.fd) { await this.fd.close(); this.fd = null; }
-      const buf = await readFile(seg.path);
+      const buf = await this.fs.readFile(seg.path);
       let offset = 0;
       let batch: OpenBatch | null = null;
       for (;;) {
@@ -276,15 +286,15 @@ export class DiskLog {
         else if (r.entry.index >= index) break;
         offset = r.next;
       }
-      seg.size = await cutSegment(seg.path, offset, batch);
+      seg.size = await cutSegment(this.fs, seg.path, offset, batch);
       seg.last = index - 1;
     }
     this.terms.length = Math.max(0, index - this.termsFrom);
-    await syncDir(this.dir);
+    await syncDir(this.dir, this.fs);
   }
 
   async setHardState(hs: HardState): Promise<void> {
-    await writeAtomic(join(this.dir, 'hardstate'), sealBlob(Buffer.from(JSON.stringify(hs))));
+    await writeAtomic(join(this.dir, 'hardstate'), sealBlob(Buffer.from(JSON.stringify(hs))), undefined, this.fs);
     this.commitWritten = Math.max(this.commitWritten, hs.commit);
   }
 
@@ -305,8 +315,8 @@ export class DiskLog {
     try {
       if (!this.commitFd) {
         const path = join(this.dir, 'commit');
-        this.commitFd = await open(path, constants.O_RDWR | constants.O_CREAT, 0o600);
-        await syncDir(this.dir);
+        this.commitFd = await this.fs.open(path, constants.O_RDWR | constants.O_CREAT, 0o600);
+        await syncDir(this.dir, this.fs);
       }
       await this.commitFd.write(blob, 0, blob.length, 0);
     } catch (err) {
@@ -329,7 +339,7 @@ export class DiskLog {
     const meta = Buffer.from(JSON.stringify(snapshot.meta));
     const head = Buffer.allocUnsafe(4);
     head.writeUInt32LE(meta.length, 0);
-    await writeAtomic(join(this.dir, snapshotName(snapshot.meta)), sealBlob(Buffer.concat([head, meta, snapshot.data])), (s) => step(s === 'temp-synced' ? 'snapshot-temp-synced' : 'snapshot-renamed'));
+    await writeAtomic(join(this.dir, snapshotName(snapshot.meta)), sealBlob(Buffer.concat([head, meta, snapshot.data])), (s) => step(s === 'temp-synced' ? 'snapshot-temp-synced' : 'snapshot-renamed'), this.fs);
     step('snapshot-durable');
     const { index } = snapshot.meta;
     if (index > this.lastIndex() || this.term(index) !== snapshot.meta.term) {
@@ -341,7 +351,7 @@ export class DiskLog {
       this.terms = [];
       this.termsFrom = index + 1;
       for (const seg of old.reverse()) {
-        await rm(seg.path, { force: true });
+        await this.fs.rm(seg.path, { force: true });
         step('segment-removed');
       }
     } else {
@@ -349,17 +359,17 @@ export class DiskLog {
       this.termsFrom = index + 1;
       // Keep the segment being written; drop earlier ones that end at or before the snapshot, oldest first.
       while (this.segments.length > 1 && (this.segments[0] as Segment).last <= index) {
-        await rm((this.segments.shift() as Segment).path, { force: true });
+        await this.fs.rm((this.segments.shift() as Segment).path, { force: true });
         step('segment-removed');
       }
     }
     this.snapMeta = snapshot.meta;
     step('segments-removed');
-    await syncDir(this.dir);
+    await syncDir(this.dir, this.fs);
     step('snapshot-installed');
-    const snaps = (await readdir(this.dir)).filter((n) => n.endsWith('.snap')).sort();
-    for (const old of snaps.slice(0, -2)) await rm(join(this.dir, old), { force: true });
-    await syncDir(this.dir);
+    const snaps = (await this.fs.readdir(this.dir)).filter((n) => n.endsWith('.snap')).sort();
+    for (const old of snaps.slice(0, -2)) await this.fs.rm(join(this.dir, old), { force: true });
+    await syncDir(this.dir, this.fs);
     step('old-snapshots-removed');
   }
 
@@ -390,10 +400,10 @@ interface OpenBatch {
  * it was in (`batch`) with no records, drop its marker too; otherwise rewrite
  * the marker with the batch's new length. Returns the new size.
  */
-async function cutSegment(path: string, offset: number, batch: OpenBatch | null): Promise<number> {
+async function cutSegment(fs: StorageFs, path: string, offset: number, batch: OpenBatch | null): Promise<number> {
   const size = cutSize(offset, batch);
   const empty = size !== offset;
-  const fh = await open(path, 'r+');
+  const fh = await fs.open(path, 'r+');
   try {
     await fh.truncate(size);
     await fh.sync();
@@ -413,27 +423,27 @@ function cutSize(offset: number, batch: OpenBatch | null): number {
   return batch !== null && offset <= batch.start + markerBytes ? batch.start : offset;
 }
 
-async function readHardState(dir: string, names: string[]): Promise<HardState> {
+async function readHardState(fs: StorageFs, dir: string, names: string[]): Promise<HardState> {
   if (!names.includes('hardstate')) return emptyHardState;
   const path = join(dir, 'hardstate');
-  const payload = openBlob(await readFile(path));
+  const payload = openBlob(await fs.readFile(path));
   if (!payload) throw corrupt(path, 0, 'checksum mismatch');
   return JSON.parse(payload.toString('utf8')) as HardState;
 }
 
 /** The commit index last recorded by setCommit, or 0. It is written without an fsync, so a torn copy is a crash's doing and is ignored. */
-async function readCommit(dir: string, names: string[]): Promise<number> {
+async function readCommit(fs: StorageFs, dir: string, names: string[]): Promise<number> {
   if (!names.includes('commit')) return 0;
-  const payload = openBlob(await readFile(join(dir, 'commit')));
+  const payload = openBlob(await fs.readFile(join(dir, 'commit')));
   return payload?.length === 8 ? payload.readDoubleLE(0) : 0;
 }
 
-async function readNewestSnapshot(dir: string, names: string[]): Promise<Snapshot | null> {
+async function readNewestSnapshot(fs: StorageFs, dir: string, names: string[]): Promise<Snapshot | null> {
   const snaps = names.filter((n) => n.endsWith('.snap')).sort();
   const newest = snaps[snaps.length - 1];
   if (!newest) return null;
   const path = join(dir, newest);
-  const payload = openBlob(await readFile(path));
+  const payload = openBlob(await fs.readFile(path));
   if (!payload || payload.length < 4) throw corrupt(path, 0, 'checksum mismatch');
   const metaLen = payload.readUInt32LE(0);
   const meta = JSON.parse(payload.subarray(4, 4 + metaLen).toString('utf8')) as SnapshotMeta;
@@ -447,7 +457,7 @@ async function readNewestSnapshot(dir: string, names: string[]): Promise<Snapsho
  * snapshot replaced the log and every segment is removed; a segment that
  * straddles it is used from after it.
  */
-async function readSegments(dir: string, names: string[], snap: SnapshotMeta | null): Promise<{ segments: Segment[]; entries: Entry[]; torn: boolean; repair(): Promise<void> }> {
+async function readSegments(fs: StorageFs, dir: string, names: string[], snap: SnapshotMeta | null): Promise<{ segments: Segment[]; entries: Entry[]; torn: boolean; repair(): Promise<void> }> {
   const snapIndex = snap?.index ?? 0;
   const files = names.filter((n) => /^\d{20}\.seg$/.test(n)).sort();
   const stale: string[] = [];
@@ -463,10 +473,10 @@ async function readSegments(dir: string, names: string[], snap: SnapshotMeta | n
     const path = join(dir, name);
     const first = segmentFirst(name);
     if (expect !== null && first !== expect) throw corrupt(path, 0, `segment starts at index ${first}, expected ${expect}`);
-    const read = await readSegment(path, first, f === files.length - 1);
+    const read = await readSegment(fs, path, first, f === files.length - 1);
     if (read.cut) {
       const { at, batch } = read.cut;
-      tornCut = () => cutSegment(path, at, batch);
+      tornCut = () => cutSegment(fs, path, at, batch);
       torn = read.size < read.fileSize;
     }
     for (const e of read.entries) {
@@ -489,8 +499,8 @@ async function readSegments(dir: string, names: string[], snap: SnapshotMeta | n
   const repair = async () => {
     if (tornCut && segments.length > 0) await tornCut();
     if (stale.length > 0) {
-      for (const name of stale) await rm(join(dir, name), { force: true });
-      await syncDir(dir);
+      for (const name of stale) await fs.rm(join(dir, name), { force: true });
+      await syncDir(dir, fs);
     }
   };
   return { segments, entries, torn, repair };
@@ -510,8 +520,8 @@ interface SegmentRead {
   readonly cut: { readonly at: number; readonly batch: OpenBatch | null } | null;
 }
 
-async function readSegment(path: string, first: number, isLast: boolean): Promise<SegmentRead> {
-  const buf = await readFile(path);
+async function readSegment(fs: StorageFs, path: string, first: number, isLast: boolean): Promise<SegmentRead> {
+  const buf = await fs.readFile(path);
   const entries: Entry[] = [];
   let offset = 0;
   let last = first - 1;
