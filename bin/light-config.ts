@@ -11,6 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { logFormats, logLevels, type LogFormat, type LogLevel } from '../server/observe/logger.js';
 import type { TlsFiles } from '../common/tls.js';
 import { hostPolicy } from '../server/api/request-guard.js';
+import { readTokenFile } from './token-file.js';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
@@ -45,6 +46,7 @@ export const lightOptions = {
   'http-addr': { type: 'string' },
   'node-name': { type: 'string' },
   'api-token': { type: 'string' },
+  'api-token-file': { type: 'string' },
   'api-allowed-hosts': { type: 'string', multiple: true },
   'output-limit': { type: 'string' },
   'history-limit': { type: 'string' },
@@ -71,6 +73,7 @@ CLOCKTOWER_HTTP_ADDR, or as a key of the JSON --config file):
   --http-addr HOST:PORT   REST API address (default 127.0.0.1:8080; port 0 picks a free one)
   --node-name NAME        this node's name (default: the host name)
   --api-token TOKEN       require "Authorization: Bearer TOKEN" on every request
+  --api-token-file FILE   the same, with the token read from FILE (kept off the command line)
   --api-allowed-hosts NAME[,NAME]
                           host names clients reach the API by, besides localhost, IP addresses,
                           this host's name and the addresses it binds and advertises; other
@@ -237,7 +240,7 @@ export function lightConfigFrom(raw: RawFlags, version: string, alsoExposed: rea
     dataDir: str(raw, 'data-dir') ?? './data',
     httpAddr,
     nodeName: str(raw, 'node-name') ?? hostname(),
-    apiToken: str(raw, 'api-token'),
+    apiToken: apiToken(raw),
     apiAllowedHosts: allowedHosts(raw),
     outputLimit: atMost(positiveInt(raw, 'output-limit', 256_000), 'output-limit', maxOutputLimit),
     historyLimit: positiveInt(raw, 'history-limit', 100),
@@ -248,6 +251,19 @@ export function lightConfigFrom(raw: RawFlags, version: string, alsoExposed: rea
     logFormat: oneOf(raw, 'log-format', logFormats, 'text'),
     version,
   };
+}
+
+/** --api-token, or the token in --api-token-file (not both). */
+function apiToken(raw: RawFlags): string | undefined {
+  const token = str(raw, 'api-token');
+  const file = str(raw, 'api-token-file');
+  if (file === undefined) return token;
+  if (token !== undefined) throw new ConfigError('give the API token once: --api-token (CLOCKTOWER_API_TOKEN) or --api-token-file (CLOCKTOWER_API_TOKEN_FILE), not both');
+  try {
+    return readTokenFile(file);
+  } catch (err) {
+    throw new ConfigError(err instanceof Error ? err.message : String(err));
+  }
 }
 
 /** --api-allowed-hosts: comma lists, repeatable; each entry checked. */
