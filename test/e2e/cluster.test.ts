@@ -42,6 +42,7 @@ t.test('a leader within seconds; writes through a follower; reads anywhere', asy
   const port = new URL(f1.url).port;
   const byName = await call(f1.url, 'POST', '/v1/jobs', { name: 'via-follower-by-name', schedule: '@manually', executor: 'shell', executor_config: { command: 'true' } }, { host: `localhost:${port}` });
   t.equal(byName.status, 201, `a follower reached by name forwards a JSON write: ${byName.text}`);
+  t.equal((await call(f1.url, 'DELETE', '/v1/jobs/via-follower-by-name', undefined, { host: `localhost:${port}` })).status, 200, 'and a delete');
   const asText = await call(f1.url, 'POST', '/v1/jobs', JSON.stringify({ name: 'as-text', schedule: '@manually', executor: 'shell', executor_config: { command: 'true' } }), { 'content-type': 'text/plain' });
   t.equal(asText.status, 415, 'a text/plain write is refused by the follower');
   const foreign = await call(f1.url, 'POST', '/v1/jobs', { name: 'cross-origin', schedule: '@manually', executor: 'shell', executor_config: { command: 'true' } }, { origin: 'http://evil.example' });
