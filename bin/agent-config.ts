@@ -116,7 +116,8 @@ Start three servers with --bootstrap-expect 3, each --join-ing the others;
 add a fourth later with just --join. Restarted servers rejoin from their data dir.
 
 Node flags (as in clocktower light):
-  --data-dir DIR  --http-addr HOST:PORT  --node-name NAME  --api-token TOKEN
+  --data-dir DIR  --http-addr HOST:PORT  --node-name NAME  --api-token TOKEN  --api-token-file FILE
+  --api-allowed-hosts NAME[,NAME]  --tls-ca FILE --tls-cert FILE --tls-key FILE  --insecure
   --output-limit BYTES  --history-limit N  --max-body-bytes BYTES  --snapshot-every N
   --plugin-dir DIR (repeatable)  --log-level debug|info|warn|error  --log-format text|json
   --config FILE  -h, --help

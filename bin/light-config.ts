@@ -11,6 +11,8 @@ import { parse as parseYaml } from 'yaml';
 import { parseGoBool } from '../common/go-bool.js';
 import { logFormats, logLevels, type LogFormat, type LogLevel } from '../server/observe/logger.js';
 import type { TlsFiles } from '../common/tls.js';
+import { hostPolicy } from '../server/api/request-guard.js';
+import { readTokenFile } from './token-file.js';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
@@ -36,6 +38,8 @@ export interface LightConfig {
   readonly tls: TlsFiles | null;
   /** Addresses served or dialled in plaintext beyond loopback (allowed by --insecure; each start logs a warning). */
   readonly insecureAddresses: readonly string[];
+  /** Host names the API answers to besides its own (--api-allowed-hosts): names, `*.domain`, or `*`. */
+  readonly apiAllowedHosts: readonly string[];
 }
 
 export const lightOptions = {
@@ -43,6 +47,8 @@ export const lightOptions = {
   'http-addr': { type: 'string' },
   'node-name': { type: 'string' },
   'api-token': { type: 'string' },
+  'api-token-file': { type: 'string' },
+  'api-allowed-hosts': { type: 'string', multiple: true },
   'output-limit': { type: 'string' },
   'history-limit': { type: 'string' },
   'max-body-bytes': { type: 'string' },
@@ -68,6 +74,12 @@ CLOCKTOWER_HTTP_ADDR, or as a key of the JSON --config file):
   --http-addr HOST:PORT   REST API address (default 127.0.0.1:8080; port 0 picks a free one)
   --node-name NAME        this node's name (default: the host name)
   --api-token TOKEN       require "Authorization: Bearer TOKEN" on every request
+  --api-token-file FILE   the same, with the token read from FILE (kept off the command line)
+  --api-allowed-hosts NAME[,NAME]
+                          host names clients reach the API by, besides localhost, IP addresses,
+                          this host's name and the addresses it binds and advertises; other
+                          names in a request's Host header are refused (421). *.domain, or *
+                          for any (repeatable)
   --tls-ca FILE --tls-cert FILE --tls-key FILE
                           mutual TLS (see \`clocktower tls --help\`): HTTPS for the API, and for a
                           cluster its RPC port; peers need a certificate from the same CA
@@ -246,7 +258,8 @@ export function lightConfigFrom(raw: RawFlags, version: string, alsoExposed: rea
     dataDir: str(raw, 'data-dir') ?? './data',
     httpAddr,
     nodeName: str(raw, 'node-name') ?? hostname(),
-    apiToken: str(raw, 'api-token'),
+    apiToken: apiToken(raw),
+    apiAllowedHosts: allowedHosts(raw),
     outputLimit: atMost(positiveInt(raw, 'output-limit', 256_000), 'output-limit', maxOutputLimit),
     historyLimit: positiveInt(raw, 'history-limit', 100),
     maxBodyBytes: positiveInt(raw, 'max-body-bytes', 1_048_576),
@@ -256,6 +269,31 @@ export function lightConfigFrom(raw: RawFlags, version: string, alsoExposed: rea
     logFormat: oneOf(raw, 'log-format', logFormats, 'text'),
     version,
   };
+}
+
+/** --api-token, or the token in --api-token-file (not both). */
+function apiToken(raw: RawFlags): string | undefined {
+  const token = str(raw, 'api-token');
+  const file = str(raw, 'api-token-file');
+  if (file === undefined) return token;
+  if (token !== undefined) throw new ConfigError('give the API token once: --api-token (CLOCKTOWER_API_TOKEN) or --api-token-file (CLOCKTOWER_API_TOKEN_FILE), not both');
+  try {
+    return readTokenFile(file);
+  } catch (err) {
+    throw new ConfigError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+/** --api-allowed-hosts: comma lists, repeatable; each entry checked. */
+function allowedHosts(raw: RawFlags): string[] {
+  const v = raw['api-allowed-hosts'];
+  const entries = (Array.isArray(v) ? v : typeof v === 'string' ? [v] : []).flatMap((e) => e.split(',')).map((e) => e.trim()).filter((e) => e !== '');
+  try {
+    hostPolicy(entries);
+  } catch (err) {
+    throw new ConfigError(`--api-allowed-hosts: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return entries;
 }
 
 /** --plugin-dir as given, or Dkron's places: next to the executable, then /etc or next to the config file. */

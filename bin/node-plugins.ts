@@ -63,7 +63,7 @@ export function loadPlugins(dirs: readonly string[], log: (line: string) => void
   for (const [name, path] of found.executors) if (path.startsWith(`${bundledPluginDir}/`)) bundled.set(name, { path, args: [] });
   const missing = new Set(found.missingDirs);
   log(`plugins: looking in ${dirs.map((d) => (missing.has(d) ? `${d} (does not exist)` : d)).join(', ') || 'no directories'}, then the bundled ones`);
-  for (const s of found.skipped) log(`plugins: skipped ${s.path}: ${s.reason}`);
+  for (const s of found.skipped) log(`plugins: ${s.refused ? 'refused' : 'skipped'} ${s.path}: ${s.reason}`);
 
   const builtins: Executor[] = [new ShellExecutor(), new HttpExecutor()];
   const plugins: PluginExecutor[] = [];

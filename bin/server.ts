@@ -7,7 +7,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request, type Dispatcher as HttpDispatcher } from 'undici';
-import { TlsFileWatch, tlsClientOptions, type TlsFiles } from '../common/tls.js';
+import { hostname } from 'node:os';
+import { ownDnsNames, TlsFileWatch, tlsClientOptions, type TlsFiles } from '../common/tls.js';
+import { hostName, hostPolicy, loopbackNames, type HostPolicy } from '../server/api/request-guard.js';
 import { agentProto, clusterProto } from '../proto/load-proto.js';
 import type { Identity__Output } from '../proto/generated/clocktower/cluster/v1/Identity.js';
 import { discover, joinCluster } from '../server/cluster/cluster-discovery.js';
@@ -287,6 +289,7 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
     maxBodyBytes: config.maxBodyBytes,
     plugins: plugins.listing,
     tls: config.tls,
+    allowedHosts: apiHosts(config, cluster),
     ...(cluster ? {
       forwardToLeader: (req: ForwardedRequest) => forwardToLeader(opened, req, leaderClient),
       readBarrier: () => opened.readBarrier(),
@@ -463,6 +466,17 @@ async function until(condition: () => boolean, ms: number, message: string): Pro
     if (Date.now() > deadline) throw new ClusterError('CT_CLUSTER_NOT_LEADER', message);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * The names the API answers to (see server/api/request-guard.ts): loopback,
+ * this host's name, the hosts of --http-addr and --advertise-rpc-addr, the
+ * names of this node's certificate, and --api-allowed-hosts.
+ */
+export function apiHosts(config: LightConfig, cluster: Pick<ClusterSettings, 'rpcAddr' | 'advertiseRpcAddr'> | null): HostPolicy {
+  const own = [config.httpAddr, ...(cluster ? [cluster.rpcAddr, cluster.advertiseRpcAddr] : []), hostname(), ...(config.tls ? ownDnsNames(config.tls) : [])]
+    .map((a) => hostName(a)).filter((h): h is string => h !== null);
+  return hostPolicy([...loopbackNames, ...own, ...config.apiAllowedHosts]);
 }
 
 /** --insecure with a non-loopback address: say so at every start. */

@@ -68,6 +68,11 @@ export function ownIdentity(files: TlsFiles): CertIdentity {
   return id;
 }
 
+/** The DNS names of this node's certificate file (the names clients may reach it by). */
+export function ownDnsNames(files: TlsFiles): string[] {
+  return dnsNames(new X509Certificate(readFileSync(files.cert)).subjectAltName);
+}
+
 /** The name a server's certificate carries, which clients check instead of its address. */
 export function serverName(dc: string): string {
   return `server.${dc}.${tlsDomain}`;

@@ -19,6 +19,8 @@ The server at --address hands over leadership, leaves the cluster and stops.`,
 const flags = `Client flags:
   --address URL      the server's REST API (default http://127.0.0.1:8080, env CLOCKTOWER_ADDRESS)
   --api-token TOKEN  sent as "Authorization: Bearer TOKEN" (env CLOCKTOWER_API_TOKEN)
+  --api-token-file FILE
+                     the token read from FILE, kept off the command line (env CLOCKTOWER_API_TOKEN_FILE)
   -h, --help         show this help`;
 
 /** The help of `raft` (all its commands) or of one command. */
@@ -32,7 +34,7 @@ export function clusterHelp(command: 'raft' | 'leave', sub?: string): string {
 export interface ClusterCommandIo {
   stdout(s: string): void;
   /** Calls the API at the chosen --address. */
-  api(address: string | undefined, token: string | undefined, method: string, path: string): Promise<unknown>;
+  api(address: string | undefined, token: { token?: string | undefined; file?: string | undefined }, method: string, path: string): Promise<unknown>;
   table(head: string[], rows: unknown[][]): string;
   usageError(message: string): Error;
 }
@@ -51,7 +53,7 @@ export async function clusterCommand(command: 'raft' | 'leave', sub: string | un
   try {
     ({ values } = parseArgs({
       args, allowPositionals: false, strict: true,
-      options: { address: { type: 'string' }, 'api-token': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, 'peer-id': { type: 'string' } },
+      options: { address: { type: 'string' }, 'api-token': { type: 'string' }, 'api-token-file': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, 'peer-id': { type: 'string' } },
     }));
   } catch (err) {
     throw io.usageError((err as Error).message);
@@ -60,7 +62,7 @@ export async function clusterCommand(command: 'raft' | 'leave', sub: string | un
     io.stdout(clusterHelp(command, key));
     return 0;
   }
-  const call = (method: string, path: string) => io.api(values.address, values['api-token'], method, path);
+  const call = (method: string, path: string) => io.api(values.address, { token: values['api-token'], file: values['api-token-file'] }, method, path);
   switch (key) {
     case 'list-peers': {
       const peers = (await call('GET', '/v1/raft/peers')) as Peer[];

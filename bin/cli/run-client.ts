@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { Agent, request } from 'undici';
 import { tlsClientOptions, type TlsFiles } from '../../common/tls.js';
 import { packageVersion } from '../package-version.js';
+import { readTokenFile } from '../token-file.js';
 import { clusterCommand, clusterHelp } from './cluster-commands.js';
 import { tlsCommand, tlsUsage, TlsUsageError } from './tls-commands.js';
 
@@ -52,7 +53,8 @@ Other:
   version               print the version
 
 Client flags: --address URL (default http://127.0.0.1:8080, env CLOCKTOWER_ADDRESS),
-              --api-token TOKEN (env CLOCKTOWER_API_TOKEN),
+              --api-token TOKEN (env CLOCKTOWER_API_TOKEN) or --api-token-file FILE
+                (env CLOCKTOWER_API_TOKEN_FILE),
               --tls-ca FILE --tls-cert FILE --tls-key FILE (env CLOCKTOWER_TLS_CA, _CERT, _KEY):
                 HTTPS with a client certificate (default address then https://127.0.0.1:8080)
 Every command takes --help.
@@ -62,6 +64,7 @@ Every command takes --help.
 const common = {
   address: { type: 'string' },
   'api-token': { type: 'string' },
+  'api-token-file': { type: 'string' },
   'tls-ca': { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
@@ -73,6 +76,8 @@ const clientFlags = `Client flags:
   --address URL      the server's REST API (default http://127.0.0.1:8080, or https:// with TLS;
                      env CLOCKTOWER_ADDRESS)
   --api-token TOKEN  sent as "Authorization: Bearer TOKEN" (env CLOCKTOWER_API_TOKEN)
+  --api-token-file FILE
+                     the token read from FILE, kept off the command line (env CLOCKTOWER_API_TOKEN_FILE)
   --tls-ca FILE --tls-cert FILE --tls-key FILE
                      mutual TLS with a CLI certificate (env CLOCKTOWER_TLS_CA, _CERT, _KEY)
   -h, --help         show this help`;
@@ -166,7 +171,7 @@ export async function runClient(argv: string[], io: ClientIo): Promise<number> {
         stdout: (t) => io.stdout(t),
         api: (address, token, method, path) => {
           const tls = clientTls({}, io.env);
-          return client(address ?? io.env['CLOCKTOWER_ADDRESS'] ?? defaultAddress(tls), token ?? io.env['CLOCKTOWER_API_TOKEN'], tls)(method, path);
+          return client(address ?? io.env['CLOCKTOWER_ADDRESS'] ?? defaultAddress(tls), clientToken(token, io.env), tls)(method, path);
         },
         table,
         usageError: (m) => new UsageError(m),
@@ -208,7 +213,7 @@ async function jobs(sub: string | undefined, argv: string[], io: ClientIo): Prom
   const { values, positionals } = parsed;
   if (values.help) return say(io, commandHelp(sub));
   const tls = clientTls(values, io.env);
-  const api = client(values.address ?? io.env['CLOCKTOWER_ADDRESS'] ?? defaultAddress(tls), values['api-token'] ?? io.env['CLOCKTOWER_API_TOKEN'], tls);
+  const api = client(values.address ?? io.env['CLOCKTOWER_ADDRESS'] ?? defaultAddress(tls), clientToken({ token: values['api-token'], file: values['api-token-file'] }, io.env), tls);
   const name = () => {
     const n = positionals[0];
     if (!n) throw new UsageError('a job NAME is required');
@@ -288,6 +293,20 @@ async function jobs(sub: string | undefined, argv: string[], io: ClientIo): Prom
     }
   }
   return 0;
+}
+
+/**
+ * The token to send: --api-token, else the file of --api-token-file, else
+ * CLOCKTOWER_API_TOKEN, else the file of CLOCKTOWER_API_TOKEN_FILE.
+ */
+export function clientToken(given: { token?: string | undefined; file?: string | undefined }, env: Record<string, string | undefined>): string | undefined {
+  if (given.token !== undefined && given.file !== undefined) throw new UsageError('give --api-token or --api-token-file, not both');
+  if (given.token !== undefined) return given.token;
+  if (given.file !== undefined) return readTokenFile(given.file);
+  const fromEnv = env['CLOCKTOWER_API_TOKEN'];
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  const file = env['CLOCKTOWER_API_TOKEN_FILE'];
+  return file !== undefined && file !== '' ? readTokenFile(file, 'CLOCKTOWER_API_TOKEN_FILE') : undefined;
 }
 
 /** --tls-* flags, else CLOCKTOWER_TLS_* from the environment; all three or none. */

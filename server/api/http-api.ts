@@ -26,6 +26,7 @@ import { pauseRoutes } from './routes/pause-routes.js';
 import { statsRoutes } from './routes/stats-routes.js';
 import type { Reply, Route, RouteRequest } from './routes/route.js';
 import { ConnectionLimit, defaultMaxConnections } from './connection-limit.js';
+import { checkContentType, checkHost, checkOrigin, hostPolicy, loopbackNames, type HostPolicy } from './request-guard.js';
 
 export interface ApiOptions {
   readonly nodeName: string;
@@ -58,6 +59,8 @@ export interface ApiOptions {
   readonly metrics?: ApiMetrics;
   /** HTTPS with a client certificate from the CA required (re-read when the files change); null: plain HTTP. */
   readonly tls?: TlsFiles | null;
+  /** The names a request's Host may carry (IP addresses always pass); default: the loopback names. */
+  readonly allowedHosts?: HostPolicy;
 }
 
 /** What the API needs from a metrics registry. */
@@ -90,11 +93,13 @@ export class HttpApi {
   private readonly token: Buffer | null;
   private readonly connections: ConnectionLimit;
   private readonly reload: NodeJS.Timeout | null = null;
+  private readonly hosts: HostPolicy;
 
   constructor(private readonly ctx: ApiContext) {
     this.routes = [...clusterRoutes, ...metricsRoutes, ...raftRoutes, ...pluginRoutes, ...jobRoutes, ...executionRoutes, ...agentRoutes, ...pauseRoutes, ...statsRoutes];
     this.labels = [...new Set(this.routes.map((r) => r.pattern))].map((pattern) => ({ pattern, label: routeLabel(pattern) }));
     this.token = ctx.apiToken ? Buffer.from(`Bearer ${ctx.apiToken}`) : null;
+    this.hosts = ctx.allowedHosts ?? hostPolicy(loopbackNames);
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
     const tls = ctx.tls ?? null;
     if (tls) {
@@ -171,14 +176,20 @@ export class HttpApi {
     } catch {
       throw new ApiError('CT_API_BAD_REQUEST', `the request target is not a valid URL: ${JSON.stringify((req.url ?? '').slice(0, 200))}`);
     }
-    this.authorize(req, url.pathname);
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+    // /health stays open to probes and load balancers, whatever name they use.
+    if (path !== '/health') {
+      checkHost(req.headers.host, this.hosts);
+      checkOrigin(req.headers.origin, req.headers.host);
+    }
+    this.authorize(req, url.pathname);
     let pathMatched = false;
     for (const route of this.routes) {
       const m = route.pattern.exec(path);
       if (!m) continue;
       pathMatched = true;
       if (route.method !== req.method) continue;
+      checkContentType(route.method, path, req.headers, route.alsoAccepts);
       const body = route.body ? await readBody(req, this.ctx.maxBodyBytes) : Buffer.alloc(0);
       this.connections.answering(req.socket);
       // A follower forwards writes, and what only the leader knows, to the leader.

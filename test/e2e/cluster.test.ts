@@ -37,6 +37,19 @@ t.test('a leader within seconds; writes through a follower; reads anywhere', asy
   t.match(peers.stdout, new RegExp(`${leader.name}\\s+${leader.name}\\s+\\S+\\s+leader`));
   const bad = await call(f1.url, 'POST', '/v1/jobs', { name: 'bad', schedule: 'not a cron', executor: 'shell', executor_config: { command: 'true' } });
   t.equal(bad.status, 400, 'validation errors come back through the forward');
+  // A follower checks the browser guards itself, before it forwards; the
+  // forward names the leader's own address as Host, which the leader serves.
+  const port = new URL(f1.url).port;
+  const byName = await call(f1.url, 'POST', '/v1/jobs', { name: 'via-follower-by-name', schedule: '@manually', executor: 'shell', executor_config: { command: 'true' } }, { host: `localhost:${port}` });
+  t.equal(byName.status, 201, `a follower reached by name forwards a JSON write: ${byName.text}`);
+  t.equal((await call(f1.url, 'DELETE', '/v1/jobs/via-follower-by-name', undefined, { host: `localhost:${port}` })).status, 200, 'and a delete');
+  const asText = await call(f1.url, 'POST', '/v1/jobs', JSON.stringify({ name: 'as-text', schedule: '@manually', executor: 'shell', executor_config: { command: 'true' } }), { 'content-type': 'text/plain' });
+  t.equal(asText.status, 415, 'a text/plain write is refused by the follower');
+  const foreign = await call(f1.url, 'POST', '/v1/jobs', { name: 'cross-origin', schedule: '@manually', executor: 'shell', executor_config: { command: 'true' } }, { origin: 'http://evil.example' });
+  t.equal(foreign.status, 403, 'a foreign Origin is refused by the follower');
+  const rebound = await call(f1.url, 'POST', '/v1/jobs', { name: 'rebound', schedule: '@manually', executor: 'shell', executor_config: { command: 'true' } }, { host: `rebind.attacker.example:${port}` });
+  t.equal(rebound.status, 421, 'a rebinding Host is refused by the follower');
+  for (const name of ['as-text', 'cross-origin', 'rebound']) t.equal((await call(leader.url, 'GET', `/v1/jobs/${name}`)).status, 404, `${name} never reached the leader`);
 });
 
 let killed: ServerSpec | null = null;

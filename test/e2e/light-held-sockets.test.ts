@@ -25,10 +25,11 @@ t.test('300 held sockets under a low open-file limit', async (t) => {
     const s = connect(Number(port), hostname);
     s.on('error', () => {});
     await new Promise<void>((res) => { s.once('connect', () => res()); s.once('close', () => res()); });
-    // Half never finish their headers, half never finish their body.
+    // Half never finish their headers, half never finish their body (with a
+    // Host the API answers to: a foreign one would be refused at once).
     s.write(i % 2 === 0
-      ? 'GET /v1/jobs HTTP/1.1\r\nHost: x\r\n'
-      : 'POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"name":');
+      ? 'GET /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n'
+      : 'POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"name":');
     held.push(s);
   }
   t.equal(await get(`${light.url}/health`), 200, '/health answers');

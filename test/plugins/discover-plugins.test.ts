@@ -2,7 +2,7 @@
 // that is passed over (with the reason) rather than failing.
 
 import t from 'tap';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { discoverPlugins } from '../../plugins/sdk/discover-plugins.js';
@@ -68,4 +68,50 @@ t.test('relative directories give absolute paths; no directories find nothing', 
   t.equal(discoverPlugins(['first']).executors.get('hello'), hello);
   const none = discoverPlugins([]);
   t.equal(none.executors.size + none.processors.size + none.skipped.length, 0);
+});
+
+t.test('directories and programs others could change are refused, naming the path and the fix', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'ct-unsafe-'));
+  t.teardown(() => rmSync(base, { recursive: true, force: true }));
+  const open = join(base, 'open');
+  file(open, 'clocktower-executor-shell');
+  chmodSync(open, 0o777);
+  const groupDir = join(base, 'group');
+  file(groupDir, 'clocktower-executor-g');
+  chmodSync(groupDir, 0o775);
+  const safe = join(base, 'safe');
+  const loose = file(safe, 'clocktower-executor-loose', 0o777);
+  const foreign = file(safe, 'clocktower-executor-foreign');
+  chownSync(foreign, 65534, 65534);
+  const fine = file(safe, 'clocktower-executor-fine');
+  const fineProcessor = file(safe, 'clocktower-processor-fine', 0o750);
+  // A symlink to a program in a directory anyone may write (without the sticky bit).
+  const openTarget = file(join(base, 'drop'), 'program');
+  chmodSync(join(base, 'drop'), 0o777);
+  symlinkSync(openTarget, join(safe, 'clocktower-executor-via-link'));
+  // In a sticky directory (like /tmp) others cannot replace the file: fine.
+  const stickyTarget = file(join(base, 'sticky'), 'program');
+  chmodSync(join(base, 'sticky'), 0o1777);
+  symlinkSync(stickyTarget, join(safe, 'clocktower-executor-sticky'));
+  const foreignDir = join(base, 'theirs');
+  file(foreignDir, 'clocktower-executor-theirs');
+  chownSync(foreignDir, 65534, 65534);
+  const own = process.getuid?.() ?? 0;
+
+  const got = discoverPlugins([open, groupDir, safe, foreignDir]);
+  t.same([...got.executors.keys()].sort(), ['fine', 'sticky'], 'only the safe programs');
+  t.same([...got.processors], [['fine', fineProcessor]]);
+  t.equal(got.executors.get('fine'), fine);
+  const refused = Object.fromEntries(got.skipped.filter((s) => s.refused).map((s) => [s.path, s.reason]));
+  t.match(refused[open], new RegExp(`^the directory ${open} is writable by anyone \\(mode 0777\\).*chmod go-w ${open}.*none of its plugins are loaded`));
+  t.match(refused[groupDir], /writable by its group \(mode 0775\)/);
+  t.match(refused[loose], new RegExp(`the program ${loose} is writable by anyone \\(mode 0777\\).*chmod go-w`));
+  t.match(refused[foreign], new RegExp(`the program ${foreign} belongs to uid 65534, not to root or to this node's user \\(uid ${own}\\).*chown`));
+  t.match(refused[join(safe, 'clocktower-executor-via-link')], new RegExp(`it leads to ${openTarget}, in the directory ${join(base, 'drop')} is writable by anyone`));
+  t.match(refused[foreignDir], /belongs to uid 65534/);
+  t.equal(Object.keys(refused).length, 6, 'nothing else is refused');
+  t.notOk(got.skipped.some((s) => s.path.startsWith(open + '/')), 'a refused directory is not even read');
+
+  const asThem = discoverPlugins([foreignDir], { uid: 65534 });
+  t.same([...asThem.executors.keys()], ['theirs'], 'a node running as that user may use its own files');
 });

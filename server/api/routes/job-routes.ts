@@ -270,6 +270,8 @@ export const jobRoutes: Route[] = [
     method: 'POST',
     pattern: /^\/v1\/restore$/,
     body: true,
+    // Dkron's `dkron restore` posts the file as a multipart form.
+    alsoAccepts: ['multipart/form-data'],
     handle: (req, ctx) => restore(req, ctx),
   },
 ];

@@ -45,6 +45,8 @@ export interface Route {
    * a leader answers from what it knows.
    */
   readonly leader?: boolean;
+  /** Media types a body may have besides application/json (e.g. multipart/form-data). */
+  readonly alsoAccepts?: readonly string[];
   handle(req: RouteRequest, ctx: ApiContext): Promise<Reply> | Reply;
 }
 
