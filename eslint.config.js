@@ -49,6 +49,8 @@ export default tseslint.config(
     'server/state is pure: nothing of ours, no I/O', pureGlobals),
   layer(['server/scheduler/**/*.ts'], [...ours('raft', 'storage', 'cluster', 'dispatch', 'api', 'observe', 'agent', 'plugins', 'bin', 'proto'), ...nodeBuiltins],
     'server/scheduler is pure: it may import server/state only', pureGlobals),
+  layer(['server/security/**/*.ts'], [...ours('raft', 'storage', 'cluster', 'scheduler', 'dispatch', 'api', 'observe', 'agent', 'plugins', 'bin', 'proto'), ...nodeBuiltins],
+    'server/security holds pure policy checks: it may import common and server/state only', pureGlobals),
   layer(['server/storage/**/*.ts'], ours('state', 'cluster', 'scheduler', 'dispatch', 'api', 'observe', 'agent', 'plugins', 'bin', 'proto'),
     'server/storage may import server/raft types only'),
   layer(['server/cluster/**/*.ts'], ours('state', 'scheduler', 'dispatch', 'api', 'observe', 'agent', 'plugins', 'bin'),

@@ -30,13 +30,13 @@ _clocktower() {
       COMPREPLY=($(compgen -d -- "$cur")); return ;;
     --config|-f)
       COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    --http-addr|--rpc-addr|--advertise-rpc-addr|--join|--retry-join|--node-name|--api-token|--address|--tag|--bootstrap-expect|--capacity|--agent-timeout|--shutdown-grace|--raft-multiplier|--output-limit|--history-limit|--max-body-bytes|--snapshot-every|--peer-id|--q|--status|--metadata)
+    --http-addr|--rpc-addr|--advertise-rpc-addr|--join|--retry-join|--node-name|--api-token|--address|--tag|--bootstrap-expect|--capacity|--agent-timeout|--shutdown-grace|--raft-multiplier|--output-limit|--history-limit|--max-body-bytes|--snapshot-every|--peer-id|--q|--status|--metadata|--policy|--description|--ttl)
       return ;;
   esac
 
   local command=${words[1]} sub=${words[2]}
   if [ "$cword" -eq 1 ]; then
-    COMPREPLY=($(compgen -W 'light agent jobs raft leave version help --help --version' -- "$cur"))
+    COMPREPLY=($(compgen -W 'light agent jobs raft acl leave version help --help --version' -- "$cur"))
     return
   fi
   case $command in
@@ -70,6 +70,16 @@ _clocktower() {
         COMPREPLY=($(compgen -W "--peer-id $client_flags" -- "$cur"))
       else
         COMPREPLY=($(compgen -W "--json $client_flags" -- "$cur"))
+      fi ;;
+    acl)
+      if [ "$cword" -eq 2 ]; then
+        COMPREPLY=($(compgen -W 'bootstrap token policy' -- "$cur"))
+      elif [ "$cword" -eq 3 ] && [ "$sub" = token ]; then
+        COMPREPLY=($(compgen -W 'create list delete self' -- "$cur"))
+      elif [ "$cword" -eq 3 ] && [ "$sub" = policy ]; then
+        COMPREPLY=($(compgen -W 'apply list get delete' -- "$cur"))
+      else
+        COMPREPLY=($(compgen -W "--policy --description --ttl --management -f --json $client_flags" -- "$cur"))
       fi ;;
     leave|version) COMPREPLY=($(compgen -W "$client_flags" -- "$cur")) ;;
   esac

@@ -8,6 +8,7 @@ import { tlsClientOptions, type TlsFiles } from '../../common/tls.js';
 import { packageVersion } from '../package-version.js';
 import { readTokenFile } from '../token-file.js';
 import { clusterCommand, clusterHelp } from './cluster-commands.js';
+import { aclCommand, aclHelp, aclKey } from './acl-commands.js';
 import { tlsCommand, tlsUsage, TlsUsageError } from './tls-commands.js';
 
 export interface ClientIo {
@@ -43,6 +44,15 @@ Cluster (talk to the REST API of any server):
   raft remove-peer --peer-id ID
                         remove a server from the cluster
   leave                 the server at --address hands over leadership, leaves and stops
+
+Access control (talk to the REST API):
+  acl bootstrap         turn ACLs on and print the first management token (once)
+  acl token create --policy P [--description D] [--ttl 1h]
+                        a token holding policies; prints its secret once
+  acl token list|delete|self
+  acl policy apply NAME -f FILE
+                        create or replace a policy (JSON or YAML)
+  acl policy list|get|delete
 
 TLS (files in the current directory, or --dir):
   tls ca create         a cluster CA: clocktower-ca.pem and its key
@@ -155,6 +165,19 @@ export async function runClient(argv: string[], io: ClientIo): Promise<number> {
       return say(io, `clocktower ${packageVersion()}\n`);
     }
     if (command === 'jobs') return await jobs(sub, rest, io);
+    if (command === 'acl') {
+      return await aclCommand(argv.slice(1), {
+        stdout: (t) => io.stdout(t),
+        api: (values, method, path, body) => {
+          const v = values as { address?: string; 'api-token'?: string; 'tls-ca'?: string; 'tls-cert'?: string; 'tls-key'?: string };
+          const tls = clientTls(v, io.env);
+          return client(v.address ?? io.env['CLOCKTOWER_ADDRESS'] ?? defaultAddress(tls), v['api-token'] ?? io.env['CLOCKTOWER_API_TOKEN'], tls)(method, path, body);
+        },
+        table,
+        usageError: (m) => new UsageError(m),
+        commonOptions: common,
+      }, clientFlags);
+    }
     if (command === 'tls') {
       try {
         return tlsCommand(argv.slice(1), (s) => io.stdout(s));
@@ -182,6 +205,7 @@ export async function runClient(argv: string[], io: ClientIo): Promise<number> {
     if (err instanceof UsageError) {
       const help = command === 'jobs' ? (sub && usage[sub] ? commandHelp(sub) : jobsHelp())
         : command === 'raft' || command === 'leave' ? clusterHelp(command, sub)
+          : command === 'acl' ? aclHelp(aclKey(argv.slice(1)), clientFlags)
           : topLevelHelp();
       io.stderr(`error: ${err.message}\n\n${help}`);
       return 2;

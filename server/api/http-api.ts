@@ -6,7 +6,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { readTlsFiles, TlsFileWatch, tlsRefreshMs, type TlsFiles } from '../../common/tls.js';
-import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ClusterNode } from '../cluster/cluster-node.js';
@@ -24,6 +23,10 @@ import { pluginRoutes, type PluginListing } from './routes/plugin-routes.js';
 import { metricsRoutes } from './routes/metrics-routes.js';
 import { pauseRoutes } from './routes/pause-routes.js';
 import { statsRoutes } from './routes/stats-routes.js';
+import { aclRoutes } from './routes/acl-routes.js';
+import { routeRules } from './route-rules.js';
+import { CallerResolver, unauthorized } from './acl-auth.js';
+import { missingCapability, type Grants, type Requirement } from '../security/acl-policy.js';
 import type { Reply, Route, RouteRequest } from './routes/route.js';
 import { ConnectionLimit, defaultMaxConnections } from './connection-limit.js';
 import { checkContentType, checkHost, checkOrigin, hostPolicy, loopbackNames, type HostPolicy } from './request-guard.js';
@@ -36,7 +39,10 @@ export interface ApiOptions {
   readonly dispatcher: Dispatcher;
   readonly cluster: ClusterNode<unknown>;
   readonly now: () => number;
-  /** When set, every request needs `Authorization: Bearer <token>`. */
+  /**
+   * When set, every request needs `Authorization: Bearer <token>` while ACLs
+   * are off; once they are on (acl bootstrap), it is a management token.
+   */
   readonly apiToken?: string | undefined;
   /** Request bodies larger than this are refused with 413. */
   readonly maxBodyBytes: number;
@@ -85,20 +91,35 @@ export const forwardedHeader = 'x-clocktower-forwarded';
 
 export type ApiContext = ApiOptions;
 
+/** Every route the API serves, in matching order. */
+export const apiRoutes: readonly Route[] = [
+  ...clusterRoutes, ...metricsRoutes, ...raftRoutes, ...pluginRoutes, ...jobRoutes, ...executionRoutes, ...agentRoutes, ...pauseRoutes, ...statsRoutes, ...aclRoutes,
+];
+
+/** A route's key in the access-rule table: `GET /v1/jobs/{name}`. */
+export function routeKey(route: Pick<Route, 'method' | 'pattern'>): string {
+  return `${route.method} ${routeLabel(route.pattern)}`;
+}
+
+/** Refused for want of a rule: a route missing from route-rules.ts is for management tokens only. */
+const noRule: Requirement = { kind: 'operator', level: 'write' };
+
 export class HttpApi {
-  private readonly routes: Route[];
+  private readonly routes: readonly Route[];
   /** Each route's pattern as a label: `/v1/jobs/{name}`. */
   private readonly labels: { pattern: RegExp; label: string }[];
+  private readonly rules: Map<Route, Requirement>;
+  private readonly callers: CallerResolver;
   private readonly server: Server;
-  private readonly token: Buffer | null;
   private readonly connections: ConnectionLimit;
   private readonly reload: NodeJS.Timeout | null = null;
   private readonly hosts: HostPolicy;
 
   constructor(private readonly ctx: ApiContext) {
-    this.routes = [...clusterRoutes, ...metricsRoutes, ...raftRoutes, ...pluginRoutes, ...jobRoutes, ...executionRoutes, ...agentRoutes, ...pauseRoutes, ...statsRoutes];
+    this.routes = apiRoutes;
     this.labels = [...new Set(this.routes.map((r) => r.pattern))].map((pattern) => ({ pattern, label: routeLabel(pattern) }));
-    this.token = ctx.apiToken ? Buffer.from(`Bearer ${ctx.apiToken}`) : null;
+    this.rules = new Map(this.routes.map((r) => [r, routeRules[routeKey(r)] ?? noRule]));
+    this.callers = new CallerResolver(ctx.state, ctx.apiToken);
     this.hosts = ctx.allowedHosts ?? hostPolicy(loopbackNames);
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
     const tls = ctx.tls ?? null;
@@ -182,40 +203,91 @@ export class HttpApi {
       checkHost(req.headers.host, this.hosts);
       checkOrigin(req.headers.origin, req.headers.host);
     }
-    this.authorize(req, url.pathname);
     let pathMatched = false;
-    for (const route of this.routes) {
-      const m = route.pattern.exec(path);
+    let route: Route | undefined;
+    let match: RegExpExecArray | null = null;
+    for (const r of this.routes) {
+      const m = r.pattern.exec(path);
       if (!m) continue;
       pathMatched = true;
-      if (route.method !== req.method) continue;
-      checkContentType(route.method, path, req.headers, route.alsoAccepts);
-      const body = route.body ? await readBody(req, this.ctx.maxBodyBytes) : Buffer.alloc(0);
-      this.connections.answering(req.socket);
-      // A follower forwards writes, and what only the leader knows, to the leader.
-      const forward = route.leader === true || (!route.local && route.method !== 'GET');
-      if (forward && this.ctx.forwardToLeader && !this.ctx.cluster.isLeader() && req.headers[forwardedHeader] === undefined) {
-        try {
-          return await this.ctx.forwardToLeader({ method: route.method, path: url.pathname + url.search, headers: req.headers, body });
-        } catch (err) {
-          if (!route.local) throw err; // a local route answers from what this server knows
-        }
-      }
-      if (!route.local && route.method === 'GET' && this.ctx.readBarrier && !url.searchParams.has('stale')) await this.ctx.readBarrier();
-      const request: RouteRequest = { params: (m.groups ?? {}) as Record<string, string>, query: url.searchParams, body, headers: req.headers, url, caller: this.token ? 'api-token' : 'anonymous' };
-      return await route.handle(request, this.ctx);
+      if (r.method !== req.method) continue;
+      route = r;
+      match = m;
+      break;
     }
-    if (pathMatched) throw new ApiError('CT_API_METHOD_NOT_ALLOWED', `${req.method ?? ''} is not allowed on ${path}`);
-    throw new ApiError('CT_API_NOT_FOUND', `no such route: ${req.method ?? ''} ${path}`);
+    const need = route ? (this.rules.get(route) ?? noRule) : null;
+    const open = need?.kind === 'open' || (need?.kind === 'bootstrap' && this.ctx.state.aclEnabled);
+    const grants = open ? null : await this.caller(req);
+    if (!route || !match || !need) {
+      if (pathMatched) throw new ApiError('CT_API_METHOD_NOT_ALLOWED', `${req.method ?? ''} is not allowed on ${path}`);
+      throw new ApiError('CT_API_NOT_FOUND', `no such route: ${req.method ?? ''} ${path}`);
+    }
+    checkContentType(route.method, path, req.headers, route.alsoAccepts);
+    const body = route.body ? await readBody(req, this.ctx.maxBodyBytes) : Buffer.alloc(0);
+    const params = (match.groups ?? {}) as Record<string, string>;
+    if (grants) this.authorize(grants, need, params, body);
+    this.connections.answering(req.socket);
+    // A follower forwards writes, and what only the leader knows, to the leader (which checks the caller again).
+    const forward = route.leader === true || (!route.local && route.method !== 'GET');
+    if (forward && this.ctx.forwardToLeader && !this.ctx.cluster.isLeader() && req.headers[forwardedHeader] === undefined) {
+      try {
+        return await this.ctx.forwardToLeader({ method: route.method, path: url.pathname + url.search, headers: req.headers, body });
+      } catch (err) {
+        if (!route.local) throw err; // a local route answers from what this server knows
+      }
+    }
+    if (!route.local && route.method === 'GET' && this.ctx.readBarrier && !url.searchParams.has('stale')) await this.ctx.readBarrier();
+    const request: RouteRequest = { params, query: url.searchParams, body, headers: req.headers, url, caller: grants?.by ?? 'anonymous', grants: grants ?? openGrants };
+    return await route.handle(request, this.ctx);
   }
 
-  private authorize(req: IncomingMessage, path: string): void {
-    if (!this.token || path === '/health') return;
-    const given = Buffer.from(req.headers.authorization ?? '');
-    if (given.length !== this.token.length || !timingSafeEqual(given, this.token)) {
-      throw new ApiError('CT_API_UNAUTHORIZED', 'missing or wrong API token: send "Authorization: Bearer <token>"');
+  /**
+   * Who asks (401 if nobody the server accepts). A token this server does
+   * not know yet may be one the leader just created: a follower catches up
+   * (ReadIndex) and looks again before refusing it.
+   */
+  private async caller(req: IncomingMessage): Promise<Grants> {
+    let res = this.callers.resolve(req.headers, this.ctx.now());
+    if (!res.ok && res.unknownToken && this.ctx.readBarrier && !this.ctx.cluster.isLeader()) {
+      await this.ctx.readBarrier().catch(() => {});
+      res = this.callers.resolve(req.headers, this.ctx.now());
     }
+    if (!res.ok) throw unauthorized(res.message);
+    return res.grants;
   }
+
+  /** 403 naming the missing capability. */
+  private authorize(grants: Grants, need: Requirement, params: Record<string, string>, body: Buffer): void {
+    let jobName: string | undefined;
+    if (need.kind === 'job') jobName = need.from === 'path' ? decodeParam(params['name'] ?? '') : nameInBody(body);
+    const missing = missingCapability(grants, need, jobName);
+    if (missing !== null) throw new ApiError('CT_API_FORBIDDEN', `permission denied: ${missing}`);
+  }
+}
+
+/** A route that needs no caller (health) sees one that may do nothing. */
+const openGrants: Grants = { all: false, by: 'anonymous', rules: [] };
+
+function decodeParam(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** The job a POST /v1/jobs body names (undefined: none, so the rule for every job decides). */
+function nameInBody(body: Buffer): string | undefined {
+  try {
+    const doc: unknown = JSON.parse(body.toString('utf8'));
+    if (typeof doc === 'object' && doc !== null && !Array.isArray(doc)) {
+      const name = (doc as Record<string, unknown>)['name'];
+      if (typeof name === 'string') return name;
+    }
+  } catch {
+    // not JSON: the handler says so to a caller that may write every job
+  }
+  return undefined;
 }
 
 /** `/^\/v1\/jobs\/(?<name>[^/]+)$/` -> `/v1/jobs/{name}`. */

@@ -4,6 +4,7 @@
 
 import type { Job, JobSpec } from './job.js';
 import type { SkipReason, Trigger } from './execution.js';
+import type { AclPolicy, AclToken } from './acl.js';
 
 export const CommandType = {
   PutJob: 1,
@@ -15,6 +16,11 @@ export const CommandType = {
   StartExecutions: 7,
   PutJobs: 8,
   SetPaused: 9,
+  AclBootstrap: 10,
+  PutAclToken: 11,
+  DeleteAclToken: 12,
+  PutAclPolicy: 13,
+  DeleteAclPolicy: 14,
 } as const;
 export type CommandType = (typeof CommandType)[keyof typeof CommandType];
 
@@ -152,7 +158,42 @@ export interface SetPaused {
   readonly paused: boolean;
 }
 
-export type Command = SetPaused | PutJob | PutJobs | DeleteJob | ToggleJob | RecordFires | StartExecutions | FinishExecutions | DeleteExecutions;
+/** Turn ACLs on, once, with the first management token. A second bootstrap is refused. */
+export interface AclBootstrap {
+  readonly type: typeof CommandType.AclBootstrap;
+  readonly atMs: number;
+  readonly token: AclToken;
+}
+
+/** Create a token (its accessor and secret hash drawn by the leader). */
+export interface PutAclToken {
+  readonly type: typeof CommandType.PutAclToken;
+  readonly atMs: number;
+  readonly token: AclToken;
+}
+
+export interface DeleteAclToken {
+  readonly type: typeof CommandType.DeleteAclToken;
+  readonly atMs: number;
+  readonly accessor: string;
+}
+
+/** Create or replace a policy. */
+export interface PutAclPolicy {
+  readonly type: typeof CommandType.PutAclPolicy;
+  readonly atMs: number;
+  readonly policy: Pick<AclPolicy, 'name' | 'description' | 'rules'>;
+}
+
+export interface DeleteAclPolicy {
+  readonly type: typeof CommandType.DeleteAclPolicy;
+  readonly atMs: number;
+  readonly name: string;
+}
+
+export type AclCommand = AclBootstrap | PutAclToken | DeleteAclToken | PutAclPolicy | DeleteAclPolicy;
+
+export type Command = AclCommand | SetPaused | PutJob | PutJobs | DeleteJob | ToggleJob | RecordFires | StartExecutions | FinishExecutions | DeleteExecutions;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

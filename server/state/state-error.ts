@@ -8,6 +8,11 @@ export const StateErrorCode = {
   HasDependents: 'CT_STATE_HAS_DEPENDENTS',
   ForbidRunning: 'CT_STATE_FORBID_RUNNING',
   InvalidJob: 'CT_STATE_INVALID_JOB',
+  AclBootstrapped: 'CT_STATE_ACL_BOOTSTRAPPED',
+  AclNotBootstrapped: 'CT_STATE_ACL_NOT_BOOTSTRAPPED',
+  AclTokenNotFound: 'CT_STATE_ACL_TOKEN_NOT_FOUND',
+  AclPolicyNotFound: 'CT_STATE_ACL_POLICY_NOT_FOUND',
+  AclInvalid: 'CT_STATE_ACL_INVALID',
 } as const;
 export type StateErrorCode = (typeof StateErrorCode)[keyof typeof StateErrorCode];
 

@@ -30,7 +30,13 @@ import {
   type RecordFires,
   type StartExecutions,
   type ToggleJob,
+  type AclBootstrap,
+  type PutAclToken,
+  type DeleteAclToken,
+  type PutAclPolicy,
+  type DeleteAclPolicy,
 } from './commands.js';
+import { clusterLevels, jobLevels, policyNamePattern, type AclPolicy, type AclToken, type PolicyRules } from './acl.js';
 import { isFinished, type Execution, type SkippedFires, type Trigger } from './execution.js';
 import type { Job, JobChange, JobSpec, JobStatus, JobVersion } from './job.js';
 import { StateError, StateErrorCode, StateInvariantError } from './state-error.js';
@@ -81,6 +87,11 @@ export class StateMachine {
   private readonly versionsByJob = new Map<string, { next: number; list: JobVersion[] }>();
   private nextSeq = 1;
   private pausedFlag = false;
+  /** ACLs are on once bootstrapped (and stay on). */
+  private aclBootstrapped = false;
+  private readonly tokensByAccessor = new Map<string, AclToken>();
+  private readonly tokensByHash = new Map<string, AclToken>();
+  private readonly policiesByName = new Map<string, AclPolicy>();
   private appliedIndex = 0;
   private readonly listeners = new Set<(event: StateEvent) => void>();
 
@@ -95,6 +106,34 @@ export class StateMachine {
   /** The cluster's scheduler is paused (POST /v1/pause): scheduled fires are skipped as `paused`. */
   get paused(): boolean {
     return this.pausedFlag;
+  }
+
+  /** ACLs are on: `acl bootstrap` has run. */
+  get aclEnabled(): boolean {
+    return this.aclBootstrapped;
+  }
+
+  /** The token whose secret hashes to `secretHash` (lower-case hex SHA-256). */
+  tokenByHash(secretHash: string): AclToken | undefined {
+    return this.tokensByHash.get(secretHash);
+  }
+
+  aclToken(accessor: string): AclToken | undefined {
+    return this.tokensByAccessor.get(accessor);
+  }
+
+  /** Tokens in creation order. */
+  aclTokens(): AclToken[] {
+    return [...this.tokensByAccessor.values()];
+  }
+
+  aclPolicy(name: string): AclPolicy | undefined {
+    return this.policiesByName.get(name);
+  }
+
+  /** Policies by name. */
+  aclPolicies(): AclPolicy[] {
+    return [...this.policiesByName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   get jobCount(): number {
@@ -179,6 +218,16 @@ export class StateMachine {
         return this.deleteExecutions(command);
       case CommandType.SetPaused:
         return this.setPaused(command);
+      case CommandType.AclBootstrap:
+        return this.aclBootstrap(command);
+      case CommandType.PutAclToken:
+        return this.putAclToken(command);
+      case CommandType.DeleteAclToken:
+        return this.deleteAclToken(command);
+      case CommandType.PutAclPolicy:
+        return this.putAclPolicy(command);
+      case CommandType.DeleteAclPolicy:
+        return this.deleteAclPolicy(command);
       default:
         throw new StateInvariantError(
           `unknown command type ${String((command as { type: unknown }).type)}: this server is older than the cluster's log; upgrade it`,
@@ -289,6 +338,59 @@ export class StateMachine {
 
   private setPaused(c: SetPaused): ApplyResult {
     this.pausedFlag = c.paused === true;
+    return { ok: true, ...noEffects };
+  }
+
+  // ---- access control ------------------------------------------------------
+
+  private aclBootstrap(c: AclBootstrap): ApplyResult {
+    if (this.aclBootstrapped) {
+      throw new StateError(StateErrorCode.AclBootstrapped, 'ACLs are already bootstrapped: the first management token was handed out before; use a management token to create more');
+    }
+    this.storeToken({ ...c.token, management: true, createdAtMs: c.atMs });
+    this.aclBootstrapped = true;
+    return { ok: true, ...noEffects };
+  }
+
+  private putAclToken(c: PutAclToken): ApplyResult {
+    if (!this.aclBootstrapped) throw new StateError(StateErrorCode.AclNotBootstrapped, 'ACLs are not bootstrapped: run `clocktower acl bootstrap` first');
+    for (const p of c.token.policies) {
+      if (!this.policiesByName.has(p)) throw new StateError(StateErrorCode.AclPolicyNotFound, `policy not found: ${p}`, 'policies');
+    }
+    this.storeToken({ ...c.token, createdAtMs: c.atMs });
+    return { ok: true, ...noEffects };
+  }
+
+  private storeToken(token: AclToken): void {
+    if (!/^[0-9a-f]{64}$/.test(token.secretHash)) throw new StateError(StateErrorCode.AclInvalid, 'a token secret hash is 64 lower-case hex digits', 'secret_hash');
+    if (token.accessor === '' || this.tokensByAccessor.has(token.accessor) || this.tokensByHash.has(token.secretHash)) {
+      throw new StateError(StateErrorCode.AclInvalid, 'a token with this accessor or secret exists already', 'accessor');
+    }
+    this.tokensByAccessor.set(token.accessor, token);
+    this.tokensByHash.set(token.secretHash, token);
+  }
+
+  private deleteAclToken(c: DeleteAclToken): ApplyResult {
+    const token = this.tokensByAccessor.get(c.accessor);
+    if (!token) throw new StateError(StateErrorCode.AclTokenNotFound, `token not found: accessor ${c.accessor}`);
+    this.tokensByAccessor.delete(token.accessor);
+    this.tokensByHash.delete(token.secretHash);
+    return { ok: true, ...noEffects };
+  }
+
+  private putAclPolicy(c: PutAclPolicy): ApplyResult {
+    const { name, description, rules } = c.policy;
+    if (!policyNamePattern.test(name)) {
+      throw new StateError(StateErrorCode.AclInvalid, `policy name ${JSON.stringify(name)}: use lower-case letters a-z, digits, _ and -`, 'name');
+    }
+    checkRules(rules);
+    const old = this.policiesByName.get(name);
+    this.policiesByName.set(name, { name, description, rules, createdAtMs: old?.createdAtMs ?? c.atMs, updatedAtMs: c.atMs });
+    return { ok: true, ...noEffects };
+  }
+
+  private deleteAclPolicy(c: DeleteAclPolicy): ApplyResult {
+    if (!this.policiesByName.delete(c.name)) throw new StateError(StateErrorCode.AclPolicyNotFound, `policy not found: ${c.name}`);
     return { ok: true, ...noEffects };
   }
 
@@ -536,7 +638,8 @@ export class StateMachine {
       }),
       skips: r.skips,
     }));
-    return frame(framedSnapshot, { v: 2, nextSeq: this.nextSeq, appliedIndex: this.appliedIndex, paused: this.pausedFlag, jobs, versions }, outputs);
+    const acl = { bootstrapped: this.aclBootstrapped, tokens: [...this.tokensByAccessor.values()], policies: [...this.policiesByName.values()] };
+    return frame(framedSnapshot, { v: 2, nextSeq: this.nextSeq, appliedIndex: this.appliedIndex, paused: this.pausedFlag, jobs, versions, acl }, outputs);
   }
 
   restore(data: Uint8Array): void {
@@ -558,6 +661,16 @@ export class StateMachine {
     this.nextSeq = parsed.nextSeq;
     this.appliedIndex = parsed.appliedIndex;
     this.pausedFlag = parsed.paused === true; // absent in snapshots taken before pause existed
+    // Absent in snapshots taken before ACLs existed.
+    this.aclBootstrapped = parsed.acl?.bootstrapped === true;
+    this.tokensByAccessor.clear();
+    this.tokensByHash.clear();
+    this.policiesByName.clear();
+    for (const token of parsed.acl?.tokens ?? []) {
+      this.tokensByAccessor.set(token.accessor, token);
+      this.tokensByHash.set(token.secretHash, token);
+    }
+    for (const policy of parsed.acl?.policies ?? []) this.policiesByName.set(policy.name, policy);
     for (const { job, executions, skips } of parsed.jobs) {
       const active = executions.filter((e) => !isFinished(e)).length;
       this.records.set(job.name, { job: jobWith(job), executions, skips, active });
@@ -577,6 +690,23 @@ interface SnapshotShape {
   paused?: boolean;
   jobs: { job: Job; executions: Execution[]; skips: SkippedFires[] }[];
   versions?: { name: string; next: number; list: JobVersion[] }[];
+  acl?: { bootstrapped: boolean; tokens: AclToken[]; policies: AclPolicy[] };
+}
+
+/** Levels a policy may name, checked again in apply (the API parses the policy file). */
+function checkRules(rules: PolicyRules): void {
+  if (typeof rules !== 'object' || rules === null || typeof rules.jobs !== 'object' || rules.jobs === null) {
+    throw new StateError(StateErrorCode.AclInvalid, 'policy rules need a jobs object', 'rules');
+  }
+  for (const [prefix, level] of Object.entries(rules.jobs)) {
+    if (!jobLevels.includes(level)) throw new StateError(StateErrorCode.AclInvalid, `job prefix ${JSON.stringify(prefix)}: level ${JSON.stringify(level)} is not one of ${jobLevels.join(', ')}`, 'jobs');
+  }
+  for (const key of ['operator', 'acl'] as const) {
+    const level = rules[key];
+    if (level !== undefined && !clusterLevels.includes(level)) {
+      throw new StateError(StateErrorCode.AclInvalid, `${key}: level ${JSON.stringify(level)} is not one of ${clusterLevels.join(', ')}`, key);
+    }
+  }
 }
 
 function notFound(name: string): StateError {

@@ -103,4 +103,6 @@ t.test('bash completion', async (t) => {
   t.equal(complete(['clocktower', 'jobs', 'exe']).stdout.trim(), 'executions');
   t.equal(complete(['clocktower', 'agent', '--boot']).stdout.trim(), '--bootstrap-expect');
   t.equal(complete(['clocktower', 'raft', 'l']).stdout.trim(), 'list-peers');
+  t.equal(complete(['clocktower', 'acl', 'token', 'cr']).stdout.trim(), 'create');
+  t.equal(complete(['clocktower', 'acl', 'token', 'create', '--po']).stdout.trim(), '--policy');
 });

@@ -3,6 +3,7 @@
 import { CommandType } from '../../state/commands.js';
 import type { Execution } from '../../state/execution.js';
 import { ApiError } from '../api-error.js';
+import { canReadJob } from '../../security/acl-policy.js';
 import type { ApiContext } from '../http-api.js';
 import { executionToJson, skipToJson } from '../job-json.js';
 import { intParam, jobJson } from './job-routes.js';
@@ -92,8 +93,9 @@ export const executionRoutes: Route[] = [
     method: 'GET',
     pattern: /^\/v1\/busy$/,
     local: true,
-    handle: (_req, ctx) => {
+    handle: (req, ctx) => {
       const busy = ctx.dispatcher.busy()
+        .filter((r) => canReadJob(req.grants, r.execution.jobName))
         .map((r) => ({ ...r.execution, output: r.output.text(), outputTruncated: r.output.truncated }))
         .sort((a, b) => (a.startedAtMs ?? 0) - (b.startedAtMs ?? 0));
       return json(200, busy.map((e) => executionToJson(e)), { 'x-total-count': String(busy.length) });

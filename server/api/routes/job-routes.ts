@@ -4,6 +4,7 @@ import { CommandType } from '../../state/commands.js';
 import type { Job, JobSpec, JobVersion } from '../../state/job.js';
 import { compactSpec } from '../../state/compact-job.js';
 import { validateJobSpec } from '../../state/validate-job.js';
+import { canReadJob } from '../../security/acl-policy.js';
 import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../http-api.js';
 import { iso, jobSpecFromJson, jobToJson } from '../job-json.js';
@@ -101,6 +102,7 @@ function listJobs(req: RouteRequest, ctx: ApiContext) {
 
   const jobs: Job[] = [];
   for (const j of ctx.state.jobs()) {
+    if (!canReadJob(req.grants, j.name)) continue; // a list holds only what the caller may read
     if (text && !j.name.toLowerCase().includes(text) && !j.displayName.toLowerCase().includes(text)) continue;
     if (status !== null && j.status !== status) continue;
     if (disabled !== null && String(j.disabled) !== disabled) continue;

@@ -4,6 +4,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { ApplyResult } from '../../state/state-machine.js';
 import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../http-api.js';
+import type { Grants } from '../../security/acl-policy.js';
 
 export interface RouteRequest {
   readonly params: Readonly<Record<string, string>>;
@@ -12,11 +13,14 @@ export interface RouteRequest {
   readonly headers: IncomingHttpHeaders;
   readonly url: URL;
   /**
-   * Who asks, as recorded in a job's versions: `api-token` for a request
-   * that showed the API token, `anonymous` when the server has none. A
-   * follower forwards the caller's own headers, so the leader sees the same.
+   * Who asks, as recorded in a job's versions: the token's accessor once
+   * ACLs are on, `api-token` for a request that showed the API token,
+   * `anonymous` otherwise. A follower forwards the caller's own headers, so
+   * the leader sees the same.
    */
   readonly caller: string;
+  /** What the caller may do (lists hold only the jobs it may read). */
+  readonly grants: Grants;
 }
 
 export interface Reply {

@@ -4,6 +4,7 @@
 // executions of each job), so older days can be short.
 
 import { ApiError } from '../api-error.js';
+import { canReadJob } from '../../security/acl-policy.js';
 import type { ApiContext } from '../http-api.js';
 import { json, type Route, type RouteRequest } from './route.js';
 
@@ -20,6 +21,7 @@ function stats(req: RouteRequest, ctx: ApiContext) {
   const first = today - days + 1;
   const rows = Array.from({ length: days }, (_, i) => ({ date: new Date((first + i) * dayMs).toISOString().slice(0, 10), succeeded: 0, failed: 0 }));
   for (const job of ctx.state.jobs()) {
+    if (!canReadJob(req.grants, job.name)) continue; // counts only what the caller may read
     for (const e of ctx.state.executionsOf(job.name) ?? []) {
       if (e.finishedAtMs === null) continue;
       const row = rows[Math.floor(e.finishedAtMs / dayMs) - first];

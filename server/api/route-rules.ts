@@ -1,0 +1,64 @@
+// Every route's access rule, in one table: `METHOD /pattern` -> what the
+// caller needs. A route without a rule is refused (403) for every token but
+// a management one, and a test enumerates the API's routes against this
+// table, so a new route cannot ship without a rule.
+
+import type { Requirement } from '../security/acl-policy.js';
+
+const open: Requirement = { kind: 'open' };
+const any: Requirement = { kind: 'any' };
+const jobs: Requirement = { kind: 'jobs' };
+const job = (level: 'read' | 'run' | 'write', from: 'path' | 'body' = 'path'): Requirement => ({ kind: 'job', level, from });
+const operator = (level: 'read' | 'write'): Requirement => ({ kind: 'operator', level });
+const acl = (level: 'read' | 'write'): Requirement => ({ kind: 'acl', level });
+
+export const routeRules: Readonly<Record<string, Requirement>> = {
+  'GET /health': open,
+  'GET /v1': any,
+  'GET /v1/leader': any,
+  'GET /v1/isleader': any,
+  'GET /v1/plugins': any,
+  'GET /v1/members': operator('read'),
+  'GET /debug/vars': operator('read'),
+  'GET /metrics': operator('read'),
+  'GET /v1/agents': operator('read'),
+  'GET /v1/raft/peers': operator('read'),
+  'DELETE /v1/raft/peers/{id}': operator('write'),
+  'POST /v1/leave': operator('write'),
+  'GET /v1/pause': operator('read'),
+  'POST /v1/pause': operator('write'),
+  'POST /v1/unpause': operator('write'),
+  'POST /v1/restore': operator('write'),
+
+  'GET /v1/jobs': jobs,
+  'GET /v1/busy': jobs,
+  'GET /v1/stats': jobs,
+  'POST /v1/jobs': job('write', 'body'),
+  'PATCH /v1/jobs': job('write', 'body'),
+  'GET /v1/jobs/{name}': job('read'),
+  'PUT /v1/jobs/{name}': job('write'),
+  'DELETE /v1/jobs/{name}': job('write'),
+  'POST /v1/jobs/{name}': job('run'),
+  'POST /v1/jobs/{name}/run': job('run'),
+  'POST /v1/jobs/{name}/toggle': job('write'),
+  'GET /v1/jobs/{name}/executions': job('read'),
+  'DELETE /v1/jobs/{name}/executions': job('write'),
+  'GET /v1/jobs/{name}/executions/{id}': job('read'),
+  'POST /v1/jobs/{name}/executions/{id}/stop': job('run'),
+  'GET /v1/jobs/{name}/skipped': job('read'),
+  'GET /v1/jobs/{name}/versions': job('read'),
+  'GET /v1/jobs/{name}/versions/{n}': job('read'),
+  'POST /v1/jobs/{name}/versions/{n}/restore': job('write'),
+
+  'POST /v1/acl/bootstrap': { kind: 'bootstrap' },
+  'GET /v1/acl/token/self': any,
+  'GET /v1/acl/tokens': acl('read'),
+  'POST /v1/acl/tokens': acl('write'),
+  'GET /v1/acl/tokens/{accessor}': acl('read'),
+  'DELETE /v1/acl/tokens/{accessor}': acl('write'),
+  'GET /v1/acl/policies': acl('read'),
+  'GET /v1/acl/policies/{name}': acl('read'),
+  'POST /v1/acl/policies/{name}': acl('write'),
+  'PUT /v1/acl/policies/{name}': acl('write'),
+  'DELETE /v1/acl/policies/{name}': acl('write'),
+};
