@@ -24,6 +24,9 @@ import { pluginRoutes, type PluginListing } from './routes/plugin-routes.js';
 import { metricsRoutes } from './routes/metrics-routes.js';
 import { pauseRoutes } from './routes/pause-routes.js';
 import { statsRoutes } from './routes/stats-routes.js';
+import { scheduleRoutes } from './routes/schedule-routes.js';
+import { streamRoutes } from './routes/stream-routes.js';
+import { isUiPath, uiRoutes } from './routes/ui-routes.js';
 import type { Reply, Route, RouteRequest } from './routes/route.js';
 import { ConnectionLimit, defaultMaxConnections } from './connection-limit.js';
 
@@ -58,6 +61,20 @@ export interface ApiOptions {
   readonly metrics?: ApiMetrics;
   /** HTTPS with a client certificate from the CA required (re-read when the files change); null: plain HTTP. */
   readonly tls?: TlsFiles | null;
+  /**
+   * In a cluster: open a streamed answer (server-sent events) from the
+   * leader's API, for what only the leader has (a running execution's output).
+   */
+  readonly streamFromLeader?: (request: ForwardedRequest) => Promise<StreamedReply>;
+}
+
+/** An answer whose body arrives as it is written. */
+export interface StreamedReply {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: AsyncIterable<Uint8Array>;
+  /** Stop reading (the client went away). */
+  cancel(): void;
 }
 
 /** What the API needs from a metrics registry. */
@@ -92,7 +109,7 @@ export class HttpApi {
   private readonly reload: NodeJS.Timeout | null = null;
 
   constructor(private readonly ctx: ApiContext) {
-    this.routes = [...clusterRoutes, ...metricsRoutes, ...raftRoutes, ...pluginRoutes, ...jobRoutes, ...executionRoutes, ...agentRoutes, ...pauseRoutes, ...statsRoutes];
+    this.routes = [...clusterRoutes, ...metricsRoutes, ...raftRoutes, ...pluginRoutes, ...jobRoutes, ...executionRoutes, ...agentRoutes, ...pauseRoutes, ...statsRoutes, ...scheduleRoutes, ...streamRoutes, ...uiRoutes];
     this.labels = [...new Set(this.routes.map((r) => r.pattern))].map((pattern) => ({ pattern, label: routeLabel(pattern) }));
     this.token = ctx.apiToken ? Buffer.from(`Bearer ${ctx.apiToken}`) : null;
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
@@ -149,8 +166,14 @@ export class HttpApi {
       reply = errorReply(err);
       if (reply.status === 413) res.setHeader('connection', 'close');
     }
+    if (reply.stream) {
+      res.writeHead(reply.status, reply.headers);
+      reply.stream(res, req);
+      res.once('close', () => this.ctx.metrics?.request(req.method ?? '', this.labelOf(req.url ?? '/'), reply.status, (performance.now() - started) / 1000));
+      return;
+    }
     const pretty = (req.url ?? '').includes('pretty');
-    const body = typeof reply.body === 'string' && (reply.raw || reply.contentType) ? reply.body : JSON.stringify(reply.body, null, pretty ? 2 : undefined);
+    const body = Buffer.isBuffer(reply.body) || (typeof reply.body === 'string' && (reply.raw || reply.contentType)) ? (reply.body as string | Buffer) : JSON.stringify(reply.body, null, pretty ? 2 : undefined);
     res.writeHead(reply.status, { 'content-type': reply.contentType ?? 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), ...reply.headers });
     res.end(body);
     this.ctx.metrics?.request(req.method ?? '', this.labelOf(req.url ?? '/'), reply.status, (performance.now() - started) / 1000);
@@ -199,7 +222,8 @@ export class HttpApi {
   }
 
   private authorize(req: IncomingMessage, path: string): void {
-    if (!this.token || path === '/health') return;
+    // The UI's static files carry no data: the UI asks for the token itself.
+    if (!this.token || path === '/health' || isUiPath(path)) return;
     const given = Buffer.from(req.headers.authorization ?? '');
     if (given.length !== this.token.length || !timingSafeEqual(given, this.token)) {
       throw new ApiError('CT_API_UNAUTHORIZED', 'missing or wrong API token: send "Authorization: Bearer <token>"');
