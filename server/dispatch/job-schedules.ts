@@ -25,16 +25,16 @@ export class JobSchedules {
   /**
    * The first `count` fire times strictly after `afterMs` of a schedule in a
    * zone, by the scheduler's own parser and nextFire (`@every` anchored at
-   * `afterMs`, as a job saved then would be). Throws the scheduler's typed
-   * error for a bad schedule or zone.
+   * `anchorMs`: a saved job's own anchor, else `afterMs`, as a job saved then
+   * would be). Throws the scheduler's typed error for a bad schedule or zone.
    */
-  preview(schedule: string, timeZone: string, afterMs: number, count: number, jobName = ''): number[] {
+  preview(schedule: string, timeZone: string, afterMs: number, count: number, jobName = '', anchorMs = afterMs): number[] {
     validateTimeZone(timeZone);
     const parsed = parseSchedule(schedule, jobName);
     const out: number[] = [];
     let t = afterMs;
     while (out.length < count) {
-      const next = nextFire(parsed, t, timeZone, afterMs);
+      const next = nextFire(parsed, t, timeZone, anchorMs);
       if (next === null) break;
       out.push(next);
       t = next;

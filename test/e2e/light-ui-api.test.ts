@@ -89,6 +89,12 @@ t.test('schedule preview: the next fire times by the scheduler, in the zone', as
   const manual = await call(url, 'GET', q({ schedule: '@manually' }), undefined, auth);
   t.same((manual.body as { next: string[] }).next, []);
 
+  // A saved job's preview is what will fire: its own anchor, so its first time is the job's `next`.
+  const saved = { name: 'hourly', schedule: '@every 1h', executor: 'shell', executor_config: { command: 'true' } };
+  const created = await call(url, 'POST', '/v1/jobs', saved, auth);
+  const mine = await call(url, 'GET', q({ schedule: '@every 1h', job: 'hourly', count: '2' }), undefined, auth);
+  t.equal((mine.body as { next: string[] }).next[0], (created.body as { next: string }).next);
+
   const bad = await call(url, 'GET', q({ schedule: '61 * * * * *' }), undefined, auth);
   t.equal(bad.status, 400);
   t.match(bad.body, { error: { code: 'CT_SCHEDULE_INVALID', field: 'schedule', message: /can't parse job schedule "61 \* \* \* \* \*"/ } });

@@ -152,8 +152,8 @@ export function editPage(app: HTMLElement, name: string | null): () => void {
       try {
         if (name === null) {
           // A new job must not replace one that exists.
-          const exists = await api('GET', jobPath(target)).then(() => true, (err: unknown) => !(err instanceof ApiFailure && err.status === 404));
-          if (exists) {
+          const found = await api<Job[]>('GET', `/v1/jobs?${new URLSearchParams({ q: target, _end: '1000' }).toString()}`);
+          if (found.body.some((j) => j.name === target)) {
             fieldError('name', `a job named ${target} exists already`);
             return;
           }

@@ -30,7 +30,7 @@ export function jobPage(app: HTMLElement, name: string): () => void {
     h('div', { class: 'actions' },
       h('button', { type: 'button', class: 'primary', onclick: () => void act('run') }, 'Run now'),
       toggle,
-      h('a', { href: `${jobHref(name)}/edit` }, h('button', { type: 'button', tabindex: '-1' }, 'Edit')),
+      h('a', { href: `${jobHref(name)}/edit`, class: 'button' }, 'Edit'),
       h('button', { type: 'button', class: 'danger', onclick: () => void act('delete') }, 'Delete')),
     h('div', { class: 'cols' },
       h('section', {}, h('h2', {}, 'Definition'), def),
@@ -87,7 +87,7 @@ export function jobPage(app: HTMLElement, name: string): () => void {
       const p = new URLSearchParams({ schedule: j.schedule, timezone: j.timezone, job: j.name });
       const res = await api<{ next: string[] }>('GET', `/v1/schedule/preview?${p.toString()}`);
       const zone = j.timezone === '' ? 'UTC' : j.timezone;
-      const fmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium', timeZone: zone, timeZoneName: 'short' });
+      const fmt = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric', weekday: 'short', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZone: zone, timeZoneName: 'short' });
       fill(preview,
         h('p', { class: 'muted' }, `${j.schedule} in ${zone}${j.disabled ? ' (disabled: these would fire once enabled)' : ''}`),
         res.body.next.length === 0 ? h('p', {}, 'It never fires again.') : h('ol', {}, ...res.body.next.map((t) => h('li', {}, fmt.format(new Date(t))))));

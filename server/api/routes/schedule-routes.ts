@@ -22,7 +22,11 @@ export const scheduleRoutes: Route[] = [
       const fromParam = req.query.get('from');
       const from = fromParam === null ? ctx.now() : Date.parse(fromParam);
       if (Number.isNaN(from)) throw new ApiError('CT_API_BAD_QUERY', `from must be an RFC3339 time, not ${JSON.stringify(fromParam)}`, 'from');
-      const fires = ctx.dispatcher.schedules.preview(schedule, timezone, from, count, req.query.get('job') ?? '');
+      // With the name of a saved job of this schedule and zone: its own anchor (`@every` keeps its phase) and hash (`~`).
+      const jobName = req.query.get('job') ?? '';
+      const job = jobName === '' ? undefined : ctx.state.job(jobName);
+      const anchor = job && job.schedule === schedule && job.timezone === timezone ? job.anchorMs : from;
+      const fires = ctx.dispatcher.schedules.preview(schedule, timezone, from, count, jobName, anchor);
       return json(200, { schedule, timezone, from: iso(from), next: fires.map((t) => iso(t)) });
     },
   },
