@@ -65,6 +65,8 @@ export default tseslint.config(
   // The metrics registry and the logger: the parts receive them by injection, through small interfaces of their own.
   layer(['server/observe/**/*.ts'], ours('proto', 'raft', 'storage', 'cluster', 'state', 'scheduler', 'dispatch', 'api', 'agent', 'plugins', 'bin'),
     'server/observe may import common only'),
+  // The web UI talks to the REST API over HTTP only: it imports nothing of ours outside ui/.
+  layer(['ui/**/*.ts'], [...ours('proto', 'common', 'server', 'agent', 'plugins', 'bin', 'test', 'bench'), ...nodeBuiltins], 'ui/ uses the REST API only, over HTTP'),
   layer(['agent/**/*.ts'], ours('server', 'bin', 'executors', 'processors'), 'agent/ may import proto and plugins/sdk only'),
   layer(['plugins/sdk/**/*.ts'], ours('server', 'agent', 'bin', 'executors', 'processors'), 'plugins/sdk may import proto only'),
   layer(['plugins/executors/**/*.ts', 'plugins/processors/**/*.ts'], ours('server', 'agent', 'bin', 'proto', 'executors', 'processors').filter((p) => !p.includes('executors') && !p.includes('processors')),

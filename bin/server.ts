@@ -20,7 +20,7 @@ import type { EtcdFlags } from './agent-config.js';
 import { RaftNode, type RaftMessageTransport } from '../server/cluster/raft-node.js';
 import { RaftTransport } from '../server/cluster/raft-transport.js';
 import { Dispatcher } from '../server/dispatch/dispatcher.js';
-import { forwardedHeader, HttpApi, type ForwardedRequest } from '../server/api/http-api.js';
+import { forwardedHeader, HttpApi, type ForwardedRequest, type StreamedReply } from '../server/api/http-api.js';
 import type { Reply } from '../server/api/routes/route.js';
 import type { ClusterAdmin } from '../server/api/routes/raft-routes.js';
 import { decodeCommand, encodeCommand } from '../server/state/commands.js';
@@ -292,6 +292,7 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
     allowedHosts: apiHosts(config, cluster),
     ...(cluster ? {
       forwardToLeader: (req: ForwardedRequest) => forwardToLeader(opened, req, leaderClient),
+      streamFromLeader: (req: ForwardedRequest) => streamFromLeader(opened, req, leaderClient),
       readBarrier: () => opened.readBarrier(),
       admin: raftNode ? clusterAdmin(raftNode, config, () => stopRequested(), log, leaderClient) : etcdAdmin(opened, cluster.etcd?.endpoints ?? [], () => stopRequested(), log),
     } : {}),
@@ -381,6 +382,25 @@ async function forwardToLeader(node: ServerClusterNode<ApplyResult>, req: Forwar
   const total = res.headers['x-total-count'];
   if (typeof total === 'string') out['x-total-count'] = total;
   return { status: res.statusCode, body, raw: true, headers: out };
+}
+
+/** A streamed GET (server-sent events) from the leader's API, relayed as it comes. */
+async function streamFromLeader(node: ServerClusterNode<ApplyResult>, req: ForwardedRequest, client: LeaderClient): Promise<StreamedReply> {
+  const leader = node.leaderName();
+  const http = leader ? node.addressOf(leader)?.http : undefined;
+  if (!leader || !http) throw new ClusterError('CT_CLUSTER_NOT_LEADER', 'no leader: the cluster cannot stream a running execution right now');
+  const headers: Record<string, string> = { [forwardedHeader]: node.nodeName, accept: 'text/event-stream' };
+  if (typeof req.headers.authorization === 'string') headers['authorization'] = req.headers.authorization;
+  const abort = new AbortController();
+  let res;
+  try {
+    const dispatcher = client.dispatcher();
+    res = await request(`${client.scheme}://${http}${req.path}`, { method: 'GET', headers, signal: abort.signal, ...(dispatcher ? { dispatcher } : {}) });
+  } catch (err) {
+    throw new ClusterError('CT_CLUSTER_NOT_LEADER', `cannot reach the leader ${leader} at ${http}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  const type = res.headers['content-type'];
+  return { status: res.statusCode, contentType: typeof type === 'string' ? type : 'application/json; charset=utf-8', body: res.body, cancel: () => abort.abort() };
 }
 
 function clusterAdmin(node: RaftNode<ApplyResult>, config: LightConfig, requestStop: () => void, log: Log, client: LeaderClient): ClusterAdmin {

@@ -23,7 +23,7 @@
 //                            `strip` can, which makes the file much smaller).
 
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -110,6 +110,20 @@ async function main() {
     for (const name of ['agent', 'cluster', 'plugin', 'raft']) assets[`proto/${name}.proto.json`] = protoJson([join(root, 'proto', `${name}.proto`)]);
     const reflectionDir = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build', 'proto');
     assets['grpc-reflection.json'] = protoJson(['grpc/reflection/v1/reflection.proto', 'grpc/reflection/v1alpha/reflection.proto'], [reflectionDir]);
+    // The web UI: ui/src compiled by tsc (as npm run build does), plus ui/static.
+    const uiOut = join(work, 'ui');
+    const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'ui', 'tsconfig.json'), '--outDir', uiOut, '--incremental', 'false'], { encoding: 'utf8' });
+    if (tsc.status !== 0) throw new Error(`tsc -p ui/tsconfig.json failed:\n${tsc.stdout}${tsc.stderr}`);
+    const uiNames = [];
+    for (const dir of [uiOut, join(root, 'ui', 'static')]) {
+      for (const name of readdirSync(dir)) {
+        if (!/^[\w-]+\.(html|js|css|svg|ico)$/.test(name)) continue;
+        assets[`ui/${name}`] = readFileSync(join(dir, name), 'utf8');
+        uiNames.push(name);
+      }
+    }
+    if (!uiNames.includes('index.html') || !uiNames.includes('main.js')) throw new Error('the web UI was not built (no index.html or main.js)');
+    assets['ui/files'] = JSON.stringify(uiNames);
     const assetFiles = {};
     for (const [key, text] of Object.entries(assets)) {
       const file = join(work, 'assets', key.replaceAll('/', '_'));

@@ -132,6 +132,14 @@ Lists the recorded versions of the job NAME, newest first: version, time, who
 and the change; --version N prints that version's job.
   --version N       print version N's job as JSON
   --json            print the versions as the API returns them`,
+  logs: `clocktower jobs logs NAME [EXECUTION_ID] [-f]
+
+Prints the output of an execution of the job NAME (the newest if no
+EXECUTION_ID is given). With -f, follows it while it runs, as the server
+streams it, until the execution ends; the exit status is then 0 if it
+succeeded and 1 if not. Truncation (output longer than the server keeps)
+is said on stderr.
+  -f, --follow      follow the output while the execution runs`,
   rollback: `clocktower jobs rollback NAME VERSION
 
 Saves version VERSION of the job NAME as its new current version (a rollback
@@ -226,9 +234,10 @@ async function jobs(sub: string | undefined, argv: string[], io: ClientIo): Prom
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
       allowPositionals: true,
-      options: { ...common, file: { type: 'string', short: 'f' }, q: { type: 'string' }, status: { type: 'string' }, metadata: { type: 'string', multiple: true }, version: { type: 'string' } },
+      // -f is --file everywhere but in logs, where it is --follow (as tail -f).
+      args: sub === 'logs' ? argv.map((a) => (a === '-f' ? '--follow' : a)) : argv,
+      options: { ...common, file: { type: 'string', short: 'f' }, follow: { type: 'boolean' }, q: { type: 'string' }, status: { type: 'string' }, metadata: { type: 'string', multiple: true }, version: { type: 'string' } },
       strict: true,
     });
   } catch (err) {
@@ -237,7 +246,9 @@ async function jobs(sub: string | undefined, argv: string[], io: ClientIo): Prom
   const { values, positionals } = parsed;
   if (values.help) return say(io, commandHelp(sub));
   const tls = clientTls(values, io.env);
-  const api = client(values.address ?? io.env['CLOCKTOWER_ADDRESS'] ?? defaultAddress(tls), clientToken({ token: values['api-token'], file: values['api-token-file'] }, io.env), tls);
+  const address = values.address ?? io.env['CLOCKTOWER_ADDRESS'] ?? defaultAddress(tls);
+  const token = clientToken({ token: values['api-token'], file: values['api-token-file'] }, io.env);
+  const api = client(address, token, tls);
   const name = () => {
     const n = positionals[0];
     if (!n) throw new UsageError('a job NAME is required');
@@ -306,6 +317,32 @@ async function jobs(sub: string | undefined, argv: string[], io: ClientIo): Prom
       if (!n) throw new UsageError('a VERSION is required (see clocktower jobs history NAME)');
       await api('POST', `/v1/jobs/${name()}/versions/${encodeURIComponent(n)}/restore`);
       return say(io, `${positionals[0]} is version ${n} again\n`);
+    }
+    case 'logs': {
+      let id = positionals[1];
+      if (id === undefined) {
+        const newest = (await api('GET', `/v1/jobs/${name()}/executions?_start=0&_end=1`)) as { id: string }[];
+        if (!newest[0]) throw new Error(`job ${positionals[0] ?? ''} has no executions yet`);
+        id = newest[0].id;
+      }
+      const path = `/v1/jobs/${name()}/executions/${encodeURIComponent(id)}`;
+      if (values.follow !== true) {
+        const e = (await api('GET', path)) as { output: string; output_truncated: boolean };
+        if (e.output_truncated) io.stderr('(output truncated: only its end is kept)\n');
+        io.stdout(e.output);
+        return 0;
+      }
+      let result: { state?: string } | null = null;
+      await streamEvents(address, token, tls, `${path}/stream`, (event, data) => {
+        if (event === 'output') io.stdout(JSON.parse(data) as string);
+        else if (event === 'truncated') io.stderr(`(output truncated: ${(JSON.parse(data) as { reason?: string }).reason ?? 'some was dropped'})\n`);
+        else if (event === 'done') result = JSON.parse(data) as { state?: string };
+        else if (event === 'error') throw new ApiFailure((JSON.parse(data) as { error?: { message?: string } }).error?.message ?? data);
+      });
+      const done = result as { state?: string } | null;
+      if (!done) throw new ApiFailure(`the stream of execution ${id} ended before its result`);
+      io.stderr(`(execution ${id} ${done.state ?? 'ended'})\n`);
+      return done.state === 'succeeded' ? 0 : 1;
     }
     case 'executions': {
       const list = (await api('GET', `/v1/jobs/${name()}/executions`)) as Record<string, unknown>[];
@@ -376,6 +413,49 @@ function client(address: string, token: string | undefined, tls: TlsFiles | null
     }
     return parsed;
   };
+}
+
+/** Read a server-sent-events answer to its end, calling `onEvent` for each event. */
+async function streamEvents(address: string, token: string | undefined, tls: TlsFiles | null, path: string, onEvent: (event: string, data: string) => void): Promise<void> {
+  const dispatcher = tls ? new Agent({ connect: tlsClientOptions(tls) }) : undefined;
+  let res;
+  try {
+    res = await request(address.replace(/\/+$/, '') + path, {
+      ...(dispatcher ? { dispatcher } : {}),
+      headers: { accept: 'text/event-stream', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    });
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    throw new ApiFailure(`cannot reach the Clocktower API at ${address}: is the server running? (${e.code ?? e.message})`);
+  }
+  if (res.statusCode >= 400) {
+    const text = await res.body.text();
+    let message = `HTTP ${res.statusCode}: ${text}`;
+    try {
+      message = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? message;
+    } catch {
+      // not JSON
+    }
+    throw new ApiFailure(message);
+  }
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of res.body) {
+    buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let event = 'message';
+      const data: string[] = [];
+      for (const line of block.split('\n')) {
+        if (line.startsWith('event: ')) event = line.slice(7);
+        else if (line.startsWith('data: ')) data.push(line.slice(6));
+      }
+      if (data.length > 0) onEvent(event, data.join('\n'));
+    }
+  }
+  await dispatcher?.close();
 }
 
 function table(head: string[], rows: unknown[][]): string {

@@ -27,6 +27,9 @@ import { aclRoutes } from './routes/acl-routes.js';
 import { routeRules } from './route-rules.js';
 import { CallerResolver, unauthorized } from './acl-auth.js';
 import { missingCapability, type Grants, type Requirement } from '../security/acl-policy.js';
+import { scheduleRoutes } from './routes/schedule-routes.js';
+import { streamRoutes } from './routes/stream-routes.js';
+import { uiRoutes } from './routes/ui-routes.js';
 import type { Reply, Route, RouteRequest } from './routes/route.js';
 import { ConnectionLimit, defaultMaxConnections } from './connection-limit.js';
 import { checkContentType, checkHost, checkOrigin, hostPolicy, loopbackNames, type HostPolicy } from './request-guard.js';
@@ -67,6 +70,20 @@ export interface ApiOptions {
   readonly tls?: TlsFiles | null;
   /** The names a request's Host may carry (IP addresses always pass); default: the loopback names. */
   readonly allowedHosts?: HostPolicy;
+  /**
+   * In a cluster: open a streamed answer (server-sent events) from the
+   * leader's API, for what only the leader has (a running execution's output).
+   */
+  readonly streamFromLeader?: (request: ForwardedRequest) => Promise<StreamedReply>;
+}
+
+/** An answer whose body arrives as it is written. */
+export interface StreamedReply {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: AsyncIterable<Uint8Array>;
+  /** Stop reading (the client went away). */
+  cancel(): void;
 }
 
 /** What the API needs from a metrics registry. */
@@ -93,7 +110,7 @@ export type ApiContext = ApiOptions;
 
 /** Every route the API serves, in matching order. */
 export const apiRoutes: readonly Route[] = [
-  ...clusterRoutes, ...metricsRoutes, ...raftRoutes, ...pluginRoutes, ...jobRoutes, ...executionRoutes, ...agentRoutes, ...pauseRoutes, ...statsRoutes, ...aclRoutes,
+  ...clusterRoutes, ...metricsRoutes, ...raftRoutes, ...pluginRoutes, ...jobRoutes, ...executionRoutes, ...agentRoutes, ...pauseRoutes, ...statsRoutes, ...aclRoutes, ...scheduleRoutes, ...streamRoutes, ...uiRoutes,
 ];
 
 /** A route's key in the access-rule table: `GET /v1/jobs/{name}`. */
@@ -175,8 +192,14 @@ export class HttpApi {
       reply = errorReply(err);
       if (reply.status === 413) res.setHeader('connection', 'close');
     }
+    if (reply.stream) {
+      res.writeHead(reply.status, reply.headers);
+      reply.stream(res, req);
+      res.once('close', () => this.ctx.metrics?.request(req.method ?? '', this.labelOf(req.url ?? '/'), reply.status, (performance.now() - started) / 1000));
+      return;
+    }
     const pretty = (req.url ?? '').includes('pretty');
-    const body = typeof reply.body === 'string' && (reply.raw || reply.contentType) ? reply.body : JSON.stringify(reply.body, null, pretty ? 2 : undefined);
+    const body = Buffer.isBuffer(reply.body) || (typeof reply.body === 'string' && (reply.raw || reply.contentType)) ? (reply.body as string | Buffer) : JSON.stringify(reply.body, null, pretty ? 2 : undefined);
     res.writeHead(reply.status, { 'content-type': reply.contentType ?? 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), ...reply.headers });
     res.end(body);
     this.ctx.metrics?.request(req.method ?? '', this.labelOf(req.url ?? '/'), reply.status, (performance.now() - started) / 1000);

@@ -14,6 +14,12 @@ const acl = (level: 'read' | 'write'): Requirement => ({ kind: 'acl', level });
 
 export const routeRules: Readonly<Record<string, Requirement>> = {
   'GET /health': open,
+  // The UI's static files carry no data: the UI asks for a token itself.
+  'GET /': open,
+  'GET /ui': open,
+  'GET /ui/{file}': open,
+  'GET /v1/schedule/preview': any,
+  'GET /v1/jobs/{name}/executions/{id}/stream': job('read'),
   'GET /v1': any,
   'GET /v1/leader': any,
   'GET /v1/isleader': any,

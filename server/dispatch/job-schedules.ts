@@ -1,7 +1,7 @@
 // Parsed schedules per job, cached by (schedule, zone), and the questions
 // the dispatcher asks of the pure planner: what is due now, and when next.
 
-import { dueFires, firstAfter, parseGoDurationMs, parseSchedule, validateTimeZone, type DueInput, type DuePlan, type Schedule } from '../scheduler/index.js';
+import { dueFires, firstAfter, nextFire, parseGoDurationMs, parseSchedule, validateTimeZone, type DueInput, type DuePlan, type Schedule } from '../scheduler/index.js';
 import type { Job, JobSpec } from '../state/job.js';
 
 interface Cached {
@@ -20,6 +20,26 @@ export class JobSchedules {
 
   parseDurationMs(text: string): number {
     return parseGoDurationMs(text);
+  }
+
+  /**
+   * The first `count` fire times strictly after `afterMs` of a schedule in a
+   * zone, by the scheduler's own parser and nextFire (`@every` anchored at
+   * `anchorMs`: a saved job's own anchor, else `afterMs`, as a job saved then
+   * would be). Throws the scheduler's typed error for a bad schedule or zone.
+   */
+  preview(schedule: string, timeZone: string, afterMs: number, count: number, jobName = '', anchorMs = afterMs): number[] {
+    validateTimeZone(timeZone);
+    const parsed = parseSchedule(schedule, jobName);
+    const out: number[] = [];
+    let t = afterMs;
+    while (out.length < count) {
+      const next = nextFire(parsed, t, timeZone, anchorMs);
+      if (next === null) break;
+      out.push(next);
+      t = next;
+    }
+    return out;
   }
 
   forget(name: string): void {

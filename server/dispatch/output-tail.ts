@@ -9,12 +9,23 @@ export class OutputTail {
   /** text() had to cut more to stay within the limit. */
   private cutInText = false;
 
+  /** Who follows the output as it arrives (the API's live stream). */
+  private readonly followers = new Set<(chunk: Uint8Array) => void>();
+
   constructor(private readonly limit: number) {
     this.tail = new ByteTail(limit);
   }
 
   write(chunk: Uint8Array): void {
     this.tail.write(chunk);
+    for (const f of this.followers) f(chunk);
+  }
+
+  /** The kept bytes now, then every chunk written from now on, until the returned function is called. */
+  follow(onChunk: (chunk: Uint8Array) => void): { kept: Buffer; dropped: boolean; stop: () => void } {
+    const kept = Buffer.from(this.tail.bytes());
+    this.followers.add(onChunk);
+    return { kept, dropped: this.tail.dropped, stop: () => this.followers.delete(onChunk) };
   }
 
   get truncated(): boolean {

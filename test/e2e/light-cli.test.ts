@@ -102,7 +102,7 @@ t.test('version and help', async (t) => {
   const encrypt = await cli(['agent', '--server', '--bootstrap-expect', '1', '--encrypt', 'c2VjcmV0']);
   t.equal(encrypt.code, 2);
   t.match(encrypt.stderr, /--encrypt is Dkron's gossip encryption key.*TLS/);
-  for (const sub of ['list', 'get', 'put', 'delete', 'run', 'toggle', 'executions', 'stop']) {
+  for (const sub of ['list', 'get', 'put', 'delete', 'run', 'toggle', 'executions', 'stop', 'logs']) {
     const h = await cli(['jobs', sub, '--help']);
     t.equal(h.code, 0, `jobs ${sub} --help`);
     t.match(h.stdout, new RegExp(`^Usage: clocktower jobs ${sub}[^\\n]*\\n\\n\\S.*--address URL`, 's'), `jobs ${sub} --help describes it and its flags`);
@@ -118,4 +118,50 @@ t.test('version and help', async (t) => {
   const unknownRaft = await cli(['raft', 'frobnicate']);
   t.equal(unknownRaft.code, 2);
   t.match(unknownRaft.stderr, /unknown raft command "frobnicate"\n\nUsage: clocktower raft <command>/);
+});
+
+t.test('jobs logs: the stored output, or -f following it while it runs', async (t) => {
+  const gate = join(dir.path, 'logs-gate');
+  const job = { name: 'chatty', schedule: '@manually', executor: 'shell', executor_config: { shell: 'true', command: `echo first; while [ ! -f ${gate} ]; do sleep 0.05; done; echo second` } };
+  writeFileSync(join(dir.path, 'chatty.json'), JSON.stringify(job));
+  t.equal((await cli(['jobs', 'put', '-f', join(dir.path, 'chatty.json'), ...auth])).code, 0);
+  const none = await cli(['jobs', 'logs', 'chatty', ...auth]);
+  t.equal(none.code, 1);
+  t.match(none.stderr, /job chatty has no executions yet/);
+  t.equal((await cli(['jobs', 'run', 'chatty', ...auth])).code, 0);
+
+  // -f prints "first" while the execution waits at its gate, then the rest once it goes on.
+  const child = spawn(process.execPath, [mainJs, 'jobs', 'logs', 'chatty', '-f', ...auth], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number | null>((res) => child.once('close', (code) => res(code)));
+  await new Promise<void>((res) => child.stdout.on('data', (c: Buffer) => {
+    stdout += c.toString();
+    if (stdout.includes('first\n')) res();
+  }));
+  t.equal(stdout, 'first\n', 'the output so far, while it runs');
+  writeFileSync(gate, '');
+  t.equal(await exited, 0, stderr);
+  t.equal(stdout, 'first\nsecond\n');
+  const id = /\(execution (\d+) succeeded\)/.exec(stderr)?.[1] ?? 'none';
+  t.not(id, 'none', 'it names the execution and its result');
+
+  const stored = await cli(['jobs', 'logs', 'chatty', ...auth]);
+  t.equal(stored.code, 0, stored.stderr);
+  t.equal(stored.stdout, 'first\nsecond\n', 'without -f: the stored output of the newest execution');
+  const byId = await cli(['jobs', 'logs', 'chatty', id, '--follow', ...auth]);
+  t.equal(byId.stdout, 'first\nsecond\n', 'a finished execution by id, followed: its output at once');
+  const missing = await cli(['jobs', 'logs', 'chatty', '999', '-f', ...auth]);
+  t.equal(missing.code, 1);
+  t.match(missing.stderr, /job chatty has no execution 999/);
+
+  const failing = { name: 'failing', schedule: '@manually', executor: 'shell', executor_config: { shell: 'true', command: 'echo oops; exit 3' } };
+  writeFileSync(join(dir.path, 'failing.json'), JSON.stringify(failing));
+  t.equal((await cli(['jobs', 'put', '-f', join(dir.path, 'failing.json'), ...auth])).code, 0);
+  t.equal((await cli(['jobs', 'run', 'failing', ...auth])).code, 0);
+  const failed = await cli(['jobs', 'logs', 'failing', '-f', ...auth]);
+  t.equal(failed.code, 1, 'a failed execution: exit status 1');
+  t.match(failed.stdout, /^oops\n/);
+  t.match(failed.stderr, /\(execution \d+ failed\)/);
 });

@@ -1,6 +1,6 @@
 // What a route is, and the small helpers every route uses.
 
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { ApplyResult } from '../../state/state-machine.js';
 import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../http-api.js';
@@ -31,6 +31,11 @@ export interface Reply {
   readonly raw?: boolean;
   /** Not JSON: `body` is a string sent as it is, with this content type. */
   readonly contentType?: string;
+  /**
+   * A long answer written as it comes (server-sent events): the status and
+   * headers are sent, then this writes the body and ends the response.
+   */
+  readonly stream?: (res: ServerResponse, req: IncomingMessage) => void;
 }
 
 export interface Route {

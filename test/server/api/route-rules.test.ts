@@ -16,6 +16,6 @@ t.test('each rule has a route', async (t) => {
   for (const key of Object.keys(routeRules)) t.ok(keys.has(key), `the rule for ${key} belongs to a route`);
 });
 
-t.test('only /health is open', async (t) => {
-  t.same(Object.entries(routeRules).filter(([, r]) => r.kind === 'open').map(([k]) => k), ['GET /health']);
+t.test('only /health and the UI\'s static files are open', async (t) => {
+  t.same(Object.entries(routeRules).filter(([, r]) => r.kind === 'open').map(([k]) => k), ['GET /health', 'GET /', 'GET /ui', 'GET /ui/{file}']);
 });
