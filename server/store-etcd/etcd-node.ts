@@ -401,7 +401,10 @@ export class EtcdNode<R> implements ClusterNode<R> {
         void this.sync().catch(() => {});
         return;
       }
-      await this.afterRefusedWrite(leaderRev);
+      if (await this.afterRefusedWrite(leaderRev)) {
+        // The fence at work: the txn compared a leader key that etcd no longer holds.
+        this.log(`etcd: refused a batch of ${batch.length} command(s) at ${seq}: this server no longer holds the leader key, nothing of it was committed`);
+      }
       const left = this.waiting.get(seq);
       this.waiting.delete(seq);
       for (const w of left ?? []) w.reject(new ClusterError('CT_CLUSTER_NOT_LEADER', 'etcd refused the write'));
@@ -421,15 +424,16 @@ export class EtcdNode<R> implements ClusterNode<R> {
    * etcd refused a batch: another server leads (step down), or the client
    * retried our own write that had landed (catch up and go on after it).
    */
-  private async afterRefusedWrite(leaderRev: string): Promise<void> {
+  private async afterRefusedWrite(leaderRev: string): Promise<boolean> {
     const res = await this.call((o) => this.client.kv.range({ key: this.key('leader') }, o)).catch(() => null);
     if (res?.kvs[0]?.create_revision !== leaderRev || this.leaderRev !== leaderRev) {
       this.stepDown('etcd refused a write: this server no longer holds the leader key');
-      return;
+      return true;
     }
     await this.sync().catch(() => {});
     this.writtenSeq = this.appliedSeq;
     this.writtenIndex = this.appliedIndex;
+    return false;
   }
 
   /** A txn that succeeds only while this server's leader key (at its creation revision) stands. */

@@ -141,6 +141,12 @@ t.test('a leader paused past its lease is replaced; resumed, it commits no fire'
     old.child.kill('SIGCONT');
   }
   const resumedAt = Date.now();
+  // Resumed, its timers are overdue: its dispatcher commits the fires it thinks are
+  // due before any answer from etcd can tell it that it lost the lease, and etcd
+  // refuses them (the txn compares a leader key that is gone).
+  await until('the resumed server\'s fire commit to be refused by etcd', async () => /etcd: refused a batch of \d+ command\(s\) at \d+: this server no longer holds the leader key/.test(old.log()) || undefined, 15_000);
+  t.pass('the resumed server\'s write was refused by etcd');
+  t.match(old.log(), /stops leading/, 'and it stopped leading');
   t.equal((await agreedLeader(live(), 30_000)).name, other.name, 'the resumed server follows');
   await until('fires after the resume', async () => {
     for (const name of jobs) {
