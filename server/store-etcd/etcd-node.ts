@@ -465,8 +465,10 @@ export class EtcdNode<R> implements ClusterNode<R> {
       stored = true;
       this.snapshotIndex = Math.max(this.snapshotIndex, index);
       const rev = (await this.call((o) => this.client.kv.range({ key: this.key('snapshot'), keys_only: true }, o))).header.revision;
-      await this.call((o) => this.client.kv.compact({ revision: rev }, o)).catch(() => {});
-      this.log(`etcd: snapshot at ${seq}, log before it deleted, history compacted at revision ${rev}`);
+      const compacted = await this.call((o) => this.client.kv.compact({ revision: rev }, o)).then(() => null, (err: unknown) => message(err));
+      this.log(compacted === null
+        ? `etcd: snapshot at ${seq}, log before it deleted, history compacted at revision ${rev}`
+        : `etcd: snapshot at ${seq}, log before it deleted; compacting etcd's history failed: ${compacted}`);
     } catch (err) {
       this.log(`etcd: snapshot failed: ${message(err)}`);
     } finally {
