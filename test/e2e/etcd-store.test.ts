@@ -45,6 +45,13 @@ t.test('one leader; writes through the follower; members; raft commands explain 
     [['e1', leader.name === 'e1' ? 'leader' : 'follower'], ['e2', leader.name === 'e2' ? 'leader' : 'follower']]);
   const cli = await run(process.execPath, [mainJs, 'raft', 'list-peers', '--address', follower.url]).catch((err: { stdout: string; stderr: string; code: number }) => err);
   t.match(`${cli.stdout}${cli.stderr}`, /runs on etcd/, 'clocktower raft says the cluster runs on etcd');
+  const remove = await run(process.execPath, [mainJs, 'raft', 'remove-peer', '--peer-id', follower.name, '--address', follower.url]).catch((err: { stdout: string; stderr: string; code: number }) => err);
+  t.match(`${remove.stdout}${remove.stderr}`, /runs on etcd.*no Raft peers/s, 'so does raft remove-peer, and removes nothing');
+  t.equal(live().length, 2);
+  for (const s of live()) {
+    const l = await call(s.url, 'GET', '/v1/leader');
+    t.equal((l.body as { Name: string }).Name, leader.name, `${s.name}: /v1/leader names the leader`);
+  }
 });
 
 t.test('kill -9 of the leader while 10 jobs fire every second: each second ran once or is recorded as skipped', async (t) => {
