@@ -37,7 +37,7 @@ async function until(what: string, f: () => boolean, ms = 120_000): Promise<void
   }
 }
 
-class BenchCluster {
+export class BenchCluster {
   readonly servers = new Map<string, Server>();
   private members: { id: string; address: { rpc: string; http: string } }[] = [];
 
@@ -109,7 +109,7 @@ class BenchCluster {
   }
 }
 
-async function throughput(node: RaftNode<number>, proposers: number): Promise<{ perSecond: number; latencies: number[] }> {
+export async function throughput(node: { propose(data: Uint8Array): Promise<unknown> }, proposers: number): Promise<{ perSecond: number; latencies: number[] }> {
   const end = performance.now() + seconds * 1000;
   const latencies: number[] = [];
   let done = 0;

@@ -21,6 +21,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<Record<string, 
   agents: () => import('./agents.js'),
   'agents-cluster': () => import('./agents-cluster.js'),
   'fire-burst': () => import('./fire-burst.js'),
+  'etcd-store': () => import('./etcd-store.js'),
   package: () => import('./package.js'),
 };
 

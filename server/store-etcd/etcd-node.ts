@@ -18,7 +18,7 @@
 // back when its watch on the prefix reports a change (with a slow poll as a
 // backstop), so the order applied is the order etcd committed.
 
-import { Etcd3, type ICompare, type IOptions, type IRequestOp, type Lease, type Watcher } from 'etcd3';
+import { Etcd3, GRPCDeadlineExceededError, isRecoverableError, type ICompare, type IOptions, type IRequestOp, type Lease, type Watcher } from 'etcd3';
 import type { ClusterNode, Member, ReplicatedStateMachine } from '../cluster/cluster-node.js';
 import { ClusterError } from '../cluster/cluster-node.js';
 import type { MemberAddress } from '../cluster/member-address.js';
@@ -56,6 +56,8 @@ interface Pending<R> extends Waiter<R> {
 }
 
 const maxBatch = 512;
+/** The deadline of one try of an etcd call (see call()). */
+const attemptMs = 1200;
 const seqWidth = 16;
 
 export class EtcdNode<R> implements ClusterNode<R> {
@@ -73,7 +75,8 @@ export class EtcdNode<R> implements ClusterNode<R> {
   // What has been applied here.
   private appliedSeq = 0;
   private appliedIndex = 0;
-  private sinceSnapshot = 0;
+  /** The index the newest snapshot in etcd covers, as far as this server knows. */
+  private snapshotIndex = 0;
   private readonly appliedWaiters: { seq: number; resolve: () => void }[] = [];
 
   // Leadership.
@@ -139,6 +142,25 @@ export class EtcdNode<R> implements ClusterNode<R> {
     await this.refresh();
   }
 
+  /**
+   * One etcd call with a short deadline per try, tried again on another
+   * endpoint until the budget is spent: the client's first call to a member
+   * that just died waits out its whole deadline instead of failing over, so
+   * one long deadline would stall a leader for its length.
+   */
+  private async call<T>(fn: (options: { deadline: number }) => Promise<T>, budgetMs = 5000): Promise<T> {
+    const until = Date.now() + budgetMs;
+    for (;;) {
+      const left = until - Date.now();
+      try {
+        return await fn({ deadline: Date.now() + Math.max(100, Math.min(attemptMs, left)) });
+      } catch (err) {
+        const retry = err instanceof GRPCDeadlineExceededError || (err instanceof Error && isRecoverableError(err));
+        if (!retry || this.closed || until - Date.now() <= 0) throw err;
+      }
+    }
+  }
+
   private leasing: Promise<void> | null = null;
 
   /** A lease for this server's member and leader keys; a new one when it is lost (retried by the poll while etcd is away). */
@@ -155,7 +177,7 @@ export class EtcdNode<R> implements ClusterNode<R> {
       });
       try {
         const id = await lease.grant();
-        await this.client.kv.put({ key: this.key('members', this.nodeName), value: Buffer.from(JSON.stringify(this.opts.address)), lease: id });
+        await this.call((o) => this.client.kv.put({ key: this.key('members', this.nodeName), value: Buffer.from(JSON.stringify(this.opts.address)), lease: id }, o));
         this.lease = lease;
         this.leaseId = id;
       } catch (err) {
@@ -177,8 +199,8 @@ export class EtcdNode<R> implements ClusterNode<R> {
     if (this.closed) return;
     if (!this.lease) await this.newLease();
     const [leaderRes, membersRes] = await Promise.all([
-      this.client.kv.range({ key: this.key('leader') }),
-      this.client.kv.range({ key: this.key('members', ''), range_end: prefixEnd(this.key('members', '')) }),
+      this.call((o) => this.client.kv.range({ key: this.key('leader') }, o)),
+      this.call((o) => this.client.kv.range({ key: this.key('members', ''), range_end: prefixEnd(this.key('members', '')) }, o)),
     ]);
     const members = new Map<string, MemberAddress>();
     const prefixLen = this.key('members', '').length;
@@ -208,11 +230,12 @@ export class EtcdNode<R> implements ClusterNode<R> {
     this.campaigning = true;
     try {
       const leaderKey = this.key('leader');
-      const res = await this.client.kv.txn({
+      // Retried, a txn that had landed fails its compare and finds our own key: handled below.
+      const res = await this.call((o) => this.client.kv.txn({
         compare: [{ key: leaderKey, target: 'Create', result: 'Equal', create_revision: 0 }],
         success: [{ request_put: { key: leaderKey, value: Buffer.from(this.nodeName), lease: this.leaseId } }],
         failure: [{ request_range: { key: leaderKey } }],
-      });
+      }, o));
       let rev = res.header.revision;
       if (!res.succeeded) {
         const held = res.responses[0]?.response_range.kvs[0];
@@ -275,10 +298,11 @@ export class EtcdNode<R> implements ClusterNode<R> {
 
   private async syncOnce(): Promise<void> {
     for (;;) {
-      const res = await this.client.kv.range({
-        key: this.logKey(this.appliedSeq + 1), range_end: prefixEnd(this.key('log', '')), limit: 256,
+      const from = this.logKey(this.appliedSeq + 1);
+      const res = await this.call((o) => this.client.kv.range({
+        key: from, range_end: prefixEnd(this.key('log', '')), limit: 256,
         sort_order: 'Ascend', sort_target: 'Key',
-      });
+      }, o));
       let progressed = false;
       for (const kv of res.kvs) {
         const seq = Number(kv.key.subarray(this.key('log', '').length).toString());
@@ -297,7 +321,7 @@ export class EtcdNode<R> implements ClusterNode<R> {
   }
 
   private async restoreSnapshot(): Promise<void> {
-    const res = await this.client.kv.range({ key: this.key('snapshot') });
+    const res = await this.call((o) => this.client.kv.range({ key: this.key('snapshot') }, o));
     const kv = res.kvs[0];
     if (!kv) return;
     const { seq, index, data } = decodeSnapshot(kv.value);
@@ -305,7 +329,7 @@ export class EtcdNode<R> implements ClusterNode<R> {
     this.sm.restore(data);
     this.appliedSeq = seq;
     this.appliedIndex = index;
-    this.sinceSnapshot = 0;
+    this.snapshotIndex = Math.max(this.snapshotIndex, index);
     this.log(`etcd: restored the snapshot at ${seq} (index ${index})`);
     this.wakeApplied();
   }
@@ -331,9 +355,13 @@ export class EtcdNode<R> implements ClusterNode<R> {
     });
     this.appliedSeq = seq;
     this.appliedIndex = batch.first + batch.commands.length - 1;
-    this.sinceSnapshot += batch.commands.length;
     this.wakeApplied();
-    if (this.leading && this.sinceSnapshot >= this.opts.snapshotEvery) void this.snapshot();
+    this.maybeSnapshot();
+  }
+
+  /** The leader folds the log into a snapshot once it holds --snapshot-every commands past the last one. */
+  private maybeSnapshot(): void {
+    if (this.leading && !this.snapshotting && this.appliedIndex - this.snapshotIndex >= this.opts.snapshotEvery) void this.snapshot();
   }
 
   private wakeApplied(): void {
@@ -373,7 +401,10 @@ export class EtcdNode<R> implements ClusterNode<R> {
         void this.sync().catch(() => {});
         return;
       }
-      await this.afterRefusedWrite(leaderRev);
+      if (await this.afterRefusedWrite(leaderRev)) {
+        // The fence at work: the txn compared a leader key that etcd no longer holds.
+        this.log(`etcd: refused a batch of ${batch.length} command(s) at ${seq}: this server no longer holds the leader key, nothing of it was committed`);
+      }
       const left = this.waiting.get(seq);
       this.waiting.delete(seq);
       for (const w of left ?? []) w.reject(new ClusterError('CT_CLUSTER_NOT_LEADER', 'etcd refused the write'));
@@ -393,49 +424,60 @@ export class EtcdNode<R> implements ClusterNode<R> {
    * etcd refused a batch: another server leads (step down), or the client
    * retried our own write that had landed (catch up and go on after it).
    */
-  private async afterRefusedWrite(leaderRev: string): Promise<void> {
-    const res = await this.client.kv.range({ key: this.key('leader') }).catch(() => null);
+  private async afterRefusedWrite(leaderRev: string): Promise<boolean> {
+    const res = await this.call((o) => this.client.kv.range({ key: this.key('leader') }, o)).catch(() => null);
     if (res?.kvs[0]?.create_revision !== leaderRev || this.leaderRev !== leaderRev) {
       this.stepDown('etcd refused a write: this server no longer holds the leader key');
-      return;
+      return true;
     }
     await this.sync().catch(() => {});
     this.writtenSeq = this.appliedSeq;
     this.writtenIndex = this.appliedIndex;
+    return false;
   }
 
   /** A txn that succeeds only while this server's leader key (at its creation revision) stands. */
   private async fencedTxn(leaderRev: string, compare: ICompare[], success: IRequestOp[]): Promise<boolean> {
     if (!leaderRev) return false;
-    const res = await this.client.kv.txn({
+    // Retried, a log write that had landed fails its compare (the key exists): afterRefusedWrite catches up.
+    const res = await this.call((o) => this.client.kv.txn({
       compare: [{ key: this.key('leader'), target: 'Create', result: 'Equal', create_revision: leaderRev }, ...compare],
       success,
       failure: [],
-    }, { deadline: Date.now() + 5000 });
+    }, o));
     return res.succeeded;
   }
 
   private async snapshot(): Promise<void> {
     if (this.snapshotting) return;
     this.snapshotting = true;
+    let stored = false;
     try {
       const seq = this.appliedSeq;
-      const value = encodeSnapshot(seq, this.appliedIndex, this.sm.snapshot());
-      this.sinceSnapshot = 0;
+      const index = this.appliedIndex;
+      const value = encodeSnapshot(seq, index, this.sm.snapshot());
       // Keep the log key at seq itself: a server behind sees the gap and loads the snapshot.
       const ok = await this.fencedTxn(this.leaderRev, [], [
         { request_put: { key: this.key('snapshot'), value } },
         { request_delete_range: { key: this.logKey(0), range_end: this.logKey(seq) } },
       ]);
       if (!ok) return;
-      const rev = (await this.client.kv.range({ key: this.key('snapshot'), keys_only: true })).header.revision;
-      await this.client.kv.compact({ revision: rev }).catch(() => {});
-      this.log(`etcd: snapshot at ${seq}, log before it deleted, history compacted at revision ${rev}`);
+      stored = true;
+      this.snapshotIndex = Math.max(this.snapshotIndex, index);
+      const rev = (await this.call((o) => this.client.kv.range({ key: this.key('snapshot'), keys_only: true }, o))).header.revision;
+      const compacted = await this.call((o) => this.client.kv.compact({ revision: rev }, o)).then(() => null, (err: unknown) => message(err));
+      this.log(compacted === null
+        ? `etcd: snapshot at ${seq}, log before it deleted, history compacted at revision ${rev}`
+        : `etcd: snapshot at ${seq}, log before it deleted; compacting etcd's history failed: ${compacted}`);
     } catch (err) {
       this.log(`etcd: snapshot failed: ${message(err)}`);
     } finally {
       this.snapshotting = false;
     }
+    // Batches applied while this one was written count towards the next: without
+    // this, a burst that ends during a snapshot would leave its tail unfolded.
+    // (A failed one is tried again on the next batch, not in a loop.)
+    if (stored) this.maybeSnapshot();
   }
 
   /** Linearizable reads: wait until everything etcd had committed when this was called is applied here. */
@@ -449,10 +491,10 @@ export class EtcdNode<R> implements ClusterNode<R> {
   }
 
   private async barrierUnlocked(): Promise<void> {
-    const res = await this.client.kv.range({
+    const res = await this.call((o) => this.client.kv.range({
       key: this.logKey(0), range_end: prefixEnd(this.key('log', '')), limit: 1, keys_only: true,
       sort_order: 'Descend', sort_target: 'Key',
-    }, { deadline: Date.now() + 5000 });
+    }, o));
     const kv = res.kvs[0];
     if (!kv) return;
     const last = Number(kv.key.subarray(this.key('log', '').length).toString());

@@ -45,6 +45,13 @@ t.test('one leader; writes through the follower; members; raft commands explain 
     [['e1', leader.name === 'e1' ? 'leader' : 'follower'], ['e2', leader.name === 'e2' ? 'leader' : 'follower']]);
   const cli = await run(process.execPath, [mainJs, 'raft', 'list-peers', '--address', follower.url]).catch((err: { stdout: string; stderr: string; code: number }) => err);
   t.match(`${cli.stdout}${cli.stderr}`, /runs on etcd/, 'clocktower raft says the cluster runs on etcd');
+  const remove = await run(process.execPath, [mainJs, 'raft', 'remove-peer', '--peer-id', follower.name, '--address', follower.url]).catch((err: { stdout: string; stderr: string; code: number }) => err);
+  t.match(`${remove.stdout}${remove.stderr}`, /runs on etcd.*no Raft peers/s, 'so does raft remove-peer, and removes nothing');
+  t.equal(live().length, 2);
+  for (const s of live()) {
+    const l = await call(s.url, 'GET', '/v1/leader');
+    t.equal((l.body as { Name: string }).Name, leader.name, `${s.name}: /v1/leader names the leader`);
+  }
 });
 
 t.test('kill -9 of the leader while 10 jobs fire every second: each second ran once or is recorded as skipped', async (t) => {
@@ -141,6 +148,12 @@ t.test('a leader paused past its lease is replaced; resumed, it commits no fire'
     old.child.kill('SIGCONT');
   }
   const resumedAt = Date.now();
+  // Resumed, its timers are overdue: its dispatcher commits the fires it thinks are
+  // due before any answer from etcd can tell it that it lost the lease, and etcd
+  // refuses them (the txn compares a leader key that is gone).
+  await until('the resumed server\'s fire commit to be refused by etcd', async () => /etcd: refused a batch of \d+ command\(s\) at \d+: this server no longer holds the leader key/.test(old.log()) || undefined, 15_000);
+  t.pass('the resumed server\'s write was refused by etcd');
+  t.match(old.log(), /stops leading/, 'and it stopped leading');
   t.equal((await agreedLeader(live(), 30_000)).name, other.name, 'the resumed server follows');
   await until('fires after the resume', async () => {
     for (const name of jobs) {

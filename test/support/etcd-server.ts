@@ -3,10 +3,11 @@
 // kill() and restart() take it away and bring it back with its data.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { freePort } from './free-port.js';
 import { until } from './light-process.js';
 
@@ -23,12 +24,22 @@ export interface EtcdServer {
   stop(): Promise<void>;
 }
 
-export async function startEtcd(deadlineMs = 20_000): Promise<EtcdServer> {
+/** TLS on etcd's client URL: its certificate and key, and (clientCertAuth) the CA client certificates must be signed by. */
+export interface EtcdTls {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+  /** For the health probe: a client certificate and key signed by `ca`. */
+  readonly clientCert: string;
+  readonly clientKey: string;
+}
+
+export async function startEtcd(deadlineMs = 20_000, tls?: EtcdTls): Promise<EtcdServer> {
   const dir = mkdtempSync(join(tmpdir(), 'ct-etcd-'));
   const [client, peer] = [await freePort(), await freePort()];
-  const url = `http://127.0.0.1:${client}`;
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${client}`;
   const peerUrl = `http://127.0.0.1:${peer}`;
-  let current = await spawnEtcd(dir, url, peerUrl, deadlineMs).catch((err: unknown) => {
+  let current = await spawnEtcd(dir, url, peerUrl, deadlineMs, 'e1', undefined, tls).catch((err: unknown) => {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   });
@@ -40,7 +51,7 @@ export async function startEtcd(deadlineMs = 20_000): Promise<EtcdServer> {
     },
     async restart() {
       await current.kill();
-      current = await spawnEtcd(dir, url, peerUrl, deadlineMs);
+      current = await spawnEtcd(dir, url, peerUrl, deadlineMs, 'e1', undefined, tls);
     },
     async stop() {
       await current.kill();
@@ -49,13 +60,17 @@ export async function startEtcd(deadlineMs = 20_000): Promise<EtcdServer> {
   };
 }
 
-async function spawnEtcd(dir: string, url: string, peerUrl: string, deadlineMs: number, name = 'e1', initialCluster = `${name}=${peerUrl}`): Promise<{ log(): string; kill(): Promise<void> }> {
+async function spawnEtcd(dir: string, url: string, peerUrl: string, deadlineMs: number, name = 'e1', initialCluster = `${name}=${peerUrl}`, tls?: EtcdTls): Promise<{ log(): string; kill(): Promise<void> }> {
   const child = spawn(etcdProgram, [
     '--name', name, '--data-dir', join(dir, 'data'),
     '--listen-client-urls', url, '--advertise-client-urls', url,
     '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl,
     '--initial-cluster', initialCluster, '--initial-cluster-state', 'new',
+    ...(tls ? ['--cert-file', tls.cert, '--key-file', tls.key, '--trusted-ca-file', tls.ca, '--client-cert-auth'] : []),
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const dispatcher = tls
+    ? new Agent({ connect: { ca: readFileSync(tls.ca), cert: readFileSync(tls.clientCert), key: readFileSync(tls.clientKey) } })
+    : undefined;
   let log = '';
   child.stderr.on('data', (chunk: Buffer) => { log += chunk.toString(); });
   let exitedHow: string | null = null;
@@ -66,7 +81,7 @@ async function spawnEtcd(dir: string, url: string, peerUrl: string, deadlineMs: 
   try {
     await until('etcd to be healthy', async () => {
       if (exitedHow !== null) throw new Error(`${exitedHow}:\n${log}`);
-      const res = await request(`${url}/health`).catch(() => null);
+      const res = await request(`${url}/health`, dispatcher ? { dispatcher } : {}).catch(() => null);
       if (!res) return undefined;
       const body = await res.body.text();
       return res.statusCode === 200 && body.includes('true') ? true : undefined;
@@ -75,6 +90,8 @@ async function spawnEtcd(dir: string, url: string, peerUrl: string, deadlineMs: 
     child.kill('SIGKILL');
     await exited;
     throw err;
+  } finally {
+    await dispatcher?.close();
   }
   return {
     log: () => log,
@@ -115,4 +132,25 @@ export async function startEtcdCluster(size: number, deadlineMs = 30_000): Promi
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A CA, a certificate for etcd on 127.0.0.1 and a client certificate, made
+ * with openssl in `dir`; the client files are what a server passes as
+ * --etcd-cert/--etcd-key, and `otherCa` is a CA that signed none of them.
+ */
+export function makeEtcdCerts(dir: string): EtcdTls & { otherCa: string } {
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  for (const ca of ['ca', 'other-ca']) {
+    ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${ca}`, '-keyout', `${ca}-key.pem`, '-out', `${ca}.pem`);
+  }
+  const sign = (name: string, ext: string) => {
+    writeFileSync(join(dir, `${name}.ext`), ext);
+    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}-key.pem`, '-out', `${name}.csr`);
+    ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.pem`);
+  };
+  sign('etcd', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
+  sign('client', 'extendedKeyUsage=clientAuth\n');
+  const f = (n: string) => join(dir, n);
+  return { ca: f('ca.pem'), cert: f('etcd.pem'), key: f('etcd-key.pem'), clientCert: f('client.pem'), clientKey: f('client-key.pem'), otherCa: f('other-ca.pem') };
 }
