@@ -18,6 +18,7 @@
 // back when its watch on the prefix reports a change (with a slow poll as a
 // backstop), so the order applied is the order etcd committed.
 
+import { circuitBreaker, ConsecutiveBreaker, handleWhen, isBrokenCircuitError, noop } from 'cockatiel';
 import { Etcd3, GRPCDeadlineExceededError, isRecoverableError, type ICompare, type IOptions, type IRequestOp, type Lease, type Watcher } from 'etcd3';
 import type { ClusterNode, Member, ReplicatedStateMachine } from '../cluster/cluster-node.js';
 import { ClusterError } from '../cluster/cluster-node.js';
@@ -105,6 +106,13 @@ export class EtcdNode<R> implements ClusterNode<R> {
     const options: IOptions = {
       hosts: [...opts.etcd.endpoints],
       dialTimeout: 3000,
+      // A member that fails three calls in a row is left alone for a second
+      // (etcd3's default is five, longer than a leader's whole write budget);
+      // call() below does the retrying, so the client's own global retry is off.
+      faultHandling: {
+        host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
+        global: noop,
+      },
       ...(opts.etcd.ca ? { credentials: { rootCertificate: opts.etcd.ca, ...(opts.etcd.key ? { privateKey: opts.etcd.key } : {}), ...(opts.etcd.cert ? { certChain: opts.etcd.cert } : {}) } } : {}),
       ...(opts.etcd.username !== undefined ? { auth: { username: opts.etcd.username, password: opts.etcd.password ?? '' } } : {}),
     };
@@ -155,8 +163,11 @@ export class EtcdNode<R> implements ClusterNode<R> {
       try {
         return await fn({ deadline: Date.now() + Math.max(100, Math.min(attemptMs, left)) });
       } catch (err) {
-        const retry = err instanceof GRPCDeadlineExceededError || (err instanceof Error && isRecoverableError(err));
+        const broken = isBrokenCircuitError(err);
+        const retry = broken || err instanceof GRPCDeadlineExceededError || (err instanceof Error && isRecoverableError(err));
         if (!retry || this.closed || until - Date.now() <= 0) throw err;
+        // Every member's circuit is open (etcd was electing a leader): wait for the first to half-open.
+        if (broken) await new Promise((r) => setTimeout(r, Math.min(100, Math.max(0, until - Date.now()))));
       }
     }
   }
