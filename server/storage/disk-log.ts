@@ -402,17 +402,21 @@ interface OpenBatch {
  */
 async function cutSegment(fs: StorageFs, path: string, offset: number, batch: OpenBatch | null): Promise<number> {
   const size = cutSize(offset, batch);
-  const empty = size !== offset;
+  if (batch && size === offset) {
+    // The cut keeps part of a batch, so its marker must claim less. Rewriting
+    // the marker in place could leave it half written (a short write, a crash),
+    // and a damaged marker is read as a torn tail that takes the acknowledged
+    // records of its batch with it; so the kept prefix, marker corrected, goes
+    // to a new file that is renamed over the segment (old or new, never half).
+    const kept = Buffer.from((await fs.readFile(path)).subarray(0, size));
+    kept.set(encodeBatchMarker(batch.firstIndex, size - batch.start - markerBytes), batch.start);
+    await writeAtomic(path, kept, undefined, fs);
+    return size;
+  }
   const fh = await fs.open(path, 'r+');
   try {
     await fh.truncate(size);
     await fh.sync();
-    if (batch && !empty) {
-      // Crash before this rewrite: the marker claims more than the file holds,
-      // which is a torn last batch, and the next open cuts it here again.
-      await fh.write(encodeBatchMarker(batch.firstIndex, size - batch.start - markerBytes), 0, markerBytes, batch.start);
-      await fh.sync();
-    }
   } finally {
     await fh.close();
   }
