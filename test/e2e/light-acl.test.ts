@@ -260,6 +260,36 @@ t.test('the anonymous policy opens read-only dashboards', async (t) => {
   t.equal((await call(url, 'GET', '/v1/jobs')).status, 401);
 });
 
+t.test('executor_config secrets: redacted below write, kept on a save of the redacted answer; restore needs write on each job', async (t) => {
+  const secretJob = { name: 'etl-secret', schedule: '@manually', executor: 'shell', executor_config: { command: 'psql', env: 'PGHOST=db,PGPASSWORD=hunter2' } };
+  t.equal((await call(url, 'POST', '/v1/jobs', secretJob, master)).status, 201);
+  await policy('etl-writer', { jobs: { 'etl-': 'write' } });
+  await policy('etl-reader', { jobs: { 'etl-': 'read' } });
+  await policy('ops-only', { jobs: { 'etl-': 'read' }, operator: 'write' });
+  const writer = await token(['etl-writer']);
+  const reader = await token(['etl-reader']);
+  const ops = await token(['ops-only']);
+  const config = async (secret: string, path = '/v1/jobs/etl-secret') => {
+    const r = await call(url, 'GET', path, undefined, bearer(secret));
+    return (Array.isArray(r.body) ? (r.body as { name: string; executor_config: Record<string, string> }[]).find((j) => j.name === 'etl-secret') : (r.body as { executor_config: Record<string, string> }))?.executor_config;
+  };
+  t.same(await config(reader.secret), { command: 'psql', env: 'PGHOST=db,PGPASSWORD=<redacted>' }, 'a read token sees the secret redacted');
+  t.same(await config(reader.secret, '/v1/jobs'), { command: 'psql', env: 'PGHOST=db,PGPASSWORD=<redacted>' }, 'in the list too');
+  t.same(await config(writer.secret), secretJob.executor_config, 'a write token sees it');
+  const v = await call(url, 'GET', '/v1/jobs/etl-secret/versions/1', undefined, bearer(reader.secret));
+  t.notMatch(v.text, /hunter2/, 'a recorded version is redacted for a reader');
+  // A writer saves what a redacted answer showed (say, copied from a reader's view): the secret stays.
+  const shown = (await call(url, 'GET', '/v1/jobs/etl-secret', undefined, bearer(reader.secret))).body as Record<string, unknown>;
+  t.equal((await call(url, 'PUT', '/v1/jobs/etl-secret', { ...secretJob, executor_config: shown['executor_config'], metadata: { edited: 'yes' } }, bearer(writer.secret))).status, 200);
+  t.same(await config(writer.secret), secretJob.executor_config, 'the stored secret was kept, not replaced by the marker');
+  // Restore needs operator write, and write on each job it creates or changes.
+  const restored = await call(url, 'POST', '/v1/restore', [{ ...secretJob, executor_config: { command: 'evil' } }], bearer(ops.secret));
+  t.equal(restored.status, 200);
+  t.match(restored.text, /fail create etl-secret: this token needs write on job 'etl-secret'/);
+  t.same(await config(writer.secret), secretJob.executor_config, 'the restore changed nothing');
+  t.match((await call(url, 'POST', '/v1/restore', [{ ...secretJob, metadata: { restored: 'yes' } }], master)).text, /success create etl-secret/);
+});
+
 t.test('no secret in the server\'s log', async (t) => {
   t.ok(secrets.length > 5);
   for (const s of secrets) t.notMatch(light.log(), s, 'a secret is never logged');

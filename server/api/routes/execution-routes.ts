@@ -63,7 +63,7 @@ export const executionRoutes: Route[] = [
       requireLeader(ctx);
       const name = jobName(req, ctx);
       const res = accepted(await ctx.log.submit({ type: CommandType.DeleteExecutions, atMs: ctx.now(), name }));
-      return json(200, res.job ? jobJson(ctx, res.job) : { name });
+      return json(200, res.job ? jobJson(ctx, res.job, req.grants) : { name });
     },
   },
   {

@@ -4,7 +4,8 @@ import { CommandType } from '../../state/commands.js';
 import type { Job, JobSpec, JobVersion } from '../../state/job.js';
 import { compactSpec } from '../../state/compact-job.js';
 import { validateJobSpec } from '../../state/validate-job.js';
-import { canReadJob } from '../../security/acl-policy.js';
+import { canReadJob, jobLevel, missingCapability, type Grants } from '../../security/acl-policy.js';
+import { redactConfig, restoreRedacted } from '../../../common/secret-values.js';
 import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../http-api.js';
 import { iso, jobSpecFromJson, jobToJson } from '../job-json.js';
@@ -23,8 +24,27 @@ function mustJob(ctx: ApiContext, name: string): Job {
   return job;
 }
 
-export function jobJson(ctx: ApiContext, job: Job): Record<string, unknown> {
-  return jobToJson(job, ctx.dispatcher.nextRun(job));
+/**
+ * A job as the caller may see it: executor_config secrets (passwords, tokens,
+ * keys, URL passwords, secret env values and auth headers) are redacted for
+ * anyone below write on the job.
+ */
+export function jobJson(ctx: ApiContext, job: Job, grants: Grants): Record<string, unknown> {
+  return shownTo(grants, job.name, jobToJson(job, ctx.dispatcher.nextRun(job)));
+}
+
+function shownTo(grants: Grants, name: string, out: Record<string, unknown>): Record<string, unknown> {
+  if (jobLevel(grants, name).level === 'write') return out;
+  const config = out['executor_config'];
+  if (typeof config === 'object' && config !== null) out['executor_config'] = redactConfig(config as Record<string, string>);
+  return out;
+}
+
+/** A saved job keeps the stored secret where the body carries back exactly what a redacted answer showed. */
+function keepSecrets(ctx: ApiContext, spec: JobSpec): JobSpec {
+  const stored = ctx.state.job(spec.name)?.executorConfig;
+  const executorConfig = restoreRedacted(spec.executorConfig, stored);
+  return executorConfig === spec.executorConfig ? spec : { ...spec, executorConfig };
 }
 
 /**
@@ -53,14 +73,14 @@ async function upsert(req: RouteRequest, ctx: ApiContext, pathName?: string): Pr
       throw new ApiError('CT_API_INVALID_FIELD', `the body names job ${JSON.stringify(named['name'])} but the path names ${JSON.stringify(pathName)}: rename with POST /v1/jobs and DELETE the old one`, 'name');
     }
   }
-  const { spec } = await checkedSpec(ctx, body);
+  const spec = keepSecrets(ctx, (await checkedSpec(ctx, body)).spec);
   const existed = ctx.state.job(spec.name) !== undefined;
   const res = accepted(await ctx.log.submit({ type: CommandType.PutJob, atMs: ctx.now(), job: spec, by: req.caller }));
   const job = res.job ?? mustJob(ctx, spec.name);
   if (req.query.has('runoncreate')) void ctx.dispatcher.runNow(job.name).catch(() => {});
   // PUT tells a replace (200) from a create (201); POST and PATCH answer 201 as Dkron does.
   const status = pathName !== undefined && existed ? 200 : 201;
-  return json(status, jobJson(ctx, job), { location: `/v1/jobs/${encodeURIComponent(job.name)}` });
+  return json(status, jobJson(ctx, job, req.grants), { location: `/v1/jobs/${encodeURIComponent(job.name)}` });
 }
 
 const sortable: Record<string, (j: Job, ctx: ApiContext) => string | number> = {
@@ -113,7 +133,7 @@ function listJobs(req: RouteRequest, ctx: ApiContext) {
   keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : a.j.name < b.j.name ? -1 : 1) * (order === 'DESC' ? -1 : 1));
   const start = intParam(q, '_start') ?? 0;
   const end = intParam(q, '_end') ?? keyed.length;
-  const page = keyed.slice(start, end).map(({ j }) => jobJson(ctx, j));
+  const page = keyed.slice(start, end).map(({ j }) => jobJson(ctx, j, req.grants));
   return json(200, page, { 'x-total-count': String(keyed.length), 'access-control-expose-headers': 'X-Total-Count' });
 }
 
@@ -130,7 +150,7 @@ async function runJob(req: RouteRequest, ctx: ApiContext) {
   const name = decodeName(req);
   const job = mustJob(ctx, name);
   accepted(await ctx.dispatcher.runNow(name));
-  return json(202, jobJson(ctx, job));
+  return json(202, jobJson(ctx, job, req.grants));
 }
 
 /**
@@ -142,7 +162,13 @@ async function restore(req: RouteRequest, ctx: ApiContext) {
   requireLeader(ctx);
   const items = await readRestoreFile(req);
   // Checked together (a plugin executor answers over gRPC).
-  const results = await Promise.allSettled(items.map((item) => checkedSpec(ctx, item, true)));
+  const results = await Promise.allSettled(items.map(async (item) => {
+    const checked = await checkedSpec(ctx, item, true);
+    // The route needs operator write; each job also needs write on its name.
+    const missing = missingCapability(req.grants, { kind: 'job', level: 'write', from: 'body' }, checked.spec.name);
+    if (missing !== null) throw new ApiError('CT_API_FORBIDDEN', missing);
+    return { ...checked, spec: keepSecrets(ctx, checked.spec) };
+  }));
   const lines: string[] = [];
   const good: { spec: JobSpec; warning: string | null }[] = [];
   results.forEach((r, i) => {
@@ -177,21 +203,21 @@ const versionsPath = /^\/v1\/jobs\/(?<name>[^/]+)\/versions$/;
 const versionPath = /^\/v1\/jobs\/(?<name>[^/]+)\/versions\/(?<n>[^/]+)$/;
 
 /** A recorded version's job as the job JSON a client sends (no counters, no status). */
-function versionJobJson(spec: JobSpec): Record<string, unknown> {
+function versionJobJson(spec: JobSpec, grants?: Grants): Record<string, unknown> {
   const asJob: Job = { ...compactSpec(spec), createdAtMs: 0, updatedAtMs: 0, successCount: 0, errorCount: 0, lastSuccessMs: null, lastErrorMs: null, status: '', dependentJobs: [], anchorMs: 0, lastScheduledMs: 0 };
   const out = jobToJson(asJob, null);
   for (const k of ['success_count', 'error_count', 'last_success', 'last_error', 'dependent_jobs', 'status', 'next']) delete out[k];
-  return out;
+  return grants ? shownTo(grants, spec.name, out) : out;
 }
 
-function versionJson(v: JobVersion, withJob: boolean): Record<string, unknown> {
+function versionJson(v: JobVersion, withJob: boolean, grants: Grants): Record<string, unknown> {
   return {
     version: v.n,
     at: iso(v.atMs),
     by: v.by,
     change: v.change,
     ...(v.restoredFrom === undefined ? {} : { restored_from: v.restoredFrom }),
-    ...(withJob ? { job: v.spec === null ? null : versionJobJson(v.spec) } : {}),
+    ...(withJob ? { job: v.spec === null ? null : versionJobJson(v.spec, grants) } : {}),
   };
 }
 
@@ -216,8 +242,8 @@ function mustVersion(req: RouteRequest, ctx: ApiContext): JobVersion {
 }
 
 const versionRoutes: Route[] = [
-  { method: 'GET', pattern: versionsPath, handle: (req, ctx) => json(200, [...mustVersions(req, ctx)].reverse().map((v) => versionJson(v, false))) },
-  { method: 'GET', pattern: versionPath, handle: (req, ctx) => json(200, versionJson(mustVersion(req, ctx), true)) },
+  { method: 'GET', pattern: versionsPath, handle: (req, ctx) => json(200, [...mustVersions(req, ctx)].reverse().map((v) => versionJson(v, false, req.grants))) },
+  { method: 'GET', pattern: versionPath, handle: (req, ctx) => json(200, versionJson(mustVersion(req, ctx), true, req.grants)) },
   {
     method: 'POST',
     pattern: /^\/v1\/jobs\/(?<name>[^/]+)\/versions\/(?<n>[^/]+)\/restore$/,
@@ -230,7 +256,7 @@ const versionRoutes: Route[] = [
       const { spec } = await checkedSpec(ctx, versionJobJson(v.spec));
       const res = accepted(await ctx.log.submit({ type: CommandType.PutJob, atMs: ctx.now(), job: spec, by: req.caller, restoredFrom: v.n }));
       const job = res.job ?? mustJob(ctx, spec.name);
-      return json(201, jobJson(ctx, job), { location: `/v1/jobs/${encodeURIComponent(job.name)}` });
+      return json(201, jobJson(ctx, job, req.grants), { location: `/v1/jobs/${encodeURIComponent(job.name)}` });
     },
   },
 ];
@@ -240,7 +266,7 @@ export const jobRoutes: Route[] = [
   { method: 'GET', pattern: /^\/v1\/jobs$/, handle: listJobs },
   { method: 'POST', pattern: /^\/v1\/jobs$/, body: true, handle: (req, ctx) => upsert(req, ctx) },
   { method: 'PATCH', pattern: /^\/v1\/jobs$/, body: true, handle: (req, ctx) => upsert(req, ctx) },
-  { method: 'GET', pattern: jobPath, handle: (req, ctx) => json(200, jobJson(ctx, mustJob(ctx, decodeName(req)))) },
+  { method: 'GET', pattern: jobPath, handle: (req, ctx) => json(200, jobJson(ctx, mustJob(ctx, decodeName(req)), req.grants)) },
   { method: 'PUT', pattern: jobPath, body: true, handle: (req, ctx) => upsert(req, ctx, decodeName(req)) },
   {
     method: 'DELETE',
@@ -250,7 +276,7 @@ export const jobRoutes: Route[] = [
       const name = decodeName(req);
       mustJob(ctx, name);
       const res = accepted(await ctx.log.submit({ type: CommandType.DeleteJob, atMs: ctx.now(), name, by: req.caller }));
-      return json(200, res.job ? jobToJson(res.job, null) : { name });
+      return json(200, res.job ? shownTo(req.grants, name, jobToJson(res.job, null)) : { name });
     },
   },
   { method: 'POST', pattern: jobPath, body: true, handle: runJob },
@@ -265,7 +291,7 @@ export const jobRoutes: Route[] = [
       mustJob(ctx, name);
       const res = accepted(await ctx.log.submit({ type: CommandType.ToggleJob, atMs: ctx.now(), name, by: req.caller }));
       const job = res.job ?? mustJob(ctx, name);
-      return json(200, jobJson(ctx, job), { location: `/v1/jobs/${encodeURIComponent(name)}` });
+      return json(200, jobJson(ctx, job, req.grants), { location: `/v1/jobs/${encodeURIComponent(name)}` });
     },
   },
   {
