@@ -7,7 +7,9 @@
 // refused, and nothing is appended.
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:tls';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
@@ -154,6 +156,42 @@ t.test('without a certificate, with another CA\'s, or with an agent certificate:
   t.ok(await metric(target, 'clocktower_raft_commit_index') >= before.commit);
   const list = JSON.parse(await ct(['jobs', 'list', '--json', '--address', https(target)], cliEnv)) as unknown[];
   t.equal(list.length, 1, 'still the one job');
+});
+
+t.test('certificate rotation without a restart: a server presents its new certificate on both ports, and the cluster goes on', async (t) => {
+  const target = servers[0] as ServerProcess;
+  const f = serverFiles[0];
+  if (!f) throw new Error('no certificate for t1');
+  // A new certificate for t1 from the same CA, moved over the files the server was started with.
+  tls(['cert', 'create', '--server', '--node', 't1', ...caArgs(certs)]);
+  const fresh = files(certs, 'dc1-server-clocktower-3');
+  const fingerprint = (pem: Buffer) => new X509Certificate(pem).fingerprint256;
+  const before = fingerprint(readFileSync(f.cert));
+  const after = fingerprint(readFileSync(fresh.cert));
+  t.not(after, before);
+  const presented = (addr: string) => new Promise<string>((resolve, reject) => {
+    const [host, port] = [addr.slice(0, addr.lastIndexOf(':')), Number(addr.slice(addr.lastIndexOf(':') + 1))];
+    const socket = connect({ host, port, ca: readFileSync(cliFiles.ca), cert: readFileSync(cliFiles.cert), key: readFileSync(cliFiles.key), servername: 'server.dc1.clocktower', ALPNProtocols: ['h2', 'http/1.1'] }, () => {
+      const fp = socket.getPeerX509Certificate()?.fingerprint256 ?? '';
+      socket.destroy();
+      resolve(fp);
+    });
+    socket.once('error', reject);
+  });
+  t.equal(await presented(target.httpAddr), before, 'the API presents the first certificate');
+  t.equal(await presented(target.rpcAddr), before, 'so does the gRPC port');
+  // Key first, then the certificate, each by rename (the server reads a pair that matches once both are in).
+  for (const [from, to] of [[fresh.key, f.key], [fresh.cert, f.cert]] as const) {
+    writeFileSync(`${to}.new`, readFileSync(from), { mode: 0o600 });
+    renameSync(`${to}.new`, to);
+  }
+  await until('the API to present the new certificate', async () => ((await presented(target.httpAddr)) === after ? true : undefined));
+  await until('the gRPC port to present the new certificate', async () => ((await presented(target.rpcAddr)) === after ? true : undefined));
+  // The cluster still works through the rotated server: a write through it commits everywhere.
+  await ct(['jobs', 'put', '-f', join(root.path, 'job.json'), '--address', https(target)], cliEnv);
+  const peers = await ct(['raft', 'list-peers', '--address', https(target)], cliEnv);
+  t.match(peers, /t1.*\n.*t2.*\n.*t3/s, 'all three servers still in the cluster');
+  t.equal((JSON.parse(await ct(['jobs', 'list', '--json', '--address', https(servers[2] as ServerProcess)], cliEnv)) as unknown[]).length, 1);
 });
 
 t.test('without TLS a non-loopback address needs --insecure', async (t) => {
