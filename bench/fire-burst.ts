@@ -15,6 +15,8 @@
 // - committed: when the leader's API first counts all N jobs succeeded
 //   (polled with `?stale`, so the poll costs no Raft read, every 10 ms or
 //   ten times the count's own time if longer).
+// With BENCH_BURST_ETCD=1 a third arm runs in the same rounds: two servers
+// on `--store etcd` (a three-member etcd started here) with their own agent.
 // None doubled: every job has exactly one execution record and the plugin ran
 // each execution id once; none lost: N records, all succeeded, N runs.
 
@@ -24,6 +26,7 @@ import { Agent, request } from 'undici';
 import { startAgentProcess, type AgentProcess } from '../test/support/agent-process.js';
 import { agreedLeader, serverSpecs, startServerProcess, type ServerProcess } from '../test/support/cluster-processes.js';
 import { tempDir } from '../test/support/light-process.js';
+import { startEtcdCluster, type EtcdCluster } from '../test/support/etcd-server.js';
 import { api, startBenchServer, type BenchServer } from './light-server.js';
 import { childPids } from './process-tree.js';
 import { isMain, median, round, summarize } from './stats.js';
@@ -34,6 +37,7 @@ const rounds = Number(process.env['BENCH_BURST_ROUNDS'] ?? 3);
 const leadMs = process.env['BENCH_BURST_LEAD_MS'] === undefined ? undefined : Number(process.env['BENCH_BURST_LEAD_MS']);
 /** Extra flags for the agent (e.g. "--capacity 10000"), space-separated. */
 const agentArgs = (process.env['BENCH_BURST_AGENT_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+const withEtcd = process.env['BENCH_BURST_ETCD'] === '1';
 const noopJs = resolve('dist/bench/fixtures/noop-executor.js');
 const restoreChunk = 2000;
 const inFlight = 32;
@@ -263,7 +267,12 @@ export async function run(): Promise<Record<string, unknown>> {
   const servers: ServerProcess[] = [];
   let agent: AgentProcess | undefined;
   let light: BenchServer | undefined;
-  const perRound = { light: [] as BurstFigures[], cluster: [] as BurstFigures[] };
+  const perRound = { light: [] as BurstFigures[], cluster: [] as BurstFigures[], etcd: [] as BurstFigures[] };
+  const etcdLog = join(root.path, 'etcd-runs.log');
+  let etcd: EtcdCluster | undefined;
+  const etcdServers: ServerProcess[] = [];
+  let etcdAgent: AgentProcess | undefined;
+  let etcdRound: ((r: number) => Promise<BurstFigures>) | null = null;
   try {
     const specs = await serverSpecs(root.path, ['s1', 's2', 's3']);
     servers.push(...await Promise.all(specs.map((spec) => startServerProcess(spec))));
@@ -283,10 +292,30 @@ export async function run(): Promise<Record<string, unknown>> {
     };
     // The light node starts its plugin program at the first execution that needs it (the first round has no figure for it).
     const lightProcs = () => ({ light: lightPid, plugin: childPids(lightPid)[0] ?? 0 });
+    if (withEtcd) {
+      writeNoopPluginDir(join(root.path, 'plugins-etcd'), etcdLog);
+      etcd = await startEtcdCluster(3);
+      const etcdSpecs = (await serverSpecs(join(root.path, 'etcd-servers'), ['e1', 'e2'])).map((spec) => ({
+        ...spec, args: ['--store', 'etcd', '--etcd-endpoints', (etcd as EtcdCluster).urls.join(','), '--etcd-prefix', '/bench-burst'],
+      }));
+      etcdServers.push(...await Promise.all(etcdSpecs.map((spec) => startServerProcess(spec))));
+      const etcdLeader = await agreedLeader(etcdServers);
+      etcdAgent = await startAgentProcess('burst-etcd-agent', etcdSpecs.map((s) => s.rpcAddr), { role: 'burst-etcd' }, ['--plugin-dir', join(root.path, 'plugins-etcd'), ...agentArgs]);
+      await etcdAgent.waitLog(/plugins: executor noop started/);
+      const etcdAgentPid = etcdAgent.child.pid ?? 0;
+      const etcdProcs = (): Record<string, number> => {
+        const procs: Record<string, number> = { leader: etcdLeader.child.pid ?? 0, agent: etcdAgentPid, plugin: childPids(etcdAgentPid)[0] ?? 0 };
+        etcdServers.filter((s) => s !== etcdLeader).forEach((s, i) => { procs[`follower${i + 1}`] = s.child.pid ?? 0; });
+        return procs;
+      };
+      etcdRound = (r) => burst(etcdLeader.url, `burst-etcd-r${r}-`, { role: 'burst-etcd' }, etcdLog, lead(perRound.etcd), etcdProcs);
+    }
     for (let r = 0; r < rounds; r++) {
       perRound.light.push(await burst(light.url, `burst-light-r${r}-`, {}, lightLog, lead(perRound.light), lightProcs));
       perRound.cluster.push(await burst(leader.url, `burst-cluster-r${r}-`, { role: 'burst' }, clusterLog, lead(perRound.cluster), clusterProcs));
+      if (etcdRound) perRound.etcd.push(await etcdRound(r));
     }
+    const onEtcd = perRound.etcd.length > 0 ? summary(perRound.etcd) : null;
     const light_ = summary(perRound.light);
     const cluster = summary(perRound.cluster);
     return {
@@ -303,11 +332,23 @@ export async function run(): Promise<Record<string, unknown>> {
         all_committed_s: round(cluster.all_committed_s / light_.all_committed_s),
         executions_per_s: round(cluster.executions_per_s / light_.executions_per_s),
       },
+      ...(onEtcd ? {
+        etcd: onEtcd,
+        ratio_etcd_vs_cluster: {
+          all_ran_s: round(onEtcd.all_ran_s / cluster.all_ran_s),
+          all_committed_s: round(onEtcd.all_committed_s / cluster.all_committed_s),
+          executions_per_s: round(onEtcd.executions_per_s / cluster.executions_per_s),
+        },
+        rounds_etcd: perRound.etcd,
+      } : {}),
       rounds_cluster: perRound.cluster,
       rounds_light: perRound.light,
     };
   } finally {
     await agent?.stop();
+    await etcdAgent?.stop();
+    await Promise.all(etcdServers.map((s) => s.stop()));
+    await etcd?.stop();
     // SIGTERM, so NODE_OPTIONS=--cpu-prof profiles get written.
     await light?.stop();
     await Promise.all(servers.map((s) => s.stop()));
