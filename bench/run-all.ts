@@ -22,6 +22,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<Record<string, 
   'agents-cluster': () => import('./agents-cluster.js'),
   'fire-burst': () => import('./fire-burst.js'),
   'etcd-store': () => import('./etcd-store.js'),
+  'tls-cost': () => import('./tls-cost.js'),
   package: () => import('./package.js'),
 };
 
