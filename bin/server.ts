@@ -20,7 +20,7 @@ import type { EtcdFlags } from './agent-config.js';
 import { RaftNode, type RaftMessageTransport } from '../server/cluster/raft-node.js';
 import { RaftTransport } from '../server/cluster/raft-transport.js';
 import { Dispatcher } from '../server/dispatch/dispatcher.js';
-import { forwardedHeader, HttpApi, type ForwardedRequest, type StreamedReply } from '../server/api/http-api.js';
+import { forwardedHeader, HttpApi, type ForwardedRequest, type RaftPosition, type StreamedReply } from '../server/api/http-api.js';
 import type { Reply } from '../server/api/routes/route.js';
 import type { ClusterAdmin } from '../server/api/routes/raft-routes.js';
 import { decodeCommand, encodeCommand } from '../server/state/commands.js';
@@ -277,6 +277,7 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
   }
   const leaderClient = new LeaderClient(config.tls);
   cleanups.push(() => leaderClient.close());
+  const ownRaft = raftNode;
   const api = new HttpApi({
     nodeName: config.nodeName,
     version: config.version,
@@ -294,9 +295,11 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
       forwardToLeader: (req: ForwardedRequest) => forwardToLeader(opened, req, leaderClient),
       streamFromLeader: (req: ForwardedRequest) => streamFromLeader(opened, req, leaderClient),
       readBarrier: () => opened.readBarrier(),
+      peerRaftStatus: (name: string, headers: ForwardedRequest['headers']) => peerRaftStatus(opened, name, headers, leaderClient),
       admin: raftNode ? clusterAdmin(raftNode, config, () => stopRequested(), log, leaderClient) : etcdAdmin(opened, cluster.etcd?.endpoints ?? [], () => stopRequested(), log),
     } : {}),
     ...(agents ? { agents: () => agents.host.status() } : {}),
+    ...(ownRaft ? { raftStatus: () => raftPosition(ownRaft) } : {}),
     metrics: {
       text: () => metrics.text(),
       contentType: metrics.contentType,
@@ -334,7 +337,6 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
   return { url, state, metrics, stopped, close: () => (closing ??= cleanup()) };
 }
 
-/** Send a write that reached this follower to the leader's API, and relay the answer. */
 /** How this server calls another server's API: plain HTTP, or HTTPS with its own certificate (reloaded when the files change). */
 class LeaderClient {
   private agent: Agent | null = null;
@@ -361,6 +363,7 @@ class LeaderClient {
   }
 }
 
+/** Send a write that reached this follower to the leader's API, and relay the answer. */
 async function forwardToLeader(node: ServerClusterNode<ApplyResult>, req: ForwardedRequest, client: LeaderClient): Promise<Reply> {
   const leader = node.leaderName();
   const http = leader ? node.addressOf(leader)?.http : undefined;
@@ -382,6 +385,22 @@ async function forwardToLeader(node: ServerClusterNode<ApplyResult>, req: Forwar
   const total = res.headers['x-total-count'];
   if (typeof total === 'string') out['x-total-count'] = total;
   return { status: res.statusCode, body, raw: true, headers: out };
+}
+
+function raftPosition(node: RaftNode<ApplyResult>): RaftPosition {
+  return { term: node.term(), commit_index: node.commitIndex(), applied_index: node.appliedIndex() };
+}
+
+/** Another server's Raft position, from its GET /v1 (with the caller's token), or null after a second. */
+async function peerRaftStatus(node: ServerClusterNode<ApplyResult>, name: string, callerHeaders: ForwardedRequest['headers'], client: LeaderClient): Promise<RaftPosition | null> {
+  const http = node.addressOf(name)?.http;
+  if (!http) return null;
+  const headers: Record<string, string> = { [forwardedHeader]: node.nodeName };
+  if (typeof callerHeaders.authorization === 'string') headers['authorization'] = callerHeaders.authorization;
+  const dispatcher = client.dispatcher();
+  const res = await request(`${client.scheme}://${http}/v1`, { method: 'GET', headers, signal: AbortSignal.timeout(1000), ...(dispatcher ? { dispatcher } : {}) });
+  const body = await res.body.json() as { raft?: RaftPosition };
+  return res.statusCode === 200 && body.raft ? body.raft : null;
 }
 
 /** A streamed GET (server-sent events) from the leader's API, relayed as it comes. */

@@ -75,6 +75,17 @@ export interface ApiOptions {
    * leader's API, for what only the leader has (a running execution's output).
    */
   readonly streamFromLeader?: (request: ForwardedRequest) => Promise<StreamedReply>;
+  /** This server's Raft position (absent on etcd, whose members have no Raft of ours). */
+  readonly raftStatus?: () => RaftPosition;
+  /** In a cluster: another server's Raft position, asked from its own API (null: it did not answer in time). */
+  readonly peerRaftStatus?: (name: string, headers: IncomingMessage['headers']) => Promise<RaftPosition | null>;
+}
+
+/** A server's Raft position, as GET /v1 and /v1/members show it. */
+export interface RaftPosition {
+  readonly term: number;
+  readonly commit_index: number;
+  readonly applied_index: number;
 }
 
 /** An answer whose body arrives as it is written. */

@@ -40,6 +40,7 @@ function agentMemberJson(a: AgentStatus): Record<string, unknown> {
 
 function status(ctx: ApiContext) {
   return {
+    ...(ctx.raftStatus ? { raft: ctx.raftStatus() } : {}),
     agent: { name: ctx.nodeName, version: ctx.version },
     cluster: { leader: ctx.cluster.leaderName(), is_leader: ctx.cluster.isLeader(), members: ctx.cluster.members().length },
     executors: ctx.dispatcher.executors(),
@@ -75,13 +76,20 @@ export const clusterRoutes: Route[] = [
     // The leader knows the agents too; a follower without a leader lists the servers.
     local: true,
     leader: true,
-    handle: (_req, ctx) => {
+    handle: async (req, ctx) => {
       const agents = ctx.agents && ctx.cluster.isLeader() ? ctx.agents() : [];
       const servers = ctx.cluster.members();
       const byName = new Map(agents.map((a) => [a.node, a]));
       const serverNames = new Set(servers.map((m) => m.name));
+      // Each server's term, commit and applied index: this one's own, the others' asked from their API at once.
+      const positions = await Promise.all(servers.map((m) => (m.name === ctx.nodeName
+        ? Promise.resolve(ctx.raftStatus?.() ?? null)
+        : ctx.peerRaftStatus?.(m.name, req.headers).catch(() => null) ?? Promise.resolve(null))));
       const members = [
-        ...servers.map((m) => memberJson(m, byName.get(m.name))),
+        ...servers.map((m, i) => {
+          const raft = positions[i];
+          return { ...memberJson(m, byName.get(m.name)), ...(raft ? { raft } : {}) };
+        }),
         ...agents.filter((a) => !serverNames.has(a.node)).map(agentMemberJson),
       ];
       return json(200, members, { 'x-total-count': String(members.length) });
