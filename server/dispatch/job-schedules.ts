@@ -1,7 +1,7 @@
 // Parsed schedules per job, cached by (schedule, zone), and the questions
 // the dispatcher asks of the pure planner: what is due now, and when next.
 
-import { dueFires, firstAfter, nextFire, parseGoDurationMs, parseSchedule, validateTimeZone, type DueInput, type DuePlan, type Schedule } from '../scheduler/index.js';
+import { describeSchedule, dueFires, firstAfter, nextFire, parseGoDurationMs, parseSchedule, validateTimeZone, type DueInput, type DuePlan, type Schedule } from '../scheduler/index.js';
 import type { Job, JobSpec } from '../state/job.js';
 
 interface Cached {
@@ -40,6 +40,12 @@ export class JobSchedules {
       t = next;
     }
     return out;
+  }
+
+  /** The schedule in words, with its zone (throws the scheduler's typed error, as preview does). */
+  describe(schedule: string, timeZone: string, jobName = ''): string {
+    validateTimeZone(timeZone);
+    return describeSchedule(parseSchedule(schedule, jobName), timeZone);
   }
 
   forget(name: string): void {

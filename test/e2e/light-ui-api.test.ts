@@ -81,9 +81,11 @@ t.test('schedule preview: the next fire times by the scheduler, in the zone', as
   t.equal(berlin.status, 200);
   // 02:30 does not exist on 29 March 2026 in Berlin: it runs at the jump, 03:00 CEST (01:00Z).
   t.same((berlin.body as { next: string[] }).next, ['2026-03-28T01:30:00.000Z', '2026-03-29T01:00:00.000Z', '2026-03-30T00:30:00.000Z']);
+  t.equal((berlin.body as { description: string }).description, 'At 02:30 (Europe/Berlin time)', 'in words, with its zone');
   const ten = await call(url, 'GET', q({ schedule: '@every 90s', from: '2026-01-01T00:00:00Z' }), undefined, auth);
   t.equal((ten.body as { next: string[] }).next.length, 10, 'ten by default');
   t.equal((ten.body as { next: string[] }).next[1], '2026-01-01T00:03:00.000Z');
+  t.equal((ten.body as { description: string }).description, 'Every 1 minute 30 seconds, counted from when the schedule was set');
   const once = await call(url, 'GET', q({ schedule: '@at 2026-06-01T10:00:00Z', from: '2026-01-01T00:00:00Z' }), undefined, auth);
   t.same((once.body as { next: string[] }).next, ['2026-06-01T10:00:00.000Z'], 'a one-off fires once');
   const manual = await call(url, 'GET', q({ schedule: '@manually' }), undefined, auth);

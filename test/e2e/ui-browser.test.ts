@@ -140,6 +140,7 @@ t.test('edit: the server validation error is shown next to its field, then a goo
   t.match(saved, { schedule: '0 0 6 * * *', timezone: 'Europe/Berlin', executor_config: { command: 'echo alpha' } }, 'a PUT of the whole record');
   await page.locator('#preview li').nth(9).waitFor();
   t.match(await page.locator('#preview li').first().innerText(), /06:00:00/, 'ten fire times in the job\'s zone');
+  t.equal(await page.locator('#schedule-words').innerText(), 'At 06:00 (Europe/Berlin time)', 'the schedule in words');
 });
 
 t.test('create a job through the form and see it run', async (t) => {

@@ -85,10 +85,11 @@ export function jobPage(app: HTMLElement, name: string): () => void {
     }
     try {
       const p = new URLSearchParams({ schedule: j.schedule, timezone: j.timezone, job: j.name });
-      const res = await api<{ next: string[] }>('GET', `/v1/schedule/preview?${p.toString()}`);
+      const res = await api<{ next: string[]; description?: string }>('GET', `/v1/schedule/preview?${p.toString()}`);
       const zone = j.timezone === '' ? 'UTC' : j.timezone;
       const fmt = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric', weekday: 'short', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZone: zone, timeZoneName: 'short' });
       fill(preview,
+        h('p', { id: 'schedule-words' }, res.body.description ?? ''),
         h('p', { class: 'muted' }, `${j.schedule} in ${zone}${j.disabled ? ' (disabled: these would fire once enabled)' : ''}`),
         res.body.next.length === 0 ? h('p', {}, 'It never fires again.') : h('ol', {}, ...res.body.next.map((t) => h('li', {}, fmt.format(new Date(t))))));
     } catch (err) {

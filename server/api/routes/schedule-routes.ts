@@ -27,7 +27,7 @@ export const scheduleRoutes: Route[] = [
       const job = jobName === '' ? undefined : ctx.state.job(jobName);
       const anchor = job && job.schedule === schedule && job.timezone === timezone ? job.anchorMs : from;
       const fires = ctx.dispatcher.schedules.preview(schedule, timezone, from, count, jobName, anchor);
-      return json(200, { schedule, timezone, from: iso(from), next: fires.map((t) => iso(t)) });
+      return json(200, { schedule, timezone, description: ctx.dispatcher.schedules.describe(schedule, timezone, jobName), from: iso(from), next: fires.map((t) => iso(t)) });
     },
   },
 ];
