@@ -13,8 +13,35 @@ import { RaftCore, decodeConfChange } from '../raft/raft-core.js';
 import { bootstrapState, joiningState } from '../raft/bootstrap.js';
 import { EntryType, type ConfChange, type ConfState, type Entry, type HardState, type Message, type RestoredState, type Snapshot } from '../raft/types.js';
 import { DiskLog } from '../storage/disk-log.js';
+import type { StorageFs } from '../storage/storage-fs.js';
 import { ClusterError, type ClusterNode, type Member, type ReplicatedStateMachine } from './cluster-node.js';
 import { decodeMemberAddress, encodeMemberAddress, type MemberAddress } from './member-address.js';
+
+/**
+ * Time for the driver: the real clock by default; the simulation passes its
+ * own, so the production driver runs on simulated time.
+ */
+export interface NodeClock {
+  now(): number;
+  /** Call `fn` every `ms`; returns the cancel. */
+  every(ms: number, fn: () => void): () => void;
+  /** Call `fn` once after `ms`; returns the cancel. */
+  after(ms: number, fn: () => void): () => void;
+}
+
+export const realClock: NodeClock = {
+  now: () => Date.now(),
+  every(ms, fn) {
+    const t = setInterval(fn, ms);
+    t.unref();
+    return () => clearInterval(t);
+  },
+  after(ms, fn) {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return () => clearTimeout(t);
+  },
+};
 
 export interface RaftMessageTransport {
   send(messages: readonly Message[]): void;
@@ -53,6 +80,10 @@ export interface RaftNodeOptions<R> {
   readonly onFatal?: (err: Error) => void;
   readonly log?: (line: string, fields?: Readonly<Record<string, unknown>>) => void;
   readonly metrics?: RaftMetrics;
+  /** Default: the real clock. */
+  readonly clock?: NodeClock;
+  /** The file system the log is on (default: node's; the simulation's disk in tests). */
+  readonly fs?: StorageFs;
 }
 
 /** What the driver reports to a metrics registry. */
@@ -73,7 +104,7 @@ interface ReadWaiter {
   index: number | null;
   resolve(): void;
   reject(err: Error): void;
-  timer: NodeJS.Timeout;
+  cancelTimer: () => void;
 }
 
 const readTimeoutMs = 5000;
@@ -96,7 +127,8 @@ export class RaftNode<R> implements ClusterNode<R> {
   private readonly addresses = new Map<string, MemberAddress>();
   /** When each peer last answered our appends or heartbeats (ms since epoch). */
   private readonly answeredAt = new Map<string, number>();
-  private readonly ticker: NodeJS.Timeout;
+  private readonly clock: NodeClock;
+  private readonly stopTicker: () => void;
   private persisted: HardState;
   private applied: number;
   private sinceSnapshot = 0;
@@ -128,15 +160,15 @@ export class RaftNode<R> implements ClusterNode<R> {
       id: options.nodeName, electionTicks, heartbeatTicks: Math.max(1, Math.floor(electionTicks / 10)),
       random: options.random ?? Math.random, preVote: true, checkQuorum: true,
     }, restored);
-    this.ticker = setInterval(() => {
+    this.clock = options.clock ?? realClock;
+    this.stopTicker = this.clock.every(options.tickMs ?? 100, () => {
       this.core.tick();
       this.schedule();
-    }, options.tickMs ?? 100);
-    this.ticker.unref();
+    });
   }
 
   static async open<R>(options: RaftNodeOptions<R>): Promise<RaftNode<R>> {
-    const { log, recovered } = await DiskLog.open(options.dir);
+    const { log, recovered } = await DiskLog.open(options.dir, options.fs ? { fs: options.fs } : {});
     const sm = options.stateMachine;
     let restored: RestoredState;
     const addresses = new Map<string, MemberAddress>();
@@ -346,11 +378,11 @@ export class RaftNode<R> implements ClusterNode<R> {
     this.failed = err;
     const e = new ClusterError('CT_CLUSTER_STORAGE', `the log cannot be written: ${err.message}`, { cause: err });
     this.rejectPending(e);
-    for (const w of this.reads.values()) { clearTimeout(w.timer); w.reject(e); }
+    for (const w of this.reads.values()) { w.cancelTimer(); w.reject(e); }
     this.reads.clear();
     // A server that cannot persist must not campaign or vote again, and whoever
     // follows its leadership (dispatcher, agent registry) must hear it ended.
-    clearInterval(this.ticker);
+    this.stopTicker();
     this.stepDownEverywhere();
     this.options.onFatal?.(err);
   }
@@ -368,7 +400,7 @@ export class RaftNode<R> implements ClusterNode<R> {
   receive(m: Message): void {
     if (this.closed || this.failed) return;
     // An answer to our own appends or heartbeats: the peer got them at the address we have for it.
-    if (m.type === 'appResp' || m.type === 'heartbeatResp') this.answeredAt.set(m.from, Date.now());
+    if (m.type === 'appResp' || m.type === 'heartbeatResp') this.answeredAt.set(m.from, this.clock.now());
     this.core.step(m);
     this.schedule();
   }
@@ -379,7 +411,7 @@ export class RaftNode<R> implements ClusterNode<R> {
    */
   answeredRecently(id: string, ticks = 30): boolean {
     const at = this.answeredAt.get(id);
-    return at !== undefined && Date.now() - at < ticks * (this.options.tickMs ?? 100);
+    return at !== undefined && this.clock.now() - at < ticks * (this.options.tickMs ?? 100);
   }
 
   reportUnreachable(peer: string): void {
@@ -424,11 +456,11 @@ export class RaftNode<R> implements ClusterNode<R> {
     if (!this.core.readIndex(id)) return Promise.reject(this.notLeader());
     this.schedule();
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const cancelTimer = this.clock.after(readTimeoutMs, () => {
         this.reads.delete(id);
         reject(new ClusterError('CT_CLUSTER_NOT_LEADER', `no quorum confirmed a read within ${readTimeoutMs} ms`));
-      }, readTimeoutMs);
-      this.reads.set(id, { index: null, resolve, reject, timer });
+      });
+      this.reads.set(id, { index: null, resolve, reject, cancelTimer });
     });
   }
 
@@ -436,7 +468,7 @@ export class RaftNode<R> implements ClusterNode<R> {
     for (const [id, w] of this.reads) {
       if (w.index !== null && this.applied >= w.index) {
         this.reads.delete(id);
-        clearTimeout(w.timer);
+        w.cancelTimer();
         w.resolve();
       }
     }
@@ -516,11 +548,11 @@ export class RaftNode<R> implements ClusterNode<R> {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    clearInterval(this.ticker);
+    this.stopTicker();
     this.closed = true;
     const err = new ClusterError('CT_CLUSTER_CLOSED', 'the server is shutting down');
     this.rejectPending(err);
-    for (const w of this.reads.values()) { clearTimeout(w.timer); w.reject(err); }
+    for (const w of this.reads.values()) { w.cancelTimer(); w.reject(err); }
     this.reads.clear();
     this.stepDownEverywhere();
     while (this.processing) await new Promise((r) => setImmediate(r));

@@ -17,6 +17,7 @@ export interface PlantedBug {
 
 const scenarios = ['test/server/raft/raft-scenarios.test.js'];
 const core = ['test/server/raft/raft-core.test.js'];
+const nodeSim = ['test/sim/run-node.js', '--seeds', '100'];
 const sim = (servers: 3 | 5, seeds = 300) => ['test/sim/run.js', '--stop', '--servers', String(servers), '--seeds', String(seeds)];
 
 export const plantedBugs: readonly PlantedBug[] = [
@@ -63,6 +64,14 @@ export const plantedBugs: readonly PlantedBug[] = [
     caughtBy: [['test/server/cluster/raft-node.test.js']],
   },
   {
+    // The same bug, seen by the production driver under the simulation (crashes in the middle of a Ready).
+    name: 'the driver sends before it persists, seen by the node simulation',
+    file: 'server/cluster/raft-node.js',
+    from: 'if (rd.snapshot)\n                    await this.log.saveSnapshot(rd.snapshot);',
+    to: 'this.options.transport.send(rd.messages);\n                if (rd.snapshot)\n                    await this.log.saveSnapshot(rd.snapshot);',
+    caughtBy: [nodeSim],
+  },
+  {
     name: 'two membership changes at once',
     file: 'server/raft/raft-core.js',
     from: 'if (this.pendingConfIndex > this.log.applied)\n            return null;',
@@ -97,5 +106,12 @@ export const plantedBugs: readonly PlantedBug[] = [
     from: 'written += bytesWritten;',
     to: 'written = data.length;',
     caughtBy: [['test/server/storage/disk-log.test.js']],
+  },
+  {
+    name: 'a short write is ignored, seen by the node simulation',
+    file: 'server/storage/disk-log.js',
+    from: 'written += bytesWritten;',
+    to: 'written = data.length;',
+    caughtBy: [nodeSim],
   },
 ];
