@@ -51,7 +51,7 @@ export const executionRoutes: Route[] = [
       list.sort((a, b) => (key(a) - key(b) || Number(a.id) - Number(b.id)) * (desc ? -1 : 1));
       const start = intParam(req.query, '_start') ?? 0;
       const end = intParam(req.query, '_end') ?? list.length;
-      return json(200, list.slice(start, end).map((e) => executionToJson(e, limit)), {
+      return json(200, list.slice(start, end).map((e) => executionToJson(e, limit, ctx.state.notificationsOf(e.id))), {
         'x-total-count': String(list.length), 'access-control-expose-headers': 'X-Total-Count',
       });
     },
@@ -69,7 +69,10 @@ export const executionRoutes: Route[] = [
   {
     method: 'GET',
     pattern: /^\/v1\/jobs\/(?<name>[^/]+)\/executions\/(?<id>[^/]+)$/,
-    handle: (req, ctx) => json(200, executionToJson(liveOutput(ctx, mustExecution(req, ctx)), intParam(req.query, 'output_size_limit'))),
+    handle: (req, ctx) => {
+      const e = liveOutput(ctx, mustExecution(req, ctx));
+      return json(200, executionToJson(e, intParam(req.query, 'output_size_limit'), ctx.state.notificationsOf(e.id)));
+    },
   },
   {
     method: 'POST',
