@@ -8,6 +8,7 @@ import { checkNotifySettings, defaultNotifySettings, type NotifySettings, type P
 import { CommandType, type ExecutionResult } from '../../../../server/state/commands.js';
 import { defaultCatchUp, type JobSpec, type NotifyRule } from '../../../../server/state/job.js';
 import { StateMachine } from '../../../../server/state/state-machine.js';
+import { mailProblem, notifyRulesProblem } from '../../../../server/dispatch/notify/rules.js';
 
 t.test('rule matching', async (t) => {
   const finish = (success: boolean, previousFailed: boolean) => ({ event: 'finish' as const, success, previousFailed });
@@ -144,4 +145,12 @@ t.test('settings are checked: a webhook needs its payload, templates must parse'
   t.match(checkNotifySettings({ ...defaultNotifySettings, mail: { host: 'h', port: 25, username: 'u', password: '', from: '', payload: '', subjectPrefix: '' } }), { key: 'mail-password' });
   t.match(checkNotifySettings({ ...defaultNotifySettings, mail: { host: 'h', port: 70000, username: '', password: '', from: '', payload: '', subjectPrefix: '' } }), { key: 'mail-port' });
   t.notOk('key' in checkNotifySettings(defaultNotifySettings));
+});
+
+t.test('save-time checks beyond the shape: templates, and mail only where the server can send it', async (t) => {
+  const rules = (r: Partial<NotifyRule>): Pick<JobSpec, 'notify'> => ({ notify: [{ on: 'failure', email: [], webhook: 'http://x/', payload: '', ...r }] });
+  t.equal(notifyRulesProblem(rules({ payload: '{{.JobName}}' })), null);
+  t.match(notifyRulesProblem(rules({ payload: '{{.JobNme}}' })), { field: 'notify[0].payload', message: /unknown variable \.JobNme/ });
+  t.match(mailProblem({ mail: null }, rules({ email: ['a@b.c'] })), { field: 'notify[0].email', message: /--mail-host/ });
+  t.equal(mailProblem({ mail: null }, rules({})), null, 'a webhook needs no mail settings');
 });
