@@ -122,23 +122,28 @@ t.test('Dkron settings: pre-webhook at the start, webhook and mail to owner_emai
   t.equal(hookEntry?.target, `${hooks.url}/…`, 'the server\'s endpoint shows its host only');
 });
 
-t.test('a job\'s rules: failure, recovery and start, each to its own webhook', async (t) => {
+t.test('a job\'s rules: failure (webhook and mail), recovery and start', async (t) => {
   await put({
     name: 'flaky',
     executor_config: { shell: 'true', command: `test -f ${flag}` },
     notify: [
       { on: 'failure', webhook: `${rules.url}/failure`, payload: 'FAILED {{.JobName}} exit={{.ExitCode}}' },
+      { on: 'failure', email: ['team@example.com'] },
       { on: 'recovery', webhook: `${rules.url}/recovery?token=abc`, payload: 'RECOVERED {{.JobName}}' },
       { on: 'start', webhook: `${rules.url}/start` },
     ],
   });
   const job = (await call(light.url, 'GET', '/v1/jobs/flaky')).body as { notify: unknown[] };
-  t.equal(job.notify.length, 3, 'the job shows its rules');
+  t.equal(job.notify.length, 4, 'the job shows its rules');
 
   const first = await run('flaky');
   t.equal(first.state, 'failed');
-  t.equal((await settled('flaky', first.id, 4)).filter((n) => n.source === 'rule').length, 2, 'start and failure (plus the server\'s two)');
+  t.equal((await settled('flaky', first.id, 5)).filter((n) => n.source === 'rule').length, 3, 'start, and failure by webhook and mail (plus the server\'s two)');
   t.same(rules.delivered('/failure').map((r) => r.body), ['FAILED flaky exit=1']);
+  const teamMail = smtp.mails.filter((m) => m.to.includes('team@example.com'));
+  t.equal(teamMail.length, 1, 'the rule\'s mail');
+  t.equal(teamMail[0]?.subject, '[Cron] Failed flaky execution report');
+  t.match(teamMail[0]?.body, /^Executed: flaky\nReporting node: node1\nStart time: \S+\nEnd time: \S+\nSuccess: false\nNode: node1\n/, 'a rule\'s mail without payload is the report');
   t.equal(rules.delivered('/recovery?token=abc').length, 0);
 
   writeFileSync(flag, '');

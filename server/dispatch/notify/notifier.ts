@@ -12,7 +12,7 @@
 import { CommandType, type ExecutionResult } from '../../state/commands.js';
 import type { CommandLog } from '../../state/command-log.js';
 import type { Execution } from '../../state/execution.js';
-import type { Notification, NotificationSpec } from '../../state/notification.js';
+import type { Notification, NotificationOutcome, NotificationSpec } from '../../state/notification.js';
 import type { StateMachine } from '../../state/state-machine.js';
 import { DueTimer, TimerHeap, type Timers } from '../timer-heap.js';
 import type { Deliverer } from './delivery.js';
@@ -53,6 +53,9 @@ export class Notifier {
   private readonly inFlight = new Set<string>();
   private unsubscribe: (() => void) | null = null;
   private leading = false;
+  /** Outcomes waiting to be committed: while one command is in flight, the ones that come meanwhile go together in the next. */
+  private outcomes: NotificationOutcome[] = [];
+  private flushing = false;
 
   constructor(private readonly options: NotifierOptions) {
     this.planner = new NotificationPlanner({ settings: options.settings, templates: options.templates, reportingNode: options.nodeName, state: options.state });
@@ -144,7 +147,12 @@ export class Notifier {
 
   private async attempt(id: string): Promise<void> {
     const n = this.options.state.notification(id);
-    if (!this.leading || !n || n.state !== 'pending' || this.inFlight.has(id)) return;
+    if (!this.leading || !n || n.state !== 'pending') return;
+    if (this.inFlight.has(id)) {
+      // Its previous attempt's outcome is still being committed: look again shortly.
+      this.retryLater([id], 50);
+      return;
+    }
     this.inFlight.add(id);
     const attempt = n.attempts + 1;
     let error = '';
@@ -169,14 +177,37 @@ export class Notifier {
         (giveUp ? '; given up' : `; trying again in ${Math.round(((nextAttemptMs ?? 0) - now()) / 100) / 10} s`),
         { ...fields, state: giveUp ? 'failed' : 'pending', error });
     }
+    this.outcomes.push({ id, attempt, delivered, error, nextAttemptMs });
+    void this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
     try {
-      await this.options.log.submit({ type: CommandType.NotificationOutcomes, atMs: now(), outcomes: [{ id, attempt, delivered, error, nextAttemptMs }] });
-    } catch (err) {
-      // Not committed: the next leader attempts it again.
-      this.line('warn', `notify: the outcome of ${id} was not recorded: ${err instanceof Error ? err.message : String(err)}`, { event: 'notification_outcome_lost' });
+      while (this.outcomes.length > 0) {
+        const outcomes = this.outcomes.splice(0, 500);
+        try {
+          await this.options.log.submit({ type: CommandType.NotificationOutcomes, atMs: this.options.now(), outcomes });
+        } catch (err) {
+          // Not committed: the next leader (or this one, leading again) attempts them again.
+          this.line('warn', `notify: the outcomes of ${outcomes.length} deliveries were not recorded: ${err instanceof Error ? err.message : String(err)}`, { event: 'notification_outcome_lost' });
+          for (const o of outcomes) this.inFlight.delete(o.id);
+          this.retryLater(outcomes.map((o) => o.id), 1000);
+          continue;
+        }
+        for (const o of outcomes) this.inFlight.delete(o.id);
+      }
     } finally {
-      this.inFlight.delete(id);
+      this.flushing = false;
     }
+  }
+
+  /** Attempt these again after `ms` (if still leading). */
+  private retryLater(ids: readonly string[], ms: number): void {
+    if (!this.leading) return;
+    for (const id of ids) this.heap.set(id, this.options.now() + ms);
+    this.timer.arm();
   }
 
   private line(level: 'info' | 'warn' | 'error', text: string, fields: Record<string, unknown>): void {
