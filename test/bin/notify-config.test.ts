@@ -66,6 +66,7 @@ t.test('what cannot work is an error naming the setting', async (t) => {
   const headerError = t.throws(() => parse(['--webhook-endpoint', 'http://x/', '--webhook-payload', 'x', '--webhook-headers', 'secretvalue']), /Name:Value/);
   t.notOk(String((headerError as Error | undefined)?.message).includes('secretvalue'), 'the entry is not repeated in the error');
   t.throws(() => parse(['--webhook-endpoint', 'http://a/', '--webhook-url', 'http://b/', '--webhook-payload', 'x']), /old name/);
+  t.throws(() => parse(['--webhook-endpoint', 'http://x/', '--webhook-payload', 'x', '--webhook-headers', 'Connection:close']), /--webhook-headers: the Connection header is the connection's own/);
   t.throws(() => parse(['--mail-port', '25']), /--mail-port needs --mail-host/);
   t.throws(() => parse(['--mail-host', 'h', '--mail-username', 'u']), /--mail-password: give both/);
   t.throws(() => parse(['--mail-host', 'h', '--mail-port', 'x']), /--mail-port: must be a port/);

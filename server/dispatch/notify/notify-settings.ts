@@ -42,6 +42,9 @@ export const defaultNotifySettings: NotifySettings = { webhook: null, preWebhook
 
 export const maxBackoffMs = 300_000;
 
+/** Headers that belong to the HTTP connection, not to a request (the client refuses them). */
+const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'expect', 'content-length', 'te', 'trailer', 'proxy-connection']);
+
 /** The wait before attempt `failed + 1`, after `failed` failed attempts. */
 export function deliveryBackoffMs(settings: Pick<NotifySettings, 'backoffMs'>, failed: number): number {
   return Math.min(settings.backoffMs * 2 ** Math.max(0, failed - 1), maxBackoffMs);
@@ -75,6 +78,7 @@ export function checkNotifySettings(s: NotifySettings): { key: string; message: 
     }
     for (const [header] of hook.headers) {
       if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(header)) return { key: `${name}-headers`, message: `${JSON.stringify(header)} is not a header name (give Name:Value)` };
+      if (hopByHop.has(header.toLowerCase())) return { key: `${name}-headers`, message: `the ${header} header is the connection's own and cannot be set` };
     }
   }
   if (s.mail) {
