@@ -194,6 +194,11 @@ export class StateMachine {
     return this.notificationsById.get(id);
   }
 
+  /** Every delivery kept, in the order they were added. */
+  notifications(): IterableIterator<Notification> {
+    return this.notificationsById.values();
+  }
+
   /** Deliveries not yet delivered or given up, the earliest due first. */
   pendingNotifications(): Notification[] {
     const out: Notification[] = [];

@@ -192,6 +192,13 @@ t.test('an unreachable receiver: the execution succeeds at once, the delivery en
   t.ok((metrics.value('clocktower_notifications_total', { channel: 'webhook', outcome: 'failed' }) ?? 0) >= 1, 'a failed delivery is counted');
   t.ok((metrics.value('clocktower_notification_attempts_failed_total', { channel: 'webhook' }) ?? 0) >= 3);
   t.ok((metrics.value('clocktower_notifications_total', { channel: 'mail', outcome: 'delivered' }) ?? 0) >= 1);
+  const failed = await call(light.url, 'GET', '/v1/notifications?state=failed');
+  t.equal(failed.status, 200);
+  t.match(failed.body, [{ job_name: 'nowhere', execution_id: e.id, state: 'failed', attempts: 3, target: `http://127.0.0.1:${closed}/x` }], 'GET /v1/notifications?state=failed lists it');
+  t.equal(failed.headers['x-total-count'], '1');
+  const ofJob = (await call(light.url, 'GET', '/v1/notifications?job=nowhere')).body as { execution_id: string }[];
+  t.ok(ofJob.length === 3 && ofJob.every((n) => n.execution_id === e.id), 'filtered by job');
+  t.match((await call(light.url, 'GET', '/v1/notifications?state=lost')).body, { error: { code: 'CT_API_BAD_QUERY', message: /state must be one of pending, delivered, failed/ } });
   const failedLine = light.log().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
     .find((l) => l['event'] === 'notification' && l['state'] === 'failed' && l['execution_id'] === e.id);
   t.match(failedLine, { level: /error|50/, job: 'nowhere', channel: 'webhook', attempt: 3 });
