@@ -13,6 +13,12 @@ import { parseTemplate, renderTemplate, type Template, type TemplateValues } fro
 
 /** Characters of a rendered body kept (the rest is cut, and the cut says so). */
 export const maxBodyChars = 64 * 1024;
+/**
+ * Characters of all the bodies one execution's start or finish owes: they
+ * are committed with its result, whose log entry has a size limit (4 MiB,
+ * of which the result itself may take 3).
+ */
+export const maxBodiesChars = 192 * 1024;
 
 export interface PlannerState {
   job(name: string): Job | undefined;
@@ -111,13 +117,14 @@ export class NotificationPlanner {
   }
 
   private finish(execution: Execution, event: NotificationEvent, drafts: readonly Draft[]): NotificationSpec[] {
+    const limit = Math.min(maxBodyChars, Math.floor(maxBodiesChars / Math.max(1, drafts.length)));
     return drafts.map((d, i) => ({
       id: `${execution.id}:${event}:${i}`,
       executionId: execution.id,
       jobName: execution.jobName,
       event,
       ...d,
-      body: cut(d.body),
+      body: cut(d.body, limit),
     }));
   }
 
@@ -180,10 +187,10 @@ function defaultWebhookBody(v: TemplateValues, rule: NotifyRule): string {
   });
 }
 
-function cut(body: string): string {
-  if (body.length <= maxBodyChars) return body;
-  const note = `\n[cut: ${body.length - maxBodyChars} more characters]`;
-  return body.slice(0, maxBodyChars - note.length) + note;
+function cut(body: string, limit: number): string {
+  if (body.length <= limit) return body;
+  const note = `\n[cut: ${body.length - limit} more characters]`;
+  return body.slice(0, Math.max(0, limit - note.length)) + note;
 }
 
 function iso(ms: number | null): string {

@@ -3,7 +3,7 @@
 // the record ids that make a second commit harmless. Pure: a real state
 // machine fed commands, no clock.
 import t from 'tap';
-import { NotificationPlanner, isLastAttempt, ruleMatches } from '../../../../server/dispatch/notify/planner.js';
+import { NotificationPlanner, isLastAttempt, maxBodiesChars, maxBodyChars, ruleMatches } from '../../../../server/dispatch/notify/planner.js';
 import { checkNotifySettings, defaultNotifySettings, type NotifySettings, type ParsedTemplates } from '../../../../server/dispatch/notify/notify-settings.js';
 import { CommandType, type ExecutionResult } from '../../../../server/state/commands.js';
 import { defaultCatchUp, type JobSpec, type NotifyRule } from '../../../../server/state/job.js';
@@ -153,4 +153,21 @@ t.test('save-time checks beyond the shape: templates, and mail only where the se
   t.match(notifyRulesProblem(rules({ payload: '{{.JobNme}}' })), { field: 'notify[0].payload', message: /unknown variable \.JobNme/ });
   t.match(mailProblem({ mail: null }, rules({ email: ['a@b.c'] })), { field: 'notify[0].email', message: /--mail-host/ });
   t.equal(mailProblem({ mail: null }, rules({})), null, 'a webhook needs no mail settings');
+});
+
+t.test('bodies are cut to fit the log entry they are committed in', async (t) => {
+  const w = new World(defaultNotifySettings);
+  const rules = Array.from({ length: 10 }, (): NotifyRule => ({ on: 'always', email: [], webhook: 'http://hooks/x', payload: '{{.Output}}' }));
+  w.put(spec('big', { notify: rules }));
+  const e = w.fire('big', 2000);
+  const result = { ...w.result(e.id, 'succeeded', 2500), output: 'x'.repeat(200_000) };
+  const specs = w.planner.forFinish(result);
+  t.equal(specs.length, 10);
+  const total = specs.reduce((n, s) => n + s.body.length, 0);
+  t.ok(total <= maxBodiesChars, `${total} characters in all`);
+  t.match(specs[0]?.body, /\n\[cut: \d+ more characters\]$/);
+  const one = new World(defaultNotifySettings);
+  one.put(spec('one', { notify: [rules[0] ?? { on: 'always', email: [], webhook: 'http://hooks/x', payload: '' }] }));
+  const e1 = one.fire('one', 2000);
+  t.equal(one.planner.forFinish({ ...one.result(e1.id, 'succeeded', 2500), output: 'y'.repeat(100_000) })[0]?.body.length, maxBodyChars, 'one body: at most 64 Ki characters');
 });
