@@ -96,11 +96,13 @@ export class Notifier {
         this.line('error', `notify: cannot plan the start notifications of execution ${e.id}: ${String(err)}`, { event: 'notification_plan_failed', execution_id: e.id });
       }
     }
-    if (specs.length === 0) return;
-    this.options.log.submit({ type: CommandType.AddNotifications, atMs: this.options.now(), notifications: specs }).catch((err: unknown) => {
-      // Not committed (no longer leader): the next leader plans the starts of what still runs.
-      this.line('warn', `notify: start notifications not recorded: ${err instanceof Error ? err.message : String(err)}`, { event: 'notification_plan_failed' });
-    });
+    // Many starts at once (a busy second) go in several commands, each well within a log entry.
+    for (const chunk of chunks(specs, maxCommandChars)) {
+      this.options.log.submit({ type: CommandType.AddNotifications, atMs: this.options.now(), notifications: chunk }).catch((err: unknown) => {
+        // Not committed (no longer leader): the next leader plans the starts of what still runs.
+        this.line('warn', `notify: start notifications not recorded: ${err instanceof Error ? err.message : String(err)}`, { event: 'notification_plan_failed' });
+      });
+    }
   }
 
   startLeading(): void {
@@ -213,6 +215,25 @@ export class Notifier {
   private line(level: 'info' | 'warn' | 'error', text: string, fields: Record<string, unknown>): void {
     this.options.logLine?.(level, text, fields);
   }
+}
+
+/** Characters of bodies per AddNotifications command, about. */
+const maxCommandChars = 512 * 1024;
+
+function* chunks(specs: readonly NotificationSpec[], maxChars: number): Generator<NotificationSpec[]> {
+  let chunk: NotificationSpec[] = [];
+  let chars = 0;
+  for (const spec of specs) {
+    const size = spec.body.length + spec.url.length + spec.subject.length + 200;
+    if (chunk.length > 0 && chars + size > maxChars) {
+      yield chunk;
+      chunk = [];
+      chars = 0;
+    }
+    chunk.push(spec);
+    chars += size;
+  }
+  if (chunk.length > 0) yield chunk;
 }
 
 /** A delivery's target as the API and the log show it: recipients, or the URL without user info or query (the server's own endpoints: the host only). */
