@@ -121,6 +121,12 @@ Node flags (as in clocktower light):
   --output-limit BYTES  --history-limit N  --max-body-bytes BYTES  --snapshot-every N
   --plugin-dir DIR (repeatable)  --log-level debug|info|warn|error  --log-format text|json
   --config FILE  -h, --help
+
+Notification flags (servers; Dkron's, see \`clocktower light --help\`):
+  --mail-host --mail-port --mail-username --mail-password --mail-from --mail-payload
+  --mail-subject-prefix  --webhook-endpoint (--webhook-url) --webhook-payload --webhook-headers
+  --pre-webhook-endpoint --pre-webhook-payload --pre-webhook-headers
+  --notify-attempts N  --notify-backoff DURATION  --notify-timeout DURATION
 `;
 
 export function parseAgentConfig(argv: string[], env: Record<string, string | undefined>, version: string): AgentConfig | 'help' {

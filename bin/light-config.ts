@@ -13,6 +13,8 @@ import { logFormats, logLevels, type LogFormat, type LogLevel } from '../server/
 import type { TlsFiles } from '../common/tls.js';
 import { hostPolicy } from '../server/api/request-guard.js';
 import { readTokenFile } from './token-file.js';
+import { parseGoDurationMs } from '../common/go-duration.js';
+import { checkNotifySettings, defaultNotifySettings, type NotifySettings, type ParsedTemplates, type WebhookSettings } from '../server/dispatch/notify/notify-settings.js';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
@@ -40,6 +42,9 @@ export interface LightConfig {
   readonly insecureAddresses: readonly string[];
   /** Host names the API answers to besides its own (--api-allowed-hosts): names, `*.domain`, or `*`. */
   readonly apiAllowedHosts: readonly string[];
+  /** Dkron's mail and webhook settings, and how deliveries are retried. */
+  readonly notify: NotifySettings;
+  readonly notifyTemplates: ParsedTemplates;
 }
 
 export const lightOptions = {
@@ -60,6 +65,23 @@ export const lightOptions = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   insecure: { type: 'boolean' },
+  'mail-host': { type: 'string' },
+  'mail-port': { type: 'string' },
+  'mail-username': { type: 'string' },
+  'mail-password': { type: 'string' },
+  'mail-from': { type: 'string' },
+  'mail-payload': { type: 'string' },
+  'mail-subject-prefix': { type: 'string' },
+  'webhook-endpoint': { type: 'string' },
+  'webhook-url': { type: 'string' },
+  'webhook-payload': { type: 'string' },
+  'webhook-headers': { type: 'string', multiple: true },
+  'pre-webhook-endpoint': { type: 'string' },
+  'pre-webhook-payload': { type: 'string' },
+  'pre-webhook-headers': { type: 'string', multiple: true },
+  'notify-attempts': { type: 'string' },
+  'notify-backoff': { type: 'string' },
+  'notify-timeout': { type: 'string' },
 } as const satisfies ParseArgsOptionsConfig;
 const options: ParseArgsOptionsConfig = lightOptions;
 
@@ -98,6 +120,24 @@ CLOCKTOWER_HTTP_ADDR, or as a key of the JSON --config file):
                           (one JSON object per line, for a log collector)
   --config FILE           JSON file with any of the keys above (lines starting with // are comments)
   -h, --help              show this help
+
+Notifications (Dkron's settings; templates see {{.JobName}}, {{.Success}}, {{.Output}}, ...):
+  --mail-host HOST --mail-port PORT
+                          SMTP server for mail to a job's owner_email and its notify rules
+  --mail-username NAME --mail-password PASSWORD
+                          SMTP login (both or neither; the password is never logged or shown)
+  --mail-from ADDRESS     sender (default clocktower@MAIL-HOST)
+  --mail-subject-prefix P subject prefix (default [Clocktower])
+  --mail-payload TEMPLATE mail body (default: the execution's output)
+  --webhook-endpoint URL  POST after each finished execution (its last attempt); --webhook-url
+                          is the same (Dkron's old name)
+  --webhook-payload TEMPLATE    the body (needed with --webhook-endpoint)
+  --webhook-headers NAME:VALUE  a header to send (repeatable; values are never logged or shown)
+  --pre-webhook-endpoint URL  --pre-webhook-payload TEMPLATE  --pre-webhook-headers NAME:VALUE
+                          the same, when each execution starts
+  --notify-attempts N     attempts per delivery before it is failed (default 5)
+  --notify-backoff DURATION     wait after the first failed attempt, doubling (default 1s)
+  --notify-timeout DURATION     time limit of one attempt (default 10s)
 `;
 
 export class ConfigError extends Error {
@@ -268,7 +308,76 @@ export function lightConfigFrom(raw: RawFlags, version: string, alsoExposed: rea
     logLevel: oneOf(raw, 'log-level', logLevels, 'info'),
     logFormat: oneOf(raw, 'log-format', logFormats, 'text'),
     version,
+    ...notifySettings(raw),
   };
+}
+
+/** Dkron's notification settings (a mail without --mail-host, or a webhook without its payload, is an error). */
+function notifySettings(raw: RawFlags): { notify: NotifySettings; notifyTemplates: ParsedTemplates } {
+  const webhookUrl = str(raw, 'webhook-url');
+  const endpoint = str(raw, 'webhook-endpoint');
+  if (webhookUrl !== undefined && endpoint !== undefined && webhookUrl !== endpoint) {
+    throw new ConfigError('--webhook-url is the old name of --webhook-endpoint: give one of them');
+  }
+  const hook = (name: string, url: string | undefined): WebhookSettings | null => {
+    const payload = str(raw, `${name}-payload`) ?? '';
+    const headers = headerList(raw, `${name}-headers`);
+    if (url === undefined || url === '') {
+      if (payload !== '' || headers.length > 0) throw new ConfigError(`--${name}-payload and --${name}-headers need --${name}-endpoint, the URL to POST to`);
+      return null;
+    }
+    return { endpoint: url, payload, headers };
+  };
+  const host = str(raw, 'mail-host') ?? '';
+  const port = str(raw, 'mail-port');
+  const mailKeys = ['mail-port', 'mail-username', 'mail-password', 'mail-from', 'mail-payload', 'mail-subject-prefix'];
+  if (host === '' && mailKeys.some((k) => str(raw, k) !== undefined && str(raw, k) !== '')) {
+    throw new ConfigError(`--${mailKeys.find((k) => str(raw, k) !== undefined && str(raw, k) !== '') ?? 'mail-port'} needs --mail-host, the SMTP server`);
+  }
+  const settings: NotifySettings = {
+    webhook: hook('webhook', endpoint ?? webhookUrl),
+    preWebhook: hook('pre-webhook', str(raw, 'pre-webhook-endpoint')),
+    mail: host === '' ? null : {
+      host,
+      port: port === undefined ? 25 : Number(port),
+      username: str(raw, 'mail-username') ?? '',
+      password: str(raw, 'mail-password') ?? '',
+      from: str(raw, 'mail-from') ?? '',
+      payload: str(raw, 'mail-payload') ?? '',
+      subjectPrefix: str(raw, 'mail-subject-prefix') ?? '[Clocktower]',
+    },
+    attempts: positiveInt(raw, 'notify-attempts', defaultNotifySettings.attempts),
+    backoffMs: goDuration(raw, 'notify-backoff', defaultNotifySettings.backoffMs),
+    timeoutMs: goDuration(raw, 'notify-timeout', defaultNotifySettings.timeoutMs),
+  };
+  const checked = checkNotifySettings(settings);
+  if ('key' in checked) throw new ConfigError(`--${checked.key}: ${checked.message}`);
+  return { notify: settings, notifyTemplates: checked };
+}
+
+/** `Name:Value` entries (split at the first colon; Dkron cut values at a second one). */
+function headerList(raw: RawFlags, key: string): [string, string][] {
+  const v = raw[key];
+  const entries = Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
+  return entries.filter((e) => e.trim() !== '').map((e) => {
+    const i = e.indexOf(':');
+    // The entry itself is not shown: it may be a secret given the wrong way.
+    if (i <= 0) throw new ConfigError(`--${key}: an entry has no "Name:" before its value; give each header as Name:Value`);
+    return [e.slice(0, i).trim(), e.slice(i + 1).trim()];
+  });
+}
+
+function goDuration(raw: RawFlags, key: string, fallback: number): number {
+  const v = str(raw, key);
+  if (v === undefined) return fallback;
+  let ms: number;
+  try {
+    ms = parseGoDurationMs(v);
+  } catch (err) {
+    throw new ConfigError(`--${key}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (ms <= 0) throw new ConfigError(`--${key} must be above 0, not "${v}"`);
+  return ms;
 }
 
 /** --api-token, or the token in --api-token-file (not both). */

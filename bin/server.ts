@@ -37,6 +37,9 @@ import type { Observability } from './observability.js';
 import { Metrics } from '../server/observe/metrics.js';
 import { ExecutionTelemetry } from '../server/dispatch/execution-telemetry.js';
 import { listenMetrics } from '../server/observe/metrics-listener.js';
+import { Notifier } from '../server/dispatch/notify/notifier.js';
+import { NetworkDeliverer, secretsOf } from '../server/dispatch/notify/delivery.js';
+import { mailProblem } from '../server/dispatch/notify/rules.js';
 
 export interface ClusterSettings {
   readonly rpcAddr: string;
@@ -252,6 +255,20 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
   // Built-in processors run in-process; a discovered program of the same name replaces one.
   const processors = new PluginProcessorHost(plugins.processors, { alongside: builtinProcessors(), log, onRestart: (name) => metrics.pluginRestarted(name) });
   cleanups.push(() => processors.close());
+  // The mail password and webhook header values never reach the log (the deliverer keeps them out of recorded errors too).
+  for (const secret of secretsOf(config.notify)) obs.logger.addSecret(secret);
+  const notifier = new Notifier({
+    state,
+    log: commandLog,
+    now,
+    settings: config.notify,
+    templates: config.notifyTemplates,
+    nodeName: config.nodeName,
+    deliverer: new NetworkDeliverer(config.notify),
+    metrics,
+    logLine: (level, line, fields) => obs.logger[level](line, fields),
+  });
+  cleanups.push(async () => notifier.close());
   const dispatcher = new Dispatcher({
     nodeName: config.nodeName,
     state,
@@ -263,6 +280,8 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
     now,
     outputLimit: config.outputLimit,
     onError: (err) => log(`dispatch: ${err instanceof Error ? err.message : String(err)}`),
+    notifier,
+    notifyProblem: (spec) => mailProblem(config.notify, spec),
   });
   cleanups.push(() => dispatcher.shutdown());
   metrics.watchRunning(() => dispatcher.busy().length);

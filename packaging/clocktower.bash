@@ -21,7 +21,7 @@ _clocktower() {
     cword=$COMP_CWORD
   fi
 
-  local node_flags='--data-dir --http-addr --node-name --api-token --output-limit --history-limit --max-body-bytes --snapshot-every --plugin-dir --config --help'
+  local node_flags='--data-dir --http-addr --node-name --api-token --output-limit --history-limit --max-body-bytes --snapshot-every --plugin-dir --config --help --mail-host --mail-port --mail-username --mail-password --mail-from --mail-payload --mail-subject-prefix --webhook-endpoint --webhook-payload --webhook-headers --pre-webhook-endpoint --pre-webhook-payload --pre-webhook-headers --notify-attempts --notify-backoff --notify-timeout'
   local agent_flags="--server --bootstrap-expect --join --retry-join --rpc-addr --advertise-rpc-addr --raft-multiplier --tag --capacity --agent-timeout --shutdown-grace $node_flags"
   local client_flags='--address --api-token --help'
 

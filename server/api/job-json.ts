@@ -2,14 +2,17 @@
 // unchanged: its output-only fields (status, counters, next, ...) are
 // accepted and ignored; a field nobody knows is an error naming it.
 
-import { defaultCatchUp, type CatchUpMode, type Job, type JobSpec } from '../state/job.js';
+import { defaultCatchUp, notifyOns, type CatchUpMode, type Job, type JobSpec, type NotifyOn, type NotifyRule } from '../state/job.js';
 import type { Execution, SkippedFires } from '../state/execution.js';
+import type { Notification } from '../state/notification.js';
+import { target } from '../dispatch/notify/notifier.js';
 import { ApiError } from './api-error.js';
 
 /** Fields a client sets. */
 const inputFields = new Set([
   'name', 'displayname', 'timezone', 'schedule', 'owner', 'owner_email', 'disabled', 'tags', 'metadata', 'retries',
   'parent_job', 'processors', 'concurrency', 'executor', 'executor_config', 'ephemeral', 'starts_at', 'expires_at', 'catch_up',
+  'notify',
 ]);
 /** Fields the server computes: accepted on input (an export posts back unchanged) and ignored. */
 const outputFields = new Set([
@@ -34,6 +37,7 @@ export function jobSpecFromJson(value: unknown, ctx: JobJsonContext): JobSpec {
     }
   }
   const catchUp = readCatchUp(o['catch_up'], ctx);
+  const notify = notifyOf(o['notify']);
   return {
     name: nameOf(o),
     displayName: str(o, 'displayname'),
@@ -54,7 +58,38 @@ export function jobSpecFromJson(value: unknown, ctx: JobJsonContext): JobSpec {
     startsAtMs: time(o, 'starts_at'),
     expiresAtMs: time(o, 'expires_at'),
     catchUp,
+    ...(notify.length > 0 ? { notify } : {}),
   };
+}
+
+const ruleFields = new Set(['on', 'email', 'webhook', 'payload']);
+
+/** `notify`: a list of rules `{on, email, webhook, payload}`; each problem names the field, e.g. `notify[1].on`. */
+function notifyOf(v: unknown): NotifyRule[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw bad('notify', 'must be a list of rules such as {"on": "failure", "email": ["ops@example.com"]}');
+  return v.map((item: unknown, i): NotifyRule => {
+    const at = `notify[${i}]`;
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) throw bad(at, 'must be an object with "on" and "email" or "webhook"');
+    const r = item as Json;
+    for (const key of Object.keys(r)) {
+      if (!ruleFields.has(key)) throw new ApiError('CT_API_UNKNOWN_FIELD', `unknown field "${at}.${key}" (a rule has on, email, webhook, payload)`, `${at}.${key}`);
+    }
+    const on = r['on'];
+    if (typeof on !== 'string' || !notifyOns.includes(on as NotifyOn)) {
+      throw bad(`${at}.on`, `must be one of ${notifyOns.map((x) => `"${x}"`).join(', ')}, not ${JSON.stringify(on ?? null)}`);
+    }
+    let email: string[] = [];
+    const e = r['email'];
+    if (typeof e === 'string') email = [e];
+    else if (Array.isArray(e) && e.every((x): x is string => typeof x === 'string')) email = e;
+    else if (e !== undefined && e !== null) throw bad(`${at}.email`, 'must be a list of e-mail addresses');
+    for (const key of ['webhook', 'payload'] as const) {
+      const x = r[key];
+      if (x !== undefined && x !== null && typeof x !== 'string') throw bad(`${at}.${key}`, 'must be a string');
+    }
+    return { on: on as NotifyOn, email, webhook: str(r, 'webhook'), payload: str(r, 'payload') };
+  });
 }
 
 // ASCII only: look-alikes such as a fullwidth "ａ" or the ligature "ﬀ" would
@@ -232,11 +267,34 @@ export function jobToJson(job: Job, next: number | null): Json {
       max: job.catchUp.max,
       starting_deadline: formatDuration(job.catchUp.startingDeadlineMs),
     },
+    // Present when the job has rules (a job without is Dkron's job JSON exactly).
+    ...(job.notify?.length ? { notify: job.notify.map((r) => ({ on: r.on, email: r.email, webhook: r.webhook, payload: r.payload })) } : {}),
   };
 }
 
-/** Dkron's execution JSON plus `scheduled_at`, `state`, `trigger`, `exit_code`, `error`. */
-export function executionToJson(e: Execution, outputLimit?: number): Json {
+/** One delivery of an execution's: where to (no secrets: see target()), and how it went. */
+export function notificationToJson(n: Notification): Json {
+  return {
+    id: n.id,
+    event: n.event,
+    channel: n.channel,
+    source: n.source,
+    on: n.on,
+    target: target(n),
+    state: n.state,
+    attempts: n.attempts,
+    last_error: n.lastError,
+    created_at: iso(n.createdAtMs),
+    next_attempt_at: n.state === 'pending' ? iso(n.nextAttemptMs) : null,
+    settled_at: iso(n.settledAtMs),
+  };
+}
+
+/**
+ * Dkron's execution JSON plus `scheduled_at`, `state`, `trigger`,
+ * `exit_code`, `error`, and (given) the execution's `notifications`.
+ */
+export function executionToJson(e: Execution, outputLimit?: number, notifications?: readonly Notification[]): Json {
   let output = e.output;
   let truncated = e.outputTruncated;
   if (outputLimit !== undefined) {
@@ -262,6 +320,7 @@ export function executionToJson(e: Execution, outputLimit?: number): Json {
     error: e.error,
     output,
     output_truncated: truncated,
+    ...(notifications ? { notifications: notifications.map(notificationToJson) } : {}),
   };
 }
 

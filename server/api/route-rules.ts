@@ -38,6 +38,7 @@ export const routeRules: Readonly<Record<string, Requirement>> = {
 
   'GET /v1/jobs': jobs,
   'GET /v1/busy': jobs,
+  'GET /v1/notifications': jobs,
   'GET /v1/stats': jobs,
   'POST /v1/jobs': job('write', 'body'),
   'PATCH /v1/jobs': job('write', 'body'),

@@ -23,6 +23,8 @@ import { JobSchedules } from './job-schedules.js';
 import { parseTags } from './target-selection.js';
 import type { ProcessorHost } from './processor-host.js';
 import { DueTimer, TimerHeap, type Timers } from './timer-heap.js';
+import type { Notifier } from './notify/notifier.js';
+import { notifyRulesProblem } from './notify/rules.js';
 
 export interface DispatcherOptions {
   readonly nodeName: string;
@@ -39,6 +41,10 @@ export interface DispatcherOptions {
   readonly chooser?: NodeChooser;
   /** The timers it waits on (default Node's; the simulation passes its clock's). */
   readonly timers?: Timers;
+  /** Notifications: planned with results and starts, delivered while leading (none: no notifications). */
+  readonly notifier?: Notifier | undefined;
+  /** Problems with a job's `notify` rules that this server's settings see (e.g. mail without --mail-host). */
+  readonly notifyProblem?: ((spec: JobSpec) => { field: string; message: string } | null) | undefined;
 }
 
 /** How long to wait before planning a job again after its fires failed to commit. */
@@ -76,6 +82,7 @@ export class Dispatcher {
       execution: (id) => options.state.execution(id),
       nodeName: options.nodeName,
       processorTimeoutMs: options.processorTimeoutMs,
+      notifications: options.notifier ? (r) => options.notifier?.forResult(r) ?? [] : undefined,
     });
     this.fireTimer = new DueTimer(this.fireHeap, options.now, (due) => void this.fire(due.map((d) => d.key)), options.timers);
     this.pendingTimer = new DueTimer(this.pendingHeap, options.now, (due) => void this.startPending(due.map((d) => d.key)), options.timers);
@@ -109,9 +116,11 @@ export class Dispatcher {
     }
     this.fireTimer.arm();
     this.pendingTimer.arm();
+    this.options.notifier?.startLeading();
   }
 
   stopLeading(): void {
+    this.options.notifier?.stopLeading();
     this.leading = false;
     this.unsubscribe?.();
     this.unsubscribe = null;
@@ -140,6 +149,8 @@ export class Dispatcher {
       const bad = processors ? processors.validate(name, config) : `unknown processor "${name}": this server runs no processors`;
       if (bad !== null) return { code: 'CT_API_INVALID_FIELD', field: 'processors', message: bad };
     }
+    const notify = notifyRulesProblem(spec) ?? this.options.notifyProblem?.(spec) ?? null;
+    if (notify !== null) return { code: 'CT_API_INVALID_FIELD', ...notify };
     return null;
   }
 
@@ -157,7 +168,7 @@ export class Dispatcher {
     const job = this.options.state.job(name);
     const fire: Fire = { jobName: name, scheduledAtMs: this.options.now(), trigger: 'manual', nodes: job ? this.nodesFor(job) : [this.options.nodeName] };
     const res = await this.options.log.submit({ type: CommandType.RecordFires, atMs: this.options.now(), fires: [fire], skips: [], lastScheduled: [] });
-    if (res.ok) for (const e of res.executions) this.runner.run(e);
+    if (res.ok) this.run(res.executions);
     return res;
   }
 
@@ -215,7 +226,7 @@ export class Dispatcher {
     try {
       const res = await this.options.log.submit({ type: CommandType.RecordFires, atMs, fires, skips, lastScheduled });
       for (const name of names) this.committing.delete(name);
-      if (res.ok) for (const e of res.executions) this.runner.run(e);
+      if (res.ok) this.run(res.executions);
       if (!this.leading) return;
       for (const n of nexts) this.fireHeap.set(n.name, n.at);
       this.replanChangedMeanwhile(names);
@@ -244,6 +255,12 @@ export class Dispatcher {
     }
   }
 
+  /** Run what a command started, and commit what their starts owe in notifications. */
+  private run(executions: readonly Execution[]): void {
+    for (const e of executions) this.runner.run(e);
+    this.options.notifier?.started(executions);
+  }
+
   // ---- pending executions (retries, child jobs) ----------------------------
 
   private schedulePending(created: readonly Execution[]): void {
@@ -263,7 +280,7 @@ export class Dispatcher {
       const res = await this.options.log.submit({
         type: CommandType.StartExecutions, atMs: now(), starts: ids.map((id) => ({ id, nodeName: nodeOf(id) })),
       });
-      if (res.ok) for (const e of res.executions) this.runner.run(e);
+      if (res.ok) this.run(res.executions);
     } catch (err) {
       this.options.onError?.(err);
       if (this.leading) for (const id of ids) this.pendingHeap.set(id, now() + retryPlanMs);

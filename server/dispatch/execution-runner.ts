@@ -10,6 +10,7 @@ import { CommandType, encodedResultBytes, type ExecutionResult } from '../state/
 import type { CommandLog } from '../state/command-log.js';
 import type { Execution } from '../state/execution.js';
 import type { Job } from '../state/job.js';
+import type { NotificationSpec } from '../state/notification.js';
 import type { ExecutorHost, RunOutcome } from './executor-host.js';
 import { fitTail, OutputTail } from './output-tail.js';
 import type { ProcessorHost } from './processor-host.js';
@@ -44,6 +45,8 @@ export interface RunnerOptions {
   readonly processorTimeoutMs?: number | undefined;
   /** Encoded bytes of results per FinishExecutions command (default 1 MiB). */
   readonly maxBatchBytes?: number | undefined;
+  /** The deliveries a result owes (the notifier's), committed with it; never throws. */
+  readonly notifications?: ((result: ExecutionResult) => readonly NotificationSpec[]) | undefined;
 }
 
 export interface RunningExecution {
@@ -55,6 +58,8 @@ export interface RunningExecution {
 export class ExecutionRunner {
   private readonly running = new Map<string, RunningExecution>();
   private queue: ExecutionResult[] = [];
+  /** The deliveries owed by queued results, by execution id. */
+  private readonly owed = new Map<string, readonly NotificationSpec[]>();
   private flushing = false;
   /** Results whose processors are running. */
   private processing = 0;
@@ -156,7 +161,10 @@ export class ExecutionRunner {
   }
 
   private enqueue(result: ExecutionResult): void {
-    this.queue.push(boundResult(result));
+    const bounded = boundResult(result);
+    const owed = this.options.notifications?.(bounded) ?? [];
+    if (owed.length > 0) this.owed.set(bounded.id, owed);
+    this.queue.push(bounded);
     void this.flush();
   }
 
@@ -165,9 +173,13 @@ export class ExecutionRunner {
     this.flushing = true;
     try {
       while (this.queue.length > 0) {
-        const results = takeBatch(this.queue, this.options.maxBatchBytes ?? defaultMaxBatchBytes);
+        const results = takeBatch(this.queue, this.options.maxBatchBytes ?? defaultMaxBatchBytes, (r) => specBytes(this.owed.get(r.id)));
+        const notifications = results.flatMap((r) => this.owed.get(r.id) ?? []);
+        for (const r of results) this.owed.delete(r.id);
         try {
-          const res = await this.options.log.submit({ type: CommandType.FinishExecutions, atMs: this.options.now(), results });
+          const res = await this.options.log.submit({
+            type: CommandType.FinishExecutions, atMs: this.options.now(), results, ...(notifications.length > 0 ? { notifications } : {}),
+          });
           if (res.ok && res.executions.length > 0) this.options.onCreated(res.executions);
         } catch (err) {
           // Not committed (e.g. no longer leader): the next leader finds these
@@ -197,15 +209,22 @@ export class ExecutionRunner {
  * Remove and return the first results of `queue` whose encoded size stays
  * within `maxBytes` (always at least one), in order.
  */
-export function takeBatch(queue: ExecutionResult[], maxBytes: number): ExecutionResult[] {
+export function takeBatch(queue: ExecutionResult[], maxBytes: number, extraBytes: (r: ExecutionResult) => number = () => 0): ExecutionResult[] {
   let bytes = 0;
   let n = 0;
   for (const r of queue) {
-    bytes += encodedResultBytes(r) + 1;
+    bytes += encodedResultBytes(r) + extraBytes(r) + 1;
     if (n > 0 && bytes > maxBytes) break;
     n++;
   }
   return queue.splice(0, n);
+}
+
+/** About the bytes deliveries add to a command (their bodies dominate). */
+function specBytes(specs: readonly NotificationSpec[] | undefined): number {
+  let n = 0;
+  for (const s of specs ?? []) n += Buffer.byteLength(s.body) + s.subject.length + s.url.length + 200;
+  return n;
 }
 
 /** A result that fits one log entry: its error at most maxErrorBytes, the whole at most maxResultBytes. */

@@ -95,6 +95,16 @@ export class Metrics {
     this.mustServer().lateness.observe(seconds);
   }
 
+  // ---- NotifyMetrics (server/dispatch/notify) ---------------------------------
+
+  notificationSettled(channel: string, outcome: 'delivered' | 'failed'): void {
+    this.mustServer().notifications.inc({ channel, outcome });
+  }
+
+  notificationAttemptFailed(channel: string): void {
+    this.mustServer().notificationAttemptsFailed.inc({ channel });
+  }
+
   // ---- RaftMetrics (server/cluster) ------------------------------------------
 
   leaderChanged(): void {
@@ -160,6 +170,8 @@ class ServerMetrics {
   readonly batch: Histogram;
   readonly requests: Counter<'method' | 'route' | 'status'>;
   readonly requestDuration: Histogram<'method' | 'route'>;
+  readonly notifications: Counter<'channel' | 'outcome'>;
+  readonly notificationAttemptsFailed: Counter<'channel'>;
 
   constructor(registers: Registry[]) {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
@@ -191,6 +203,8 @@ class ServerMetrics {
     this.fsync = new Histogram({ name: 'clocktower_raft_fsync_seconds', help: 'Time to append one batch of entries to the log and fsync it', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers });
     this.batch = new Histogram({ name: 'clocktower_raft_entries_per_batch', help: 'Entries appended per fsync (group commit)', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024], registers });
     this.requests = new Counter({ name: 'clocktower_http_requests_total', help: 'API requests by method, route pattern and status', labelNames: ['method', 'route', 'status'], registers });
+    this.notifications = new Counter({ name: 'clocktower_notifications_total', help: 'Notification deliveries settled by this server as leader: delivered, or failed after their last attempt; by channel (webhook, mail)', labelNames: ['channel', 'outcome'], registers });
+    this.notificationAttemptsFailed = new Counter({ name: 'clocktower_notification_attempts_failed_total', help: 'Notification delivery attempts that failed (each may be retried), by channel', labelNames: ['channel'], registers });
     this.requestDuration = new Histogram({ name: 'clocktower_http_request_duration_seconds', help: 'API request latency by method and route pattern', labelNames: ['method', 'route'], buckets: secondsBuckets, registers });
   }
 }

@@ -5,6 +5,7 @@
 import type { Job, JobSpec } from './job.js';
 import type { SkipReason, Trigger } from './execution.js';
 import type { AclPolicy, AclToken } from './acl.js';
+import type { NotificationOutcome, NotificationSpec } from './notification.js';
 
 export const CommandType = {
   PutJob: 1,
@@ -21,6 +22,9 @@ export const CommandType = {
   DeleteAclToken: 12,
   PutAclPolicy: 13,
   DeleteAclPolicy: 14,
+  // 40-49: notifications.
+  AddNotifications: 40,
+  NotificationOutcomes: 41,
 } as const;
 export type CommandType = (typeof CommandType)[keyof typeof CommandType];
 
@@ -138,6 +142,26 @@ export interface FinishExecutions {
   readonly type: typeof CommandType.FinishExecutions;
   readonly atMs: number;
   readonly results: readonly ExecutionResult[];
+  /**
+   * Deliveries the leader rendered for these results (absent in older logs).
+   * Committed with the results, so a result is never recorded without them;
+   * one whose execution this command does not finish is dropped.
+   */
+  readonly notifications?: readonly NotificationSpec[];
+}
+
+/** Deliveries owed for executions that started (or for any execution; one already stored is kept as it is). */
+export interface AddNotifications {
+  readonly type: typeof CommandType.AddNotifications;
+  readonly atMs: number;
+  readonly notifications: readonly NotificationSpec[];
+}
+
+/** Outcomes of delivery attempts made by the leader's notifier. */
+export interface NotificationOutcomes {
+  readonly type: typeof CommandType.NotificationOutcomes;
+  readonly atMs: number;
+  readonly outcomes: readonly NotificationOutcome[];
 }
 
 /** Drop a job's execution history and reset its counters. */
@@ -193,7 +217,9 @@ export interface DeleteAclPolicy {
 
 export type AclCommand = AclBootstrap | PutAclToken | DeleteAclToken | PutAclPolicy | DeleteAclPolicy;
 
-export type Command = AclCommand | SetPaused | PutJob | PutJobs | DeleteJob | ToggleJob | RecordFires | StartExecutions | FinishExecutions | DeleteExecutions;
+export type NotificationCommand = AddNotifications | NotificationOutcomes;
+
+export type Command = AclCommand | NotificationCommand | SetPaused | PutJob | PutJobs | DeleteJob | ToggleJob | RecordFires | StartExecutions | FinishExecutions | DeleteExecutions;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

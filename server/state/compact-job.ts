@@ -54,6 +54,7 @@ export function compactSpec(spec: JobSpec): JobSpec {
     startsAtMs: spec.startsAtMs,
     expiresAtMs: spec.expiresAtMs,
     catchUp: compactCatchUp(spec.catchUp),
+    ...(spec.notify !== undefined && spec.notify.length > 0 ? { notify: spec.notify } : {}),
   };
 }
 
@@ -66,7 +67,7 @@ export const noDependents: readonly string[] = Object.freeze([]);
  */
 export function jobWith(job: Job, patch: Partial<Job> = {}): Job {
   const j = { ...job, ...patch };
-  return {
+  const out: Job = {
     name: j.name, displayName: j.displayName, timezone: j.timezone, schedule: j.schedule, owner: j.owner, ownerEmail: j.ownerEmail,
     disabled: j.disabled, tags: j.tags, metadata: j.metadata, retries: j.retries, parentJob: j.parentJob, processors: j.processors,
     concurrency: j.concurrency, executor: j.executor, executorConfig: j.executorConfig, ephemeral: j.ephemeral,
@@ -74,4 +75,7 @@ export function jobWith(job: Job, patch: Partial<Job> = {}): Job {
     successCount: j.successCount, errorCount: j.errorCount, lastSuccessMs: j.lastSuccessMs, lastErrorMs: j.lastErrorMs,
     status: j.status, dependentJobs: j.dependentJobs, anchorMs: j.anchorMs, lastScheduledMs: j.lastScheduledMs,
   };
+  // Rare, so only the jobs that have rules carry the field.
+  if (j.notify !== undefined && j.notify.length > 0) return { ...out, notify: j.notify };
+  return out;
 }

@@ -16,6 +16,25 @@ export interface CatchUpPolicy {
 
 export const defaultCatchUp: CatchUpPolicy = { mode: 'latest', max: 10, startingDeadlineMs: 3_600_000 };
 
+/**
+ * When a job's notification rule fires: `failure` after a failed execution,
+ * `recovery` after a success that follows a failed run of the job, `always`
+ * after every execution, `start` when an execution starts. (After the last
+ * attempt only: a failure that will be retried notifies nothing yet.)
+ */
+export type NotifyOn = 'failure' | 'recovery' | 'always' | 'start';
+export const notifyOns: readonly NotifyOn[] = ['failure', 'recovery', 'always', 'start'];
+
+/** One of a job's `notify` rules: mail to `email`, POST to `webhook`, or both, with `payload` as the body. */
+export interface NotifyRule {
+  readonly on: NotifyOn;
+  readonly email: readonly string[];
+  /** "" for none. */
+  readonly webhook: string;
+  /** A template (Dkron's variables); "" for the default body. */
+  readonly payload: string;
+}
+
 /** A job as the user defines it. */
 export interface JobSpec {
   readonly name: string;
@@ -38,6 +57,8 @@ export interface JobSpec {
   readonly startsAtMs: number | null;
   readonly expiresAtMs: number | null;
   readonly catchUp: CatchUpPolicy;
+  /** Notification rules (absent or empty: none; the server's Dkron settings still apply). */
+  readonly notify?: readonly NotifyRule[] | undefined;
 }
 
 export type JobStatus = '' | 'success' | 'failed' | 'partially_failed';

@@ -35,7 +35,10 @@ import {
   type DeleteAclToken,
   type PutAclPolicy,
   type DeleteAclPolicy,
+  type AddNotifications,
+  type NotificationOutcomes,
 } from './commands.js';
+import { maxNotificationErrorChars, type Notification, type NotificationSpec } from './notification.js';
 import { clusterLevels, jobLevels, policyNamePattern, type AclPolicy, type AclToken, type PolicyRules } from './acl.js';
 import { isFinished, type Execution, type SkippedFires, type Trigger } from './execution.js';
 import type { Job, JobChange, JobSpec, JobStatus, JobVersion } from './job.js';
@@ -62,7 +65,8 @@ export type ApplyResult =
 /** Something apply() changed, for local observers (the leader's scheduler, the API's waiters). */
 export type StateEvent =
   | { readonly kind: 'job'; readonly name: string; readonly job: Job | null }
-  | { readonly kind: 'execution'; readonly execution: Execution };
+  | { readonly kind: 'execution'; readonly execution: Execution }
+  | { readonly kind: 'notification'; readonly notification: Notification };
 
 interface JobRecord {
   job: Job;
@@ -93,6 +97,9 @@ export class StateMachine {
   private readonly tokensByHash = new Map<string, AclToken>();
   private readonly policiesByName = new Map<string, AclPolicy>();
   private appliedIndex = 0;
+  /** Deliveries owed or made, by id; and their ids per execution, in the order they were added. */
+  private readonly notificationsById = new Map<string, Notification>();
+  private readonly notificationsByExecution = new Map<string, string[]>();
   private readonly listeners = new Set<(event: StateEvent) => void>();
 
   constructor(private readonly options: StateOptions = defaultStateOptions) {}
@@ -173,6 +180,32 @@ export class StateMachine {
     return out.sort((a, b) => Number(a.id) - Number(b.id));
   }
 
+  /** The deliveries of one execution, in the order they were added. */
+  notificationsOf(executionId: string): Notification[] {
+    const out: Notification[] = [];
+    for (const id of this.notificationsByExecution.get(executionId) ?? []) {
+      const n = this.notificationsById.get(id);
+      if (n) out.push(n);
+    }
+    return out;
+  }
+
+  notification(id: string): Notification | undefined {
+    return this.notificationsById.get(id);
+  }
+
+  /** Every delivery kept, in the order they were added. */
+  notifications(): IterableIterator<Notification> {
+    return this.notificationsById.values();
+  }
+
+  /** Deliveries not yet delivered or given up, the earliest due first. */
+  pendingNotifications(): Notification[] {
+    const out: Notification[] = [];
+    for (const n of this.notificationsById.values()) if (n.state === 'pending') out.push(n);
+    return out.sort((a, b) => a.nextAttemptMs - b.nextAttemptMs);
+  }
+
   activeCount(jobName: string): number {
     return this.records.get(jobName)?.active ?? 0;
   }
@@ -228,6 +261,10 @@ export class StateMachine {
         return this.putAclPolicy(command);
       case CommandType.DeleteAclPolicy:
         return this.deleteAclPolicy(command);
+      case CommandType.AddNotifications:
+        return this.addNotifications(command);
+      case CommandType.NotificationOutcomes:
+        return this.notificationOutcomes(command);
       default:
         throw new StateInvariantError(
           `unknown command type ${String((command as { type: unknown }).type)}: this server is older than the cluster's log; upgrade it`,
@@ -331,7 +368,10 @@ export class StateMachine {
 
   private removeJob(r: JobRecord): void {
     if (r.job.parentJob !== '') this.editDependents(r.job.parentJob, (d) => d.filter((n) => n !== r.job.name));
-    for (const e of r.executions) this.byId.delete(e.id);
+    for (const e of r.executions) {
+      this.byId.delete(e.id);
+      this.dropNotificationsOf(e.id);
+    }
     this.records.delete(r.job.name);
     this.emit({ kind: 'job', name: r.job.name, job: null });
   }
@@ -469,6 +509,12 @@ export class StateMachine {
 
   private finishExecutions(c: FinishExecutions): ApplyResult {
     const created: Execution[] = [];
+    const owed = new Map<string, NotificationSpec[]>();
+    for (const spec of c.notifications ?? []) {
+      const list = owed.get(spec.executionId);
+      if (list) list.push(spec);
+      else owed.set(spec.executionId, [spec]);
+    }
     for (const res of c.results) {
       const e = this.byId.get(res.id);
       if (!e || isFinished(e)) continue; // applied before, or its job is gone: once only
@@ -483,6 +529,8 @@ export class StateMachine {
         exitCode: res.exitCode,
         error: res.error,
       });
+      // Stored before the group settles: an ephemeral job that goes with it leaves its deliveries pending.
+      for (const spec of owed.get(done.id) ?? []) this.addNotification(spec, c.atMs);
       const success = done.state === 'succeeded';
       r.job = success
         ? jobWith(r.job, { successCount: r.job.successCount + 1, lastSuccessMs: maxOrNull(r.job.lastSuccessMs, res.finishedAtMs) })
@@ -498,6 +546,58 @@ export class StateMachine {
       created.push(...this.settleGroup(r, done.group, res.finishedAtMs));
     }
     return { ok: true, executions: created, skips: [] };
+  }
+
+  // ---- notifications -------------------------------------------------------
+
+  private addNotifications(c: AddNotifications): ApplyResult {
+    for (const spec of c.notifications) this.addNotification(spec, c.atMs);
+    return { ok: true, ...noEffects };
+  }
+
+  /** Stores a delivery once (its id is derived from the execution); for an execution that no longer exists, nothing. */
+  private addNotification(spec: NotificationSpec, atMs: number): void {
+    if (this.notificationsById.has(spec.id) || !this.byId.has(spec.executionId)) return;
+    const n: Notification = { ...spec, createdAtMs: atMs, state: 'pending', attempts: 0, lastError: '', nextAttemptMs: atMs, settledAtMs: null };
+    this.notificationsById.set(n.id, n);
+    const list = this.notificationsByExecution.get(n.executionId);
+    if (list) list.push(n.id);
+    else this.notificationsByExecution.set(n.executionId, [n.id]);
+    this.emit({ kind: 'notification', notification: n });
+  }
+
+  private notificationOutcomes(c: NotificationOutcomes): ApplyResult {
+    for (const o of c.outcomes) {
+      const n = this.notificationsById.get(o.id);
+      if (!n || n.state !== 'pending' || o.attempt !== n.attempts + 1) continue; // applied before or out of turn
+      const state = o.delivered ? 'delivered' : o.nextAttemptMs === null ? 'failed' : 'pending';
+      const next: Notification = {
+        ...n,
+        state,
+        attempts: o.attempt,
+        lastError: o.delivered ? '' : String(o.error).slice(0, maxNotificationErrorChars),
+        nextAttemptMs: state === 'pending' ? (o.nextAttemptMs ?? c.atMs) : n.nextAttemptMs,
+        settledAtMs: state === 'pending' ? null : c.atMs,
+      };
+      this.notificationsById.set(n.id, next);
+      // Its execution left the history while the delivery was pending: the record goes with it now.
+      if (state !== 'pending' && !this.byId.has(n.executionId)) this.dropNotificationsOf(n.executionId);
+      this.emit({ kind: 'notification', notification: next });
+    }
+    return { ok: true, ...noEffects };
+  }
+
+  /** An execution left the history: its settled deliveries go with it (pending ones stay until they settle). */
+  private dropNotificationsOf(executionId: string): void {
+    const ids = this.notificationsByExecution.get(executionId);
+    if (!ids) return;
+    const keep = ids.filter((id) => {
+      if (this.notificationsById.get(id)?.state === 'pending') return true;
+      this.notificationsById.delete(id);
+      return false;
+    });
+    if (keep.length > 0) this.notificationsByExecution.set(executionId, keep);
+    else this.notificationsByExecution.delete(executionId);
   }
 
   /** When the last execution of a group ends: job status, children, ephemeral deletion. */
@@ -547,7 +647,11 @@ export class StateMachine {
     if (!r) throw notFound(c.name);
     // Running ones stay: their results still have somewhere to land.
     const keep = r.executions.filter((e) => !isFinished(e));
-    for (const e of r.executions) if (isFinished(e)) this.byId.delete(e.id);
+    for (const e of r.executions) {
+      if (!isFinished(e)) continue;
+      this.byId.delete(e.id);
+      this.dropNotificationsOf(e.id);
+    }
     r.executions = keep;
     r.skips = [];
     r.job = jobWith(r.job, { successCount: 0, errorCount: 0, lastSuccessMs: null, lastErrorMs: null, status: '' });
@@ -590,6 +694,7 @@ export class StateMachine {
       if (excess > 0 && isFinished(e)) {
         excess--;
         this.byId.delete(e.id);
+        this.dropNotificationsOf(e.id);
         return false;
       }
       return true;
@@ -639,7 +744,8 @@ export class StateMachine {
       skips: r.skips,
     }));
     const acl = { bootstrapped: this.aclBootstrapped, tokens: [...this.tokensByAccessor.values()], policies: [...this.policiesByName.values()] };
-    return frame(framedSnapshot, { v: 2, nextSeq: this.nextSeq, appliedIndex: this.appliedIndex, paused: this.pausedFlag, jobs, versions, acl }, outputs);
+    const notifications = [...this.notificationsById.values()];
+    return frame(framedSnapshot, { v: 2, nextSeq: this.nextSeq, appliedIndex: this.appliedIndex, paused: this.pausedFlag, jobs, versions, acl, notifications }, outputs);
   }
 
   restore(data: Uint8Array): void {
@@ -671,6 +777,15 @@ export class StateMachine {
       this.tokensByHash.set(token.secretHash, token);
     }
     for (const policy of parsed.acl?.policies ?? []) this.policiesByName.set(policy.name, policy);
+    // Absent in snapshots taken before notifications existed.
+    this.notificationsById.clear();
+    this.notificationsByExecution.clear();
+    for (const n of parsed.notifications ?? []) {
+      this.notificationsById.set(n.id, n);
+      const list = this.notificationsByExecution.get(n.executionId);
+      if (list) list.push(n.id);
+      else this.notificationsByExecution.set(n.executionId, [n.id]);
+    }
     for (const { job, executions, skips } of parsed.jobs) {
       const active = executions.filter((e) => !isFinished(e)).length;
       this.records.set(job.name, { job: jobWith(job), executions, skips, active });
@@ -691,6 +806,7 @@ interface SnapshotShape {
   jobs: { job: Job; executions: Execution[]; skips: SkippedFires[] }[];
   versions?: { name: string; next: number; list: JobVersion[] }[];
   acl?: { bootstrapped: boolean; tokens: AclToken[]; policies: AclPolicy[] };
+  notifications?: Notification[];
 }
 
 /** Levels a policy may name, checked again in apply (the API parses the policy file). */

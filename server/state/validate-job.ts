@@ -1,7 +1,7 @@
 // Field rules of a job that need nothing but the job itself (Dkron's rules).
 // Schedule, time zone and executor config are checked by their owners.
 
-import type { JobSpec } from './job.js';
+import { notifyOns, type JobSpec } from './job.js';
 import { StateError, StateErrorCode } from './state-error.js';
 
 const nameChar = /^[\p{Ll}\p{Nd}_-]$/u;
@@ -39,5 +39,44 @@ export function validateJobSpec(job: JobSpec): StateError | null {
   if (job.startsAtMs !== null && job.expiresAtMs !== null && job.expiresAtMs <= job.startsAtMs) {
     return invalid('expires_at', 'expires_at must be later than starts_at');
   }
+  return validateNotify(job);
+}
+
+/** The most notification rules a job may have, and recipients a rule may name. */
+export const maxNotifyRules = 10;
+export const maxNotifyEmails = 20;
+
+const emailPattern = /^[^\s@,<>]+@[^\s@,<>]+$/;
+
+/** The shape of a job's `notify` rules (their payload templates are checked by the notifier's renderer). */
+function validateNotify(job: JobSpec): StateError | null {
+  const invalid = (field: string, message: string) => new StateError(StateErrorCode.InvalidJob, `${field}: ${message}`, field);
+  const rules = job.notify ?? [];
+  if (rules.length > maxNotifyRules) return invalid('notify', `at most ${maxNotifyRules} rules, not ${rules.length}`);
+  for (const [i, rule] of rules.entries()) {
+    const at = `notify[${i}]`;
+    if (!notifyOns.includes(rule.on)) return invalid(`${at}.on`, `must be one of ${notifyOns.map((o) => `"${o}"`).join(', ')}, not ${JSON.stringify(rule.on)}`);
+    if (rule.email.length === 0 && rule.webhook === '') return invalid(at, 'needs "email" (a list of addresses), "webhook" (a URL), or both');
+    if (rule.email.length > maxNotifyEmails) return invalid(`${at}.email`, `at most ${maxNotifyEmails} addresses`);
+    for (const address of rule.email) {
+      if (!emailPattern.test(address)) return invalid(`${at}.email`, `${JSON.stringify(address)} is not an e-mail address`);
+    }
+    if (rule.webhook !== '') {
+      const problem = webhookProblem(rule.webhook);
+      if (problem !== null) return invalid(`${at}.webhook`, problem);
+    }
+  }
+  return null;
+}
+
+/** Why `url` cannot be a webhook, or null. */
+export function webhookProblem(url: string): string | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `${JSON.stringify(url)} is not a URL`;
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return `${JSON.stringify(url)} must be an http:// or https:// URL`;
   return null;
 }

@@ -5,7 +5,8 @@ import type { Execution } from '../../state/execution.js';
 import { ApiError } from '../api-error.js';
 import { canReadJob } from '../../security/acl-policy.js';
 import type { ApiContext } from '../http-api.js';
-import { executionToJson, skipToJson } from '../job-json.js';
+import { executionToJson, notificationToJson, skipToJson } from '../job-json.js';
+import type { NotificationState } from '../../state/notification.js';
 import { intParam, jobJson } from './job-routes.js';
 import { accepted, json, ownKey, pathParam, requireLeader, type Route, type RouteRequest } from './route.js';
 
@@ -36,7 +37,29 @@ function liveOutput(ctx: ApiContext, e: Execution): Execution {
   return running ? { ...e, output: running.output.text(), outputTruncated: running.output.truncated } : e;
 }
 
+const notificationStates: readonly NotificationState[] = ['pending', 'delivered', 'failed'];
+
 export const executionRoutes: Route[] = [
+  {
+    // Deliveries of every job the caller may read, newest first: ?state=failed finds what did not arrive.
+    method: 'GET',
+    pattern: /^\/v1\/notifications$/,
+    handle: (req, ctx) => {
+      const state = req.query.get('state');
+      if (state !== null && !notificationStates.includes(state as NotificationState)) {
+        throw new ApiError('CT_API_BAD_QUERY', `state must be one of ${notificationStates.join(', ')}, not ${JSON.stringify(state)}`);
+      }
+      const job = req.query.get('job');
+      const list = [...ctx.state.notifications()]
+        .filter((n) => (state === null || n.state === state) && (job === null || n.jobName === job) && canReadJob(req.grants, n.jobName))
+        .sort((a, b) => b.createdAtMs - a.createdAtMs || Number(b.executionId) - Number(a.executionId) || (a.id < b.id ? -1 : 1));
+      const start = intParam(req.query, '_start') ?? 0;
+      const end = intParam(req.query, '_end') ?? list.length;
+      return json(200, list.slice(start, end).map((n) => ({ job_name: n.jobName, execution_id: n.executionId, ...notificationToJson(n) })), {
+        'x-total-count': String(list.length), 'access-control-expose-headers': 'X-Total-Count',
+      });
+    },
+  },
   {
     method: 'GET',
     pattern: /^\/v1\/jobs\/(?<name>[^/]+)\/executions$/,
@@ -51,7 +74,7 @@ export const executionRoutes: Route[] = [
       list.sort((a, b) => (key(a) - key(b) || Number(a.id) - Number(b.id)) * (desc ? -1 : 1));
       const start = intParam(req.query, '_start') ?? 0;
       const end = intParam(req.query, '_end') ?? list.length;
-      return json(200, list.slice(start, end).map((e) => executionToJson(e, limit)), {
+      return json(200, list.slice(start, end).map((e) => executionToJson(e, limit, ctx.state.notificationsOf(e.id))), {
         'x-total-count': String(list.length), 'access-control-expose-headers': 'X-Total-Count',
       });
     },
@@ -69,7 +92,10 @@ export const executionRoutes: Route[] = [
   {
     method: 'GET',
     pattern: /^\/v1\/jobs\/(?<name>[^/]+)\/executions\/(?<id>[^/]+)$/,
-    handle: (req, ctx) => json(200, executionToJson(liveOutput(ctx, mustExecution(req, ctx)), intParam(req.query, 'output_size_limit'))),
+    handle: (req, ctx) => {
+      const e = liveOutput(ctx, mustExecution(req, ctx));
+      return json(200, executionToJson(e, intParam(req.query, 'output_size_limit'), ctx.state.notificationsOf(e.id)));
+    },
   },
   {
     method: 'POST',
