@@ -272,6 +272,8 @@ t.test('GET /v1/stats?days=N: executions per day, succeeded and failed', async (
   const after = (await call(url, 'GET', '/v1/stats?days=2')).body as Stats;
   t.same(after.total, { succeeded: before.total.succeeded + 2, failed: before.total.failed + 1 }, 'moved by exactly the executions run');
   t.equal(((await call(url, 'GET', '/v1/stats')).body as Stats).executions.length, 7, 'a week by default');
+  t.same(((await call(url, 'GET', '/v1/stats?days=2&job=stat-bad')).body as Stats).total, { succeeded: 0, failed: 1 }, 'one job');
+  t.equal((await call(url, 'GET', '/v1/stats?job=no-such-job')).status, 404);
   for (const bad of ['0', '-1', 'x', '1.5', '367']) t.equal((await call(url, 'GET', `/v1/stats?days=${bad}`)).status, 400, `days=${bad}`);
 });
 

@@ -107,6 +107,9 @@ t.test('run now, then the live output of the execution', async (t) => {
   t.match(text, /tick 1\n/);
   t.match(text, /tick 30/);
   await shot(page, 'execution');
+  await page.goto(`${url}/ui/#/jobs/ticker`);
+  await page.locator('#chart svg[aria-label*="1 succeeded"]').waitFor();
+  t.match(await page.locator('#chart svg').getAttribute('aria-label'), /^Last 14 days: 1 succeeded, 0 failed$/, 'the chart counts the run');
 });
 
 t.test('stop a running execution', async (t) => {

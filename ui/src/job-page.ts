@@ -1,10 +1,43 @@
 // One job: its definition, the schedule's next fire times (from the server's
-// own scheduler), actions, executions with paging, and skipped fires.
+// own scheduler), actions, a chart of successes and failures per day,
+// executions with paging, and skipped fires.
 
 import { api, ApiFailure, jobPath, type Execution, type Job } from './api.js';
 import { ago, duration, fill, h, jobHref, toast, when } from './dom.js';
 
 const pageSize = 20;
+const chartDays = 14;
+
+interface DayCount { date: string; succeeded: number; failed: number }
+
+const svgNs = 'http://www.w3.org/2000/svg';
+function svg(tag: string, attrs: Record<string, string | number>, ...children: (SVGElement | string)[]): SVGElement {
+  const el = document.createElementNS(svgNs, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  for (const c of children) el.append(c);
+  return el;
+}
+
+/** Stacked bars per day: successes (bottom) and failures, with a title per bar and a summary for screen readers. */
+function dayChart(days: readonly DayCount[]): SVGElement {
+  const w = 24;
+  const height = 80;
+  const most = Math.max(1, ...days.map((d) => d.succeeded + d.failed));
+  const total = days.reduce((n, d) => ({ ok: n.ok + d.succeeded, bad: n.bad + d.failed }), { ok: 0, bad: 0 });
+  const bars = days.map((d, i) => {
+    const ok = (d.succeeded / most) * height;
+    const bad = (d.failed / most) * height;
+    return svg('g', {},
+      svg('title', {}, `${d.date}: ${d.succeeded} succeeded, ${d.failed} failed`),
+      svg('rect', { class: 'bar-ok', x: i * w + 2, y: height - ok, width: w - 4, height: ok }),
+      svg('rect', { class: 'bar-failed', x: i * w + 2, y: height - ok - bad, width: w - 4, height: bad }));
+  });
+  return svg('svg', { viewBox: `0 0 ${days.length * w} ${height + 14}`, width: days.length * w, height: height + 14, role: 'img',
+    'aria-label': `Last ${days.length} days: ${total.ok} succeeded, ${total.bad} failed` },
+  svg('line', { x1: 0, y1: height + 0.5, x2: days.length * w, y2: height + 0.5, class: 'bar-axis' }),
+  ...bars,
+  ...days.map((d, i) => (i % 2 === 0 ? svg('text', { x: i * w + w / 2, y: height + 12, 'text-anchor': 'middle', class: 'bar-label' }, d.date.slice(8)) : svg('g', {}))));
+}
 const refreshMs = 3000;
 
 export function jobPage(app: HTMLElement, name: string): () => void {
@@ -20,6 +53,7 @@ export function jobPage(app: HTMLElement, name: string): () => void {
   const prev = h('button', { type: 'button', onclick: () => { start = Math.max(0, start - pageSize); void load(); } }, 'Newer');
   const next = h('button', { type: 'button', onclick: () => { start += pageSize; void load(); } }, 'Older');
   const skipped = h('div', { id: 'skipped' });
+  const chart = h('div', { id: 'chart' });
   const toggle = h('button', { type: 'button', onclick: () => void act('toggle') }, 'Disable');
   const message = h('div', { role: 'alert' });
 
@@ -35,6 +69,8 @@ export function jobPage(app: HTMLElement, name: string): () => void {
     h('div', { class: 'cols' },
       h('section', {}, h('h2', {}, 'Definition'), def),
       h('section', {}, h('h2', {}, 'Next fire times'), preview)),
+    h('h2', {}, `Last ${chartDays} days`),
+    chart,
     h('h2', {}, 'Executions'),
     h('table', { id: 'executions' },
       h('thead', {}, h('tr', {}, ...['ID', 'State', 'Trigger', 'Scheduled', 'Started', 'Node', 'Attempt', 'Duration', 'Exit code', ''].map((c) => h('th', { scope: 'col' }, c)))),
@@ -126,6 +162,7 @@ export function jobPage(app: HTMLElement, name: string): () => void {
   }
 
   let lastRows = '';
+  let lastChart = '';
   async function load(): Promise<void> {
     clearTimeout(timer);
     try {
@@ -148,6 +185,13 @@ export function jobPage(app: HTMLElement, name: string): () => void {
       fill(execSummary, total === 0 ? 'No executions yet.' : `${start + 1}–${start + ex.body.length} of ${total}`);
       prev.disabled = start === 0;
       next.disabled = start + pageSize >= total;
+      const st = await api<{ executions: DayCount[] }>('GET', `/v1/stats?days=${chartDays}&job=${encodeURIComponent(name)}`);
+      if (stopped) return;
+      const chartKey = JSON.stringify(st.body.executions);
+      if (chartKey !== lastChart) {
+        lastChart = chartKey;
+        fill(chart, dayChart(st.body.executions));
+      }
       const sk = await api<{ scheduled_at?: string; reason?: string; count?: number }[]>('GET', `${jobPath(name)}/skipped`);
       if (stopped) return;
       fill(skipped, sk.body.length === 0 ? h('p', { class: 'muted' }, 'None.') : h('pre', { class: 'json' }, sk.body.slice(0, 20).map((s) => JSON.stringify(s)).join('\n')));

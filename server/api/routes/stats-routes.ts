@@ -1,4 +1,4 @@
-// GET /v1/stats?days=N: finished executions per day (UTC, by finish time),
+// GET /v1/stats?days=N[&job=NAME]: finished executions per day (UTC, by finish time),
 // succeeded and failed, oldest day first, today included, days without
 // executions as zeros. Counted from the history the state keeps (the newest
 // executions of each job), so older days can be short.
@@ -17,11 +17,15 @@ function stats(req: RouteRequest, ctx: ApiContext) {
   if (!Number.isInteger(days) || days < 1 || days > maxStatsDays) {
     throw new ApiError('CT_API_BAD_QUERY', `days must be a whole number from 1 to ${maxStatsDays}`, 'days');
   }
+  // One job only (its page's chart); a job that is not there (or that the caller may not read) is a 404.
+  const only = req.query.get('job');
+  if (only !== null && (!ctx.state.job(only) || !canReadJob(req.grants, only))) throw new ApiError('CT_STATE_JOB_NOT_FOUND', `job not found: ${only}`);
   const today = Math.floor(ctx.now() / dayMs);
   const first = today - days + 1;
   const rows = Array.from({ length: days }, (_, i) => ({ date: new Date((first + i) * dayMs).toISOString().slice(0, 10), succeeded: 0, failed: 0 }));
   for (const job of ctx.state.jobs()) {
     if (!canReadJob(req.grants, job.name)) continue; // counts only what the caller may read
+    if (only !== null && job.name !== only) continue;
     for (const e of ctx.state.executionsOf(job.name) ?? []) {
       if (e.finishedAtMs === null) continue;
       const row = rows[Math.floor(e.finishedAtMs / dayMs) - first];
