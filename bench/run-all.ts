@@ -23,6 +23,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<Record<string, 
   'fire-burst': () => import('./fire-burst.js'),
   'etcd-store': () => import('./etcd-store.js'),
   'tls-cost': () => import('./tls-cost.js'),
+  ui: () => import('./ui.js'),
   package: () => import('./package.js'),
 };
 

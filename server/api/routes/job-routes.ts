@@ -178,11 +178,13 @@ async function restore(req: RouteRequest, ctx: ApiContext) {
   const { ordered, refused } = orderForRestore(good.map((g) => g.spec), (name) => ctx.state.job(name) !== undefined);
   for (const r of refused) lines.push(`fail create ${r.name}: ${r.reason}`);
   const warnings = new Map(good.map((g) => [g.spec.name, g.warning]));
-  for (const spec of ordered) {
-    try {
-      accepted(await ctx.log.submit({ type: CommandType.PutJob, atMs: ctx.now(), job: spec, by: req.caller }));
-    } catch (err) {
-      lines.push(`fail create ${spec.name}: ${err instanceof Error ? err.message : String(err)}`);
+  // Proposed together, in order (parents first), so they share the log's group
+  // commits; each is still its own command with its own outcome.
+  const outcomes = await Promise.allSettled(ordered.map((spec) => ctx.log.submit({ type: CommandType.PutJob, atMs: ctx.now(), job: spec, by: req.caller }).then(accepted)));
+  for (const [i, spec] of ordered.entries()) {
+    const outcome = outcomes[i];
+    if (outcome?.status === 'rejected') {
+      lines.push(`fail create ${spec.name}: ${outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason)}`);
       continue;
     }
     const warning = warnings.get(spec.name) ?? null;
