@@ -13,6 +13,7 @@ import { logFormats, logLevels, type LogFormat, type LogLevel } from '../server/
 import type { TlsFiles } from '../common/tls.js';
 import { hostPolicy } from '../server/api/request-guard.js';
 import { readTokenFile } from './token-file.js';
+import { parseOdmServices, type OdmServices } from '../server/dispatch/odm/odm-config.js';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
@@ -40,6 +41,10 @@ export interface LightConfig {
   readonly insecureAddresses: readonly string[];
   /** Host names the API answers to besides its own (--api-allowed-hosts): names, `*.domain`, or `*`. */
   readonly apiAllowedHosts: readonly string[];
+  /** Open Data Mesh executor services by name (`odm_executors`), for jobs with the `odm` executor. */
+  readonly odmExecutors: OdmServices;
+  /** The base URL executor services call back on (--odm-callback-url); null: this server's API address. */
+  readonly odmCallbackUrl: string | null;
 }
 
 export const lightOptions = {
@@ -60,6 +65,8 @@ export const lightOptions = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   insecure: { type: 'boolean' },
+  'odm-executors': { type: 'string' },
+  'odm-callback-url': { type: 'string' },
 } as const satisfies ParseArgsOptionsConfig;
 const options: ParseArgsOptionsConfig = lightOptions;
 
@@ -96,6 +103,10 @@ CLOCKTOWER_HTTP_ADDR, or as a key of the JSON --config file):
   --log-level LEVEL       debug, info (default), warn or error
   --log-format FORMAT     text (default: one line per event, for a terminal) or json
                           (one JSON object per line, for a log collector)
+  --odm-executors JSON    Open Data Mesh executor services for jobs with "executor": "odm":
+                          {"NAME": {"active": true, "address": "http://host:9003",
+                          "checkAfterCallback": false}} (in a config file: the odm_executors key)
+  --odm-callback-url URL  the base URL executor services call back on (default: the API's address)
   --config FILE           JSON file with any of the keys above (lines starting with // are comments)
   -h, --help              show this help
 `;
@@ -205,6 +216,7 @@ function editDistance(a: string, b: string): number {
 /** A config file key as one of our flags: Dkron's aliases, and dkron.yml's `tags:` map for --tag. */
 function fileKey(key: string, value: unknown, opts: ParseArgsOptionsConfig): string {
   if (key === 'tags' && 'tag' in opts && typeof value === 'object' && value !== null && !Array.isArray(value)) return 'tag';
+  if (key === 'odm_executors' && 'odm-executors' in opts) return 'odm-executors';
   const ours = dkronAliases[key];
   return ours !== undefined && ours in opts && !(key in opts) ? ours : key;
 }
@@ -230,6 +242,7 @@ function configValue(key: string, v: unknown): string | string[] | boolean {
   if (key === 'tag' && typeof v === 'object' && v !== null && !Array.isArray(v)) {
     return Object.entries(v).map(([k, x]) => `${k}=${String(x)}`);
   }
+  if (key === 'odm-executors' && typeof v === 'object' && v !== null) return JSON.stringify(v);
   return Array.isArray(v) ? v.map(String) : typeof v === 'boolean' ? v : String(v);
 }
 
@@ -268,7 +281,28 @@ export function lightConfigFrom(raw: RawFlags, version: string, alsoExposed: rea
     logLevel: oneOf(raw, 'log-level', logLevels, 'info'),
     logFormat: oneOf(raw, 'log-format', logFormats, 'text'),
     version,
+    odmExecutors: odmExecutors(raw),
+    odmCallbackUrl: odmCallbackUrl(raw),
   };
+}
+
+function odmExecutors(raw: RawFlags): OdmServices {
+  const parsed = parseOdmServices(str(raw, 'odm-executors') ?? '');
+  if (typeof parsed === 'string') throw new ConfigError(parsed);
+  return parsed;
+}
+
+function odmCallbackUrl(raw: RawFlags): string | null {
+  const v = str(raw, 'odm-callback-url');
+  if (v === undefined || v === '') return null;
+  let url: URL | null;
+  try {
+    url = new URL(v);
+  } catch {
+    url = null;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new ConfigError(`--odm-callback-url must be an http(s) URL, not "${v}"`);
+  return v.replace(/\/+$/, '');
 }
 
 /** --api-token, or the token in --api-token-file (not both). */
