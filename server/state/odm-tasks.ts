@@ -71,15 +71,20 @@ export type OdmEvent =
 
 /** Finished inbound tasks kept for GET .../status once their callback is delivered. */
 export const inboundHistoryLimit = 1000;
+/** Finished outbound waits remembered, so that a service repeating its callback is answered 200. */
+export const endedWaitLimit = 1000;
 
 export interface OdmSnapshot {
   readonly waits: readonly OdmWait[];
   readonly tasks: readonly InboundTask[];
+  readonly ended?: readonly OdmWait[];
 }
 
 export class OdmTaskBook {
   private readonly waitsByExecution = new Map<string, OdmWait>();
   private readonly waitsByTask = new Map<string, OdmWait>();
+  /** Waits whose execution finished, by task id, oldest first: a repeated callback is still answered 200. */
+  private readonly ended = new Map<string, OdmWait>();
   private readonly tasks = new Map<string, InboundTask>();
   private readonly tasksByGroup = new Map<string, string>();
   /** Delivered tasks in the order they were delivered (the oldest dropped first). */
@@ -117,7 +122,7 @@ export class OdmTaskBook {
   // ---- changing (called from apply) ------------------------------------------
 
   hasTaskId(taskId: string): boolean {
-    return this.tasks.has(taskId) || this.waitsByTask.has(taskId);
+    return this.tasks.has(taskId) || this.waitsByTask.has(taskId) || this.ended.has(taskId);
   }
 
   addWait(wait: OdmWait): void {
@@ -134,6 +139,8 @@ export class OdmTaskBook {
    * when one was recorded before (nothing changes).
    */
   callback(taskId: string, tokenHash: string, body: OdmCallbackBody): 'recorded' | 'repeat' | 'unknown' {
+    const ended = this.ended.get(taskId);
+    if (ended) return sameHash(ended.tokenHash, tokenHash) ? 'repeat' : 'unknown';
     const wait = this.waitsByTask.get(taskId);
     if (!wait || !sameHash(wait.tokenHash, tokenHash)) return 'unknown';
     if (wait.callback !== null) return 'repeat';
@@ -150,6 +157,11 @@ export class OdmTaskBook {
     if (!wait) return;
     this.waitsByExecution.delete(executionId);
     this.waitsByTask.delete(wait.taskId);
+    this.ended.set(wait.taskId, wait);
+    for (const old of this.ended.keys()) {
+      if (this.ended.size <= endedWaitLimit) break;
+      this.ended.delete(old);
+    }
     this.emit({ kind: 'wait', wait, removed: true });
   }
 
@@ -189,7 +201,7 @@ export class OdmTaskBook {
   snapshot(): OdmSnapshot {
     const order = new Map(this.delivered.map((id, i) => [id, i]));
     const tasks = [...this.tasks.values()].sort((a, b) => (order.get(a.taskId) ?? -1) - (order.get(b.taskId) ?? -1));
-    return { waits: this.waits(), tasks };
+    return { waits: this.waits(), tasks, ended: [...this.ended.values()] };
   }
 
   restore(snap: OdmSnapshot | undefined): void {
@@ -197,7 +209,9 @@ export class OdmTaskBook {
     this.waitsByTask.clear();
     this.tasks.clear();
     this.tasksByGroup.clear();
+    this.ended.clear();
     this.delivered = [];
+    for (const w of snap?.ended ?? []) this.ended.set(w.taskId, w);
     for (const w of snap?.waits ?? []) {
       this.waitsByExecution.set(w.executionId, w);
       this.waitsByTask.set(w.taskId, w);
