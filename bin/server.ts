@@ -278,7 +278,7 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
   cleanups.push(() => dispatcher.shutdown());
   // First: waiting ODM tasks are given up, not stopped, so the next start (or leader) waits on.
   cleanups.push(async () => {
-    odmCallbacks.stopLeading();
+    odmCallbacks.close();
     odmHost.stopLeading();
   });
   metrics.watchRunning(() => dispatcher.busy().length);

@@ -26,6 +26,7 @@ export interface CallbackSenderOptions {
 
 export class OdmCallbackSender {
   private leading = false;
+  private closed = false;
   private unsubscribe: (() => void) | null = null;
   /** Task ids being delivered now. */
   private readonly sending = new Map<string, AbortController>();
@@ -33,7 +34,7 @@ export class OdmCallbackSender {
   constructor(private readonly options: CallbackSenderOptions) {}
 
   startLeading(): void {
-    if (this.leading) return;
+    if (this.leading || this.closed) return;
     this.leading = true;
     this.unsubscribe = this.options.state.odm.subscribe((ev) => {
       if (ev.kind === 'task' && ev.task.status !== 'PROCESSING' && !ev.task.delivered) this.deliver(ev.task);
@@ -49,7 +50,9 @@ export class OdmCallbackSender {
     this.sending.clear();
   }
 
+  /** Stop for good: a late leadership announcement during shutdown starts nothing. */
   close(): void {
+    this.closed = true;
     this.stopLeading();
   }
 
