@@ -57,3 +57,11 @@ t.test('executor_config of an odm job', async (t) => {
   t.match(parseOdmJobConfig({ service: 's', taskType: 'b', parameters: 'nope' }), /must be a JSON object as a string/);
   t.match(parseOdmJobConfig({ service: 's', taskType: 'b', timeout: '0' }), /must be above 0/);
 });
+
+t.test('templates in parameters', async (t) => {
+  const values = { job_name: 'build "x"', execution_id: '42', scheduled_at: '2026-12-07T10:00:00.000Z', attempt: 2 };
+  t.match(parseOdmJobConfig({ service: 's', taskType: 'b', parameters: '{"job":"{{job_name}}","run":"{{ execution_id }}","at":"{{scheduled_at}}","try":{{attempt}}}' }, values),
+    { parameters: { job: 'build "x"', run: '42', at: '2026-12-07T10:00:00.000Z', try: 2 } }, 'filled, escaped for JSON');
+  t.match(parseOdmJobConfig({ service: 's', taskType: 'b', parameters: '{"a":"{{nope}}"}' }), /unknown template \{\{nope\}\}/);
+  t.match(parseOdmJobConfig({ service: 's', taskType: 'b', parameters: '{"try":{{attempt}}}' }), { parameters: { try: 1 } }, 'checked at save time with sample values');
+});

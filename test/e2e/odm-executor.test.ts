@@ -127,10 +127,10 @@ async function patch(url: string, body: unknown): Promise<{ status: number; text
 
 t.test('success: the task is posted, the execution runs until the callback, output is the results', async (t) => {
   const before = posted.length;
-  await odmJob('odm-ok', { service: 'svc', taskType: 'build', parameters: '{"branch":"main","n":2}', timeout: '1m' });
+  await odmJob('odm-ok', { service: 'svc', taskType: 'build', parameters: '{"branch":"main","n":2,"job":"{{job_name}}","try":{{attempt}}}', timeout: '1m' });
   await run('odm-ok');
   const task = await postedFor('build', before);
-  t.match(task, { taskType: 'build', parameters: { branch: 'main', n: 2 } });
+  t.match(task, { taskType: 'build', parameters: { branch: 'main', n: 2, job: 'odm-ok', try: 1 } }, 'parameters with their templates filled');
   t.ok(task.taskId.length > 10, 'a task id');
   t.ok(task.callbackRef.startsWith(`${server.url}/v1/odm/callbacks/`), `the callbackRef points at this server: ${task.callbackRef}`);
   const waiting = await jobExecutions('odm-ok');

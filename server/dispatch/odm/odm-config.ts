@@ -25,8 +25,35 @@ export const odmExecutorName = 'odm';
 export const defaultOdmTimeoutMs = 3_600_000;
 const configKeys = ['service', 'address', 'taskType', 'parameters', 'timeout'];
 
-/** A job's executor_config, checked; a message saying what is wrong otherwise. */
-export function parseOdmJobConfig(config: Readonly<Record<string, string>>): OdmJobConfig | string {
+/** What `{{name}}` in `parameters` stands for, for one execution. */
+export interface OdmTemplateValues {
+  readonly job_name: string;
+  readonly execution_id: string;
+  /** ISO 8601. */
+  readonly scheduled_at: string;
+  readonly attempt: number;
+}
+
+const templateNames = ['job_name', 'execution_id', 'scheduled_at', 'attempt'];
+const templatePattern = /\{\{\s*([A-Za-z_]+)\s*\}\}/g;
+
+/** Replace `{{name}}` with its value, escaped for a JSON string; an unknown name is an error message. */
+export function fillTemplate(text: string, values: OdmTemplateValues): string | { error: string } {
+  let unknown: string | null = null;
+  const out = text.replace(templatePattern, (_, name: string) => {
+    if (!templateNames.includes(name)) {
+      unknown ??= name;
+      return '';
+    }
+    return JSON.stringify(String(values[name as keyof OdmTemplateValues])).slice(1, -1);
+  });
+  return unknown === null ? out : { error: `odm: "parameters": unknown template {{${String(unknown)}}} (known: ${templateNames.map((n) => `{{${n}}}`).join(', ')})` };
+}
+
+const sampleValues: OdmTemplateValues = { job_name: 'job', execution_id: '1', scheduled_at: '2000-01-01T00:00:00.000Z', attempt: 1 };
+
+/** A job's executor_config, checked; a message saying what is wrong otherwise. With `values`, templates in `parameters` are filled. */
+export function parseOdmJobConfig(config: Readonly<Record<string, string>>, values: OdmTemplateValues = sampleValues): OdmJobConfig | string {
   for (const key of Object.keys(config)) {
     if (!configKeys.includes(key)) return `odm: unknown executor_config key "${key}" (known: ${configKeys.join(', ')})`;
   }
@@ -41,7 +68,9 @@ export function parseOdmJobConfig(config: Readonly<Record<string, string>>): Odm
     if (bad !== null) return `odm: "address": ${bad}`;
   }
   let parameters: Record<string, unknown> = {};
-  const text = config['parameters'] ?? '';
+  const filled = fillTemplate(config['parameters'] ?? '', values);
+  if (typeof filled !== 'string') return filled.error;
+  const text = filled;
   if (text.trim() !== '') {
     let value: unknown;
     try {

@@ -148,7 +148,9 @@ export class OdmExecutorHost implements ExecutorHost, NodeChooser {
   /** Commit the wait, then post the task. */
   private async post(req: RunRequest, signal: AbortSignal): Promise<{ wait: OdmWait } | { error: string }> {
     const { state, log, now, services } = this.options;
-    const config = parseOdmJobConfig(req.config);
+    const config = parseOdmJobConfig(req.config, {
+      job_name: req.jobName, execution_id: req.executionId, scheduled_at: new Date(req.scheduledAtMs).toISOString(), attempt: req.attempt,
+    });
     if (typeof config === 'string') return { error: config };
     let address = config.address;
     let checkAfterCallback = false;
