@@ -352,6 +352,10 @@ export class StateMachine {
     for (const e of r.executions) {
       this.byId.delete(e.id);
       this.odm.executionFinished(e.id);
+      // An inbound task whose run never ended is owed an answer all the same.
+      if (!isFinished(e)) {
+        this.odm.groupSettled(e.group, 'FAILED', { message: `job ${r.job.name} was deleted before the task finished`, executionTime: 0, output: e.output, execution_id: e.id }, e.startedAtMs ?? e.notBeforeMs);
+      }
     }
     this.records.delete(r.job.name);
     this.emit({ kind: 'job', name: r.job.name, job: null });

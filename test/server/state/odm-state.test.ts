@@ -94,6 +94,14 @@ t.test('inbound tasks: fired in the same command, unique, named by an existing j
   t.equal(code(apply(received('t1'))), 'CT_STATE_ODM_TASK_EXISTS', 'still used once');
 });
 
+t.test('a job deleted while its inbound task runs: the task is FAILED, saying so', async (t) => {
+  const { sm, ok } = machine();
+  ok({ type: CommandType.PutJob, atMs: 1, job: spec('gone') });
+  ok({ type: CommandType.OdmTaskReceived, atMs: 100, taskId: 'g1', jobName: 'gone', callbackRef: 'http://p/cb', parameters: {}, nodes: ['n1'] });
+  ok({ type: CommandType.DeleteJob, atMs: 200, name: 'gone' });
+  t.match(sm.odm.task('g1'), { status: 'FAILED', results: { message: /deleted before the task finished/ }, delivered: false });
+});
+
 t.test('a retried job settles its task with the last attempt', async (t) => {
   const { sm, ok } = machine();
   ok({ type: CommandType.PutJob, atMs: 1, job: { ...spec('flaky'), retries: 1 } });
