@@ -35,6 +35,12 @@ const service = await listen((req, body, res) => {
     res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ taskId: task.taskId, status: 'PROCESSING' }));
     return;
   }
+  const m = /^\/api\/v1\/up\/executor\/tasks\/([^/]+)\/status$/.exec(req.url ?? '');
+  const known = m?.[1] !== undefined && posted.some((p) => p.taskId === decodeURIComponent(m[1] ?? ''));
+  if (req.method === 'GET' && known) {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'PROCESSING' }));
+    return;
+  }
   res.writeHead(404).end();
 });
 

@@ -27,6 +27,8 @@ const posted: PostedTask[] = [];
 /** Task id -> the status GET .../status answers. */
 const statusOf = new Map<string, string>();
 const statusAsked: string[] = [];
+let heldOnce = false;
+const held: ServerResponse[] = [];
 
 function readAll(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -43,6 +45,12 @@ const service = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '';
     if (req.method === 'POST' && url === '/api/v1/up/executor/tasks') {
       const task = JSON.parse(body) as PostedTask;
+      if (task.taskType === 'held' && !heldOnce) {
+        // Taken but never answered, and not known: as if the server died before its POST arrived.
+        heldOnce = true;
+        held.push(res);
+        return;
+      }
       if (task.taskType === 'refuse') {
         res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"the pipeline is broken"}');
         return;
@@ -55,6 +63,10 @@ const service = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (req.method === 'GET' && m?.[1]) {
       const id = decodeURIComponent(m[1]);
       statusAsked.push(id);
+      if (!posted.some((p) => p.taskId === id)) {
+        res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"no such task"}');
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ taskId: id, status: statusOf.get(id) ?? 'PROCESSED' }));
       return;
     }
@@ -265,4 +277,18 @@ t.test('kill -9 while a task waits: the restarted server waits on and takes the 
   t.match(e.output, /restart/);
 });
 
-
+t.test('kill -9 after the wait was committed but before the service took the task: the restarted server posts it anew', async (t) => {
+  const before = posted.length;
+  await odmJob('odm-lost-post', { service: 'svc', taskType: 'held', timeout: '10m' });
+  await run('odm-lost-post');
+  await until('the held POST', () => Promise.resolve(held.length > 0 ? true : undefined));
+  await server.kill9();
+  for (const r of held) r.destroy();
+  server = await startLight(dataDir, args);
+  const task = await postedFor('held', before);
+  t.ok(task.callbackRef.startsWith(`${server.url}/v1/odm/callbacks/`), 'posted by the restarted server, with its callback address');
+  t.equal((await patch(task.callbackRef, { taskId: task.taskId, status: 'PROCESSED' })).status, 200);
+  const e = await finished('odm-lost-post');
+  t.match(e, { state: 'succeeded' });
+  t.equal((await jobExecutions('odm-lost-post')).length, 1, 'the same execution, not a retry');
+});

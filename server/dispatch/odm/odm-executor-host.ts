@@ -116,6 +116,13 @@ export class OdmExecutorHost implements ExecutorHost, NodeChooser {
   private async run(req: RunRequest, output: OutputSink, signal: AbortSignal): Promise<RunOutcome> {
     const { state } = this.options;
     let wait = state.odm.waitOf(req.executionId);
+    if (wait && wait.callback === null) {
+      // Taken over from another leader (or this one before a restart): it may
+      // have died between committing the wait and posting the task. A service
+      // that does not know the task gets it anew, under a new id and token.
+      const known = await this.checkStatus(wait, signal);
+      if (known.notFound === true) wait = undefined;
+    }
     if (!wait) {
       const posted = await this.post(req, signal);
       if ('error' in posted) return failed(posted.error);
@@ -221,7 +228,7 @@ export class OdmExecutorHost implements ExecutorHost, NodeChooser {
     });
   }
 
-  private async checkStatus(wait: OdmWait, signal: AbortSignal): Promise<{ status?: string; error?: string }> {
+  private async checkStatus(wait: OdmWait, signal: AbortSignal): Promise<{ status?: string; error?: string; notFound?: boolean }> {
     const who = describe(wait);
     try {
       const answer = await request(`${wait.address}/api/v1/up/executor/tasks/${encodeURIComponent(wait.taskId)}/status`, {
@@ -229,6 +236,7 @@ export class OdmExecutorHost implements ExecutorHost, NodeChooser {
         headersTimeout: this.options.requestTimeoutMs ?? 30_000, bodyTimeout: this.options.requestTimeoutMs ?? 30_000,
       });
       const text = (await answer.body.text()).slice(0, 4096);
+      if (answer.statusCode === 404) return { notFound: true, error: `${who}: checking task ${wait.taskId} after its callback: the service does not know the task (404 ${text})` };
       if (answer.statusCode < 200 || answer.statusCode > 299) return { error: `${who}: checking task ${wait.taskId} after its callback: ${answer.statusCode} ${text}` };
       let doc: unknown;
       try {
