@@ -157,7 +157,8 @@ export class OdmTaskBook {
     if (!wait) return;
     this.waitsByExecution.delete(executionId);
     this.waitsByTask.delete(wait.taskId);
-    this.ended.set(wait.taskId, wait);
+    // Only what answers a repeat is kept (not the results a callback carried).
+    this.ended.set(wait.taskId, { ...wait, callback: null });
     for (const old of this.ended.keys()) {
       if (this.ended.size <= endedWaitLimit) break;
       this.ended.delete(old);
