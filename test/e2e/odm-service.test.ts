@@ -127,3 +127,20 @@ t.test('a pending callback survives kill -9: the restarted server delivers it', 
   const cb = await delivered('/cb/t-crash');
   t.match(cb.body, { taskId: 't-crash', status: 'PROCESSED', results: { output: 'hi\n' } });
 });
+
+t.test('with ACLs: run on the job taskType names; a task of a job the token may not read is unknown to it', async (t) => {
+  t.ok((await call(server.url, 'POST', '/v1/acl/bootstrap', undefined, auth)).status < 300, 'bootstrapped');
+  const put = await call(server.url, 'PUT', '/v1/acl/policies/say-run', { jobs: { 'say-': 'run' } }, auth);
+  t.equal(put.status, 200, put.text);
+  const made = await call(server.url, 'POST', '/v1/acl/tokens', { policies: ['say-run'], description: 'platform' }, auth);
+  t.equal(made.status, 201, made.text);
+  const platformToken = { authorization: `Bearer ${(made.body as { secret: string }).secret}` };
+  const ok = await postTask({ taskId: 't-acl', taskType: 'say-hi', callbackRef: `${platformUrl}/cb/t-acl` }, platformToken);
+  t.equal(ok.status, 201, ok.text);
+  const denied = await postTask({ taskId: 't-acl-2', taskType: 'break' }, platformToken);
+  t.equal(denied.status, 403, 'no run on the job "break"');
+  t.match(denied.text, /needs run on/);
+  t.equal((await call(server.url, 'GET', '/api/v1/up/executor/tasks/t-acl/status', undefined, platformToken)).status, 200);
+  t.equal((await call(server.url, 'GET', '/api/v1/up/executor/tasks/t-break/status', undefined, platformToken)).status, 404, 'a task of a job it may not read');
+  await delivered('/cb/t-acl');
+});
