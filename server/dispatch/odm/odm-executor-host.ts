@@ -52,6 +52,8 @@ interface Waiter {
 export class OdmExecutorHost implements ExecutorHost, NodeChooser {
   private readonly waiters = new Map<string, Waiter>();
   private readonly abandoners = new Set<() => void>();
+  /** Counts step-downs: a run that began before one gives up instead of waiting on a follower. */
+  private epoch = 0;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -103,6 +105,7 @@ export class OdmExecutorHost implements ExecutorHost, NodeChooser {
 
   /** This server stopped leading: every wait is given up (the next leader takes it over). */
   stopLeading(): void {
+    this.epoch++;
     for (const a of [...this.abandoners]) a();
   }
 
@@ -115,6 +118,8 @@ export class OdmExecutorHost implements ExecutorHost, NodeChooser {
 
   private async run(req: RunRequest, output: OutputSink, signal: AbortSignal): Promise<RunOutcome> {
     const { state } = this.options;
+    const epoch = this.epoch;
+    const abandoned: RunOutcome = { success: false, exitCode: -1, error: 'this server stopped leading while the task waited; the next leader waits on', abandoned: true };
     let wait = state.odm.waitOf(req.executionId);
     if (wait && wait.callback === null) {
       // Taken over from another leader (or this one before a restart): it may
@@ -128,8 +133,9 @@ export class OdmExecutorHost implements ExecutorHost, NodeChooser {
       if ('error' in posted) return failed(posted.error);
       wait = posted.wait;
     }
+    if (this.epoch !== epoch) return abandoned;
     const ended = await this.waitFor(wait, signal);
-    if (ended === 'abandoned') return { success: false, exitCode: -1, error: 'this server stopped leading while the task waited; the next leader waits on', abandoned: true };
+    if (ended === 'abandoned' || this.epoch !== epoch) return abandoned;
     if (ended === 'stopped') return failed('stopped on request while the executor service ran the task');
     if (ended === 'timeout') {
       return failed(`${describe(wait)}: no callback for task ${wait.taskId} within the timeout (${Math.round((wait.deadlineMs - wait.postedAtMs) / 1000)}s)`);
