@@ -122,7 +122,7 @@ t.test('a callback owed to the platform, pending when the leader is killed, is d
   const task = await call(leader.url, 'POST', '/api/v1/up/executor/tasks', { taskId: 'p-1', taskType: 'local', callbackRef: `${platform.url}/callbacks/p-1`, parameters: { run: 1 } });
   t.equal(task.status, 201, task.text);
   await until('a refused callback', () => Promise.resolve(callbacks.find((c) => c.body.taskId === 'p-1')), 30_000);
-  const { leader: next } = await killLeader();
+  const { old, leader: next } = await killLeader();
   platformAccepts = true;
   const delivered = await until('the callback to be delivered', () => Promise.resolve(callbacks.find((c) => c.body.taskId === 'p-1' && c.status === 200)), 30_000);
   t.match(delivered.body, { taskId: 'p-1', status: 'PROCESSED', results: { output: 'done here\n' } });
@@ -131,4 +131,35 @@ t.test('a callback owed to the platform, pending when the leader is killed, is d
     return (s.body as { callbackDelivered?: boolean }).callbackDelivered === true ? s : undefined;
   }, 30_000);
   t.match(status.body, { status: 'PROCESSED', parameters: { run: 1 } });
+  await restart(old.name);
+});
+
+t.test('no leader: a callback is answered 503 (the service retries), and taken once there is one again', async (t) => {
+  const leader = await agreedLeader(live());
+  const before = posted.length;
+  t.equal((await call(leader.url, 'POST', '/v1/jobs/remote/run')).status, 202);
+  const task = await until('the task at the service', () => Promise.resolve(posted.slice(before).find((p) => p.taskType === 'build')));
+  const others = live().filter((s) => s !== leader);
+  const [survivor, second] = others;
+  if (!survivor || !second) throw new Error('two followers');
+  await leader.kill9();
+  await second.kill9();
+  const ref = task.callbackRef.replace(leader.url, survivor.url);
+  const body = JSON.stringify({ taskId: task.taskId, status: 'PROCESSED', results: { after: 'outage' } });
+  const patch = async () => {
+    const res = await request(ref, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body });
+    return { status: res.statusCode, text: await res.body.text() };
+  };
+  const refused = await patch();
+  t.equal(refused.status, 503, `no leader: 503 (${refused.text})`);
+  await restart(leader.name);
+  await restart(second.name);
+  const next = await agreedLeader(live(), 30_000);
+  const taken = await until('the callback to be taken', async () => {
+    const a = await patch();
+    return a.status === 503 ? undefined : a.status;
+  }, 30_000);
+  t.equal(taken, 200);
+  const done = await until('the execution to finish', async () => (await jobExecutions(next.url, 'remote')).find((x) => x.output.includes('outage')), 30_000);
+  t.equal(done.state, 'succeeded');
 });
