@@ -120,6 +120,7 @@ Node flags (as in clocktower light):
   --api-allowed-hosts NAME[,NAME]  --tls-ca FILE --tls-cert FILE --tls-key FILE  --insecure
   --output-limit BYTES  --history-limit N  --max-body-bytes BYTES  --snapshot-every N
   --plugin-dir DIR (repeatable)  --log-level debug|info|warn|error  --log-format text|json
+  --odm-executors JSON (servers; odm_executors in a config file)  --odm-callback-url URL
   --config FILE  -h, --help
 
 Notification flags (servers; Dkron's, see \`clocktower light --help\`):

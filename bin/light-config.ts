@@ -15,6 +15,7 @@ import { hostPolicy } from '../server/api/request-guard.js';
 import { readTokenFile } from './token-file.js';
 import { parseGoDurationMs } from '../common/go-duration.js';
 import { checkNotifySettings, defaultNotifySettings, type NotifySettings, type ParsedTemplates, type WebhookSettings } from '../server/dispatch/notify/notify-settings.js';
+import { parseOdmServices, type OdmServices } from '../server/dispatch/odm/odm-config.js';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
@@ -45,6 +46,10 @@ export interface LightConfig {
   /** Dkron's mail and webhook settings, and how deliveries are retried. */
   readonly notify: NotifySettings;
   readonly notifyTemplates: ParsedTemplates;
+  /** Open Data Mesh executor services by name (`odm_executors`), for jobs with the `odm` executor. */
+  readonly odmExecutors: OdmServices;
+  /** The base URL executor services call back on (--odm-callback-url); null: this server's API address. */
+  readonly odmCallbackUrl: string | null;
 }
 
 export const lightOptions = {
@@ -82,6 +87,8 @@ export const lightOptions = {
   'notify-attempts': { type: 'string' },
   'notify-backoff': { type: 'string' },
   'notify-timeout': { type: 'string' },
+  'odm-executors': { type: 'string' },
+  'odm-callback-url': { type: 'string' },
 } as const satisfies ParseArgsOptionsConfig;
 const options: ParseArgsOptionsConfig = lightOptions;
 
@@ -118,6 +125,10 @@ CLOCKTOWER_HTTP_ADDR, or as a key of the JSON --config file):
   --log-level LEVEL       debug, info (default), warn or error
   --log-format FORMAT     text (default: one line per event, for a terminal) or json
                           (one JSON object per line, for a log collector)
+  --odm-executors JSON    Open Data Mesh executor services for jobs with "executor": "odm":
+                          {"NAME": {"active": true, "address": "http://host:9003",
+                          "checkAfterCallback": false}} (in a config file: the odm_executors key)
+  --odm-callback-url URL  the base URL executor services call back on (default: the API's address)
   --config FILE           JSON file with any of the keys above (lines starting with // are comments)
   -h, --help              show this help
 
@@ -245,6 +256,7 @@ function editDistance(a: string, b: string): number {
 /** A config file key as one of our flags: Dkron's aliases, and dkron.yml's `tags:` map for --tag. */
 function fileKey(key: string, value: unknown, opts: ParseArgsOptionsConfig): string {
   if (key === 'tags' && 'tag' in opts && typeof value === 'object' && value !== null && !Array.isArray(value)) return 'tag';
+  if (key === 'odm_executors' && 'odm-executors' in opts) return 'odm-executors';
   const ours = dkronAliases[key];
   return ours !== undefined && ours in opts && !(key in opts) ? ours : key;
 }
@@ -270,6 +282,7 @@ function configValue(key: string, v: unknown): string | string[] | boolean {
   if (key === 'tag' && typeof v === 'object' && v !== null && !Array.isArray(v)) {
     return Object.entries(v).map(([k, x]) => `${k}=${String(x)}`);
   }
+  if (key === 'odm-executors' && typeof v === 'object' && v !== null) return JSON.stringify(v);
   return Array.isArray(v) ? v.map(String) : typeof v === 'boolean' ? v : String(v);
 }
 
@@ -309,6 +322,8 @@ export function lightConfigFrom(raw: RawFlags, version: string, alsoExposed: rea
     logFormat: oneOf(raw, 'log-format', logFormats, 'text'),
     version,
     ...notifySettings(raw),
+    odmExecutors: odmExecutors(raw),
+    odmCallbackUrl: odmCallbackUrl(raw),
   };
 }
 
@@ -378,6 +393,25 @@ function goDuration(raw: RawFlags, key: string, fallback: number): number {
   }
   if (ms <= 0) throw new ConfigError(`--${key} must be above 0, not "${v}"`);
   return ms;
+}
+
+function odmExecutors(raw: RawFlags): OdmServices {
+  const parsed = parseOdmServices(str(raw, 'odm-executors') ?? '');
+  if (typeof parsed === 'string') throw new ConfigError(parsed);
+  return parsed;
+}
+
+function odmCallbackUrl(raw: RawFlags): string | null {
+  const v = str(raw, 'odm-callback-url');
+  if (v === undefined || v === '') return null;
+  let url: URL | null;
+  try {
+    url = new URL(v);
+  } catch {
+    url = null;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new ConfigError(`--odm-callback-url must be an http(s) URL, not "${v}"`);
+  return v.replace(/\/+$/, '');
 }
 
 /** --api-token, or the token in --api-token-file (not both). */

@@ -40,6 +40,8 @@ import { listenMetrics } from '../server/observe/metrics-listener.js';
 import { Notifier } from '../server/dispatch/notify/notifier.js';
 import { NetworkDeliverer, secretsOf } from '../server/dispatch/notify/delivery.js';
 import { mailProblem } from '../server/dispatch/notify/rules.js';
+import { OdmExecutorHost } from '../server/dispatch/odm/odm-executor-host.js';
+import { OdmCallbackSender } from '../server/dispatch/odm/odm-callback-sender.js';
 
 export interface ClusterSettings {
   readonly rpcAddr: string;
@@ -269,13 +271,22 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
     logLine: (level, line, fields) => obs.logger[level](line, fields),
   });
   cleanups.push(async () => notifier.close());
+  // Jobs with the `odm` executor run on the leader, against Open Data Mesh executor services; the rest as below.
+  let apiUrl = '';
+  const odmHost = new OdmExecutorHost({
+    state, log: commandLog, now, selfNode: config.nodeName, services: config.odmExecutors,
+    callbackBase: () => config.odmCallbackUrl ?? (apiUrl !== '' ? apiUrl : `${config.tls ? 'https' : 'http'}://${config.httpAddr}`),
+    // In a cluster, executions go to agents (this server's own one in-process); light mode runs them here.
+  }, agents?.host ?? host, agents?.host);
+  cleanups.push(async () => odmHost.close());
+  const odmCallbacks = new OdmCallbackSender({ state, log: commandLog, now, onError: (m) => log(m, { event: 'odm_callback_retry' }) });
+  cleanups.push(async () => odmCallbacks.close());
   const dispatcher = new Dispatcher({
     nodeName: config.nodeName,
     state,
     log: commandLog,
-    // In a cluster, executions go to agents (this server's own one in-process); light mode runs them here.
-    host: agents?.host ?? host,
-    ...(agents ? { chooser: agents.host } : {}),
+    host: odmHost,
+    chooser: odmHost,
     processors,
     now,
     outputLimit: config.outputLimit,
@@ -284,6 +295,11 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
     notifyProblem: (spec) => mailProblem(config.notify, spec),
   });
   cleanups.push(() => dispatcher.shutdown());
+  // First: waiting ODM tasks are given up, not stopped, so the next start (or leader) waits on.
+  cleanups.push(async () => {
+    odmCallbacks.close();
+    odmHost.stopLeading();
+  });
   metrics.watchRunning(() => dispatcher.busy().length);
   if (agents) metrics.watchAgents(() => agents.host.status());
   if (agents) {
@@ -332,8 +348,11 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
     if (leading) {
       agents?.startLeading();
       dispatcher.startLeading();
+      odmCallbacks.startLeading();
     } else {
+      odmCallbacks.stopLeading();
       dispatcher.stopLeading();
+      odmHost.stopLeading();
       agents?.stopLeading();
     }
   });
@@ -346,6 +365,7 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
   const address = await api.listen(h, p);
   cleanups.push(() => api.close());
   const url = `${config.tls ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  apiUrl = url;
   if (cluster?.metricsAddr) {
     const listener = await listenMetrics(metrics, ...splitHostPort(cluster.metricsAddr));
     cleanups.push(() => listener.close());

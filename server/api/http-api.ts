@@ -30,6 +30,7 @@ import { missingCapability, type Grants, type Requirement } from '../security/ac
 import { scheduleRoutes } from './routes/schedule-routes.js';
 import { streamRoutes } from './routes/stream-routes.js';
 import { uiRoutes } from './routes/ui-routes.js';
+import { odmRoutes } from './routes/odm-routes.js';
 import type { Reply, Route, RouteRequest } from './routes/route.js';
 import { ConnectionLimit, defaultMaxConnections } from './connection-limit.js';
 import { checkContentType, checkHost, checkOrigin, hostPolicy, loopbackNames, type HostPolicy } from './request-guard.js';
@@ -121,7 +122,7 @@ export type ApiContext = ApiOptions;
 
 /** Every route the API serves, in matching order. */
 export const apiRoutes: readonly Route[] = [
-  ...clusterRoutes, ...metricsRoutes, ...raftRoutes, ...pluginRoutes, ...jobRoutes, ...executionRoutes, ...agentRoutes, ...pauseRoutes, ...statsRoutes, ...aclRoutes, ...scheduleRoutes, ...streamRoutes, ...uiRoutes,
+  ...clusterRoutes, ...metricsRoutes, ...raftRoutes, ...pluginRoutes, ...jobRoutes, ...executionRoutes, ...agentRoutes, ...pauseRoutes, ...statsRoutes, ...aclRoutes, ...scheduleRoutes, ...streamRoutes, ...odmRoutes, ...uiRoutes,
 ];
 
 /** A route's key in the access-rule table: `GET /v1/jobs/{name}`. */
@@ -293,7 +294,7 @@ export class HttpApi {
   /** 403 naming the missing capability. */
   private authorize(grants: Grants, need: Requirement, params: Record<string, string>, body: Buffer): void {
     let jobName: string | undefined;
-    if (need.kind === 'job') jobName = need.from === 'path' ? decodeParam(params['name'] ?? '') : nameInBody(body);
+    if (need.kind === 'job') jobName = need.from === 'path' ? decodeParam(params['name'] ?? '') : nameInBody(body, need.from === 'taskType' ? 'taskType' : 'name');
     const missing = missingCapability(grants, need, jobName);
     if (missing !== null) throw new ApiError('CT_API_FORBIDDEN', `permission denied: ${missing}`);
   }
@@ -310,12 +311,12 @@ function decodeParam(raw: string): string {
   }
 }
 
-/** The job a POST /v1/jobs body names (undefined: none, so the rule for every job decides). */
-function nameInBody(body: Buffer): string | undefined {
+/** The job a POST /v1/jobs body names (or an ODM task's `taskType`; undefined: none, so the rule for every job decides). */
+function nameInBody(body: Buffer, field: 'name' | 'taskType'): string | undefined {
   try {
     const doc: unknown = JSON.parse(body.toString('utf8'));
     if (typeof doc === 'object' && doc !== null && !Array.isArray(doc)) {
-      const name = (doc as Record<string, unknown>)['name'];
+      const name = (doc as Record<string, unknown>)[field];
       if (typeof name === 'string') return name;
     }
   } catch {

@@ -8,7 +8,7 @@ import type { Requirement } from '../security/acl-policy.js';
 const open: Requirement = { kind: 'open' };
 const any: Requirement = { kind: 'any' };
 const jobs: Requirement = { kind: 'jobs' };
-const job = (level: 'read' | 'run' | 'write', from: 'path' | 'body' = 'path'): Requirement => ({ kind: 'job', level, from });
+const job = (level: 'read' | 'run' | 'write', from: 'path' | 'body' | 'taskType' = 'path'): Requirement => ({ kind: 'job', level, from });
 const operator = (level: 'read' | 'write'): Requirement => ({ kind: 'operator', level });
 const acl = (level: 'read' | 'write'): Requirement => ({ kind: 'acl', level });
 
@@ -56,6 +56,12 @@ export const routeRules: Readonly<Record<string, Requirement>> = {
   'GET /v1/jobs/{name}/versions': job('read'),
   'GET /v1/jobs/{name}/versions/{n}': job('read'),
   'POST /v1/jobs/{name}/versions/{n}/restore': job('write'),
+
+  // Open Data Mesh: an executor service's callback carries its per-task token in the path (its only credential);
+  // an ODM platform handing Clocktower a task needs run on the job its taskType names.
+  'PATCH /v1/odm/callbacks/{taskId}/{token}': open,
+  'POST /api/v1/up/executor/tasks': job('run', 'taskType'),
+  'GET /api/v1/up/executor/tasks/{taskId}/status': jobs,
 
   'POST /v1/acl/bootstrap': { kind: 'bootstrap' },
   'GET /v1/acl/token/self': any,

@@ -365,6 +365,8 @@ export class RaftNode<R> implements ClusterNode<R> {
   }
 
   private checkLeadership(): void {
+    // Closed: it stepped down for good; a batch still being processed must not announce leadership again.
+    if (this.closed) return;
     const leading = this.core.role === 'leader' && this.leaderSince !== null && this.applied >= this.leaderSince.index;
     if (leading === this.announcedLeader) return;
     this.announcedLeader = leading;

@@ -172,6 +172,18 @@ export class Dispatcher {
     return res;
   }
 
+  /**
+   * An ODM platform handed us a task (POST /api/v1/up/executor/tasks): the
+   * job it names fires now, and the task is recorded with it in one command.
+   */
+  async runOdmTask(task: { taskId: string; jobName: string; callbackRef: string; parameters: Readonly<Record<string, unknown>> }): Promise<ApplyResult> {
+    const job = this.options.state.job(task.jobName);
+    const atMs = this.options.now();
+    const res = await this.options.log.submit({ type: CommandType.OdmTaskReceived, atMs, ...task, nodes: job ? this.nodesFor(job) : [this.options.nodeName] });
+    if (res.ok) for (const e of res.executions) this.runner.run(e);
+    return res;
+  }
+
   stopExecution(id: string): boolean {
     return this.runner.stop(id);
   }

@@ -6,6 +6,7 @@ import type { Job, JobSpec } from './job.js';
 import type { SkipReason, Trigger } from './execution.js';
 import type { AclPolicy, AclToken } from './acl.js';
 import type { NotificationOutcome, NotificationSpec } from './notification.js';
+import type { OdmStatus } from './odm-tasks.js';
 
 export const CommandType = {
   PutJob: 1,
@@ -25,6 +26,11 @@ export const CommandType = {
   // 40-49: notifications.
   AddNotifications: 40,
   NotificationOutcomes: 41,
+  // 30–39: Open Data Mesh executor tasks (see odm-tasks.ts).
+  OdmTaskPosted: 30,
+  OdmCallback: 31,
+  OdmTaskReceived: 32,
+  OdmCallbackDelivered: 33,
 } as const;
 export type CommandType = (typeof CommandType)[keyof typeof CommandType];
 
@@ -219,7 +225,55 @@ export type AclCommand = AclBootstrap | PutAclToken | DeleteAclToken | PutAclPol
 
 export type NotificationCommand = AddNotifications | NotificationOutcomes;
 
-export type Command = AclCommand | NotificationCommand | SetPaused | PutJob | PutJobs | DeleteJob | ToggleJob | RecordFires | StartExecutions | FinishExecutions | DeleteExecutions;
+/**
+ * The leader is about to post an `odm` execution's task to an executor
+ * service: from now on the execution waits for the callback (or the deadline).
+ */
+export interface OdmTaskPosted {
+  readonly type: typeof CommandType.OdmTaskPosted;
+  readonly atMs: number;
+  readonly executionId: string;
+  readonly taskId: string;
+  readonly service: string;
+  readonly address: string;
+  /** SHA-256 (hex) of the callback token drawn by the leader. */
+  readonly tokenHash: string;
+  readonly checkAfterCallback: boolean;
+  readonly deadlineMs: number;
+}
+
+/** An executor service called back (PATCH). Unknown task or wrong token: refused; a repeat changes nothing. */
+export interface OdmCallback {
+  readonly type: typeof CommandType.OdmCallback;
+  readonly atMs: number;
+  readonly taskId: string;
+  readonly tokenHash: string;
+  readonly status: OdmStatus;
+  readonly results: unknown;
+  readonly errors: unknown;
+}
+
+/** An ODM platform handed Clocktower a task: taskType names the job, which fires now on `nodes`. */
+export interface OdmTaskReceived {
+  readonly type: typeof CommandType.OdmTaskReceived;
+  readonly atMs: number;
+  readonly taskId: string;
+  readonly jobName: string;
+  readonly callbackRef: string;
+  readonly parameters: Readonly<Record<string, unknown>>;
+  readonly nodes: readonly string[];
+}
+
+/** The platform answered an inbound task's callback with a 2xx. */
+export interface OdmCallbackDelivered {
+  readonly type: typeof CommandType.OdmCallbackDelivered;
+  readonly atMs: number;
+  readonly taskId: string;
+}
+
+export type OdmCommand = OdmTaskPosted | OdmCallback | OdmTaskReceived | OdmCallbackDelivered;
+
+export type Command = OdmCommand | AclCommand | NotificationCommand | SetPaused | PutJob | PutJobs | DeleteJob | ToggleJob | RecordFires | StartExecutions | FinishExecutions | DeleteExecutions;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -13,6 +13,9 @@ export const StateErrorCode = {
   AclTokenNotFound: 'CT_STATE_ACL_TOKEN_NOT_FOUND',
   AclPolicyNotFound: 'CT_STATE_ACL_POLICY_NOT_FOUND',
   AclInvalid: 'CT_STATE_ACL_INVALID',
+  OdmTaskNotFound: 'CT_STATE_ODM_TASK_NOT_FOUND',
+  OdmTaskExists: 'CT_STATE_ODM_TASK_EXISTS',
+  OdmUnknownTaskType: 'CT_STATE_ODM_UNKNOWN_TASK_TYPE',
 } as const;
 export type StateErrorCode = (typeof StateErrorCode)[keyof typeof StateErrorCode];
 

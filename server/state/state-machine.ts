@@ -37,8 +37,12 @@ import {
   type DeleteAclPolicy,
   type AddNotifications,
   type NotificationOutcomes,
+  type OdmCallback,
+  type OdmTaskPosted,
+  type OdmTaskReceived,
 } from './commands.js';
 import { maxNotificationErrorChars, type Notification, type NotificationSpec } from './notification.js';
+import { OdmTaskBook, type OdmSnapshot } from './odm-tasks.js';
 import { clusterLevels, jobLevels, policyNamePattern, type AclPolicy, type AclToken, type PolicyRules } from './acl.js';
 import { isFinished, type Execution, type SkippedFires, type Trigger } from './execution.js';
 import type { Job, JobChange, JobSpec, JobStatus, JobVersion } from './job.js';
@@ -82,6 +86,9 @@ export function retryBackoffMs(failedAttempt: number): number {
   return Math.min(1000 * 2 ** Math.max(0, failedAttempt - 1), 300_000);
 }
 
+/** The tail of an execution's output an inbound ODM task keeps for its callback. */
+const inboundOutputChars = 64 * 1024;
+
 const noEffects = { executions: [] as Execution[], skips: [] as SkippedFires[] };
 
 export class StateMachine {
@@ -101,6 +108,8 @@ export class StateMachine {
   private readonly notificationsById = new Map<string, Notification>();
   private readonly notificationsByExecution = new Map<string, string[]>();
   private readonly listeners = new Set<(event: StateEvent) => void>();
+  /** Open Data Mesh tasks: executions waiting for a service's callback, and tasks handed to us. */
+  readonly odm = new OdmTaskBook();
 
   constructor(private readonly options: StateOptions = defaultStateOptions) {}
 
@@ -265,6 +274,15 @@ export class StateMachine {
         return this.addNotifications(command);
       case CommandType.NotificationOutcomes:
         return this.notificationOutcomes(command);
+      case CommandType.OdmTaskPosted:
+        return this.odmTaskPosted(command);
+      case CommandType.OdmCallback:
+        return this.odmCallback(command);
+      case CommandType.OdmTaskReceived:
+        return this.odmTaskReceived(command);
+      case CommandType.OdmCallbackDelivered:
+        this.odm.markDelivered(command.taskId);
+        return { ok: true, ...noEffects };
       default:
         throw new StateInvariantError(
           `unknown command type ${String((command as { type: unknown }).type)}: this server is older than the cluster's log; upgrade it`,
@@ -371,6 +389,11 @@ export class StateMachine {
     for (const e of r.executions) {
       this.byId.delete(e.id);
       this.dropNotificationsOf(e.id);
+      this.odm.executionFinished(e.id);
+      // An inbound task whose run never ended is owed an answer all the same.
+      if (!isFinished(e)) {
+        this.odm.groupSettled(e.group, 'FAILED', { message: `job ${r.job.name} was deleted before the task finished`, executionTime: 0, output: e.output, execution_id: e.id }, e.startedAtMs ?? e.notBeforeMs);
+      }
     }
     this.records.delete(r.job.name);
     this.emit({ kind: 'job', name: r.job.name, job: null });
@@ -432,6 +455,44 @@ export class StateMachine {
   private deleteAclPolicy(c: DeleteAclPolicy): ApplyResult {
     if (!this.policiesByName.delete(c.name)) throw new StateError(StateErrorCode.AclPolicyNotFound, `policy not found: ${c.name}`);
     return { ok: true, ...noEffects };
+  }
+
+  // ---- Open Data Mesh tasks -------------------------------------------------
+
+  private odmTaskPosted(c: OdmTaskPosted): ApplyResult {
+    const e = this.byId.get(c.executionId);
+    if (!e || isFinished(e)) return { ok: true, ...noEffects }; // finished (stopped) meanwhile: nothing to wait for
+    if (this.odm.waitByTask(c.taskId) && this.odm.waitByTask(c.taskId)?.executionId !== c.executionId) {
+      throw new StateError(StateErrorCode.OdmTaskExists, `an ODM task ${c.taskId} waits already`);
+    }
+    this.odm.addWait({
+      executionId: c.executionId, jobName: e.jobName, taskId: c.taskId, service: c.service, address: c.address, tokenHash: c.tokenHash,
+      checkAfterCallback: c.checkAfterCallback === true, postedAtMs: c.atMs, deadlineMs: c.deadlineMs, callback: null,
+    });
+    return { ok: true, ...noEffects };
+  }
+
+  private odmCallback(c: OdmCallback): ApplyResult {
+    const outcome = this.odm.callback(c.taskId, c.tokenHash, { status: c.status, results: c.results ?? null, errors: c.errors ?? null, atMs: c.atMs });
+    if (outcome === 'unknown') throw new StateError(StateErrorCode.OdmTaskNotFound, `no ODM task ${c.taskId} waits for this callback (unknown task or wrong token)`);
+    return { ok: true, ...noEffects };
+  }
+
+  private odmTaskReceived(c: OdmTaskReceived): ApplyResult {
+    if (this.odm.hasTaskId(c.taskId)) throw new StateError(StateErrorCode.OdmTaskExists, `task ${c.taskId} exists already: a taskId is used once`, 'taskId');
+    if (!this.records.has(c.jobName)) throw new StateError(StateErrorCode.OdmUnknownTaskType, `taskType ${JSON.stringify(c.jobName)} names no job`, 'taskType');
+    const res = this.recordFires({
+      type: CommandType.RecordFires, atMs: c.atMs, skips: [], lastScheduled: [],
+      fires: [{ jobName: c.jobName, scheduledAtMs: c.atMs, trigger: 'manual', nodes: c.nodes }],
+    });
+    if (!res.ok) return res;
+    const group = res.executions[0]?.group;
+    if (group === undefined) throw new StateError(StateErrorCode.OdmUnknownTaskType, `taskType ${JSON.stringify(c.jobName)}: the job started no execution`, 'taskType');
+    this.odm.addTask({
+      taskId: c.taskId, jobName: c.jobName, callbackRef: c.callbackRef, parameters: c.parameters, receivedAtMs: c.atMs,
+      group, status: 'PROCESSING', results: null, finishedAtMs: null, delivered: c.callbackRef === '',
+    });
+    return res;
   }
 
   private toggleJob(c: ToggleJob): ApplyResult {
@@ -531,6 +592,7 @@ export class StateMachine {
       });
       // Stored before the group settles: an ephemeral job that goes with it leaves its deliveries pending.
       for (const spec of owed.get(done.id) ?? []) this.addNotification(spec, c.atMs);
+      this.odm.executionFinished(done.id);
       const success = done.state === 'succeeded';
       r.job = success
         ? jobWith(r.job, { successCount: r.job.successCount + 1, lastSuccessMs: maxOrNull(r.job.lastSuccessMs, res.finishedAtMs) })
@@ -615,6 +677,15 @@ export class StateMachine {
     const status: JobStatus = ok === finals.length ? 'success' : ok === 0 ? 'failed' : 'partially_failed';
     r.job = jobWith(r.job, { status });
     this.emit({ kind: 'job', name: r.job.name, job: r.job });
+    const last = finals.reduce<Execution | undefined>((a, e) => (a === undefined || Number(e.id) > Number(a.id) ? e : a), undefined);
+    if (last) {
+      this.odm.groupSettled(group, status === 'success' ? 'PROCESSED' : 'FAILED', {
+        message: last.error !== '' ? last.error : `job ${r.job.name}: ${status}`,
+        executionTime: (last.finishedAtMs ?? atMs) - (last.startedAtMs ?? atMs),
+        output: last.output.length > inboundOutputChars ? last.output.slice(-inboundOutputChars) : last.output,
+        execution_id: last.id,
+      }, atMs);
+    }
     if (status !== 'success') return [];
     const children: Execution[] = [];
     for (const childName of r.job.dependentJobs) {
@@ -745,7 +816,7 @@ export class StateMachine {
     }));
     const acl = { bootstrapped: this.aclBootstrapped, tokens: [...this.tokensByAccessor.values()], policies: [...this.policiesByName.values()] };
     const notifications = [...this.notificationsById.values()];
-    return frame(framedSnapshot, { v: 2, nextSeq: this.nextSeq, appliedIndex: this.appliedIndex, paused: this.pausedFlag, jobs, versions, acl, notifications }, outputs);
+    return frame(framedSnapshot, { v: 2, nextSeq: this.nextSeq, appliedIndex: this.appliedIndex, paused: this.pausedFlag, jobs, versions, acl, notifications, odm: this.odm.snapshot() }, outputs);
   }
 
   restore(data: Uint8Array): void {
@@ -786,6 +857,7 @@ export class StateMachine {
       if (list) list.push(n.id);
       else this.notificationsByExecution.set(n.executionId, [n.id]);
     }
+    this.odm.restore(parsed.odm); // absent in snapshots taken before ODM tasks existed
     for (const { job, executions, skips } of parsed.jobs) {
       const active = executions.filter((e) => !isFinished(e)).length;
       this.records.set(job.name, { job: jobWith(job), executions, skips, active });
@@ -807,6 +879,7 @@ interface SnapshotShape {
   versions?: { name: string; next: number; list: JobVersion[] }[];
   acl?: { bootstrapped: boolean; tokens: AclToken[]; policies: AclPolicy[] };
   notifications?: Notification[];
+  odm?: OdmSnapshot;
 }
 
 /** Levels a policy may name, checked again in apply (the API parses the policy file). */

@@ -86,7 +86,7 @@ t.test('GET /v1/plugins lists the example, the crashing plugin and the built-ins
   });
   const info = await call(url, 'GET', '/v1');
   t.same((info.body as { plugins: unknown }).plugins, { executors: (res.body as { executors: unknown }).executors, processors: (res.body as { processors: unknown }).processors });
-  t.same((info.body as { executors: unknown }).executors, ['crash', 'gcppubsub', 'grpc', 'hello', 'http', 'kafka', 'nats', 'pubsub', 'rabbitmq', 'shell']);
+  t.same((info.body as { executors: unknown }).executors, ['crash', 'gcppubsub', 'grpc', 'hello', 'http', 'kafka', 'nats', 'odm', 'pubsub', 'rabbitmq', 'shell']);
 });
 
 t.test('the log says what was skipped and which plugin did not start', async (t) => {

@@ -38,7 +38,7 @@ t.test('the README tour: a Dkron job posts unchanged and runs every second', asy
 
 t.test('status routes', async (t) => {
   t.same((await call(url, 'GET', '/health')).body, { status: 'healthy' });
-  t.match((await call(url, 'GET', '/v1/')).body, { agent: { name: 'node1' }, executors: ['gcppubsub', 'grpc', 'http', 'kafka', 'nats', 'pubsub', 'rabbitmq', 'shell'] });
+  t.match((await call(url, 'GET', '/v1/')).body, { agent: { name: 'node1' }, executors: ['gcppubsub', 'grpc', 'http', 'kafka', 'nats', 'odm', 'pubsub', 'rabbitmq', 'shell'] });
   const members = await call(url, 'GET', '/v1/members');
   t.match(members.body, [{ Name: 'node1', statusText: 'alive' }]);
   t.equal(members.headers['x-total-count'], '1');

@@ -16,6 +16,6 @@ t.test('each rule has a route', async (t) => {
   for (const key of Object.keys(routeRules)) t.ok(keys.has(key), `the rule for ${key} belongs to a route`);
 });
 
-t.test('only /health and the UI\'s static files are open', async (t) => {
-  t.same(Object.entries(routeRules).filter(([, r]) => r.kind === 'open').map(([k]) => k), ['GET /health', 'GET /', 'GET /ui', 'GET /ui/{file}']);
+t.test('only /health, the UI\'s static files and the ODM callback (its per-task token is the credential) are open', async (t) => {
+  t.same(Object.entries(routeRules).filter(([, r]) => r.kind === 'open').map(([k]) => k), ['GET /health', 'GET /', 'GET /ui', 'GET /ui/{file}', 'PATCH /v1/odm/callbacks/{taskId}/{token}']);
 });
