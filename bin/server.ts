@@ -296,7 +296,7 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
       readBarrier: () => opened.readBarrier(),
       admin: raftNode ? clusterAdmin(raftNode, config, () => stopRequested(), log, leaderClient) : etcdAdmin(opened, cluster.etcd?.endpoints ?? [], () => stopRequested(), log),
     } : {}),
-    ...(agents ? { agents: () => agents.host.status() } : {}),
+    ...(agents ? { agents: () => agents.host.status(), pull: agents.pull } : {}),
     metrics: {
       text: () => metrics.text(),
       contentType: metrics.contentType,
