@@ -26,6 +26,10 @@ import type { ServerMessage } from '../../proto/generated/clocktower/agent/v1/Se
 import type { AgentExecutorHost } from './agent-executor-host.js';
 import type { AgentLink, AgentSession } from './agent-registry.js';
 
+/** A registration and a result, as the gRPC agents' messages carry them (the API parses the JSON into these). */
+export type PullRegistration = Register__Output;
+export type PullResult = Result__Output;
+
 export class PullError extends Error {
   override readonly name = 'PullError';
   constructor(readonly code: 'CT_PULL_UNKNOWN_SESSION' | 'CT_PULL_REFUSED' | 'CT_CLUSTER_NOT_LEADER', message: string) {

@@ -4,10 +4,8 @@
 // follower forwards them to the leader, and a server that cannot reach one
 // answers 503 so the agent tries again (through any server).
 
-import type { Register__Output } from '../../../proto/generated/clocktower/agent/v1/Register.js';
-import type { Result__Output } from '../../../proto/generated/clocktower/agent/v1/Result.js';
 import { randomUUID } from 'node:crypto';
-import type { PullAgents } from '../../dispatch/pull-agents.js';
+import type { PullAgents, PullRegistration, PullResult } from '../../dispatch/pull-agents.js';
 import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../http-api.js';
 import { json, parseJson, type Route, type RouteRequest } from './route.js';
@@ -93,7 +91,7 @@ const resultsFields = ['session', 'results'];
 const resultFields = ['execution_id', 'success', 'exit_code', 'error', 'finished_at_ms', 'stopped', 'unknown', 'output_tail', 'output_tail_text', 'output_total_bytes'];
 const maxBatch = 10_000;
 
-function result(r: Doc, i: number): Result__Output {
+function result(r: Doc, i: number): PullResult {
   const at = `results[${i}]`;
   const unknown = Object.keys(r).find((k) => !resultFields.includes(k));
   if (unknown !== undefined) throw new ApiError('CT_API_UNKNOWN_FIELD', `unknown field ${at}.${unknown}: the fields are ${resultFields.join(', ')}`, `${at}.${unknown}`);
@@ -122,7 +120,7 @@ export const pullRoutes: Route[] = [
       const d = doc(req, registerFields);
       const node = str(d, 'node');
       if (node === '') bad('node', 'a non-empty node name');
-      const reg: Register__Output = {
+      const reg: PullRegistration = {
         node, tags: stringMap(d, 'tags'), executors: strings(d, 'executors'), capacity: int(d, 'capacity', 1000, 1),
         instance: str(d, 'instance', randomUUID()), version: str(d, 'version', ''), running: strings(d, 'running'),
       };

@@ -1,0 +1,213 @@
+// Pull agents end to end: a real 3-server cluster and real pull agent
+// processes (`clocktower agent --pull --join http://...`, a follower's URL
+// first, so every request is forwarded to the leader) plus the Python
+// example worker. Registration (/v1/agents, /v1/members), routing by tags,
+// the --max-concurrent cap, a crashing executor plugin (a failed execution,
+// the agent carries on), kill -9 of a pull agent mid-run (lost at the
+// deadline, retried on another), the protocol's answers to bad input, and
+// examples/pull-worker-python.
+import t from 'tap';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { call, executions, tempDir, until, type ExecutionJson } from '../support/light-process.js';
+import { agreedLeader, serverSpecs, startServerProcess, type ServerProcess } from '../support/cluster-processes.js';
+import { startAgentProcess, type AgentProcess } from '../support/agent-process.js';
+
+const root = tempDir('ct-pull-');
+const specs = await serverSpecs(root.path, ['s1', 's2', 's3']);
+const servers: ServerProcess[] = await Promise.all(specs.map((s) => startServerProcess(s, ['--tag', 'role=server', '--agent-timeout', '3s'])));
+const leader = await agreedLeader(servers);
+const followers = servers.filter((s) => s !== leader);
+const joinUrls = [...followers, leader].map((s) => s.url);
+const agents = new Map<string, AgentProcess>();
+const orphanPids = new Set<number>();
+let python: ChildProcess | null = null;
+
+const plugins = join(root.path, 'plugins');
+mkdirSync(plugins);
+const fixture = join(plugins, 'clocktower-executor-fixture');
+writeFileSync(fixture, `#!/bin/sh\nexec "${process.execPath}" "${resolve('dist/test/plugins/fixtures/fixture-plugin.js')}"\n`);
+chmodSync(fixture, 0o755);
+
+t.teardown(async () => {
+  python?.kill('SIGKILL');
+  for (const a of agents.values()) await a.kill9().catch(() => {});
+  for (const s of servers) await s.kill9().catch(() => {});
+  for (const pid of orphanPids) {
+    try { process.kill(-pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+  root.remove();
+});
+
+async function startPull(name: string, tags: Record<string, string>, extra: string[] = []): Promise<AgentProcess> {
+  const a = await startAgentProcess(name, joinUrls, tags, ['--pull', '--plugin-dir', plugins, ...extra]);
+  agents.set(name, a);
+  return a;
+}
+
+interface AgentJson { name: string; tags: Record<string, string>; transport: string; capacity: number; running: number }
+
+async function agentList(): Promise<AgentJson[]> {
+  const a = await call(followers[0]!.url, 'GET', '/v1/agents');
+  return a.status === 200 ? (a.body as AgentJson[]) : [];
+}
+
+async function waitAgents(names: string[]): Promise<void> {
+  await until(`agents ${names.join(', ')}`, async () => {
+    const have = (await agentList()).map((a) => a.name);
+    return names.every((n) => have.includes(n)) ? true : undefined;
+  });
+}
+
+async function createJob(job: Record<string, unknown>): Promise<void> {
+  const config = job['executor'] === undefined ? { shell: 'true', ...(job['executor_config'] as object) } : job['executor_config'];
+  const r = await call(leader.url, 'POST', '/v1/jobs', { schedule: '@manually', executor: 'shell', ...job, executor_config: config });
+  if (r.status !== 201) throw new Error(`create ${String(job['name'])}: ${r.status} ${r.text}`);
+}
+
+async function runJob(name: string): Promise<void> {
+  const r = await call(leader.url, 'POST', `/v1/jobs/${name}/run`);
+  if (r.status >= 300) throw new Error(`run ${name}: ${r.status} ${r.text}`);
+}
+
+async function finished(name: string, count: number, ms = 30_000): Promise<ExecutionJson[]> {
+  return until(`${count} finished executions of ${name}`, async () => {
+    const list = await executions(leader.url, name);
+    const done = list.filter((e) => e.finished_at !== null);
+    return done.length >= count ? done : undefined;
+  }, ms);
+}
+
+await startPull('p1', { pool: 'a' }, ['--max-concurrent', '2']);
+await startPull('p2', { pool: 'shared' });
+await startPull('p3', { pool: 'shared' });
+await waitAgents(['p1', 'p2', 'p3']);
+
+t.test('pull agents are listed in /v1/agents and /v1/members', async (t) => {
+  const list = await agentList();
+  const p1 = list.find((a) => a.name === 'p1');
+  t.match(p1, { tags: { pool: 'a' }, transport: 'pull', capacity: 2 });
+  t.equal(list.find((a) => a.name === leader.name)?.transport, 'local', "the leader's own agent");
+  const members = (await call(leader.url, 'GET', '/v1/members')).body as { Name: string; Tags: Record<string, string> }[];
+  t.match(members.find((m) => m.Name === 'p2')?.Tags, { pool: 'shared', server: 'false', transport: 'pull' });
+});
+
+t.test('a job tagged for one pull agent runs only there, with its output', async (t) => {
+  await createJob({ name: 'pool-a', tags: { pool: 'a' }, executor_config: { command: 'echo ran on pool a; echo second line >&2' } });
+  for (let i = 0; i < 3; i++) await runJob('pool-a');
+  const done = await finished('pool-a', 3);
+  t.same(done.map((e) => e.node_name), ['p1', 'p1', 'p1']);
+  t.ok(done.every((e) => e.state === 'succeeded'), 'succeeded');
+  t.match(done[0]?.output, /ran on pool a\n/);
+  t.match(done[0]?.output, /second line\n/);
+  await createJob({ name: 'pool-a-fails', tags: { pool: 'a' }, executor_config: { command: 'echo failing; exit 7' } });
+  await runJob('pool-a-fails');
+  const [f] = await finished('pool-a-fails', 1);
+  t.match(f, { state: 'failed', node_name: 'p1', output: 'failing\n' });
+});
+
+t.test('--max-concurrent 2: never more than two at once on the agent, and all of them run', async (t) => {
+  const log = join(root.path, 'cap.log');
+  writeFileSync(log, '');
+  await createJob({ name: 'capped', tags: { pool: 'a' }, concurrency: 'allow', executor_config: { command: `echo s >> ${log}; sleep 0.4; echo e >> ${log}` } });
+  for (let i = 0; i < 6; i++) await runJob('capped');
+  const done = await finished('capped', 6, 40_000);
+  t.ok(done.every((e) => e.state === 'succeeded' && e.node_name === 'p1'), 'all six succeeded on p1');
+  let now = 0;
+  let peak = 0;
+  for (const line of readFileSync(log, 'utf8').split('\n')) {
+    if (line === 's') peak = Math.max(peak, ++now);
+    if (line === 'e') now--;
+  }
+  t.equal(peak, 2, 'two at a time at most, and two at a time indeed');
+});
+
+t.test('an executor plugin that crashes mid-task fails that execution; the agent carries on', async (t) => {
+  await createJob({ name: 'crasher', executor: 'fixture', tags: { pool: 'a' }, executor_config: { mode: 'crash' } });
+  await runJob('crasher');
+  const [c] = await finished('crasher', 1);
+  t.equal(c?.state, 'failed');
+  t.equal(c?.node_name, 'p1');
+  t.match(c?.output, /about to crash/);
+  await createJob({ name: 'after-crash', tags: { pool: 'a' }, executor_config: { command: 'echo still here' } });
+  await runJob('after-crash');
+  const [after] = await finished('after-crash', 1);
+  t.match(after, { state: 'succeeded', node_name: 'p1', output: 'still here\n' });
+  await createJob({ name: 'fixture-again', executor: 'fixture', tags: { pool: 'a' }, executor_config: { text: 'restarted' } });
+  await runJob('fixture-again');
+  const [again] = await finished('fixture-again', 1);
+  t.match(again, { state: 'succeeded', node_name: 'p1' });
+  t.match(again?.output, /restarted/, 'the plugin was started again');
+});
+
+t.test('kill -9 of a pull agent mid-run: lost at the deadline, retried on another pull agent', async (t) => {
+  const marker = join(root.path, 'ran-once');
+  await createJob({
+    name: 'shared-retry', tags: { pool: 'shared' }, retries: 1,
+    executor_config: { command: `echo pid=$$; if mkdir ${marker} 2>/dev/null; then sleep 60; fi; echo done` },
+  });
+  await runJob('shared-retry');
+  const first = await until('the first run, with its pid', async () => (await executions(leader.url, 'shared-retry')).find((e) => e.state === 'running' && /pid=\d+/.test(e.output)));
+  orphanPids.add(Number(/pid=(\d+)/.exec(first.output)?.[1]));
+  const victim = agents.get(first.node_name);
+  if (!victim) throw new Error(`no agent ${first.node_name}`);
+  const killedAt = Date.now();
+  await victim.kill9();
+  agents.delete(first.node_name);
+  const done = await until('a lost run and a retry that succeeded', async () => {
+    const list = await executions(leader.url, 'shared-retry');
+    const lost = list.find((e) => e.id === first.id && e.state === 'lost');
+    const retry = list.find((e) => e.attempt === 2 && e.state === 'succeeded');
+    return lost && retry ? { lost, retry } : undefined;
+  }, 30_000);
+  t.ok(Date.now() - killedAt >= 2500, 'lost only at the deadline (3s)');
+  t.match(done.lost.error, /lost/);
+  t.not(done.retry.node_name, first.node_name, 'retried on the other agent');
+  t.match(done.retry.node_name, /^p[23]$/);
+  t.match(done.retry.output, /done\n/);
+  await until('the killed agent off /v1/agents', async () => ((await agentList()).some((a) => a.name === first.node_name) ? undefined : true));
+});
+
+t.test('the protocol answers bad input with clear JSON errors', async (t) => {
+  const unknown = await call(followers[0]!.url, 'POST', '/v1/pull/poll', { session: 'no-such-session', free: 1 });
+  t.equal(unknown.status, 404);
+  t.match(unknown.text, /CT_PULL_UNKNOWN_SESSION/);
+  const noNode = await call(leader.url, 'POST', '/v1/pull/register', { tags: {} });
+  t.equal(noNode.status, 400);
+  t.match(noNode.text, /node/);
+  const extra = await call(leader.url, 'POST', '/v1/pull/register', { node: 'x', tagz: {} });
+  t.equal(extra.status, 400);
+  t.match(extra.body, { error: { code: 'CT_API_UNKNOWN_FIELD', field: 'tagz' } });
+  const taken = await call(leader.url, 'POST', '/v1/pull/register', { node: 'p1', instance: 'someone-else' });
+  t.equal(taken.status, 409, 'a node name held by a live agent is refused');
+  const badResult = await call(leader.url, 'POST', '/v1/pull/results', { session: 'x', results: [{ execution_id: '1' }] });
+  t.equal(badResult.status, 400);
+  t.match(badResult.text, /results\[0\]\.success/);
+  // A raw session: register, poll once, result for an execution it never had (acknowledged: nothing to wait for), end.
+  const reg = await call(followers[1]!.url, 'POST', '/v1/pull/register', { node: 'raw', tags: { pool: 'none' }, executors: ['shell'], capacity: 1 });
+  t.equal(reg.status, 200);
+  const session = (reg.body as { session: string }).session;
+  const polled = await call(followers[1]!.url, 'POST', '/v1/pull/poll', { session, free: 1, wait_ms: 50 });
+  t.same(polled.body, { assignments: [], stops: [], acks: [] });
+  const res = await call(followers[1]!.url, 'POST', '/v1/pull/results', { session, results: [{ execution_id: '999999', success: true }] });
+  t.same(res.body, { acknowledged: ['999999'] });
+  t.equal((await call(followers[1]!.url, 'POST', '/v1/pull/leave', { session, end: true })).status, 200);
+  t.equal((await call(followers[1]!.url, 'POST', '/v1/pull/poll', { session, free: 1 })).status, 404, 'an ended session is gone');
+});
+
+t.test('examples/pull-worker-python runs shell jobs', async (t) => {
+  python = spawn('/usr/bin/python3', [resolve('examples/pull-worker-python/worker.py'), ...joinUrls.flatMap((u) => ['--server', u]), '--node', 'py1', '--tag', 'pool=py'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  python.stderr?.on('data', (c: Buffer) => { stderr += c.toString(); });
+  await waitAgents(['py1']).catch((err: unknown) => { throw new Error(`${String(err)}\n${stderr}`); });
+  await createJob({ name: 'py-ok', tags: { pool: 'py' }, executor_config: { command: 'echo from python; echo two' } });
+  await createJob({ name: 'py-fail', tags: { pool: 'py' }, executor_config: { command: 'echo no; exit 3' } });
+  for (let i = 0; i < 3; i++) await runJob('py-ok');
+  await runJob('py-fail');
+  const ok = await finished('py-ok', 3);
+  t.ok(ok.every((e) => e.state === 'succeeded' && e.node_name === 'py1' && e.output === 'from python\ntwo\n'), `succeeded with output on py1: ${JSON.stringify(ok.map((e) => [e.state, e.output]))}`);
+  const [fail] = await finished('py-fail', 1);
+  t.match(fail, { state: 'failed', node_name: 'py1', output: 'no\n' });
+  t.equal((await agentList()).find((a) => a.name === 'py1')?.transport, 'pull');
+});
