@@ -211,3 +211,34 @@ t.test('examples/pull-worker-python runs shell jobs', async (t) => {
   t.match(fail, { state: 'failed', node_name: 'py1', output: 'no\n' });
   t.equal((await agentList()).find((a) => a.name === 'py1')?.transport, 'pull');
 });
+
+t.test('kill -9 of the leader mid-run: the pull agent registers with the new leader, which commits the result once', async (t) => {
+  const p1 = agents.get('p1');
+  if (!p1) throw new Error('no p1');
+  await createJob({ name: 'pull-across', tags: { pool: 'a' }, executor_config: { command: 'echo start; sleep 3; echo end' } });
+  await runJob('pull-across');
+  const running = await until('it to run on p1, its output streamed', async () => (await executions(leader.url, 'pull-across')).find((e) => e.state === 'running' && e.output.startsWith('start')));
+  t.equal(running.node_name, 'p1');
+  const registered = (p1.log().match(/registered with the leader/g) ?? []).length;
+  await leader.kill9();
+  const next = await agreedLeader(followers);
+  await until('p1 to register with the new leader', async () => ((p1.log().match(/registered with the leader/g) ?? []).length > registered ? true : undefined), 30_000);
+  t.match(p1.log(), new RegExp(`registered with the leader ${next.name}`));
+  const done = await until('the result on the new leader', async () => (await executions(next.url, 'pull-across')).find((e) => e.finished_at !== null), 30_000);
+  t.equal(done.id, running.id);
+  t.equal(done.state, 'succeeded', 'the new leader reclaimed it and committed its result');
+  t.match(done.output, /^start\n.*end\n$/s);
+  t.equal((await executions(next.url, 'pull-across')).length, 1, 'it ran once');
+  t.ok((await call(next.url, 'POST', '/v1/jobs/pull-across/run')).status < 300);
+  const after = await until('a second run through the new leader', async () => {
+    const list = (await executions(next.url, 'pull-across')).filter((e) => e.finished_at !== null);
+    return list.length === 2 ? list : undefined;
+  }, 30_000);
+  t.ok(after.every((e) => e.node_name === 'p1' && e.state === 'succeeded'), 'new work reaches p1 through the new leader');
+
+  // A graceful stop: the agent leaves and ends its session; it is off the list at once, not after the deadline.
+  t.equal(await p1.stop(), 0, 'SIGTERM: exit 0');
+  agents.delete('p1');
+  const list = await call(next.url, 'GET', '/v1/agents');
+  t.notOk((list.body as AgentJson[]).some((a) => a.name === 'p1'), 'p1 left');
+});
