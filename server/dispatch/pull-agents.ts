@@ -101,6 +101,7 @@ class PullSession {
     close: (reason) => {
       this.closed = reason;
       this.wake(true);
+      for (const a of [...this.ackWaiters]) a();
     },
   };
 
@@ -137,6 +138,7 @@ class PullSession {
     return { assignments, stops, acks };
   }
 
+  /** Answer the waiting poll: with what it may take now (nothing: keep waiting), or, `ended`, empty at once. */
   wake(ended: boolean): void {
     const w = this.waiter;
     if (!w) return;
@@ -145,7 +147,6 @@ class PullSession {
     this.waiter = null;
     clearTimeout(w.timer);
     w.resolve(answer);
-    if (ended) for (const a of [...this.ackWaiters]) a();
   }
 }
 
