@@ -196,6 +196,51 @@ t.test('the protocol answers bad input with clear JSON errors', async (t) => {
   t.equal((await call(followers[1]!.url, 'POST', '/v1/pull/poll', { session, free: 1 })).status, 404, 'an ended session is gone');
 });
 
+t.test('the raw protocol: claim, a lost poll answer handed out again, output then a result tail, a stop', async (t) => {
+  const via = followers[1]!.url;
+  const post = async (path: string, body: Record<string, unknown>) => {
+    const r = await call(via, 'POST', path, body);
+    if (r.status !== 200) throw new Error(`${path}: ${r.status} ${r.text}`);
+    return r.body as Record<string, unknown>;
+  };
+  const reg = await post('/v1/pull/register', { node: 'raw2', tags: { pool: 'raw' }, executors: ['shell'], capacity: 5, instance: 'raw2-1' });
+  const session = reg['session'] as string;
+  t.ok(Number(reg['heartbeat_ms']) > 0 && Number(reg['max_wait_ms']) > 0, 'heartbeat and wait limits');
+  interface Assignment { execution_id: string; job_name: string; executor: string; config: Record<string, string>; attempt: number }
+  const poll = async (free: number, held: string[]) => (await post('/v1/pull/poll', { session, free, held, wait_ms: 2000 })) as { assignments: Assignment[]; stops: string[]; acks: string[] };
+  await createJob({ name: 'raw-job', tags: { pool: 'raw' }, executor_config: { command: 'echo raw' } });
+  await runJob('raw-job');
+  const first = await poll(1, []);
+  t.equal(first.assignments.length, 1, 'the long poll brings the assignment');
+  const a = first.assignments[0]!;
+  t.match(a, { job_name: 'raw-job', executor: 'shell', config: { command: 'echo raw', shell: 'true' }, attempt: 1 });
+  const again = await poll(1, []);
+  t.same(again.assignments.map((x) => x.execution_id), [a.execution_id], 'not held by the agent: handed out again (the answer was lost)');
+  const quiet = await post('/v1/pull/poll', { session, free: 1, held: [a.execution_id], wait_ms: 100 });
+  t.same(quiet, { assignments: [], stops: [], acks: [] }, 'held: not handed out a third time');
+  await post('/v1/pull/output', { session, chunks: [{ execution_id: a.execution_id, text: 'hello ' }] });
+  const live = await until('the streamed output', async () => (await executions(leader.url, 'raw-job')).find((e) => e.output === 'hello '));
+  t.equal(live.state, 'running');
+  const acked = await post('/v1/pull/results', { session, results: [{ execution_id: a.execution_id, success: true, exit_code: 0, output_tail_text: 'hello world\n', output_total_bytes: 12 }] });
+  t.same(acked, { acknowledged: [a.execution_id] }, 'acknowledged once committed');
+  const [done] = await finished('raw-job', 1);
+  t.match(done, { state: 'succeeded', node_name: 'raw2', output: 'hello world\n' }, 'the tail adds what the server had not received');
+  const twice = await post('/v1/pull/results', { session, results: [{ execution_id: a.execution_id, success: false, exit_code: 1 }] });
+  t.same(twice, { acknowledged: [a.execution_id] }, 'a repeated result is acknowledged');
+  t.equal((await executions(leader.url, 'raw-job'))[0]?.state, 'succeeded', 'and changes nothing');
+
+  await runJob('raw-job');
+  const second = (await poll(1, [])).assignments[0];
+  if (!second) throw new Error('no second assignment');
+  t.equal((await call(leader.url, 'POST', `/v1/jobs/raw-job/executions/${second.execution_id}/stop`)).status < 300, true, 'stop requested');
+  const stop = await poll(0, [second.execution_id]);
+  t.same(stop.stops, [second.execution_id], 'the stop arrives in a poll, even with no free slot');
+  await post('/v1/pull/results', { session, results: [{ execution_id: second.execution_id, success: false, exit_code: -1, error: 'stopped on request', stopped: true }] });
+  const stopped = await until('the stopped run', async () => (await executions(leader.url, 'raw-job')).find((e) => e.id === second.execution_id && e.finished_at !== null));
+  t.equal(stopped.state, 'stopped');
+  await post('/v1/pull/leave', { session, end: true });
+});
+
 t.test('examples/pull-worker-python runs shell jobs', async (t) => {
   python = spawn('/usr/bin/python3', [resolve('examples/pull-worker-python/worker.py'), ...joinUrls.flatMap((u) => ['--server', u]), '--node', 'py1', '--tag', 'pool=py'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
