@@ -93,7 +93,8 @@ class PullSession {
   readonly stops = new Set<string>();
   readonly acks = new Set<string>();
   waiter: Waiter | null = null;
-  readonly ackWaiters = new Set<() => void>();
+  /** Results requests waiting for their acknowledgements: each takes its own as they come. */
+  readonly claims = new Set<{ claim(id: string): boolean; end(): void }>();
 
   readonly link: AgentLink & { readonly transport: 'pull' } = {
     transport: 'pull',
@@ -101,7 +102,7 @@ class PullSession {
     close: (reason) => {
       this.closed = reason;
       this.wake(true);
-      for (const a of [...this.ackWaiters]) a();
+      for (const c of [...this.claims]) c.end();
     },
   };
 
@@ -113,9 +114,10 @@ class PullSession {
       this.queue.set(a.execution_id, a);
     } else if (m.stop?.execution_id) this.stops.add(m.stop.execution_id);
     else if (m.ack?.execution_id) {
-      this.acks.add(m.ack.execution_id);
-      this.handed.delete(m.ack.execution_id);
-      for (const w of [...this.ackWaiters]) w();
+      const id = m.ack.execution_id;
+      this.handed.delete(id);
+      for (const c of this.claims) if (c.claim(id)) return;
+      this.acks.add(id);
     } else return;
     this.wake(false);
   }
@@ -217,26 +219,36 @@ export class PullAgents {
   }
 
   /** Results (each applied once, whatever the repeats); answers the ids acknowledged (committed) within the ack wait. */
-  async results(id: string, results: readonly Result__Output[]): Promise<string[]> {
+  async results(id: string, results: readonly PullResult[]): Promise<string[]> {
     const { ps, session, host } = this.live(id);
-    for (const r of results) host.receive(session, { msg: 'result', result: r });
+    // The acknowledgements of these results are this answer's (a poll waiting meanwhile does not take them).
     const want = new Set(results.map((r) => r.execution_id));
-    const done = () => [...want].every((w) => ps.acks.has(w)) || ps.closed !== null;
-    if (!done()) {
-      await new Promise<void>((resolve) => {
-        const check = () => {
-          if (!done()) return;
-          clearTimeout(timer);
-          ps.ackWaiters.delete(check);
-          resolve();
-        };
-        const timer = setTimeout(() => { ps.ackWaiters.delete(check); resolve(); }, this.options.ackWaitMs ?? 5000);
-        ps.ackWaiters.add(check);
-      });
+    const got: string[] = [];
+    let end: () => void = () => {};
+    const ended = new Promise<void>((resolve) => { end = resolve; });
+    const claim = {
+      claim: (eid: string) => {
+        if (!want.delete(eid)) return false;
+        got.push(eid);
+        if (want.size === 0) end();
+        return true;
+      },
+      end: () => end(),
+    };
+    ps.claims.add(claim);
+    let timer: NodeJS.Timeout | null = null;
+    try {
+      for (const w of [...want]) if (ps.acks.delete(w)) claim.claim(w);
+      for (const r of results) host.receive(session, { msg: 'result', result: r });
+      if (want.size > 0 && ps.closed === null) {
+        timer = setTimeout(end, this.options.ackWaitMs ?? 5000);
+        await ended;
+      }
+    } finally {
+      if (timer) clearTimeout(timer);
+      ps.claims.delete(claim);
     }
-    const acked = [...want].filter((w) => ps.acks.has(w));
-    for (const a of acked) ps.acks.delete(a);
-    return acked;
+    return got;
   }
 
   /** The agent leaves: it is assigned nothing more; with `end`, the session ends too (what it still ran is lost). */
