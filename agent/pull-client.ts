@@ -44,6 +44,8 @@ interface Session {
   readonly heartbeatMs: number;
   readonly maxWaitMs: number;
   readonly outputLimit: number;
+  /** The server refuses request bodies larger than this. */
+  readonly maxBodyBytes: number;
 }
 
 interface Answer {
@@ -166,32 +168,42 @@ export class PullClient {
     const s = this.session;
     if (!s || this.closed) return;
     // Until none is left: a result must not overtake output the runner counted as sent before it.
+    // Requests stay under the server's body limit: output is cut into pieces, a result's tail trimmed to what fits.
+    const budget = Math.max(4096, s.maxBodyBytes - 2048);
+    const pieceMax = Math.floor((budget - 512) * 3 / 4);
     while (this.outputs.length > 0 && !this.closed) {
       const chunks = this.outputs;
       this.outputs = [];
       this.outputBytes = 0;
       const merged = new Map<string, Buffer[]>();
       for (const c of chunks) merged.set(c.id, [...(merged.get(c.id) ?? []), c.data]);
-      const ok = await this.post('/v1/pull/output', {
-        session: s.id, chunks: [...merged].map(([id, parts]) => ({ execution_id: id, data: Buffer.concat(parts).toString('base64') })),
-      }).then((a) => a.status === 200, () => false);
-      if (!ok) {
-        // Lost output: stop streaming and let every result carry its whole tail (the server keeps what it has and adds the rest).
-        this.options.runner.attach(this.send, s.outputLimit);
+      const pieces: { execution_id: string; data: string }[] = [];
+      for (const [id, parts] of merged) {
+        const all = Buffer.concat(parts);
+        for (let at = 0; at < all.length; at += pieceMax) pieces.push({ execution_id: id, data: all.subarray(at, at + pieceMax).toString('base64') });
+      }
+      for (const batch of batches(pieces, budget)) {
+        const ok = await this.post('/v1/pull/output', { session: s.id, chunks: batch }).then((a) => a.status === 200, () => false);
+        if (!ok) {
+          // Lost output: stop streaming and let every result carry its whole tail (the server keeps what it has and adds the rest).
+          this.options.runner.attach(this.send, s.outputLimit);
+          break;
+        }
       }
       this.options.runner.drained();
     }
     if (this.results.size > 0) {
-      const batch = [...this.results.values()].slice(0, resultBatch);
+      const [batch = []] = batches([...this.results.values()].slice(0, resultBatch).map((r) => resultJson(r, pieceMax)), budget);
       let answer: Answer;
       try {
-        answer = await this.post('/v1/pull/results', { session: s.id, results: batch.map(resultJson) });
+        answer = await this.post('/v1/pull/results', { session: s.id, results: batch });
       } catch {
         this.retryLater();
         return;
       }
       if (answer.status === 404) this.lostSession();
       if (answer.status !== 200) {
+        this.log(`agent: posting ${batch.length} results answered ${answer.status}: ${errorText(answer.body)}`);
         this.retryLater();
         return;
       }
@@ -246,10 +258,11 @@ export class PullClient {
       version: reg.version, running: reg.running,
     });
     if (a.status !== 200) throw new Error(`registration answered ${a.status}: ${errorText(a.body)}`);
-    const body = a.body as { session?: unknown; server?: unknown; heartbeat_ms?: unknown; max_wait_ms?: unknown; output_limit?: unknown };
+    const body = a.body as { session?: unknown; server?: unknown; heartbeat_ms?: unknown; max_wait_ms?: unknown; output_limit?: unknown; max_body_bytes?: unknown };
     if (typeof body.session !== 'string') throw new Error('the registration answer carries no session');
     const s: Session = {
       id: body.session, heartbeatMs: num(body.heartbeat_ms, 1000), maxWaitMs: num(body.max_wait_ms, 0), outputLimit: num(body.output_limit, 0),
+      maxBodyBytes: num(body.max_body_bytes, 1_048_576),
     };
     this.session = s;
     this.log(`agent: registered with the leader ${String(body.server)} through ${this.base} (pull)`);
@@ -339,11 +352,32 @@ export class PullClient {
   }
 }
 
-function resultJson(r: Result): Record<string, unknown> {
+/** Items grouped so that each group's JSON stays under `budget` bytes (an item alone may be the whole group). */
+function batches<T>(items: readonly T[], budget: number): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  let size = 0;
+  for (const item of items) {
+    const n = JSON.stringify(item).length + 1;
+    if (current.length > 0 && size + n > budget) {
+      out.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(item);
+    size += n;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+/** A result as JSON, its output tail cut to at most `maxTail` bytes (the end of it). */
+function resultJson(r: Result, maxTail: number): Record<string, unknown> {
+  const tail = Buffer.from((r.output_tail ?? Buffer.alloc(0)) as Uint8Array);
   return {
     execution_id: r.execution_id, success: r.success ?? false, exit_code: r.exit_code ?? 0, error: r.error ?? '',
     finished_at_ms: Number(r.finished_at_ms ?? 0), stopped: r.stopped ?? false, unknown: r.unknown ?? false,
-    output_tail: Buffer.from((r.output_tail ?? Buffer.alloc(0)) as Uint8Array).toString('base64'), output_total_bytes: Number(r.output_total_bytes ?? 0),
+    output_tail: tail.subarray(Math.max(0, tail.length - maxTail)).toString('base64'), output_total_bytes: Number(r.output_total_bytes ?? 0),
   };
 }
 

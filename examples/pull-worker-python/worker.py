@@ -48,6 +48,8 @@ class Worker:
         self.heartbeat_ms = 1000
         self.max_wait_ms = 1000
         self.output_limit = 256000
+        self.tail_limit = 256000
+        self.max_body_bytes = 1048576
         self.lock = threading.Lock()
         self.running = {}  # execution id -> subprocess.Popen (None until started)
         self.stopped = set()
@@ -86,6 +88,9 @@ class Worker:
         self.heartbeat_ms = answer["heartbeat_ms"]
         self.max_wait_ms = answer["max_wait_ms"]
         self.output_limit = answer["output_limit"] or self.output_limit
+        # A result's output tail must fit in one request body (base64 grows it by a third).
+        self.max_body_bytes = answer["max_body_bytes"]
+        self.tail_limit = min(self.output_limit, (self.max_body_bytes - 4096) * 3 // 4)
         print(f"worker: registered with the leader {answer['server']} as {self.node}", file=sys.stderr, flush=True)
 
     def poll(self):
@@ -157,7 +162,7 @@ class Worker:
         self.finish(eid, self.result(eid, code == 0 and not stopped, code, error, bytes(output), stopped=stopped))
 
     def result(self, eid, success, exit_code, error, output, stopped=False, unknown=False):
-        tail = output[-self.output_limit:]
+        tail = output[-self.tail_limit:]
         return {
             "execution_id": eid, "success": success, "exit_code": exit_code, "error": error,
             "finished_at_ms": int(time.time() * 1000), "stopped": stopped, "unknown": unknown,
@@ -174,7 +179,14 @@ class Worker:
     def report(self):
         """Post the results not yet acknowledged (each is applied once, however often it is sent)."""
         with self.lock:
-            batch = list(self.results.values())[:500]
+            pending = list(self.results.values())
+        batch, size = [], 0
+        for r in pending:  # as many as fit in one request body
+            n = len(json.dumps(r))
+            if batch and size + n > self.max_body_bytes - 4096:
+                break
+            batch.append(r)
+            size += n
         if not batch:
             return
         answer = self.post("/v1/pull/results", {"session": self.session, "results": batch})

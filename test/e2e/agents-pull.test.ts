@@ -16,7 +16,7 @@ import { startAgentProcess, type AgentProcess } from '../support/agent-process.j
 
 const root = tempDir('ct-pull-');
 const specs = await serverSpecs(root.path, ['s1', 's2', 's3']);
-const servers: ServerProcess[] = await Promise.all(specs.map((s) => startServerProcess(s, ['--tag', 'role=server', '--agent-timeout', '3s'])));
+const servers: ServerProcess[] = await Promise.all(specs.map((s) => startServerProcess(s, ['--tag', 'role=server', '--agent-timeout', '3s', '--output-limit', '2000000'])));
 const leader = await agreedLeader(servers);
 const followers = servers.filter((s) => s !== leader);
 const joinUrls = [...followers, leader].map((s) => s.url);
@@ -121,6 +121,15 @@ t.test('--max-concurrent 2: never more than two at once on the agent, and all of
     if (line === 'e') now--;
   }
   t.equal(peak, 2, 'two at a time at most, and two at a time indeed');
+});
+
+t.test('output larger than a request body: streamed in pieces, the result\'s tail trimmed to fit; nothing refused', async (t) => {
+  await createJob({ name: 'big-out', tags: { pool: 'a' }, executor_config: { command: "head -c 3000000 /dev/zero | tr '\\0' y" } });
+  await runJob('big-out');
+  const [e] = await finished('big-out', 1);
+  t.equal(e?.state, 'succeeded');
+  t.equal(e?.output.length, 2_000_000, 'the kept tail (--output-limit) in full');
+  t.match(e?.output, /^y+$/);
 });
 
 t.test('an executor plugin that crashes mid-task fails that execution; the agent carries on', async (t) => {
@@ -252,6 +261,11 @@ t.test('examples/pull-worker-python runs shell jobs', async (t) => {
   await runJob('py-fail');
   const ok = await finished('py-ok', 3);
   t.ok(ok.every((e) => e.state === 'succeeded' && e.node_name === 'py1' && e.output === 'from python\ntwo\n'), `succeeded with output on py1: ${JSON.stringify(ok.map((e) => [e.state, e.output]))}`);
+  await createJob({ name: 'py-big', tags: { pool: 'py' }, executor_config: { command: "head -c 1500000 /dev/zero | tr '\\0' y" } });
+  await runJob('py-big');
+  const [big] = await finished('py-big', 1);
+  t.equal(big?.state, 'succeeded');
+  t.equal(big?.output.length, 1_500_000, 'big output, streamed in pieces');
   const [fail] = await finished('py-fail', 1);
   t.match(fail, { state: 'failed', node_name: 'py1', output: 'no\n' });
   t.equal((await agentList()).find((a) => a.name === 'py1')?.transport, 'pull');

@@ -124,7 +124,8 @@ export const pullRoutes: Route[] = [
         node, tags: stringMap(d, 'tags'), executors: strings(d, 'executors'), capacity: int(d, 'capacity', 1000, 1),
         instance: str(d, 'instance', randomUUID()), version: str(d, 'version', ''), running: strings(d, 'running'),
       };
-      return json(200, pull(ctx).register(reg));
+      // The largest body this server takes: an agent keeps its output and results requests under it.
+      return json(200, { ...pull(ctx).register(reg), max_body_bytes: ctx.maxBodyBytes });
     },
   },
   {
