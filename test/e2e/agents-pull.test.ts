@@ -123,6 +123,14 @@ t.test('--max-concurrent 2: never more than two at once on the agent, and all of
   t.equal(peak, 2, 'two at a time at most, and two at a time indeed');
 });
 
+t.test('a saturated agent keeps its session: runs longer than --agent-timeout are not lost, the one waiting runs after', async (t) => {
+  await createJob({ name: 'long-capped', tags: { pool: 'a' }, concurrency: 'allow', executor_config: { command: 'sleep 3.5; echo slept' } });
+  for (let i = 0; i < 3; i++) await runJob('long-capped');
+  const done = await finished('long-capped', 3, 40_000);
+  t.same(done.map((e) => e.state), ['succeeded', 'succeeded', 'succeeded'], 'none lost: the saturated agent heartbeats through its polls');
+  t.ok(done.every((e) => e.node_name === 'p1' && e.attempt === 1 && e.output === 'slept\n'));
+});
+
 t.test('output larger than a request body: streamed in pieces, the result\'s tail trimmed to fit; nothing refused', async (t) => {
   await createJob({ name: 'big-out', tags: { pool: 'a' }, executor_config: { command: "head -c 3000000 /dev/zero | tr '\\0' y" } });
   await runJob('big-out');
