@@ -64,7 +64,7 @@ export class ServerAgents {
     });
     this.client = new AgentClient({ servers: [options.rpcAddr, ...options.join], runner: this.runner, log, tls: options.tls ?? null });
     this.link = new LocalAgentLink(this.runner, this.host, log);
-    this.pull = new PullAgents({ host: () => (this.leading ? this.host : null), log });
+    this.pull = new PullAgents({ host: () => (this.leading ? this.host : null) });
   }
 
   /** The Agent service, for the server's gRPC server (before it starts). */

@@ -159,7 +159,6 @@ export interface PullAgentsOptions {
   readonly maxWaitMs?: number;
   /** Longest POST /v1/pull/results waits for its acknowledgements. */
   readonly ackWaitMs?: number;
-  readonly log?: (line: string) => void;
 }
 
 export class PullAgents {
