@@ -67,6 +67,8 @@ interface WireAssignment {
 /** Output buffered beyond this tells the runner to hold back (it keeps a bounded tail meanwhile). */
 const outputHighWater = 1024 * 1024;
 const resultBatch = 1000;
+/** A server that accepts the registration and never answers (a black hole) must not hold the agent. */
+const registerTimeoutMs = 5000;
 
 export function nextBackoff(current: number, b: PullBackoff): number {
   return Math.min(b.maxMs, current + b.stepMs);
@@ -256,7 +258,7 @@ export class PullClient {
     const a = await this.post('/v1/pull/register', {
       node: reg.node, tags: reg.tags, executors: reg.executors, capacity: this.options.maxConcurrent, instance: reg.instance,
       version: reg.version, running: reg.running,
-    });
+    }, registerTimeoutMs);
     if (a.status !== 200) throw new Error(`registration answered ${a.status}: ${errorText(a.body)}`);
     const body = a.body as { session?: unknown; server?: unknown; heartbeat_ms?: unknown; max_wait_ms?: unknown; output_limit?: unknown; max_body_bytes?: unknown };
     if (typeof body.session !== 'string') throw new Error('the registration answer carries no session');
@@ -284,7 +286,9 @@ export class PullClient {
     }
     const held = [...runner.registration().running ?? [], ...this.results.keys()];
     const wait = free > 0 ? Math.min(this.options.pollWaitMs, s.maxWaitMs) : 0;
-    const a = await this.post('/v1/pull/poll', { session: s.id, running: load.running, queued: load.queued, free, held, wait_ms: wait }, wait);
+    const a = await this.post('/v1/pull/poll', { session: s.id, running: load.running, queued: load.queued, free, held, wait_ms: wait },
+      // A server that holds the poll past its wait plus a heartbeat period is given up for the next, within the deadline.
+      wait + s.heartbeatMs);
     if (a.status === 404) {
       this.lostSession();
       return true; // register again at once
@@ -333,10 +337,11 @@ export class PullClient {
     });
   }
 
-  private async post(path: string, body: unknown, waitMs = 0): Promise<Answer> {
+  /** One request to the current server; `timeoutMs`: give up on a server that accepted it and does not answer. */
+  private async post(path: string, body: unknown, timeoutMs = 20_000): Promise<Answer> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.options.token) headers['authorization'] = `Bearer ${this.options.token}`;
-    const timeout = waitMs + 15_000;
+    const timeout = timeoutMs;
     const res = await request(`${this.base}${path}`, {
       method: 'POST', headers, body: JSON.stringify(body), signal: this.abort.signal, headersTimeout: timeout, bodyTimeout: timeout,
       ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),

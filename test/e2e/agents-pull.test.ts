@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { call, executions, tempDir, until, type ExecutionJson } from '../support/light-process.js';
 import { agreedLeader, serverSpecs, startServerProcess, type ServerProcess } from '../support/cluster-processes.js';
 import { startAgentProcess, type AgentProcess } from '../support/agent-process.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
 
 const root = tempDir('ct-pull-');
 const specs = await serverSpecs(root.path, ['s1', 's2', 's3']);
@@ -277,6 +278,23 @@ t.test('examples/pull-worker-python runs shell jobs', async (t) => {
   const [fail] = await finished('py-fail', 1);
   t.match(fail, { state: 'failed', node_name: 'py1', output: 'no\n' });
   t.equal((await agentList()).find((a) => a.name === 'py1')?.transport, 'pull');
+});
+
+t.test('a server gone silent mid-run (half-open connections): the pull agent moves to the next within the deadline; nothing lost', async (t) => {
+  const proxy = await startFaultProxy(followers[0]!.httpAddr, { mode: 'blackhole' });
+  t.teardown(() => proxy.close());
+  const p4 = await startAgentProcess('p4', [`http://${proxy.address}`, followers[1]!.url], { pool: 'frozen' }, ['--pull']);
+  agents.set('p4', p4);
+  await createJob({ name: 'through-freeze', tags: { pool: 'frozen' }, executor_config: { command: 'echo start; sleep 5; echo end' } });
+  await runJob('through-freeze');
+  await until('it to run on p4', async () => (await executions(leader.url, 'through-freeze')).find((e) => e.state === 'running' && e.output.startsWith('start')));
+  proxy.freeze();
+  const [done] = await finished('through-freeze', 1);
+  t.match(done, { state: 'succeeded', node_name: 'p4', attempt: 1 }, 'not lost: the agent polled the other server in time');
+  t.match(done?.output, /^start\nend\n$/);
+  t.match(p4.log(), new RegExp(`agent: http://${proxy.address}: `), 'it gave up the silent server');
+  await p4.kill9();
+  agents.delete('p4');
 });
 
 t.test('kill -9 of the leader mid-run: the pull agent registers with the new leader, which commits the result once', async (t) => {
