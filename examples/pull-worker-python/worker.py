@@ -102,7 +102,7 @@ class Worker:
         answer = self.post("/v1/pull/poll", {
             "session": self.session, "running": busy, "queued": 0, "free": free,
             "held": held, "wait_ms": wait,
-        }, timeout=wait / 1000 + 15)
+        }, timeout=(wait + self.heartbeat_ms) / 1000)  # a silent server is given up within the deadline
         for eid in answer["acks"]:
             with self.lock:
                 self.results.pop(eid, None)
