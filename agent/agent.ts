@@ -6,6 +6,7 @@
 
 import type { ExecutorRegistry } from '../plugins/sdk/executor-registry.js';
 import { AgentClient } from './agent-client.js';
+import { PullClient, type PullBackoff } from './pull-client.js';
 import { AgentRunner } from './agent-runner.js';
 import type { TlsFiles } from '../common/tls.js';
 
@@ -22,20 +23,32 @@ export interface AgentSettings {
   readonly tls?: TlsFiles | null;
 }
 
+/** A pull agent (README, "Pull agents"): HTTP polls to the servers' API instead of a gRPC stream. */
+export interface PullSettings {
+  readonly backoff: PullBackoff;
+  readonly pollWaitMs: number;
+  readonly token?: string | undefined;
+}
+
 export interface RunningAgent {
   readonly runner: AgentRunner;
-  readonly client: AgentClient;
+  readonly client: AgentClient | PullClient;
   /** Graceful stop. */
   close(): Promise<void>;
 }
 
-export function startAgent(settings: AgentSettings): RunningAgent {
+export function startAgent(settings: AgentSettings, pull: PullSettings | null = null): RunningAgent {
   const runner = new AgentRunner({
     node: settings.node, tags: settings.tags, executors: settings.executors, capacity: settings.capacity, version: settings.version, log: settings.log,
   });
-  const client = new AgentClient({ servers: settings.servers, runner, log: settings.log, tls: settings.tls ?? null });
+  const client = pull
+    ? new PullClient({
+      servers: settings.servers, runner, maxConcurrent: settings.capacity, backoff: pull.backoff, pollWaitMs: pull.pollWaitMs, token: pull.token,
+      tls: settings.tls ?? null, log: settings.log,
+    })
+    : new AgentClient({ servers: settings.servers, runner, log: settings.log, tls: settings.tls ?? null });
   client.start();
-  settings.log(`clocktower agent: node ${settings.node}, servers ${settings.servers.join(', ')}, capacity ${settings.capacity}`);
+  settings.log(`clocktower agent${pull ? ' (pull)' : ''}: node ${settings.node}, servers ${settings.servers.join(', ')}, ${pull ? 'max concurrent' : 'capacity'} ${settings.capacity}`);
   let closing: Promise<void> | null = null;
   const close = async () => {
     client.leave();

@@ -33,6 +33,16 @@ export interface AgentConfig extends LightConfig {
   readonly shutdownGraceMs: number;
   /** HOST:PORT of a listener serving GET /metrics (an agent has no REST API); null: none. */
   readonly metricsAddr: string | null;
+  /** `--pull`: an agent that polls the servers' REST API (--join takes API URLs); null: a gRPC agent. */
+  readonly pull: PullFlags | null;
+}
+
+export interface PullFlags {
+  readonly backoffMinMs: number;
+  readonly backoffMaxMs: number;
+  readonly backoffStepMs: number;
+  /** How long one poll may wait on the server for work. */
+  readonly waitMs: number;
 }
 
 export interface EtcdFlags {
@@ -70,10 +80,17 @@ const agentOptions = {
   'agent-timeout': { type: 'string' },
   'shutdown-grace': { type: 'string' },
   'metrics-addr': { type: 'string' },
+  pull: { type: 'boolean' },
+  'max-concurrent': { type: 'string' },
+  'pull-backoff-min': { type: 'string' },
+  'pull-backoff-max': { type: 'string' },
+  'pull-backoff-step': { type: 'string' },
+  'pull-wait': { type: 'string' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
 
 export const agentUsage = `Usage: clocktower agent --server [flags]
        clocktower agent --join HOST:PORT [--tag KEY=VALUE ...] [flags]
+       clocktower agent --pull --join http://HOST:PORT [--tag KEY=VALUE ...] [--max-concurrent N] [flags]
 
 With --server: runs a Clocktower server, a member of a Raft-replicated cluster
 that stores jobs, schedules them (only the leader fires) and serves the REST
@@ -83,6 +100,19 @@ writes go to the leader, reads are linearizable (add ?stale to read the local co
 Without --server: runs an agent only. It dials a server (--join), follows it
 to the leader, registers its tags and runs the executions the leader assigns
 it; it reconnects by itself when the leader changes.
+
+With --pull: an agent that only dials out over HTTP(S) (behind NAT, a proxy or a
+firewall): it polls the servers' REST API for work (README, "Pull agents"); no
+gRPC port on either side. --join takes the servers' API URLs.
+
+Pull agent flags:
+  --pull                   poll the REST API instead of holding a gRPC stream
+  --max-concurrent N       executions run at once; a saturated agent takes no more (default 1000)
+  --pull-backoff-min DURATION  --pull-backoff-max DURATION  --pull-backoff-step DURATION
+                           when a poll brings nothing or a server errs, wait min, then step more
+                           each time up to max; back to min on work (default 1ms, 1s, 10ms)
+  --pull-wait DURATION     how long one poll may wait on the server for work (default 10s; 0: none)
+  --api-token TOKEN        the token the agent shows (a token with operator write once ACLs are on)
 
 Cluster flags (Dkron's):
   --server                 run a server (without it: an agent only, which needs --join)
@@ -134,7 +164,8 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
   const raw = mergeFlags(argv, env, agentOptions);
   if (raw === 'help') return 'help';
   const server = raw['server'] === true;
-  const joinTargets = [...list(raw, 'join'), ...list(raw, 'retry-join')];
+  // A pull agent's --join are API URLs: their host:port is what it dials.
+  const joinTargets = [...list(raw, 'join'), ...list(raw, 'retry-join')].map((j) => j.replace(/^https?:\/\//, '').replace(/\/+$/, ''));
   // What this node serves or dials besides its API: a server's RPC address; an agent's servers.
   const exposed = server ? [str(raw, 'rpc-addr') ?? '127.0.0.1:6868', str(raw, 'advertise-rpc-addr') ?? '', ...joinTargets].filter((a) => a !== '') : joinTargets;
   const base = lightConfigFrom(raw, version, exposed);
@@ -146,11 +177,28 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
     metricsAddr: str(raw, 'metrics-addr') ?? null,
   };
   if (agentOnly.metricsAddr !== null) checkHostPort('metrics-addr', agentOnly.metricsAddr);
+  const pullOnly = ['max-concurrent', 'pull-backoff-min', 'pull-backoff-max', 'pull-backoff-step', 'pull-wait'].find((k) => raw[k] !== undefined);
+  if (raw['pull'] !== true && pullOnly) throw new ConfigError(`--${pullOnly} needs --pull`);
+  if (raw['pull'] === true) {
+    if (server) throw new ConfigError('--pull is for an agent without --server (a server holds the agents\' sessions itself)');
+    const join = [...list(raw, 'join'), ...list(raw, 'retry-join')].map((j) => j.replace(/\/+$/, ''));
+    if (join.length === 0) throw new ConfigError('a pull agent needs --join URL (a server\'s API, e.g. http://10.0.0.5:8080)');
+    for (const j of join) {
+      if (!/^https?:\/\/[^/\s]+$/.test(j)) throw new ConfigError(`--join with --pull takes a server's API URL such as http://10.0.0.5:8080, not "${j}"`);
+    }
+    const pull: PullFlags = {
+      backoffMinMs: duration(raw, 'pull-backoff-min', 1, true), backoffMaxMs: duration(raw, 'pull-backoff-max', 1000),
+      backoffStepMs: duration(raw, 'pull-backoff-step', 10, true), waitMs: duration(raw, 'pull-wait', 10_000, true),
+    };
+    if (pull.backoffMinMs > pull.backoffMaxMs) throw new ConfigError('--pull-backoff-min must not be above --pull-backoff-max');
+    const capacity = raw['max-concurrent'] !== undefined ? positiveInt(raw, 'max-concurrent', 1000) : agentOnly.capacity;
+    return { ...base, server, rpcAddr: '', advertiseRpcAddr: '', join, bootstrapExpect: 0, raftMultiplier: 1, store: 'raft', etcd: null, ...agentOnly, capacity, pull };
+  }
   if (!server) {
     const join = [...list(raw, 'join'), ...list(raw, 'retry-join')];
     if (join.length === 0) throw new ConfigError('an agent without --server needs --join HOST:PORT (a server\'s --rpc-addr)');
     for (const j of join) checkHostPort('join', j);
-    return { ...base, server, rpcAddr: '', advertiseRpcAddr: '', join, bootstrapExpect: 0, raftMultiplier: 1, store: 'raft', etcd: null, ...agentOnly };
+    return { ...base, server, rpcAddr: '', advertiseRpcAddr: '', join, bootstrapExpect: 0, raftMultiplier: 1, store: 'raft', etcd: null, ...agentOnly, pull: null };
   }
   const rpcAddr = str(raw, 'rpc-addr') ?? '127.0.0.1:6868';
   checkHostPort('rpc-addr', rpcAddr);
@@ -161,7 +209,7 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
   if (store === 'etcd') {
     const advertise = str(raw, 'advertise-rpc-addr') ?? rpcAddr;
     checkHostPort('advertise-rpc-addr', advertise);
-    return { ...base, server, rpcAddr, advertiseRpcAddr: advertise, join: [], bootstrapExpect: 0, raftMultiplier: 1, store, etcd: etcdFlags(raw), ...agentOnly };
+    return { ...base, server, rpcAddr, advertiseRpcAddr: advertise, join: [], bootstrapExpect: 0, raftMultiplier: 1, store, etcd: etcdFlags(raw), ...agentOnly, pull: null };
   }
   const stray = Object.keys(raw).find((k) => k.startsWith('etcd-') && raw[k] !== undefined);
   if (stray) throw new ConfigError(`--${stray} needs --store etcd`);
@@ -170,7 +218,7 @@ export function parseAgentConfig(argv: string[], env: Record<string, string | un
   if (bootstrapExpect > 1 && /:0$/.test(base.httpAddr)) throw new ConfigError('--http-addr needs a fixed port in a cluster: other servers forward writes to it');
   const advertiseRpcAddr = str(raw, 'advertise-rpc-addr') ?? rpcAddr;
   checkHostPort('advertise-rpc-addr', advertiseRpcAddr);
-  return { ...base, server, rpcAddr, advertiseRpcAddr, join, bootstrapExpect, raftMultiplier: positiveInt(raw, 'raft-multiplier', 1), store, etcd: null, ...agentOnly };
+  return { ...base, server, rpcAddr, advertiseRpcAddr, join, bootstrapExpect, raftMultiplier: positiveInt(raw, 'raft-multiplier', 1), store, etcd: null, ...agentOnly, pull: null };
 }
 
 function etcdFlags(raw: RawFlags): EtcdFlags {

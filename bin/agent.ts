@@ -34,7 +34,10 @@ export async function startAgentOnly(config: AgentConfig, obs: Observability): P
     version: config.version,
     log,
     tls: config.tls,
-  });
+  }, config.pull ? {
+    backoff: { minMs: config.pull.backoffMinMs, maxMs: config.pull.backoffMaxMs, stepMs: config.pull.backoffStepMs },
+    pollWaitMs: config.pull.waitMs, token: config.apiToken,
+  } : null);
   metrics.watchNode(() => agent.runner.load);
   return {
     stopped: new Promise<StopRequest>(() => {}),

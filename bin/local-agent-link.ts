@@ -32,6 +32,7 @@ export class LocalAgentLink {
     const registration = toServer({ register: this.runner.registration() }).register;
     if (!registration) return;
     const r = this.host.register(registration, {
+      transport: 'local',
       send: (m) => {
         const decoded = toAgent(m);
         queueMicrotask(() => {

@@ -6,6 +6,7 @@
 import type { ServerClusterNode } from '../server/cluster/cluster-node.js';
 import { AgentExecutorHost } from '../server/dispatch/agent-executor-host.js';
 import { agentServiceHandlers } from '../server/dispatch/agent-service.js';
+import { PullAgents } from '../server/dispatch/pull-agents.js';
 import type { AgentHandlers } from '../proto/generated/clocktower/agent/v1/Agent.js';
 import type { StateMachine } from '../server/state/state-machine.js';
 import type { ExecutorRegistry } from '../plugins/sdk/executor-registry.js';
@@ -26,6 +27,8 @@ export interface ServerAgentSettings {
 
 export class ServerAgents {
   readonly host: AgentExecutorHost;
+  /** Pull agents (HTTP polls): sessions of the same host, while this server leads. */
+  readonly pull: PullAgents;
   private readonly runner: AgentRunner;
   private readonly client: AgentClient;
   private readonly link: LocalAgentLink;
@@ -61,6 +64,7 @@ export class ServerAgents {
     });
     this.client = new AgentClient({ servers: [options.rpcAddr, ...options.join], runner: this.runner, log, tls: options.tls ?? null });
     this.link = new LocalAgentLink(this.runner, this.host, log);
+    this.pull = new PullAgents({ host: () => (this.leading ? this.host : null) });
   }
 
   /** The Agent service, for the server's gRPC server (before it starts). */

@@ -333,7 +333,7 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
       peerRaftStatus: (name: string, headers: ForwardedRequest['headers']) => peerRaftStatus(opened, name, headers, leaderClient),
       admin: raftNode ? clusterAdmin(raftNode, config, () => stopRequested(), log, leaderClient) : etcdAdmin(opened, cluster.etcd?.endpoints ?? [], () => stopRequested(), log),
     } : {}),
-    ...(agents ? { agents: () => agents.host.status() } : {}),
+    ...(agents ? { agents: () => agents.host.status(), pull: agents.pull } : {}),
     ...(ownRaft ? { raftStatus: () => raftPosition(ownRaft) } : {}),
     metrics: {
       text: () => metrics.text(),

@@ -37,6 +37,8 @@ export const errorStatus: Readonly<Record<string, readonly [http: number, grpc: 
   CT_STATE_PARENT_NOT_FOUND: [404, 5],
   CT_API_EXECUTION_NOT_FOUND: [404, 5],
   CT_API_VERSION_NOT_FOUND: [404, 5],
+  CT_PULL_UNKNOWN_SESSION: [404, 5],
+  CT_PULL_REFUSED: [409, 9],
   CT_API_METHOD_NOT_ALLOWED: [405, 12],
   CT_STATE_ODM_TASK_NOT_FOUND: [404, 5],
   CT_STATE_ODM_TASK_EXISTS: [409, 6],

@@ -17,6 +17,8 @@ import { clusterRoutes } from './routes/cluster-routes.js';
 import { jobRoutes } from './routes/job-routes.js';
 import { executionRoutes } from './routes/execution-routes.js';
 import { agentRoutes } from './routes/agent-routes.js';
+import { pullRoutes } from './routes/pull-routes.js';
+import type { PullAgents } from '../dispatch/pull-agents.js';
 import type { AgentStatus } from '../dispatch/agent-executor-host.js';
 import { raftRoutes, type ClusterAdmin } from './routes/raft-routes.js';
 import { pluginRoutes, type PluginListing } from './routes/plugin-routes.js';
@@ -65,6 +67,8 @@ export interface ApiOptions {
   readonly plugins?: PluginListing;
   /** In a cluster: the agents connected to this server (the leader). */
   readonly agents?: () => AgentStatus[];
+  /** In a cluster: the pull agents' sessions (POST /v1/pull/...), served by the leader. */
+  readonly pull?: PullAgents;
   /** GET /metrics, and the count and latency of every request. */
   readonly metrics?: ApiMetrics;
   /** HTTPS with a client certificate from the CA required (re-read when the files change); null: plain HTTP. */
@@ -122,7 +126,7 @@ export type ApiContext = ApiOptions;
 
 /** Every route the API serves, in matching order. */
 export const apiRoutes: readonly Route[] = [
-  ...clusterRoutes, ...metricsRoutes, ...raftRoutes, ...pluginRoutes, ...jobRoutes, ...executionRoutes, ...agentRoutes, ...pauseRoutes, ...statsRoutes, ...aclRoutes, ...scheduleRoutes, ...streamRoutes, ...odmRoutes, ...uiRoutes,
+  ...clusterRoutes, ...metricsRoutes, ...raftRoutes, ...pluginRoutes, ...jobRoutes, ...executionRoutes, ...agentRoutes, ...pullRoutes, ...pauseRoutes, ...statsRoutes, ...aclRoutes, ...scheduleRoutes, ...streamRoutes, ...odmRoutes, ...uiRoutes,
 ];
 
 /** A route's key in the access-rule table: `GET /v1/jobs/{name}`. */

@@ -28,6 +28,12 @@ export const routeRules: Readonly<Record<string, Requirement>> = {
   'GET /debug/vars': operator('read'),
   'GET /metrics': operator('read'),
   'GET /v1/agents': operator('read'),
+  // Pull agents receive jobs' executor configs (secrets included) and run them: an agent is a cluster member.
+  'POST /v1/pull/register': operator('write'),
+  'POST /v1/pull/poll': operator('write'),
+  'POST /v1/pull/output': operator('write'),
+  'POST /v1/pull/results': operator('write'),
+  'POST /v1/pull/leave': operator('write'),
   'GET /v1/raft/peers': operator('read'),
   'DELETE /v1/raft/peers/{id}': operator('write'),
   'POST /v1/leave': operator('write'),

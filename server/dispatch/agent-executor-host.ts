@@ -14,6 +14,7 @@
 // result is never dropped between agent and log; applying it twice changes
 // nothing.
 
+import type { Assign } from '../../proto/generated/clocktower/agent/v1/Assign.js';
 import type { AgentMessage__Output } from '../../proto/generated/clocktower/agent/v1/AgentMessage.js';
 import type { Register__Output } from '../../proto/generated/clocktower/agent/v1/Register.js';
 import type { Result__Output } from '../../proto/generated/clocktower/agent/v1/Result.js';
@@ -82,6 +83,8 @@ export interface AgentStatus {
   readonly leaving: boolean;
   readonly version: string;
   readonly lastSeenMs: number;
+  /** How the agent is connected: a gRPC stream, the server's own agent in-process, or pull (HTTP polls). */
+  readonly transport: 'grpc' | 'local' | 'pull';
 }
 
 export class AgentExecutorHost implements ExecutorHost, NodeChooser {
@@ -199,6 +202,7 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
     return this.registry.all().map((s) => ({
       node: s.node, tags: s.tags, executors: s.executors, capacity: s.capacity, running: s.running, queued: s.queued,
       assigned: this.load.get(s.node) ?? 0, leaving: s.leaving, version: s.version, lastSeenMs: s.lastSeenMs,
+      transport: s.link.transport ?? 'grpc',
     })).sort((a, b) => a.node.localeCompare(b.node));
   }
 
@@ -314,15 +318,29 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
     return 'error' in choice ? choice.error : `no agent was available for the job's tags ${describeTags(job.tags)} when it fired`;
   }
 
+  /**
+   * The assignment of an execution still waited for on this agent, to hand
+   * out again (a pull agent's poll answer that never reached it); null when
+   * it is settled or belongs elsewhere.
+   */
+  assignmentFor(s: AgentSession, id: string): Assign | null {
+    const p = this.pending.get(id);
+    if (!p || p.node !== s.node || !s.connected) return null;
+    p.sentTo = s.instance;
+    return this.assignment(p);
+  }
+
+  private assignment(p: Pending): Assign {
+    const r = p.request;
+    return {
+      execution_id: p.id, job_name: r.jobName, executor: p.executor, config: { ...r.config }, scheduled_at_ms: r.scheduledAtMs,
+      attempt: r.attempt, resume_only: p.resumeOnly, have_output_bytes: p.received,
+    };
+  }
+
   private assign(p: Pending, s: AgentSession): void {
     p.sentTo = s.instance;
-    const r = p.request;
-    s.link.send({
-      assign: {
-        execution_id: p.id, job_name: r.jobName, executor: p.executor, config: { ...r.config }, scheduled_at_ms: r.scheduledAtMs,
-        attempt: r.attempt, resume_only: p.resumeOnly, have_output_bytes: p.received,
-      },
-    });
+    s.link.send({ assign: this.assignment(p) });
     // From here on this agent knows it: a later reconnect of the same instance reattaches.
     if (p.stopRequested) s.link.send({ stop: { execution_id: p.id } });
   }

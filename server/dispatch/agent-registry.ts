@@ -11,6 +11,8 @@ export interface AgentLink {
   send(message: ServerMessage): void;
   /** End the stream; the registry is told through disconnect(). */
   close(reason: string): void;
+  /** What carries it (default grpc), as /v1/agents shows. */
+  readonly transport?: 'grpc' | 'local' | 'pull';
 }
 
 export interface AgentSession {

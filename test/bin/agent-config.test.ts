@@ -161,3 +161,23 @@ t.test('booleans from the environment and config files: Go spellings, anything e
   if (c === 'help') throw new Error('help');
   t.equal(c.server, true, 'a string "true" in a file is true');
 });
+
+t.test('--pull: --join takes API URLs; --max-concurrent and the backoff flags, with clear errors', async (t) => {
+  const c = parse(['--pull', '--join', 'http://127.0.0.1:8080/', '--join', 'https://10.0.0.5:8443', '--max-concurrent', '7', '--pull-backoff-max', '2s', '--tls-ca', 'ca', '--tls-cert', 'c', '--tls-key', 'k']);
+  if (c === 'help') throw new Error('help');
+  t.same(c.join, ['http://127.0.0.1:8080', 'https://10.0.0.5:8443'], 'a trailing slash dropped');
+  t.equal(c.capacity, 7);
+  t.same(c.pull, { backoffMinMs: 1, backoffMaxMs: 2000, backoffStepMs: 10, waitMs: 10_000 }, 'defaults: 1 ms to the max in 10 ms steps');
+  const d = parse(['--pull', '--join', 'http://127.0.0.1:8080', '--capacity', '3', '--pull-wait', '0', '--pull-backoff-min', '0']);
+  if (d === 'help') throw new Error('help');
+  t.equal(d.capacity, 3, '--capacity means the same');
+  t.match(d.pull, { waitMs: 0, backoffMinMs: 0 });
+  t.equal((parse(['--join', '127.0.0.1:6868']) as { pull: unknown }).pull, null, 'a gRPC agent');
+  t.throws(() => parse(['--pull', '--join', '127.0.0.1:8080']), /--join with --pull takes a server's API URL such as http:\/\/10.0.0.5:8080, not "127.0.0.1:8080"/);
+  t.throws(() => parse(['--pull']), /a pull agent needs --join URL/);
+  t.throws(() => parse(['--join', '127.0.0.1:1', '--max-concurrent', '2']), /--max-concurrent needs --pull/);
+  t.throws(() => parse(['--pull', '--server', '--bootstrap-expect', '1']), /--pull is for an agent without --server/);
+  t.throws(() => parse(['--pull', '--join', 'http://127.0.0.1:1', '--pull-backoff-min', '2s', '--pull-backoff-max', '1s']), /--pull-backoff-min must not be above --pull-backoff-max/);
+  t.throws(() => parse(['--pull', '--join', 'http://127.0.0.1:1', '--max-concurrent', '0']), /--max-concurrent must be a whole number above 0/);
+  t.throws(() => parse(['--pull', '--join', 'http://10.0.0.5:8080']), /not a loopback address, and there is no TLS/, 'a plain-HTTP server elsewhere needs --insecure');
+});

@@ -18,6 +18,8 @@ function agentJson(a: AgentStatus): Record<string, unknown> {
     queued: a.queued,
     leaving: a.leaving,
     version: a.version,
+    // grpc (a stream to --rpc-addr), local (the server's own agent) or pull (HTTP polls, README "Pull agents").
+    transport: a.transport,
     last_seen: new Date(a.lastSeenMs).toISOString(),
   };
 }

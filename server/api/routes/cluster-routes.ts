@@ -30,7 +30,7 @@ function agentMemberJson(a: AgentStatus): Record<string, unknown> {
     Name: a.node,
     Addr: '',
     Port: 0,
-    Tags: { role: 'clocktower', ...a.tags, server: 'false', version: a.version },
+    Tags: { role: 'clocktower', ...a.tags, server: 'false', version: a.version, transport: a.transport },
     Status: a.leaving ? 3 : 1,
     statusText: a.leaving ? 'leaving' : 'alive',
     role: 'agent',
