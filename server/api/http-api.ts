@@ -24,6 +24,7 @@ import { metricsRoutes } from './routes/metrics-routes.js';
 import { pauseRoutes } from './routes/pause-routes.js';
 import { statsRoutes } from './routes/stats-routes.js';
 import { aclRoutes } from './routes/acl-routes.js';
+import { runRoutes } from './routes/run-routes.js';
 import { routeRules } from './route-rules.js';
 import { CallerResolver, unauthorized } from './acl-auth.js';
 import { missingCapability, type Grants, type Requirement } from '../security/acl-policy.js';
@@ -110,7 +111,7 @@ export type ApiContext = ApiOptions;
 
 /** Every route the API serves, in matching order. */
 export const apiRoutes: readonly Route[] = [
-  ...clusterRoutes, ...metricsRoutes, ...raftRoutes, ...pluginRoutes, ...jobRoutes, ...executionRoutes, ...agentRoutes, ...pauseRoutes, ...statsRoutes, ...aclRoutes, ...scheduleRoutes, ...streamRoutes, ...uiRoutes,
+  ...clusterRoutes, ...metricsRoutes, ...raftRoutes, ...pluginRoutes, ...jobRoutes, ...executionRoutes, ...agentRoutes, ...pauseRoutes, ...statsRoutes, ...runRoutes, ...aclRoutes, ...scheduleRoutes, ...streamRoutes, ...uiRoutes,
 ];
 
 /** A route's key in the access-rule table: `GET /v1/jobs/{name}`. */
@@ -282,7 +283,11 @@ export class HttpApi {
   /** 403 naming the missing capability. */
   private authorize(grants: Grants, need: Requirement, params: Record<string, string>, body: Buffer): void {
     let jobName: string | undefined;
-    if (need.kind === 'job') jobName = need.from === 'path' ? decodeParam(params['name'] ?? '') : nameInBody(body);
+    if (need.kind === 'job') {
+      jobName = need.from === 'path' ? decodeParam(params['name'] ?? '')
+        : need.from === 'run' ? this.ctx.state.run(decodeParam(params['id'] ?? ''))?.rootJob
+        : nameInBody(body);
+    }
     const missing = missingCapability(grants, need, jobName);
     if (missing !== null) throw new ApiError('CT_API_FORBIDDEN', `permission denied: ${missing}`);
   }

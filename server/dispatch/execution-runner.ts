@@ -14,6 +14,7 @@ import type { ExecutorHost, RunOutcome } from './executor-host.js';
 import { fitTail, OutputTail } from './output-tail.js';
 import type { ProcessorHost } from './processor-host.js';
 import { runProcessors } from './run-processors.js';
+import { paramsFromOutput } from '../scheduler/workflow-template.js';
 
 /** How long one processor may take on one execution, unless the options say otherwise. */
 export const defaultProcessorTimeoutMs = 30_000;
@@ -44,6 +45,8 @@ export interface RunnerOptions {
   readonly processorTimeoutMs?: number | undefined;
   /** Encoded bytes of results per FinishExecutions command (default 1 MiB). */
   readonly maxBatchBytes?: number | undefined;
+  /** The config an execution runs with (templates rendered), or why it cannot run; default: the job's own. */
+  readonly prepare?: ((execution: Execution, job: Job) => { config: Readonly<Record<string, string>> } | { error: string }) | undefined;
 }
 
 export interface RunningExecution {
@@ -79,15 +82,18 @@ export class ExecutionRunner {
     const mine: RunningExecution = { execution, output, abort };
     this.running.set(execution.id, mine);
     const job = this.options.job(execution.jobName);
-    const started: Promise<RunOutcome> = job
-      ? host.execute(job.executor, {
+    const prepared = job ? (this.options.prepare?.(execution, job) ?? { config: job.executorConfig }) : null;
+    const started: Promise<RunOutcome> = !job
+      ? Promise.resolve({ success: false, exitCode: -1, error: `job ${execution.jobName} was deleted before it ran` })
+      : prepared !== null && 'error' in prepared
+      ? Promise.resolve({ success: false, exitCode: -1, error: prepared.error })
+      : host.execute(job.executor, {
           jobName: job.name,
-          config: job.executorConfig,
+          config: prepared?.config ?? job.executorConfig,
           executionId: execution.id,
           scheduledAtMs: execution.scheduledAtMs,
           attempt: execution.attempt,
-        }, output, abort.signal)
-      : Promise.resolve({ success: false, exitCode: -1, error: `job ${execution.jobName} was deleted before it ran` });
+        }, output, abort.signal);
     started
       .catch((err: unknown): RunOutcome => ({ success: false, exitCode: -1, error: `executor failed: ${err instanceof Error ? err.message : String(err)}` }))
       .then(async (outcome) => {
@@ -100,7 +106,7 @@ export class ExecutionRunner {
         }
         const stopped = abort.signal.aborted;
         if (outcome.error !== '' && !outcome.success) output.write(Buffer.from(`\n${outcome.error}\n`));
-        const result: ExecutionResult = {
+        let result: ExecutionResult = {
           id: execution.id,
           finishedAtMs: this.options.now(),
           state: stopped ? 'stopped' : outcome.success ? 'succeeded' : 'lost' in outcome && outcome.lost === true ? 'lost' : 'failed',
@@ -109,6 +115,8 @@ export class ExecutionRunner {
           exitCode: outcome.exitCode,
           error: stopped ? 'stopped on request' : outcome.error,
         };
+        const paramsOut = paramsFromOutput(result.output);
+        if (Object.keys(paramsOut).length > 0) result = { ...result, paramsOut };
         // Still "running" (busy, not an orphan) until its processors are done.
         const processed = this.hasProcessors(execution) ? await this.process(execution, result) : result;
         if (this.running.get(execution.id) === mine) this.running.delete(execution.id);

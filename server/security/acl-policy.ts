@@ -29,8 +29,8 @@ export type Requirement =
   | { readonly kind: 'open' }
   /** Any caller the server accepts (a valid token, or the anonymous policy). */
   | { readonly kind: 'any' }
-  /** A level on the job the path (`{name}`) or the body (`name`) names. */
-  | { readonly kind: 'job'; readonly level: Exclude<JobLevel, 'deny'>; readonly from: 'path' | 'body' }
+  /** A level on the job the path (`{name}`) or the body (`name`) names, or the root job of the run the path (`{id}`) names. */
+  | { readonly kind: 'job'; readonly level: Exclude<JobLevel, 'deny'>; readonly from: 'path' | 'body' | 'run' }
   /** A list of jobs or executions: any caller, and the answer holds only the jobs it may read. */
   | { readonly kind: 'jobs' }
   | { readonly kind: 'operator'; readonly level: Exclude<ClusterLevel, 'deny'> }

@@ -13,6 +13,9 @@ export const StateErrorCode = {
   AclTokenNotFound: 'CT_STATE_ACL_TOKEN_NOT_FOUND',
   AclPolicyNotFound: 'CT_STATE_ACL_POLICY_NOT_FOUND',
   AclInvalid: 'CT_STATE_ACL_INVALID',
+  RunNotFound: 'CT_STATE_RUN_NOT_FOUND',
+  RunFinished: 'CT_STATE_RUN_FINISHED',
+  RunNotFinished: 'CT_STATE_RUN_NOT_FINISHED',
 } as const;
 export type StateErrorCode = (typeof StateErrorCode)[keyof typeof StateErrorCode];
 
