@@ -35,8 +35,9 @@ export function jobSpecFromJson(value: unknown, ctx: JobJsonContext): JobSpec {
     }
   }
   const catchUp = readCatchUp(o['catch_up'], ctx);
-  // parent_job is one success edge: folded into depends_on, and shown again when it is the only edge.
-  const { dependsOn, parentJob } = normalizeEdges({ parentJob: str(o, 'parent_job'), dependsOn: edgesFrom(o['depends_on']) });
+  // parent_job is one success edge: the state folds it into depends_on, and answers show it when it is the only edge.
+  const parentJob = str(o, 'parent_job');
+  const dependsOn = edgesFrom(o['depends_on']);
   const triggerRule = str(o, 'trigger_rule');
   if (triggerRule !== '' && triggerRule !== 'all' && triggerRule !== 'any') throw bad('trigger_rule', `must be "all" or "any", not ${JSON.stringify(triggerRule)}`);
   return {

@@ -67,8 +67,9 @@ export interface JobSpec {
 
 /** The upstream edges of a job, old (parent_job only) or new. */
 export function edgesOf(spec: Pick<JobSpec, 'parentJob' | 'dependsOn'>): readonly DependencyEdge[] {
-  if (spec.dependsOn !== undefined && spec.dependsOn.length > 0) return spec.dependsOn;
-  return spec.parentJob === '' ? [] : [{ job: spec.parentJob, on: 'success' }];
+  const edges = spec.dependsOn ?? [];
+  if (spec.parentJob === '' || edges.some((e) => e.job === spec.parentJob)) return edges;
+  return [{ job: spec.parentJob, on: 'success' }, ...edges];
 }
 
 /** A plain success edge, the kind Dkron's parent_job makes. */

@@ -293,10 +293,10 @@ export class StateMachine {
     if (invalid) throw invalid;
     const edges = edgesOf(spec);
     // Dkron's parent_job keeps Dkron's answers (404, 409); depends_on answers 400 naming the edge.
-    const legacy = spec.parentJob !== '' && edges.length === 1 && edges[0]?.job === spec.parentJob;
+    const legacy = spec.parentJob !== '' && (spec.dependsOn ?? []).every((e) => e.job === spec.parentJob);
     for (const [i, e] of edges.entries()) {
       if (this.records.has(e.job) || alsoComing.has(e.job)) continue;
-      if (legacy) throw new StateError(StateErrorCode.ParentNotFound, `specified parent job not found: ${spec.parentJob}`, 'parent_job');
+      if (legacy || e.job === spec.parentJob) throw new StateError(StateErrorCode.ParentNotFound, `specified parent job not found: ${spec.parentJob}`, 'parent_job');
       throw new StateError(StateErrorCode.InvalidJob, `depends_on[${i}].job: unknown upstream job ${e.job}`, `depends_on[${i}].job`);
     }
     // Walk up the stored graph: no new edge may close a loop.

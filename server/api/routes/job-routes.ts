@@ -130,8 +130,10 @@ async function runJob(req: RouteRequest, ctx: ApiContext) {
   requireLeader(ctx);
   const name = decodeName(req);
   const job = mustJob(ctx, name);
-  accepted(await ctx.dispatcher.runNow(name, runParameters(req.body)));
-  return json(202, jobJson(ctx, job));
+  const res = accepted(await ctx.dispatcher.runNow(name, runParameters(req.body)));
+  // A workflow's root started a run: its id comes with the job.
+  const runId = res.executions.find((e) => e.runId !== undefined)?.runId;
+  return json(202, { ...jobJson(ctx, job), ...(runId === undefined ? {} : { run_id: runId }) });
 }
 
 /** `{"parameters": {...}}` of a run request (an empty body: none), merged over the job's defaults when it runs. */
