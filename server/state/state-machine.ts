@@ -734,7 +734,7 @@ export class StateMachine {
       } else if (r.job.concurrency === 'forbid' && r.active > 0) {
         run = withTask(run, name, { state: 'skipped', finishedAtMs: c.atMs, reason: 'the job is running and its concurrency is "forbid"' });
       } else {
-        const e = this.pendingExecution(r, 'parent', c.atMs, run.id);
+        const e = this.pendingExecution(r, name === run.rootJob ? 'manual' : 'parent', c.atMs, run.id);
         executions.push(e);
         run = withTask(run, name, { state: 'pending', executionId: e.id, attempt: 1, startedAtMs: null, finishedAtMs: null, reason: '' });
       }
