@@ -10,7 +10,7 @@ import { ApiError } from './api-error.js';
 const inputFields = new Set([
   'name', 'displayname', 'timezone', 'schedule', 'owner', 'owner_email', 'disabled', 'tags', 'metadata', 'retries',
   'parent_job', 'processors', 'concurrency', 'executor', 'executor_config', 'ephemeral', 'starts_at', 'expires_at', 'catch_up',
-  'depends_on', 'trigger_rule', 'parameters',
+  'depends_on', 'trigger_rule', 'parameters', 'not_before',
 ]);
 /** Fields the server computes: accepted on input (an export posts back unchanged) and ignored. */
 const outputFields = new Set([
@@ -63,6 +63,7 @@ export function jobSpecFromJson(value: unknown, ctx: JobJsonContext): JobSpec {
     dependsOn,
     triggerRule: triggerRule === 'any' ? 'any' : 'all',
     parameters: stringMap(o, 'parameters'),
+    notBefore: str(o, 'not_before').trim(),
   };
 }
 
@@ -287,6 +288,7 @@ export function jobToJson(job: Job, next: number | null): Json {
     depends_on: normalizeEdges(job).dependsOn.map(edgeToJson),
     trigger_rule: job.triggerRule ?? 'all',
     parameters: job.parameters ?? {},
+    not_before: job.notBefore ?? '',
   };
 }
 

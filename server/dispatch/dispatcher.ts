@@ -24,7 +24,9 @@ import { parseTags } from './target-selection.js';
 import type { ProcessorHost } from './processor-host.js';
 import { DueTimer, TimerHeap, nodeTimers, type Timers } from './timer-heap.js';
 import { isEmptyPlan, planRun, taskParameters } from '../scheduler/workflow-unlocks.js';
-import { renderConfig } from '../scheduler/workflow-template.js';
+import { renderConfig, renderTemplate } from '../scheduler/workflow-template.js';
+import type { Run } from '../state/run.js';
+import { rfc3339 } from '../state/validate-job.js';
 import { randomUUID } from 'node:crypto';
 
 /** The shell executor's config key for run parameters (see plugins/executors/shell). */
@@ -296,8 +298,10 @@ export class Dispatcher {
     let retry = false;
     if (plan && !isEmptyPlan(plan) && this.leading) {
       try {
+        const { start, notBefore, fail } = run ? this.notBefore(run, plan.start) : { start: plan.start, notBefore: {}, fail: [] };
         const res = await this.options.log.submit({
-          type: CommandType.AdvanceRun, atMs: this.options.now(), runId: id, start: plan.start, skip: plan.skip, ...(plan.finish ? { finish: plan.finish } : {}),
+          type: CommandType.AdvanceRun, atMs: this.options.now(), runId: id, start, skip: plan.skip, ...(plan.finish ? { finish: plan.finish } : {}),
+          ...(Object.keys(notBefore).length > 0 ? { notBefore } : {}), ...(fail.length > 0 ? { fail } : {}),
         });
         if (res.ok) this.schedulePending(res.executions);
       } catch (err) {
@@ -311,6 +315,29 @@ export class Dispatcher {
     } else if (this.advanceAgain.delete(id)) {
       this.queueAdvance(id);
     }
+  }
+
+  /** The times that tasks about to start wait for (their not_before, rendered), and those whose not_before names no time. */
+  private notBefore(run: Run, names: readonly string[]): { start: string[]; notBefore: Record<string, number>; fail: { job: string; reason: string }[] } {
+    const start: string[] = [];
+    const notBefore: Record<string, number> = {};
+    const fail: { job: string; reason: string }[] = [];
+    for (const name of names) {
+      const text = this.options.state.job(name)?.notBefore ?? '';
+      if (text === '') {
+        start.push(name);
+        continue;
+      }
+      const rendered = renderTemplate(text, { params: taskParameters(run, name), runId: run.id, jobName: name, scheduledAtMs: run.scheduledAtMs });
+      const at = 'text' in rendered && rfc3339.test(rendered.text.trim()) ? Date.parse(rendered.text.trim()) : Number.NaN;
+      if ('error' in rendered) fail.push({ job: name, reason: `not_before: ${rendered.error}` });
+      else if (Number.isNaN(at)) fail.push({ job: name, reason: `not_before: ${JSON.stringify(rendered.text)} is not an RFC3339 time` });
+      else {
+        start.push(name);
+        notBefore[name] = at;
+      }
+    }
+    return { start, notBefore, fail };
   }
 
   /** The executor config an execution runs with: templates rendered, parameters handed to the shell. */

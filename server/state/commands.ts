@@ -213,6 +213,10 @@ export interface AdvanceRun {
   readonly start: readonly string[];
   readonly skip: readonly { readonly job: string; readonly reason: string }[];
   readonly finish?: { readonly state: 'succeeded' | 'failed'; readonly reason: string };
+  /** Started tasks that wait for their `not_before` time (epoch ms), by job. */
+  readonly notBefore?: Readonly<Record<string, number>>;
+  /** Tasks that cannot start (e.g. a not_before that names no time), with the reason. */
+  readonly fail?: readonly { readonly job: string; readonly reason: string }[];
 }
 
 /** Stop a run: waiting and pending tasks are stopped here, running ones by the leader. */

@@ -63,6 +63,8 @@ export interface JobSpec {
   readonly triggerRule?: TriggerRule;
   /** Default run parameters. */
   readonly parameters?: Readonly<Record<string, string>>;
+  /** Inside a run, the task waits until this time: RFC3339, or a template such as `{{ .Params.ship_at }}` ("" : none). */
+  readonly notBefore?: string;
 }
 
 /** The upstream edges of a job, old (parent_job only) or new. */

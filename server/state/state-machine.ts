@@ -634,11 +634,11 @@ export class StateMachine {
     return children;
   }
 
-  private pendingExecution(r: JobRecord, trigger: Trigger, atMs: number, runId?: string): Execution {
+  private pendingExecution(r: JobRecord, trigger: Trigger, atMs: number, runId?: string, notBeforeMs?: number): Execution {
     const id = this.newId();
     return this.addExecution(r, {
       id, jobName: r.job.name, group: id, attempt: 1, trigger, scheduledAtMs: atMs, nodeName: '',
-      notBeforeMs: atMs, startedAtMs: null, finishedAtMs: null, state: 'pending',
+      notBeforeMs: Math.max(atMs, notBeforeMs ?? atMs), startedAtMs: null, finishedAtMs: null, state: 'pending',
       output: '', outputTruncated: false, exitCode: null, error: '', ...(runId === undefined ? {} : { runId }),
     });
   }
@@ -724,6 +724,9 @@ export class StateMachine {
     for (const s of c.skip) {
       if (waiting(s.job)) run = withTask(run, s.job, { state: 'skipped', finishedAtMs: c.atMs, reason: s.reason });
     }
+    for (const f of c.fail ?? []) {
+      if (waiting(f.job)) run = withTask(run, f.job, { state: 'failed', finishedAtMs: c.atMs, reason: f.reason });
+    }
     for (const name of c.start) {
       if (!waiting(name)) continue; // started before: once per run
       const r = this.records.get(name);
@@ -734,7 +737,8 @@ export class StateMachine {
       } else if (r.job.concurrency === 'forbid' && r.active > 0) {
         run = withTask(run, name, { state: 'skipped', finishedAtMs: c.atMs, reason: 'the job is running and its concurrency is "forbid"' });
       } else {
-        const e = this.pendingExecution(r, name === run.rootJob ? 'manual' : 'parent', c.atMs, run.id);
+        const at = c.notBefore !== undefined && Object.hasOwn(c.notBefore, name) ? c.notBefore[name] : undefined;
+        const e = this.pendingExecution(r, name === run.rootJob ? 'manual' : 'parent', c.atMs, run.id, at);
         executions.push(e);
         run = withTask(run, name, { state: 'pending', executionId: e.id, attempt: 1, startedAtMs: null, finishedAtMs: null, reason: '' });
       }

@@ -5,6 +5,9 @@ import { edgesOf, type JobSpec } from './job.js';
 import { StateError, StateErrorCode } from './state-error.js';
 import { paramNamePattern } from './run.js';
 
+/** An RFC3339 time with a zone (checked by its shape here; the leader parses it when the task is due). */
+export const rfc3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+
 const nameChar = /^[\p{Ll}\p{Nd}_-]$/u;
 
 /** Returns the first problem with the spec, or null. */
@@ -38,6 +41,10 @@ export function validateJobSpec(job: JobSpec): StateError | null {
         return invalid(`${at}.output_matches`, `${at}.output_matches is not a valid regular expression: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
+  }
+  const nb = job.notBefore ?? '';
+  if (nb !== '' && !nb.includes('{{') && !rfc3339.test(nb)) {
+    return invalid('not_before', `not_before must be an RFC3339 time (e.g. 2026-01-02T15:04:05Z) or a template such as "{{ .Params.ship_at }}", not ${JSON.stringify(nb)}`);
   }
   if (job.triggerRule !== undefined && job.triggerRule !== 'all' && job.triggerRule !== 'any') {
     return invalid('trigger_rule', 'trigger_rule must be "all" or "any"');

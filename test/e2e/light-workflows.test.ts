@@ -114,6 +114,21 @@ t.test('parameters: from the run request to a shell task, through ::set-param to
   t.equal(badParams.status, 400);
 });
 
+t.test('not_before from a parameter: the task waits until then', async (t) => {
+  await put({ name: 'nb-root', schedule: '@manually', parameters: { ship_at: '2000-01-01T00:00:00Z' }, executor_config: sh('echo ordered') });
+  await put({ name: 'nb-ship', depends_on: [{ job: 'nb-root' }], not_before: '{{ .Params.ship_at }}', executor_config: sh('echo shipped') });
+  await put({ name: 'nb-bad', depends_on: [{ job: 'nb-root' }], not_before: '{{ .Params.when }}', executor_config: sh('echo never') });
+  t.match((await call(url, 'GET', '/v1/jobs/nb-ship')).body, { not_before: '{{ .Params.ship_at }}' });
+  const shipAt = new Date(Date.now() + 2500).toISOString();
+  const run = await runToEnd('nb-root', { parameters: { ship_at: shipAt } });
+  const tasks = byJob(run);
+  t.equal(tasks['nb-ship']?.state, 'succeeded');
+  t.ok(ms(tasks['nb-ship']?.started_at ?? null) >= Date.parse(shipAt), `started ${tasks['nb-ship']?.started_at ?? ''}, not before ${shipAt}`);
+  t.match(tasks['nb-bad'], { state: 'failed', reason: 'not_before: unknown template key .Params.when' });
+  const bad = await call(url, 'POST', '/v1/jobs', { name: 'nb-x', schedule: '@manually', executor: 'shell', executor_config: { command: 'true' }, not_before: 'tomorrow' });
+  t.match(bad, { status: 400, body: { error: { field: 'not_before' } } });
+});
+
 t.test('stop and restart', async (t) => {
   const flag = join(dir.path, 'go-fast');
   await put({ name: 'sr-a', schedule: '@manually', executor_config: sh('echo a') });

@@ -174,6 +174,17 @@ t.test('stop, restart and snapshots', async (t) => {
   t.equal(!missing.ok && missing.error.code, 'CT_STATE_RUN_NOT_FOUND');
 });
 
+t.test('not_before and failures decided by the leader', async (t) => {
+  const h = new Harness();
+  h.put(spec('a'), task('later', [{ job: 'a', on: 'success' }], { notBefore: '{{ .Params.at }}' }), task('broken', [{ job: 'a', on: 'success' }]));
+  const id = h.runRoot('a');
+  h.finishTask(id, 'a', 'succeeded');
+  const res = h.ok({ type: CommandType.AdvanceRun, atMs: 5000, runId: id, start: ['later'], skip: [], notBefore: { later: 90_000 }, fail: [{ job: 'broken', reason: 'not_before: no time' }] });
+  t.equal(res.executions[0]?.notBeforeMs, 90_000, 'the task waits for its time');
+  t.match(h.run(id).tasks.find((x) => x.job === 'broken'), { state: 'failed', reason: 'not_before: no time' });
+  t.equal(h.sm.job('later')?.notBefore, '{{ .Params.at }}');
+});
+
 t.test('a job without downstream starts no run; its parameters ride on the execution', async (t) => {
   const h = new Harness();
   h.put(spec('solo', { parameters: { a: '1' } }));
