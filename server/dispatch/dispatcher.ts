@@ -29,9 +29,6 @@ import type { Run } from '../state/run.js';
 import { rfc3339 } from '../state/validate-job.js';
 import { randomUUID } from 'node:crypto';
 
-/** The shell executor's config key for run parameters (see plugins/executors/shell). */
-const paramsConfigKey = 'clocktower_params';
-
 export interface DispatcherOptions {
   readonly nodeName: string;
   readonly state: StateMachine;
@@ -116,6 +113,11 @@ export class Dispatcher {
       else if (this.options.chooser?.resume(e)) this.runner.run(e); // its agent may still run it: reattach
       else orphans.push(e);
     }
+    // A run stopped by a leader that died before it stopped its running tasks: stop them now.
+    for (const run of state.runs()) {
+      if (run.state !== 'stopped') continue;
+      for (const t of run.tasks) if (t.state === 'running' && t.executionId !== null) this.runner.stop(t.executionId);
+    }
     for (const e of orphans) {
       this.runner.finish({
         id: e.id, finishedAtMs: this.options.now(), state: 'lost', output: e.output, outputTruncated: e.outputTruncated,
@@ -135,6 +137,9 @@ export class Dispatcher {
     this.fireHeap.clear();
     this.pendingHeap.clear();
     this.replanAfterCommit.clear();
+    // An advance in flight settles by itself (refused, or committed: AdvanceRun is idempotent); leading again plans every run anew.
+    this.advancing.clear();
+    this.advanceAgain.clear();
   }
 
   /** Problems with a job that only the scheduler and the executors can see. */
@@ -340,16 +345,15 @@ export class Dispatcher {
     return { start, notBefore, fail };
   }
 
-  /** The executor config an execution runs with: templates rendered, parameters handed to the shell. */
-  private prepare(e: Execution, job: Job): { config: Readonly<Record<string, string>> } | { error: string } {
+  /** The executor config an execution runs with (templates rendered), and the parameters it sees. */
+  private prepare(e: Execution, job: Job): { config: Readonly<Record<string, string>>; params: Readonly<Record<string, string>> } | { error: string } {
     const run = e.runId !== undefined ? this.options.state.run(e.runId) : undefined;
     const params = run ? taskParameters(run, job.name) : { ...(job.parameters ?? {}), ...(e.parameters ?? {}) };
     const rendered = renderConfig(job.executorConfig, {
       params, runId: e.runId ?? '', jobName: job.name, scheduledAtMs: run?.scheduledAtMs ?? e.scheduledAtMs,
     });
     if ('error' in rendered) return rendered;
-    if (job.executor === 'shell' && Object.keys(params).length > 0) rendered.config[paramsConfigKey] = JSON.stringify(params);
-    return rendered;
+    return { config: rendered.config, params };
   }
 
   // ---- pending executions (retries, child jobs) ----------------------------

@@ -46,7 +46,7 @@ export interface RunnerOptions {
   /** Encoded bytes of results per FinishExecutions command (default 1 MiB). */
   readonly maxBatchBytes?: number | undefined;
   /** The config an execution runs with (templates rendered), or why it cannot run; default: the job's own. */
-  readonly prepare?: ((execution: Execution, job: Job) => { config: Readonly<Record<string, string>> } | { error: string }) | undefined;
+  readonly prepare?: ((execution: Execution, job: Job) => { config: Readonly<Record<string, string>>; params?: Readonly<Record<string, string>> } | { error: string }) | undefined;
 }
 
 export interface RunningExecution {
@@ -90,6 +90,7 @@ export class ExecutionRunner {
       : host.execute(job.executor, {
           jobName: job.name,
           config: prepared?.config ?? job.executorConfig,
+          ...(prepared?.params !== undefined && Object.keys(prepared.params).length > 0 ? { params: prepared.params } : {}),
           executionId: execution.id,
           scheduledAtMs: execution.scheduledAtMs,
           attempt: execution.attempt,
@@ -115,7 +116,8 @@ export class ExecutionRunner {
           exitCode: outcome.exitCode,
           error: stopped ? 'stopped on request' : outcome.error,
         };
-        const paramsOut = paramsFromOutput(result.output);
+        // The executor's own (a plugin's result), then the output's ::set-param lines.
+        const paramsOut = { ...(outcome.paramsOut ?? {}), ...paramsFromOutput(result.output) };
         if (Object.keys(paramsOut).length > 0) result = { ...result, paramsOut };
         // Still "running" (busy, not an orphan) until its processors are done.
         const processed = this.hasProcessors(execution) ? await this.process(execution, result) : result;

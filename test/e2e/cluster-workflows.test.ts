@@ -31,10 +31,10 @@ t.test('kill -9 of the leader mid-run: the run finishes and no task ran twice', 
   });
   const job = (name: string, command: string, over: Record<string, unknown> = {}) => ({ name, executor: 'shell', tags: { zone: 'a' }, executor_config: { shell: 'true', command }, ...over });
   for (const j of [
-    job('cw-a', 'echo a', { schedule: '@manually' }),
-    job('cw-slow', 'echo start; sleep 3; echo end', { depends_on: [{ job: 'cw-a' }] }),
+    job('cw-a', 'echo a', { schedule: '@manually', parameters: { who: 'cluster' } }),
+    job('cw-slow', 'echo start; sleep 3; echo end; echo ::set-param from_slow=yes', { depends_on: [{ job: 'cw-a' }] }),
     job('cw-fast', 'echo fast', { depends_on: [{ job: 'cw-a' }] }),
-    job('cw-join', 'echo "joined {{ .Run.ID }}"', { depends_on: [{ job: 'cw-slow' }, { job: 'cw-fast' }] }),
+    job('cw-join', 'echo "joined {{ .Run.ID }} $CLOCKTOWER_PARAM_WHO $CLOCKTOWER_PARAM_FROM_SLOW"', { depends_on: [{ job: 'cw-slow' }, { job: 'cw-fast' }] }),
   ]) {
     const r = await call(leader.url, 'POST', '/v1/jobs', j);
     t.equal(r.status, 201, `create ${j.name}: ${r.text}`);
@@ -61,5 +61,5 @@ t.test('kill -9 of the leader mid-run: the run finishes and no task ran twice', 
   const [slow] = await executions(next.url, 'cw-slow');
   t.equal(slow?.id, running.id, 'the new leader reclaimed the running task');
   const [joined] = await executions(next.url, 'cw-join');
-  t.equal(joined?.output, `joined ${id}\n`);
+  t.equal(joined?.output, `joined ${id} cluster yes\n`, 'parameters reach a task on an agent, also from a task the new leader settled');
 });

@@ -25,20 +25,10 @@ export function validateShellConfig(config: Readonly<Record<string, string>>): s
   return null;
 }
 
-/** The config key under which the server hands a workflow task its parameters (a JSON object of strings). */
-export const paramsConfigKey = 'clocktower_params';
-
-/** Run parameters as CLOCKTOWER_PARAM_<KEY> variables. */
-function paramEnv(json: string | undefined): Record<string, string> {
-  if (json === undefined || json === '') return {};
+/** A workflow run's parameters as CLOCKTOWER_PARAM_<KEY> variables. */
+function paramEnv(params: Readonly<Record<string, string>> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  try {
-    const parsed: unknown = JSON.parse(json);
-    if (typeof parsed !== 'object' || parsed === null) return {};
-    for (const [k, v] of Object.entries(parsed)) if (typeof v === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) out[`CLOCKTOWER_PARAM_${k.toUpperCase()}`] = v;
-  } catch {
-    return {};
-  }
+  for (const [k, v] of Object.entries(params ?? {})) if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) out[`CLOCKTOWER_PARAM_${k.toUpperCase()}`] = v;
   return out;
 }
 
@@ -108,7 +98,7 @@ export class ShellExecutor implements Executor {
       [file, ...args] = words as [string, ...string[]];
     }
     if (signal.aborted) return failure('stopped before it started');
-    const env: Record<string, string | undefined> = { ...this.baseEnv, ...parseEnv(c['env'] ?? ''), ...paramEnv(c[paramsConfigKey]), ENV_JOB_NAME: req.jobName };
+    const env: Record<string, string | undefined> = { ...this.baseEnv, ...parseEnv(c['env'] ?? ''), ...paramEnv(req.params), ENV_JOB_NAME: req.jobName };
     const cgroup = this.cgroups?.create() ?? null;
     const cannotRun = (problem: 'ENOENT' | 'EACCES') => failure(problem === 'EACCES'
       ? `permission denied: ${file}`
