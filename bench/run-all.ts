@@ -23,6 +23,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<Record<string, 
   'fire-burst': () => import('./fire-burst.js'),
   'etcd-store': () => import('./etcd-store.js'),
   package: () => import('./package.js'),
+  workflows: () => import('./workflows.js'),
 };
 
 if (isMain(import.meta.url)) {
