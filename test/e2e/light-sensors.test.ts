@@ -1,0 +1,65 @@
+// A workflow sensor on a real nats-server through `clocktower light`: the
+// task waits for the message of its run (matched by a key rendered from the
+// run's parameters), the next task runs after it; a sensor that hears
+// nothing fails at its timeout.
+
+import t from 'tap';
+import { connect } from 'nats';
+import { call, executions, startLight, tempDir, until } from '../support/light-process.js';
+import { startNatsServer } from '../support/nats-server.js';
+
+const broker = await startNatsServer();
+t.teardown(() => broker.stop());
+const dir = tempDir();
+const server = await startLight(dir.path);
+t.teardown(async () => {
+  await server.stop();
+  dir.remove();
+});
+const url = server.url;
+const pub = await connect({ servers: broker.url });
+t.teardown(() => pub.close());
+
+interface RunJson { id: string; state: string; tasks: { job: string; state: string; reason: string }[] }
+
+async function put(job: Record<string, unknown>): Promise<void> {
+  const res = await call(url, 'POST', '/v1/jobs', job);
+  if (res.status !== 201) throw new Error(`put: ${res.status} ${res.text}`);
+}
+
+t.test('a nats sensor matched by key from a parameter', async (t) => {
+  await put({ name: 'order', schedule: '@manually', parameters: { order_number: '0' }, executor: 'shell', executor_config: { command: 'echo ordered' } });
+  await put({
+    name: 'await-payment', depends_on: [{ job: 'order' }], executor: 'nats',
+    executor_config: { url: broker.url, mode: 'wait', subject: 'payments.>', key_path: 'order', key: '{{ .Params.order_number }}', timeout: '20s' },
+  });
+  await put({ name: 'ship', depends_on: [{ job: 'await-payment', output_matches: '"paid":true' }], executor: 'shell', executor_config: { command: 'echo shipped' } });
+  const started = await call(url, 'POST', '/v1/jobs/order/run', { parameters: { order_number: '7' } });
+  const id = (started.body as { run_id: string }).run_id;
+  await until('the sensor to wait', async () => (((await call(url, 'GET', `/v1/runs/${id}`)).body as RunJson).tasks.find((x) => x.job === 'await-payment')?.state === 'running' ? true : undefined));
+  // Until the run has it: another order's payment passes by, this one's is taken.
+  const run = await until('the run to end', async () => {
+    pub.publish('payments.card', JSON.stringify({ order: '6', paid: true }));
+    pub.publish('payments.card', JSON.stringify({ order: '7', paid: true }));
+    await pub.flush();
+    const r = (await call(url, 'GET', `/v1/runs/${id}`)).body as RunJson;
+    return r.state === 'running' ? undefined : r;
+  });
+  t.equal(run.state, 'succeeded', JSON.stringify(run));
+  const [sensor] = await executions(url, 'await-payment');
+  t.same(JSON.parse(sensor?.output ?? ''), { order: '7', paid: true }, 'the message of this run is the output');
+  t.equal((await executions(url, 'ship'))[0]?.output, 'shipped\n');
+});
+
+t.test('a sensor that hears nothing fails at its timeout', async (t) => {
+  await put({ name: 'quiet', schedule: '@manually', executor: 'shell', executor_config: { command: 'true' } });
+  await put({ name: 'quiet-wait', depends_on: [{ job: 'quiet' }], executor: 'nats', executor_config: { url: broker.url, mode: 'wait', subject: 'nobody.talks', timeout: '1s' } });
+  const started = await call(url, 'POST', '/v1/jobs/quiet/run');
+  const id = (started.body as { run_id: string }).run_id;
+  const run = await until('the run to end', async () => {
+    const r = (await call(url, 'GET', `/v1/runs/${id}`)).body as RunJson;
+    return r.state === 'running' ? undefined : r;
+  });
+  t.equal(run.state, 'failed');
+  t.match(run.tasks.find((x) => x.job === 'quiet-wait'), { state: 'failed', reason: /no message on "nobody.talks" within 1s/ });
+});
