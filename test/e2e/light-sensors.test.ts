@@ -1,4 +1,4 @@
-// A workflow sensor on a real nats-server through `clocktower light`: the
+// Workflow sensors on a real nats-server and rabbitmq-server through `clocktower light`: the
 // task waits for the message of its run (matched by a key rendered from the
 // run's parameters), the next task runs after it; a sensor that hears
 // nothing fails at its timeout.
@@ -7,6 +7,8 @@ import t from 'tap';
 import { connect } from 'nats';
 import { call, executions, startLight, tempDir, until } from '../support/light-process.js';
 import { startNatsServer } from '../support/nats-server.js';
+import { startRabbitmqServer } from '../support/rabbitmq-server.js';
+import amqp from 'amqplib';
 
 const broker = await startNatsServer();
 t.teardown(() => broker.stop());
@@ -62,4 +64,27 @@ t.test('a sensor that hears nothing fails at its timeout', async (t) => {
   });
   t.equal(run.state, 'failed');
   t.match(run.tasks.find((x) => x.job === 'quiet-wait'), { state: 'failed', reason: /no message on "nobody.talks" within 1s/ });
+});
+
+t.test('a rabbitmq sensor on a topic exchange, matched by key from a parameter', async (t) => {
+  const rabbit = await startRabbitmqServer();
+  t.teardown(() => rabbit.stop());
+  const conn = await amqp.connect(rabbit.url);
+  t.teardown(() => conn.close().catch(() => {}));
+  const ch = await conn.createChannel();
+  await put({ name: 'r-order', schedule: '@manually', executor: 'shell', executor_config: { command: 'echo ordered' } });
+  await put({
+    name: 'r-await', depends_on: [{ job: 'r-order' }], executor: 'rabbitmq',
+    executor_config: { url: rabbit.url, mode: 'wait', exchange: 'amq.topic', 'queue.name': 'shipments.*', key_path: 'id', key: '{{ .Params.id }}', timeout: '20s' },
+  });
+  const started = await call(url, 'POST', '/v1/jobs/r-order/run', { parameters: { id: 'abc' } });
+  const id = (started.body as { run_id: string }).run_id;
+  const run = await until('the run to end', async () => {
+    ch.publish('amq.topic', 'shipments.eu', Buffer.from(JSON.stringify({ id: 'other' })));
+    ch.publish('amq.topic', 'shipments.eu', Buffer.from(JSON.stringify({ id: 'abc', carrier: 'post' })));
+    const r = (await call(url, 'GET', `/v1/runs/${id}`)).body as RunJson;
+    return r.state === 'running' ? undefined : r;
+  }, 30_000);
+  t.equal(run.state, 'succeeded', JSON.stringify(run));
+  t.same(JSON.parse((await executions(url, 'r-await'))[0]?.output ?? ''), { id: 'abc', carrier: 'post' });
 });
