@@ -1,4 +1,4 @@
-// Workflow sensors on a real nats-server and rabbitmq-server through `clocktower light`: the
+// Workflow sensors on a real nats-server, a real rabbitmq-server and the Kafka test server, through `clocktower light`: the
 // task waits for the message of its run (matched by a key rendered from the
 // run's parameters), the next task runs after it; a sensor that hears
 // nothing fails at its timeout.
@@ -9,6 +9,8 @@ import { call, executions, startLight, tempDir, until } from '../support/light-p
 import { startNatsServer } from '../support/nats-server.js';
 import { startRabbitmqServer } from '../support/rabbitmq-server.js';
 import amqp from 'amqplib';
+import { Kafka, logLevel } from 'kafkajs';
+import { KafkaWireServer } from '../support/kafka-wire-server.js';
 
 const broker = await startNatsServer();
 t.teardown(() => broker.stop());
@@ -87,4 +89,27 @@ t.test('a rabbitmq sensor on a topic exchange, matched by key from a parameter',
   }, 30_000);
   t.equal(run.state, 'succeeded', JSON.stringify(run));
   t.same(JSON.parse((await executions(url, 'r-await'))[0]?.output ?? ''), { id: 'abc', carrier: 'post' });
+});
+
+t.test('a kafka sensor: a message sent once, after the run reached the sensor, is found', async (t) => {
+  const broker = await KafkaWireServer.start({ topics: { events: 1 } });
+  t.teardown(() => broker.close());
+  const producer = new Kafka({ brokers: [broker.address], logLevel: logLevel.NOTHING }).producer();
+  await producer.connect();
+  t.teardown(() => producer.disconnect());
+  await put({ name: 'k-root', schedule: '@manually', executor: 'shell', executor_config: { command: 'true' } });
+  await put({
+    name: 'k-await', depends_on: [{ job: 'k-root' }], executor: 'kafka',
+    executor_config: { brokerAddress: broker.address, topic: 'events', mode: 'wait', key_path: 'ref', key: '{{ .Params.ref }}', timeout: '20s' },
+  });
+  const started = await call(url, 'POST', '/v1/jobs/k-root/run', { parameters: { ref: 'r-9' } });
+  const id = (started.body as { run_id: string }).run_id;
+  await until('the sensor to be started', async () => (((await call(url, 'GET', `/v1/runs/${id}`)).body as RunJson).tasks.find((x) => x.job === 'k-await')?.state === 'running' ? true : undefined));
+  await producer.send({ topic: 'events', messages: [{ value: JSON.stringify({ ref: 'r-8' }) }, { value: JSON.stringify({ ref: 'r-9', ok: true }) }] });
+  const run = await until('the run to end', async () => {
+    const r = (await call(url, 'GET', `/v1/runs/${id}`)).body as RunJson;
+    return r.state === 'running' ? undefined : r;
+  }, 30_000);
+  t.equal(run.state, 'succeeded', JSON.stringify(run));
+  t.same(JSON.parse((await executions(url, 'k-await'))[0]?.output ?? ''), { ref: 'r-9', ok: true });
 });
