@@ -229,6 +229,8 @@ export class AgentRunner {
     };
     this.options.executors.execute(a.executor, {
       jobName: a.job_name, config: a.config, executionId: id, scheduledAtMs: Number(a.scheduled_at_ms), attempt: a.attempt,
+      // An older server (or a hand-made Assign) sends no params.
+      ...(Object.keys(a.params ?? {}).length > 0 ? { params: a.params } : {}),
     }, sink, run.abort.signal).then(
       (r) => r,
       (err: unknown) => ({ success: false, exitCode: -1, error: `executor failed: ${err instanceof Error ? err.message : String(err)}` }),
@@ -237,7 +239,7 @@ export class AgentRunner {
       const stopped = run.stopReason !== null;
       this.complete(id, {
         execution_id: id, success: r.success && !stopped, exit_code: r.exitCode, error: stopped ? (run.stopReason ?? '') : r.error,
-        finished_at_ms: this.now(), stopped,
+        finished_at_ms: this.now(), stopped, params_out: { ...('paramsOut' in r ? r.paramsOut : {}) },
       }, run.output, run.serverHas);
       this.pump();
     });

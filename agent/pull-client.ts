@@ -62,6 +62,7 @@ interface WireAssignment {
   attempt: number;
   resume_only: boolean;
   have_output_bytes: number;
+  params?: Record<string, string>;
 }
 
 /** Output buffered beyond this tells the runner to hold back (it keeps a bounded tail meanwhile). */
@@ -302,7 +303,7 @@ export class PullClient {
         msg: 'assign',
         assign: {
           execution_id: x.execution_id, job_name: x.job_name, executor: x.executor, config: x.config, scheduled_at_ms: String(x.scheduled_at_ms),
-          attempt: x.attempt, resume_only: x.resume_only, have_output_bytes: String(x.have_output_bytes),
+          attempt: x.attempt, resume_only: x.resume_only, have_output_bytes: String(x.have_output_bytes), params: x.params ?? {},
         },
       });
     }
@@ -383,6 +384,7 @@ function resultJson(r: Result, maxTail: number): Record<string, unknown> {
     execution_id: r.execution_id, success: r.success ?? false, exit_code: r.exit_code ?? 0, error: r.error ?? '',
     finished_at_ms: Number(r.finished_at_ms ?? 0), stopped: r.stopped ?? false, unknown: r.unknown ?? false,
     output_tail: tail.subarray(Math.max(0, tail.length - maxTail)).toString('base64'), output_total_bytes: Number(r.output_total_bytes ?? 0),
+    ...(r.params_out && Object.keys(r.params_out).length > 0 ? { params_out: r.params_out } : {}),
   };
 }
 

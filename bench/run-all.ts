@@ -27,6 +27,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<Record<string, 
   ui: () => import('./ui.js'),
   package: () => import('./package.js'),
   remote: () => import('./remote-callback.js'),
+  workflows: () => import('./workflows.js'),
 };
 
 if (isMain(import.meta.url)) {

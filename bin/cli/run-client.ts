@@ -39,6 +39,13 @@ Jobs (talk to the REST API):
   jobs history NAME     a job's recorded changes: who, when, what (--version N shows one)
   jobs rollback NAME N  make version N the job again (itself a new version)
 
+Workflow runs (talk to the REST API):
+  runs list [--job J] [--state S]
+                        list runs, newest first
+  runs get ID           a run and its tasks
+  runs stop ID          stop a run (running tasks killed, waiting ones never start)
+  runs restart ID       run a finished run's failed, stopped and skipped tasks again
+
 Cluster (talk to the REST API of any server):
   raft list-peers       list the Raft peers
   raft remove-peer --peer-id ID
@@ -111,9 +118,11 @@ Creates or replaces jobs. FILE holds one job or an array of jobs as JSON
   delete: `clocktower jobs delete NAME
 
 Deletes the job NAME and its history (refused while it has child jobs).`,
-  run: `clocktower jobs run NAME
+  run: `clocktower jobs run NAME [--param KEY=VALUE ...]
 
-Runs the job NAME now, once, whatever its schedule (also when disabled or paused).`,
+Runs the job NAME now, once, whatever its schedule (also when disabled or paused).
+A workflow's root starts a run; its id is printed.
+  --param KEY=VALUE  a run parameter, over the job's defaults (repeatable)`,
   toggle: `clocktower jobs toggle NAME
 
 Disables the job NAME if it is enabled, enables it if disabled.`,
@@ -173,6 +182,7 @@ export async function runClient(argv: string[], io: ClientIo): Promise<number> {
       return say(io, `clocktower ${packageVersion()}\n`);
     }
     if (command === 'jobs') return await jobs(sub, rest, io);
+    if (command === 'runs') return await runs(sub, rest, io);
     if (command === 'acl') {
       return await aclCommand(argv.slice(1), {
         stdout: (t) => io.stdout(t),
@@ -212,6 +222,7 @@ export async function runClient(argv: string[], io: ClientIo): Promise<number> {
   } catch (err) {
     if (err instanceof UsageError) {
       const help = command === 'jobs' ? (sub && usage[sub] ? commandHelp(sub) : jobsHelp())
+        : command === 'runs' ? runsHelp()
         : command === 'raft' || command === 'leave' ? clusterHelp(command, sub)
           : command === 'acl' ? aclHelp(aclKey(argv.slice(1)), clientFlags)
           : topLevelHelp();
@@ -237,7 +248,7 @@ async function jobs(sub: string | undefined, argv: string[], io: ClientIo): Prom
       allowPositionals: true,
       // -f is --file everywhere but in logs, where it is --follow (as tail -f).
       args: sub === 'logs' ? argv.map((a) => (a === '-f' ? '--follow' : a)) : argv,
-      options: { ...common, file: { type: 'string', short: 'f' }, follow: { type: 'boolean' }, q: { type: 'string' }, status: { type: 'string' }, metadata: { type: 'string', multiple: true }, version: { type: 'string' } },
+      options: { ...common, param: { type: 'string', multiple: true }, file: { type: 'string', short: 'f' }, follow: { type: 'boolean' }, q: { type: 'string' }, status: { type: 'string' }, metadata: { type: 'string', multiple: true }, version: { type: 'string' } },
       strict: true,
     });
   } catch (err) {
@@ -289,9 +300,18 @@ async function jobs(sub: string | undefined, argv: string[], io: ClientIo): Prom
     case 'delete':
       await api('DELETE', `/v1/jobs/${name()}`);
       return say(io, `deleted ${positionals[0]}\n`);
-    case 'run':
-      await api('POST', `/v1/jobs/${name()}/run`);
-      return say(io, `started ${positionals[0]}\n`);
+    case 'run': {
+      const parameters: Record<string, string> = {};
+      for (const p of values.param ?? []) {
+        const eq = p.indexOf('=');
+        if (eq < 1) throw new UsageError(`--param wants KEY=VALUE, not "${p}"`);
+        parameters[p.slice(0, eq)] = p.slice(eq + 1);
+      }
+      const path = `/v1/jobs/${name()}/run`;
+      const answer = (await (Object.keys(parameters).length > 0 ? api('POST', path, { parameters }) : api('POST', path))) as { run_id?: string };
+      // A workflow's root starts a run.
+      return say(io, `started ${positionals[0]}${answer.run_id === undefined ? '' : ` (run ${answer.run_id})`}\n`);
+    }
     case 'toggle': {
       const job = (await api('POST', `/v1/jobs/${name()}/toggle`)) as { disabled: boolean };
       return say(io, `${positionals[0]} is now ${job.disabled ? 'disabled' : 'enabled'}\n`);
@@ -354,6 +374,55 @@ async function jobs(sub: string | undefined, argv: string[], io: ClientIo): Prom
     }
   }
   return 0;
+}
+
+const runsUsage = `Usage: clocktower runs <command> [flags]
+
+  list [--job J] [--state S] [--json]
+                   runs, newest first (J: the root or any task; S: running, succeeded, failed, stopped)
+  get ID           the run and its tasks as JSON
+  stop ID          stop the run: running tasks are killed, waiting ones recorded stopped
+  restart ID       run a finished run again: its failed, stopped and never-started tasks; succeeded ones are kept
+
+${clientFlags}
+`;
+
+function runsHelp(): string {
+  return runsUsage;
+}
+
+async function runs(sub: string | undefined, argv: string[], io: ClientIo): Promise<number> {
+  if (sub === undefined || sub === '--help' || sub === '-h') return say(io, runsHelp());
+  if (!['list', 'get', 'stop', 'restart'].includes(sub)) throw new UsageError(`unknown runs command "${sub}"`);
+  let parsed;
+  try {
+    parsed = parseArgs({ allowPositionals: true, args: argv, options: { ...common, job: { type: 'string' }, state: { type: 'string' } }, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return say(io, runsHelp());
+  const tls = clientTls(values, io.env);
+  const address = values.address ?? io.env['CLOCKTOWER_ADDRESS'] ?? defaultAddress(tls);
+  const api = client(address, clientToken({ token: values['api-token'], file: values['api-token-file'] }, io.env), tls);
+  if (sub === 'list') {
+    const q = new URLSearchParams();
+    if (values.job) q.set('job', values.job);
+    if (values.state) q.set('state', values.state);
+    const list = (await api('GET', `/v1/runs${q.size > 0 ? `?${q}` : ''}`)) as Record<string, unknown>[];
+    if (values.json) return say(io, `${JSON.stringify(list, null, 2)}\n`);
+    return say(io, table(['ID', 'ROOT', 'STATE', 'CREATED', 'FINISHED', 'TASKS'], list.map((r) => {
+      const tasks = (r['tasks'] ?? []) as { state: string }[];
+      const done = tasks.filter((x) => !['waiting', 'pending', 'running'].includes(x.state)).length;
+      return [r['id'], r['root_job'], r['state'], r['created_at'], r['finished_at'] ?? '-', `${done}/${tasks.length}`];
+    })));
+  }
+  const id = positionals[0];
+  if (!id) throw new UsageError('a run ID is required (see clocktower runs list)');
+  const path = `/v1/runs/${encodeURIComponent(id)}`;
+  if (sub === 'get') return say(io, `${JSON.stringify(await api('GET', path), null, 2)}\n`);
+  const run = (await api('POST', `${path}/${sub}`)) as { state?: string };
+  return say(io, `${sub === 'stop' ? 'stopped' : 'restarted'} run ${id}${run.state ? ` (${run.state})` : ''}\n`);
 }
 
 /**

@@ -9,6 +9,8 @@ export interface ExecuteRequest {
   readonly executionId: string;
   readonly scheduledAtMs: number;
   readonly attempt: number;
+  /** A workflow run's parameters (absent or empty outside a run). */
+  readonly params?: Readonly<Record<string, string>>;
 }
 
 export interface ExecuteResult {
@@ -17,6 +19,8 @@ export interface ExecuteResult {
   readonly exitCode: number;
   /** "" on success; otherwise what went wrong, in plain words. */
   readonly error: string;
+  /** Parameters for the run's downstream tasks. */
+  readonly paramsOut?: Readonly<Record<string, string>>;
 }
 
 export interface OutputSink {

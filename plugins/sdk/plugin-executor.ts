@@ -69,7 +69,7 @@ export class PluginExecutor implements Executor {
     return new Promise<ExecuteResult>((resolve) => {
       const call = p.client.Execute({
         job_name: req.jobName, config: { ...req.config }, execution_id: req.executionId,
-        scheduled_at_ms: String(req.scheduledAtMs), attempt: req.attempt,
+        scheduled_at_ms: String(req.scheduledAtMs), attempt: req.attempt, params: { ...(req.params ?? {}) },
       });
       const onAbort = () => {
         p.client.Stop({ execution_id: req.executionId }, () => {});
@@ -85,7 +85,11 @@ export class PluginExecutor implements Executor {
       // The result is the last event: settle on it, without waiting for the call's status.
       call.on('data', (ev: ExecuteEvent__Output) => {
         if (ev.output) output.write(ev.output.data);
-        else if (ev.result) done({ success: ev.result.success, exitCode: ev.result.exit_code, error: ev.result.error });
+        else if (ev.result) {
+          // An older plugin sends no params_out: none.
+          const paramsOut = ev.result.params_out ?? {};
+          done({ success: ev.result.success, exitCode: ev.result.exit_code, error: ev.result.error, ...(Object.keys(paramsOut).length > 0 ? { paramsOut } : {}) });
+        }
       });
       let failed = false;
       call.on('error', (err: grpc.ServiceError) => {

@@ -36,12 +36,14 @@ export async function serveExecutor(impl: Executor): Promise<void> {
           };
           impl.execute({
             jobName: r.job_name, config: r.config, executionId: r.execution_id, scheduledAtMs: Number(r.scheduled_at_ms), attempt: r.attempt,
+            // An older server sends no params: none.
+            ...(Object.keys(r.params ?? {}).length > 0 ? { params: r.params } : {}),
           }, output, abort.signal)
             .catch((err: unknown) => ({ success: false, exitCode: -1, error: `executor failed: ${err instanceof Error ? err.message : String(err)}` }))
             .then((result) => {
               running.delete(r.execution_id);
               if (call.cancelled) return;
-              call.write({ result: { success: result.success, exit_code: result.exitCode, error: result.error } });
+              call.write({ result: { success: result.success, exit_code: result.exitCode, error: result.error, params_out: { ...('paramsOut' in result ? result.paramsOut : {}) } } });
               call.end();
             });
         },

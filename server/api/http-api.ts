@@ -26,6 +26,7 @@ import { metricsRoutes } from './routes/metrics-routes.js';
 import { pauseRoutes } from './routes/pause-routes.js';
 import { statsRoutes } from './routes/stats-routes.js';
 import { aclRoutes } from './routes/acl-routes.js';
+import { runRoutes } from './routes/run-routes.js';
 import { routeRules } from './route-rules.js';
 import { CallerResolver, unauthorized } from './acl-auth.js';
 import { missingCapability, type Grants, type Requirement } from '../security/acl-policy.js';
@@ -126,7 +127,7 @@ export type ApiContext = ApiOptions;
 
 /** Every route the API serves, in matching order. */
 export const apiRoutes: readonly Route[] = [
-  ...clusterRoutes, ...metricsRoutes, ...raftRoutes, ...pluginRoutes, ...jobRoutes, ...executionRoutes, ...agentRoutes, ...pullRoutes, ...pauseRoutes, ...statsRoutes, ...aclRoutes, ...scheduleRoutes, ...streamRoutes, ...odmRoutes, ...uiRoutes,
+  ...clusterRoutes, ...metricsRoutes, ...raftRoutes, ...pluginRoutes, ...jobRoutes, ...executionRoutes, ...agentRoutes, ...pullRoutes, ...pauseRoutes, ...statsRoutes, ...runRoutes, ...aclRoutes, ...scheduleRoutes, ...streamRoutes, ...odmRoutes, ...uiRoutes,
 ];
 
 /** A route's key in the access-rule table: `GET /v1/jobs/{name}`. */
@@ -298,7 +299,11 @@ export class HttpApi {
   /** 403 naming the missing capability. */
   private authorize(grants: Grants, need: Requirement, params: Record<string, string>, body: Buffer): void {
     let jobName: string | undefined;
-    if (need.kind === 'job') jobName = need.from === 'path' ? decodeParam(params['name'] ?? '') : nameInBody(body, need.from === 'taskType' ? 'taskType' : 'name');
+    if (need.kind === 'job') {
+      jobName = need.from === 'path' ? decodeParam(params['name'] ?? '')
+        : need.from === 'run' ? this.ctx.state.run(decodeParam(params['id'] ?? ''))?.rootJob
+        : nameInBody(body, need.from === 'taskType' ? 'taskType' : 'name');
+    }
     const missing = missingCapability(grants, need, jobName);
     if (missing !== null) throw new ApiError('CT_API_FORBIDDEN', `permission denied: ${missing}`);
   }

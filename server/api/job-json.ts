@@ -2,7 +2,7 @@
 // unchanged: its output-only fields (status, counters, next, ...) are
 // accepted and ignored; a field nobody knows is an error naming it.
 
-import { defaultCatchUp, notifyOns, type CatchUpMode, type Job, type JobSpec, type NotifyOn, type NotifyRule } from '../state/job.js';
+import { defaultCatchUp, normalizeEdges, notifyOns, type CatchUpMode, type DependencyEdge, type Job, type JobSpec, type NotifyOn, type NotifyRule } from '../state/job.js';
 import type { Execution, SkippedFires } from '../state/execution.js';
 import type { Notification } from '../state/notification.js';
 import { target } from '../dispatch/notify/notifier.js';
@@ -13,6 +13,7 @@ const inputFields = new Set([
   'name', 'displayname', 'timezone', 'schedule', 'owner', 'owner_email', 'disabled', 'tags', 'metadata', 'retries',
   'parent_job', 'processors', 'concurrency', 'executor', 'executor_config', 'ephemeral', 'starts_at', 'expires_at', 'catch_up',
   'notify',
+  'depends_on', 'trigger_rule', 'parameters', 'not_before',
 ]);
 /** Fields the server computes: accepted on input (an export posts back unchanged) and ignored. */
 const outputFields = new Set([
@@ -38,6 +39,11 @@ export function jobSpecFromJson(value: unknown, ctx: JobJsonContext): JobSpec {
   }
   const catchUp = readCatchUp(o['catch_up'], ctx);
   const notify = notifyOf(o['notify']);
+  // parent_job is one success edge: the state folds it into depends_on, and answers show it when it is the only edge.
+  const parentJob = str(o, 'parent_job');
+  const dependsOn = edgesFrom(o['depends_on']);
+  const triggerRule = str(o, 'trigger_rule');
+  if (triggerRule !== '' && triggerRule !== 'all' && triggerRule !== 'any') throw bad('trigger_rule', `must be "all" or "any", not ${JSON.stringify(triggerRule)}`);
   return {
     name: nameOf(o),
     displayName: str(o, 'displayname'),
@@ -49,7 +55,7 @@ export function jobSpecFromJson(value: unknown, ctx: JobJsonContext): JobSpec {
     tags: stringMap(o, 'tags'),
     metadata: stringMap(o, 'metadata'),
     retries: int(o, 'retries'),
-    parentJob: str(o, 'parent_job'),
+    parentJob,
     processors: processorsOf(o),
     concurrency: concurrencyOf(o),
     executor: str(o, 'executor'),
@@ -59,6 +65,53 @@ export function jobSpecFromJson(value: unknown, ctx: JobJsonContext): JobSpec {
     expiresAtMs: time(o, 'expires_at'),
     catchUp,
     ...(notify.length > 0 ? { notify } : {}),
+    dependsOn,
+    triggerRule: triggerRule === 'any' ? 'any' : 'all',
+    parameters: stringMap(o, 'parameters'),
+    notBefore: str(o, 'not_before').trim(),
+  };
+}
+
+const edgeFields = new Set(['job', 'on', 'output_matches', 'exit_code']);
+
+function edgesFrom(v: unknown): DependencyEdge[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw bad('depends_on', 'must be a list of edges such as {"job": "extract", "on": "success"}');
+  return v.map((item: unknown, i): DependencyEdge => {
+    const at = `depends_on[${i}]`;
+    if (typeof item === 'string') return { job: item, on: 'success' }; // a bare name: a success edge
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) throw bad(at, 'must be an object {"job", "on", "output_matches", "exit_code"}');
+    const e = item as Json;
+    for (const key of Object.keys(e)) if (!edgeFields.has(key)) throw new ApiError('CT_API_UNKNOWN_FIELD', `unknown field "${at}.${key}"`, `${at}.${key}`);
+    const job = e['job'];
+    if (typeof job !== 'string' || job === '') throw bad(`${at}.job`, 'must name the upstream job');
+    const on = e['on'] ?? 'success';
+    if (on !== 'success' && on !== 'failure' && on !== 'done') throw bad(`${at}.on`, `must be "success", "failure" or "done", not ${JSON.stringify(on)}`);
+    const out: { job: string; on: typeof on; outputMatches?: string; exitCode?: number } = { job, on };
+    const re = e['output_matches'];
+    if (re !== undefined && re !== null) {
+      if (typeof re !== 'string') throw bad(`${at}.output_matches`, 'must be a regular expression as a string');
+      try {
+        new RegExp(re, 'm');
+      } catch (err) {
+        throw bad(`${at}.output_matches`, `is not a valid regular expression: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      out.outputMatches = re;
+    }
+    const code = e['exit_code'];
+    if (code !== undefined && code !== null) {
+      if (typeof code !== 'number' || !Number.isInteger(code)) throw bad(`${at}.exit_code`, 'must be a whole number');
+      out.exitCode = code;
+    }
+    return out;
+  });
+}
+
+export function edgeToJson(e: DependencyEdge): Json {
+  return {
+    job: e.job, on: e.on,
+    ...(e.outputMatches === undefined ? {} : { output_matches: e.outputMatches }),
+    ...(e.exitCode === undefined ? {} : { exit_code: e.exitCode }),
   };
 }
 
@@ -269,6 +322,10 @@ export function jobToJson(job: Job, next: number | null): Json {
     },
     // Present when the job has rules (a job without is Dkron's job JSON exactly).
     ...(job.notify?.length ? { notify: job.notify.map((r) => ({ on: r.on, email: r.email, webhook: r.webhook, payload: r.payload })) } : {}),
+    depends_on: normalizeEdges(job).dependsOn.map(edgeToJson),
+    trigger_rule: job.triggerRule ?? 'all',
+    parameters: job.parameters ?? {},
+    not_before: job.notBefore ?? '',
   };
 }
 
@@ -321,6 +378,8 @@ export function executionToJson(e: Execution, outputLimit?: number, notification
     output,
     output_truncated: truncated,
     ...(notifications ? { notifications: notifications.map(notificationToJson) } : {}),
+    ...(e.runId === undefined ? {} : { run_id: e.runId }),
+    ...(e.paramsOut === undefined ? {} : { params_out: e.paramsOut }),
   };
 }
 

@@ -8,7 +8,7 @@ import type { Requirement } from '../security/acl-policy.js';
 const open: Requirement = { kind: 'open' };
 const any: Requirement = { kind: 'any' };
 const jobs: Requirement = { kind: 'jobs' };
-const job = (level: 'read' | 'run' | 'write', from: 'path' | 'body' | 'taskType' = 'path'): Requirement => ({ kind: 'job', level, from });
+const job = (level: 'read' | 'run' | 'write', from: 'path' | 'body' | 'taskType' | 'run' = 'path'): Requirement => ({ kind: 'job', level, from });
 const operator = (level: 'read' | 'write'): Requirement => ({ kind: 'operator', level });
 const acl = (level: 'read' | 'write'): Requirement => ({ kind: 'acl', level });
 
@@ -68,6 +68,11 @@ export const routeRules: Readonly<Record<string, Requirement>> = {
   'PATCH /v1/odm/callbacks/{taskId}/{token}': open,
   'POST /api/v1/up/executor/tasks': job('run', 'taskType'),
   'GET /api/v1/up/executor/tasks/{taskId}/status': jobs,
+  // A run is its root job's: reading it needs read, stopping or restarting it run.
+  'GET /v1/runs': jobs,
+  'GET /v1/runs/{id}': job('read', 'run'),
+  'POST /v1/runs/{id}/stop': job('run', 'run'),
+  'POST /v1/runs/{id}/restart': job('run', 'run'),
 
   'POST /v1/acl/bootstrap': { kind: 'bootstrap' },
   'GET /v1/acl/token/self': any,

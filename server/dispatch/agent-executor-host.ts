@@ -334,7 +334,7 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
     const r = p.request;
     return {
       execution_id: p.id, job_name: r.jobName, executor: p.executor, config: { ...r.config }, scheduled_at_ms: r.scheduledAtMs,
-      attempt: r.attempt, resume_only: p.resumeOnly, have_output_bytes: p.received,
+      attempt: r.attempt, resume_only: p.resumeOnly, have_output_bytes: p.received, params: { ...(r.params ?? {}) },
     };
   }
 
@@ -373,7 +373,8 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
       this.finish(p, lost(`lost: agent ${s.node} does not know this execution (it restarted while the execution ran); its outcome is unknown`));
       return;
     }
-    this.finish(p, { success: r.success, exitCode: r.exit_code, error: r.error });
+    const paramsOut = r.params_out ?? {};
+    this.finish(p, { success: r.success, exitCode: r.exit_code, error: r.error, ...(Object.keys(paramsOut).length > 0 ? { paramsOut } : {}) });
   }
 
   private acknowledge(id: string): void {

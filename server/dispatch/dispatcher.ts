@@ -13,7 +13,7 @@
 import { CommandType, plannedFor, type Fire, type ScheduledUpTo, type Skip } from '../state/commands.js';
 import type { CommandLog } from '../state/command-log.js';
 import type { Execution } from '../state/execution.js';
-import type { Job, JobSpec } from '../state/job.js';
+import { edgesOf, type Job, type JobSpec } from '../state/job.js';
 import type { StateMachine } from '../state/state-machine.js';
 import type { ApplyResult } from '../state/state-machine.js';
 import type { NodeChooser } from './agent-executor-host.js';
@@ -22,9 +22,14 @@ import { ExecutionRunner, type RunningExecution } from './execution-runner.js';
 import { JobSchedules } from './job-schedules.js';
 import { parseTags } from './target-selection.js';
 import type { ProcessorHost } from './processor-host.js';
-import { DueTimer, TimerHeap, type Timers } from './timer-heap.js';
 import type { Notifier } from './notify/notifier.js';
 import { notifyRulesProblem } from './notify/rules.js';
+import { DueTimer, TimerHeap, nodeTimers, type Timers } from './timer-heap.js';
+import { isEmptyPlan, planRun, taskParameters } from '../scheduler/workflow-unlocks.js';
+import { renderConfig, renderTemplate } from '../scheduler/workflow-template.js';
+import type { Run } from '../state/run.js';
+import { rfc3339 } from '../state/validate-job.js';
+import { randomUUID } from 'node:crypto';
 
 export interface DispatcherOptions {
   readonly nodeName: string;
@@ -67,6 +72,9 @@ export class Dispatcher {
    */
   private readonly committing = new Set<string>();
   private readonly replanAfterCommit = new Set<string>();
+  /** Runs whose next step is being committed, and runs that changed meanwhile (planned again after). */
+  private readonly advancing = new Set<string>();
+  private readonly advanceAgain = new Set<string>();
 
   constructor(private readonly options: DispatcherOptions) {
     const onError = options.onError ?? (() => {});
@@ -83,6 +91,7 @@ export class Dispatcher {
       nodeName: options.nodeName,
       processorTimeoutMs: options.processorTimeoutMs,
       notifications: options.notifier ? (r) => options.notifier?.forResult(r) ?? [] : undefined,
+      prepare: (e, job) => this.prepare(e, job),
     });
     this.fireTimer = new DueTimer(this.fireHeap, options.now, (due) => void this.fire(due.map((d) => d.key)), options.timers);
     this.pendingTimer = new DueTimer(this.pendingHeap, options.now, (due) => void this.startPending(due.map((d) => d.key)), options.timers);
@@ -99,14 +108,22 @@ export class Dispatcher {
     const { state } = this.options;
     this.unsubscribe = state.subscribe((ev) => {
       if (ev.kind === 'job') this.planJob(ev.name, ev.job);
+      else if (ev.kind === 'run' && ev.run.state === 'running') this.queueAdvance(ev.run.id);
     });
     for (const job of state.jobs()) this.planJob(job.name, job);
+    // What a previous leader left undecided (a result committed, its unlocks not yet).
+    for (const run of state.activeRuns()) this.queueAdvance(run.id);
     const orphans: Execution[] = [];
     for (const e of state.activeExecutions()) {
       if (e.state === 'pending') this.pendingHeap.set(e.id, e.notBeforeMs);
       else if (this.runner.isRunning(e.id)) continue;
       else if (this.options.chooser?.resume(e)) this.runner.run(e); // its agent may still run it: reattach
       else orphans.push(e);
+    }
+    // A run stopped by a leader that died before it stopped its running tasks: stop them now.
+    for (const run of state.runs()) {
+      if (run.state !== 'stopped') continue;
+      for (const t of run.tasks) if (t.state === 'running' && t.executionId !== null) this.runner.stop(t.executionId);
     }
     for (const e of orphans) {
       this.runner.finish({
@@ -129,6 +146,9 @@ export class Dispatcher {
     this.fireHeap.clear();
     this.pendingHeap.clear();
     this.replanAfterCommit.clear();
+    // An advance in flight settles by itself (refused, or committed: AdvanceRun is idempotent); leading again plans every run anew.
+    this.advancing.clear();
+    this.advanceAgain.clear();
   }
 
   /** Problems with a job that only the scheduler and the executors can see. */
@@ -164,9 +184,13 @@ export class Dispatcher {
   }
 
   /** Run a job now (API `POST /v1/jobs/{name}/run`). Resolves once the fire is committed. */
-  async runNow(name: string): Promise<ApplyResult> {
+  async runNow(name: string, parameters?: Readonly<Record<string, string>>): Promise<ApplyResult> {
     const job = this.options.state.job(name);
-    const fire: Fire = { jobName: name, scheduledAtMs: this.options.now(), trigger: 'manual', nodes: job ? this.nodesFor(job) : [this.options.nodeName] };
+    const fire: Fire = {
+      jobName: name, scheduledAtMs: this.options.now(), trigger: 'manual', nodes: job ? this.nodesFor(job) : [this.options.nodeName],
+      ...(job ? runIdFor(job) : {}),
+      ...(parameters !== undefined && Object.keys(parameters).length > 0 ? { parameters } : {}),
+    };
     const res = await this.options.log.submit({ type: CommandType.RecordFires, atMs: this.options.now(), fires: [fire], skips: [], lastScheduled: [] });
     if (res.ok) this.run(res.executions);
     return res;
@@ -182,6 +206,21 @@ export class Dispatcher {
     const res = await this.options.log.submit({ type: CommandType.OdmTaskReceived, atMs, ...task, nodes: job ? this.nodesFor(job) : [this.options.nodeName] });
     if (res.ok) for (const e of res.executions) this.runner.run(e);
     return res;
+  }
+
+  /** Stop a run: committed first (waiting tasks never start), then its running tasks are stopped. */
+  async stopRun(id: string): Promise<ApplyResult> {
+    const res = await this.options.log.submit({ type: CommandType.StopRun, atMs: this.options.now(), runId: id });
+    if (res.ok) {
+      for (const t of this.options.state.run(id)?.tasks ?? []) {
+        if (t.executionId !== null && t.state === 'running') this.runner.stop(t.executionId);
+      }
+    }
+    return res;
+  }
+
+  async restartRun(id: string): Promise<ApplyResult> {
+    return this.options.log.submit({ type: CommandType.RestartRun, atMs: this.options.now(), runId: id });
   }
 
   stopExecution(id: string): boolean {
@@ -224,7 +263,7 @@ export class Dispatcher {
       if (!job) continue;
       const plan = this.schedules.due(job, atMs);
       if (!plan) continue;
-      for (const t of plan.run) fires.push({ jobName: name, scheduledAtMs: t, trigger: 'schedule', nodes: this.nodesFor(job) });
+      for (const t of plan.run) fires.push({ jobName: name, scheduledAtMs: t, trigger: 'schedule', nodes: this.nodesFor(job), ...runIdFor(job) });
       for (const s of plan.skipped) skips.push({ jobName: name, ...s });
       if (plan.settledUpTo !== null) lastScheduled.push({ jobName: name, atMs: plan.settledUpTo, planned: plannedFor(job) });
       if (plan.next !== null) nexts.push({ name, at: plan.next });
@@ -273,6 +312,79 @@ export class Dispatcher {
     this.options.notifier?.started(executions);
   }
 
+  // ---- workflow runs -------------------------------------------------------
+
+  private queueAdvance(id: string): void {
+    if (!this.leading) return;
+    if (this.advancing.has(id)) {
+      this.advanceAgain.add(id);
+      return;
+    }
+    this.advancing.add(id);
+    // After the apply that changed the run has finished (events come from inside apply).
+    queueMicrotask(() => void this.advance(id));
+  }
+
+  /** Ask the planner what the run does next and commit it. */
+  private async advance(id: string): Promise<void> {
+    const run = this.options.state.run(id);
+    const plan = run ? planRun(run) : null;
+    let retry = false;
+    if (plan && !isEmptyPlan(plan) && this.leading) {
+      try {
+        const { start, notBefore, fail } = run ? this.notBefore(run, plan.start) : { start: plan.start, notBefore: {}, fail: [] };
+        const res = await this.options.log.submit({
+          type: CommandType.AdvanceRun, atMs: this.options.now(), runId: id, start, skip: plan.skip, ...(plan.finish ? { finish: plan.finish } : {}),
+          ...(Object.keys(notBefore).length > 0 ? { notBefore } : {}), ...(fail.length > 0 ? { fail } : {}),
+        });
+        if (res.ok) this.schedulePending(res.executions);
+      } catch (err) {
+        this.options.onError?.(err);
+        retry = true;
+      }
+    }
+    this.advancing.delete(id);
+    if (retry && this.leading) {
+      (this.options.timers ?? nodeTimers).setTimeout(() => this.queueAdvance(id), retryPlanMs);
+    } else if (this.advanceAgain.delete(id)) {
+      this.queueAdvance(id);
+    }
+  }
+
+  /** The times that tasks about to start wait for (their not_before, rendered), and those whose not_before names no time. */
+  private notBefore(run: Run, names: readonly string[]): { start: string[]; notBefore: Record<string, number>; fail: { job: string; reason: string }[] } {
+    const start: string[] = [];
+    const notBefore: Record<string, number> = {};
+    const fail: { job: string; reason: string }[] = [];
+    for (const name of names) {
+      const text = this.options.state.job(name)?.notBefore ?? '';
+      if (text === '') {
+        start.push(name);
+        continue;
+      }
+      const rendered = renderTemplate(text, { params: taskParameters(run, name), runId: run.id, jobName: name, scheduledAtMs: run.scheduledAtMs });
+      const at = 'text' in rendered && rfc3339.test(rendered.text.trim()) ? Date.parse(rendered.text.trim()) : Number.NaN;
+      if ('error' in rendered) fail.push({ job: name, reason: `not_before: ${rendered.error}` });
+      else if (Number.isNaN(at)) fail.push({ job: name, reason: `not_before: ${JSON.stringify(rendered.text)} is not an RFC3339 time` });
+      else {
+        start.push(name);
+        notBefore[name] = at;
+      }
+    }
+    return { start, notBefore, fail };
+  }
+
+  /** The executor config an execution runs with (templates rendered), and the parameters it sees. */
+  private prepare(e: Execution, job: Job): { config: Readonly<Record<string, string>>; params: Readonly<Record<string, string>> } | { error: string } {
+    const run = e.runId !== undefined ? this.options.state.run(e.runId) : undefined;
+    const params = run ? taskParameters(run, job.name) : { ...(job.parameters ?? {}), ...(e.parameters ?? {}) };
+    const rendered = renderConfig(job.executorConfig, {
+      params, runId: e.runId ?? '', jobName: job.name, scheduledAtMs: run?.scheduledAtMs ?? e.scheduledAtMs,
+    });
+    if ('error' in rendered) return rendered;
+    return { config: rendered.config, params };
+  }
+
   // ---- pending executions (retries, child jobs) ----------------------------
 
   private schedulePending(created: readonly Execution[]): void {
@@ -299,4 +411,9 @@ export class Dispatcher {
       this.pendingTimer.arm();
     }
   }
+}
+
+/** A fire of a workflow's root starts a run; its id is decided here, by the leader. */
+function runIdFor(job: Job): { runId: string } | Record<string, never> {
+  return job.dependentJobs.length > 0 && edgesOf(job).length === 0 ? { runId: randomUUID() } : {};
 }

@@ -15,6 +15,7 @@ import type { ExecutorHost, RunOutcome } from './executor-host.js';
 import { fitTail, OutputTail } from './output-tail.js';
 import type { ProcessorHost } from './processor-host.js';
 import { runProcessors } from './run-processors.js';
+import { paramsFromOutput } from '../scheduler/workflow-template.js';
 
 /** How long one processor may take on one execution, unless the options say otherwise. */
 export const defaultProcessorTimeoutMs = 30_000;
@@ -47,6 +48,8 @@ export interface RunnerOptions {
   readonly maxBatchBytes?: number | undefined;
   /** The deliveries a result owes (the notifier's), committed with it; never throws. */
   readonly notifications?: ((result: ExecutionResult) => readonly NotificationSpec[]) | undefined;
+  /** The config an execution runs with (templates rendered), or why it cannot run; default: the job's own. */
+  readonly prepare?: ((execution: Execution, job: Job) => { config: Readonly<Record<string, string>>; params?: Readonly<Record<string, string>> } | { error: string }) | undefined;
 }
 
 export interface RunningExecution {
@@ -84,15 +87,19 @@ export class ExecutionRunner {
     const mine: RunningExecution = { execution, output, abort };
     this.running.set(execution.id, mine);
     const job = this.options.job(execution.jobName);
-    const started: Promise<RunOutcome> = job
-      ? host.execute(job.executor, {
+    const prepared = job ? (this.options.prepare?.(execution, job) ?? { config: job.executorConfig }) : null;
+    const started: Promise<RunOutcome> = !job
+      ? Promise.resolve({ success: false, exitCode: -1, error: `job ${execution.jobName} was deleted before it ran` })
+      : prepared !== null && 'error' in prepared
+      ? Promise.resolve({ success: false, exitCode: -1, error: prepared.error })
+      : host.execute(job.executor, {
           jobName: job.name,
-          config: job.executorConfig,
+          config: prepared?.config ?? job.executorConfig,
+          ...(prepared?.params !== undefined && Object.keys(prepared.params).length > 0 ? { params: prepared.params } : {}),
           executionId: execution.id,
           scheduledAtMs: execution.scheduledAtMs,
           attempt: execution.attempt,
-        }, output, abort.signal)
-      : Promise.resolve({ success: false, exitCode: -1, error: `job ${execution.jobName} was deleted before it ran` });
+        }, output, abort.signal);
     started
       .catch((err: unknown): RunOutcome => ({ success: false, exitCode: -1, error: `executor failed: ${err instanceof Error ? err.message : String(err)}` }))
       .then(async (outcome) => {
@@ -105,7 +112,7 @@ export class ExecutionRunner {
         }
         const stopped = abort.signal.aborted;
         if (outcome.error !== '' && !outcome.success) output.write(Buffer.from(`\n${outcome.error}\n`));
-        const result: ExecutionResult = {
+        let result: ExecutionResult = {
           id: execution.id,
           finishedAtMs: this.options.now(),
           state: stopped ? 'stopped' : outcome.success ? 'succeeded' : 'lost' in outcome && outcome.lost === true ? 'lost' : 'failed',
@@ -114,6 +121,9 @@ export class ExecutionRunner {
           exitCode: outcome.exitCode,
           error: stopped ? 'stopped on request' : outcome.error,
         };
+        // The executor's own (a plugin's result), then the output's ::set-param lines.
+        const paramsOut = { ...(outcome.paramsOut ?? {}), ...paramsFromOutput(result.output) };
+        if (Object.keys(paramsOut).length > 0) result = { ...result, paramsOut };
         // Still "running" (busy, not an orphan) until its processors are done.
         const processed = this.hasProcessors(execution) ? await this.process(execution, result) : result;
         if (this.running.get(execution.id) === mine) this.running.delete(execution.id);

@@ -55,7 +55,7 @@ export class ExecutionTelemetry {
   private count(command: Command, result: ApplyResult & { ok: true }): void {
     const { metrics } = this.options;
     if (!metrics) return;
-    if (command.type === CommandType.RecordFires || command.type === CommandType.FinishExecutions) {
+    if (command.type === CommandType.RecordFires || command.type === CommandType.FinishExecutions || command.type === CommandType.AdvanceRun) {
       const groups = new Map<string, string>();
       for (const e of result.executions) if (e.attempt === 1) groups.set(e.group, e.trigger);
       const byTrigger = new Map<string, number>();

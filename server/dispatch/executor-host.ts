@@ -7,6 +7,8 @@ export interface RunRequest {
   readonly executionId: string;
   readonly scheduledAtMs: number;
   readonly attempt: number;
+  /** A workflow run's parameters (absent outside a run and without parameters). */
+  readonly params?: Readonly<Record<string, string>>;
 }
 
 export interface RunOutcome {
@@ -22,6 +24,8 @@ export interface RunOutcome {
    * whoever leads next (this server again, too) reattaches to it or settles it.
    */
   readonly abandoned?: boolean;
+  /** Parameters the executor handed downstream (a plugin's result). */
+  readonly paramsOut?: Readonly<Record<string, string>>;
 }
 
 export interface OutputSink {

@@ -2,7 +2,7 @@
 // the dispatcher asks of the pure planner: what is due now, and when next.
 
 import { describeSchedule, dueFires, firstAfter, nextFire, parseGoDurationMs, parseSchedule, validateTimeZone, type DueInput, type DuePlan, type Schedule } from '../scheduler/index.js';
-import type { Job, JobSpec } from '../state/job.js';
+import { edgesOf, type Job, type JobSpec } from '../state/job.js';
 
 interface Cached {
   readonly spec: string;
@@ -54,7 +54,7 @@ export class JobSchedules {
 
   private input(job: Job): DueInput | null {
     // Child jobs run after their parent, never on a schedule of their own (as Dkron).
-    if (job.disabled || job.parentJob !== '' || job.schedule === '') return null;
+    if (job.disabled || edgesOf(job).length > 0 || job.schedule === '') return null;
     let hit = this.cache.get(job.name);
     if (!hit || hit.spec !== job.schedule) {
       hit = { spec: job.schedule, schedule: parseSchedule(job.schedule, job.name) };

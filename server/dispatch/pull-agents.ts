@@ -47,6 +47,8 @@ export interface PullAssignment {
   readonly attempt: number;
   readonly resume_only: boolean;
   readonly have_output_bytes: number;
+  /** A workflow run's parameters (empty outside runs). */
+  readonly params: Readonly<Record<string, string>>;
 }
 
 export interface PullRegistered {
@@ -288,6 +290,6 @@ function assignmentJson(a: Assign): PullAssignment {
   return {
     execution_id: a.execution_id ?? '', job_name: a.job_name ?? '', executor: a.executor ?? '', config: { ...a.config },
     scheduled_at_ms: Number(a.scheduled_at_ms ?? 0), attempt: a.attempt ?? 0, resume_only: a.resume_only ?? false,
-    have_output_bytes: Number(a.have_output_bytes ?? 0),
+    have_output_bytes: Number(a.have_output_bytes ?? 0), params: { ...a.params },
   };
 }

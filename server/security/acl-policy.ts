@@ -29,8 +29,11 @@ export type Requirement =
   | { readonly kind: 'open' }
   /** Any caller the server accepts (a valid token, or the anonymous policy). */
   | { readonly kind: 'any' }
-  /** A level on the job the path (`{name}`), the body (`name`) or an ODM task's body (`taskType`) names. */
-  | { readonly kind: 'job'; readonly level: Exclude<JobLevel, 'deny'>; readonly from: 'path' | 'body' | 'taskType' }
+  /**
+   * A level on the job the path (`{name}`), the body (`name`) or an ODM task's
+   * body (`taskType`) names, or the root job of the run the path (`{id}`) names.
+   */
+  | { readonly kind: 'job'; readonly level: Exclude<JobLevel, 'deny'>; readonly from: 'path' | 'body' | 'taskType' | 'run' }
   /** A list of jobs or executions: any caller, and the answer holds only the jobs it may read. */
   | { readonly kind: 'jobs' }
   | { readonly kind: 'operator'; readonly level: Exclude<ClusterLevel, 'deny'> }

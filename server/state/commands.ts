@@ -31,6 +31,9 @@ export const CommandType = {
   OdmCallback: 31,
   OdmTaskReceived: 32,
   OdmCallbackDelivered: 33,
+  AdvanceRun: 20,
+  StopRun: 21,
+  RestartRun: 22,
 } as const;
 export type CommandType = (typeof CommandType)[keyof typeof CommandType];
 
@@ -74,6 +77,10 @@ export interface Fire {
   readonly trigger: Trigger;
   /** The nodes chosen to run it (one execution each). */
   readonly nodes: readonly string[];
+  /** The run this fire starts, when its job is a workflow's root (the id is the leader's). */
+  readonly runId?: string;
+  /** Parameters asked for with the run, over the job's defaults. */
+  readonly parameters?: Readonly<Record<string, string>>;
 }
 
 export interface Skip {
@@ -141,6 +148,8 @@ export interface ExecutionResult {
   readonly outputTruncated: boolean;
   readonly exitCode: number | null;
   readonly error: string;
+  /** Parameters the execution handed downstream (its `::set-param KEY=VALUE` lines). */
+  readonly paramsOut?: Readonly<Record<string, string>>;
 }
 
 /** Results of finished executions. Applying one twice changes nothing. */
@@ -221,6 +230,41 @@ export interface DeleteAclPolicy {
   readonly name: string;
 }
 
+/**
+ * The leader's decision for a run, made by the pure planner from the run as
+ * it stood: tasks to start (a pending execution each), tasks to skip (with
+ * the reason), and the run's end once nothing is left to do. Only waiting
+ * tasks move, so a decision applied twice (or a stale one) changes nothing.
+ */
+export interface AdvanceRun {
+  readonly type: typeof CommandType.AdvanceRun;
+  readonly atMs: number;
+  readonly runId: string;
+  readonly start: readonly string[];
+  readonly skip: readonly { readonly job: string; readonly reason: string }[];
+  readonly finish?: { readonly state: 'succeeded' | 'failed'; readonly reason: string };
+  /** Started tasks that wait for their `not_before` time (epoch ms), by job. */
+  readonly notBefore?: Readonly<Record<string, number>>;
+  /** Tasks that cannot start (e.g. a not_before that names no time), with the reason. */
+  readonly fail?: readonly { readonly job: string; readonly reason: string }[];
+}
+
+/** Stop a run: waiting and pending tasks are stopped here, running ones by the leader. */
+export interface StopRun {
+  readonly type: typeof CommandType.StopRun;
+  readonly atMs: number;
+  readonly runId: string;
+}
+
+/** Run a finished run again: its failed, stopped and never-started tasks wait again; succeeded ones stay. */
+export interface RestartRun {
+  readonly type: typeof CommandType.RestartRun;
+  readonly atMs: number;
+  readonly runId: string;
+}
+
+export type RunCommand = AdvanceRun | StopRun | RestartRun;
+
 export type AclCommand = AclBootstrap | PutAclToken | DeleteAclToken | PutAclPolicy | DeleteAclPolicy;
 
 export type NotificationCommand = AddNotifications | NotificationOutcomes;
@@ -273,7 +317,7 @@ export interface OdmCallbackDelivered {
 
 export type OdmCommand = OdmTaskPosted | OdmCallback | OdmTaskReceived | OdmCallbackDelivered;
 
-export type Command = OdmCommand | AclCommand | NotificationCommand | SetPaused | PutJob | PutJobs | DeleteJob | ToggleJob | RecordFires | StartExecutions | FinishExecutions | DeleteExecutions;
+export type Command = RunCommand | OdmCommand | AclCommand | NotificationCommand | SetPaused | PutJob | PutJobs | DeleteJob | ToggleJob | RecordFires | StartExecutions | FinishExecutions | DeleteExecutions;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -31,6 +31,12 @@ export interface Execution {
   readonly outputTruncated: boolean;
   readonly exitCode: number | null;
   readonly error: string;
+  /** The workflow run it belongs to (absent: none). */
+  readonly runId?: string;
+  /** Parameters of a run-less execution asked for with `POST /v1/jobs/{name}/run` (absent: the job's defaults). */
+  readonly parameters?: Readonly<Record<string, string>>;
+  /** Parameters it handed downstream (`::set-param`). */
+  readonly paramsOut?: Readonly<Record<string, string>>;
 }
 
 export function isFinished(e: Execution): boolean {

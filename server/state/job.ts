@@ -35,6 +35,21 @@ export interface NotifyRule {
   readonly payload: string;
 }
 
+/** Which upstream outcome satisfies an edge: `done` is any end, skipped included. */
+export type EdgeOn = 'success' | 'failure' | 'done';
+
+/** One edge of a workflow: this job runs after `job` ended as `on` says (and, if given, its output / exit code match). */
+export interface DependencyEdge {
+  readonly job: string;
+  readonly on: EdgeOn;
+  /** A regular expression the upstream execution's output must match. */
+  readonly outputMatches?: string;
+  readonly exitCode?: number;
+}
+
+/** `all`: every edge satisfied; `any`: one edge satisfied (the task still runs once per run). */
+export type TriggerRule = 'all' | 'any';
+
 /** A job as the user defines it. */
 export interface JobSpec {
   readonly name: string;
@@ -59,6 +74,42 @@ export interface JobSpec {
   readonly catchUp: CatchUpPolicy;
   /** Notification rules (absent or empty: none; the server's Dkron settings still apply). */
   readonly notify?: readonly NotifyRule[] | undefined;
+  /**
+   * The job's upstream edges (absent in jobs written before workflows; then
+   * `parentJob` is the only edge). Stored jobs hold every edge here, and
+   * `parentJob` names the upstream when it is the only edge, on success,
+   * without conditions (Dkron's parent_job).
+   */
+  readonly dependsOn?: readonly DependencyEdge[];
+  readonly triggerRule?: TriggerRule;
+  /** Default run parameters. */
+  readonly parameters?: Readonly<Record<string, string>>;
+  /** Inside a run, the task waits until this time: RFC3339, or a template such as `{{ .Params.ship_at }}` ("" : none). */
+  readonly notBefore?: string;
+}
+
+/** The upstream edges of a job, old (parent_job only) or new. */
+export function edgesOf(spec: Pick<JobSpec, 'parentJob' | 'dependsOn'>): readonly DependencyEdge[] {
+  const edges = spec.dependsOn ?? [];
+  if (spec.parentJob === '' || edges.some((e) => e.job === spec.parentJob)) return edges;
+  return [{ job: spec.parentJob, on: 'success' }, ...edges];
+}
+
+/** A plain success edge, the kind Dkron's parent_job makes. */
+export function isPlainEdge(e: DependencyEdge): boolean {
+  return e.on === 'success' && e.outputMatches === undefined && e.exitCode === undefined;
+}
+
+/**
+ * The edges with `parent_job` folded in (its edge is added unless the job
+ * names that upstream already), and the parent_job that answers show: the
+ * upstream of a sole plain success edge, else "".
+ */
+export function normalizeEdges(spec: Pick<JobSpec, 'parentJob' | 'dependsOn'>): { dependsOn: DependencyEdge[]; parentJob: string } {
+  const edges = [...(spec.dependsOn ?? [])];
+  if (spec.parentJob !== '' && !edges.some((e) => e.job === spec.parentJob)) edges.unshift({ job: spec.parentJob, on: 'success' });
+  const only = edges.length === 1 ? edges[0] : undefined;
+  return { dependsOn: edges, parentJob: only !== undefined && isPlainEdge(only) ? only.job : '' };
 }
 
 export type JobStatus = '' | 'success' | 'failed' | 'partially_failed';

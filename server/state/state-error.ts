@@ -16,6 +16,9 @@ export const StateErrorCode = {
   OdmTaskNotFound: 'CT_STATE_ODM_TASK_NOT_FOUND',
   OdmTaskExists: 'CT_STATE_ODM_TASK_EXISTS',
   OdmUnknownTaskType: 'CT_STATE_ODM_UNKNOWN_TASK_TYPE',
+  RunNotFound: 'CT_STATE_RUN_NOT_FOUND',
+  RunFinished: 'CT_STATE_RUN_FINISHED',
+  RunNotFinished: 'CT_STATE_RUN_NOT_FINISHED',
 } as const;
 export type StateErrorCode = (typeof StateErrorCode)[keyof typeof StateErrorCode];
 

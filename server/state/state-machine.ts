@@ -40,12 +40,17 @@ import {
   type OdmCallback,
   type OdmTaskPosted,
   type OdmTaskReceived,
+  type AdvanceRun,
+  type StopRun,
+  type RestartRun,
+  type ExecutionResult,
 } from './commands.js';
 import { maxNotificationErrorChars, type Notification, type NotificationSpec } from './notification.js';
 import { OdmTaskBook, type OdmSnapshot } from './odm-tasks.js';
 import { clusterLevels, jobLevels, policyNamePattern, type AclPolicy, type AclToken, type PolicyRules } from './acl.js';
 import { isFinished, type Execution, type SkippedFires, type Trigger } from './execution.js';
-import type { Job, JobChange, JobSpec, JobStatus, JobVersion } from './job.js';
+import { edgesOf, type Job, type JobChange, type JobSpec, type JobStatus, type JobVersion } from './job.js';
+import { isTaskDone, type Run, type RunTask } from './run.js';
 import { StateError, StateErrorCode, StateInvariantError } from './state-error.js';
 import { validateJobSpec } from './validate-job.js';
 import { compactSpec, jobWith, noDependents } from './compact-job.js';
@@ -70,7 +75,8 @@ export type ApplyResult =
 export type StateEvent =
   | { readonly kind: 'job'; readonly name: string; readonly job: Job | null }
   | { readonly kind: 'execution'; readonly execution: Execution }
-  | { readonly kind: 'notification'; readonly notification: Notification };
+  | { readonly kind: 'notification'; readonly notification: Notification }
+  | { readonly kind: 'run'; readonly run: Run };
 
 interface JobRecord {
   job: Job;
@@ -107,6 +113,8 @@ export class StateMachine {
   /** Deliveries owed or made, by id; and their ids per execution, in the order they were added. */
   private readonly notificationsById = new Map<string, Notification>();
   private readonly notificationsByExecution = new Map<string, string[]>();
+  /** Workflow runs by id, in creation order. */
+  private readonly runsById = new Map<string, Run>();
   private readonly listeners = new Set<(event: StateEvent) => void>();
   /** Open Data Mesh tasks: executions waiting for a service's callback, and tasks handed to us. */
   readonly odm = new OdmTaskBook();
@@ -176,6 +184,20 @@ export class StateMachine {
 
   execution(id: string): Execution | undefined {
     return this.byId.get(id);
+  }
+
+  run(id: string): Run | undefined {
+    return this.runsById.get(id);
+  }
+
+  /** Runs, oldest first. */
+  runs(): IterableIterator<Run> {
+    return this.runsById.values();
+  }
+
+  /** Runs still under way. */
+  activeRuns(): Run[] {
+    return [...this.runsById.values()].filter((r) => r.state === 'running');
   }
 
   skipsOf(name: string): readonly SkippedFires[] | undefined {
@@ -283,6 +305,12 @@ export class StateMachine {
       case CommandType.OdmCallbackDelivered:
         this.odm.markDelivered(command.taskId);
         return { ok: true, ...noEffects };
+      case CommandType.AdvanceRun:
+        return this.advanceRun(command);
+      case CommandType.StopRun:
+        return this.stopRun(command);
+      case CommandType.RestartRun:
+        return this.restartRun(command);
       default:
         throw new StateInvariantError(
           `unknown command type ${String((command as { type: unknown }).type)}: this server is older than the cluster's log; upgrade it`,
@@ -318,18 +346,42 @@ export class StateMachine {
   private checkPut(spec: JobSpec, alsoComing: ReadonlySet<string>): void {
     const invalid = validateJobSpec(spec);
     if (invalid) throw invalid;
-    if (spec.parentJob === '') return;
-    if (!this.records.has(spec.parentJob) && !alsoComing.has(spec.parentJob)) {
-      throw new StateError(StateErrorCode.ParentNotFound, `specified parent job not found: ${spec.parentJob}`, 'parent_job');
+    const edges = edgesOf(spec);
+    // Dkron's parent_job keeps Dkron's answers (404, 409); depends_on answers 400 naming the edge.
+    const legacy = spec.parentJob !== '' && (spec.dependsOn ?? []).every((e) => e.job === spec.parentJob);
+    for (const [i, e] of edges.entries()) {
+      if (this.records.has(e.job) || alsoComing.has(e.job)) continue;
+      if (legacy || e.job === spec.parentJob) throw new StateError(StateErrorCode.ParentNotFound, `specified parent job not found: ${spec.parentJob}`, 'parent_job');
+      throw new StateError(StateErrorCode.InvalidJob, `depends_on[${i}].job: unknown upstream job ${e.job}`, `depends_on[${i}].job`);
     }
-    // Walk up the stored chain: the new edge must not close a loop.
-    let at: string | undefined = spec.parentJob;
-    for (let hops = 0; at !== undefined && at !== ''; hops++) {
-      if (at === spec.name || hops > this.records.size) {
-        throw new StateError(StateErrorCode.ParentCycle, `parent_job ${spec.parentJob} would make a cycle of parents`, 'parent_job');
+    // Walk up the stored graph: no new edge may close a loop.
+    const cycle = this.findCycle(spec.name, edges.map((e) => e.job));
+    if (cycle === null) return;
+    const path = cycle.join(' -> ');
+    if (legacy) throw new StateError(StateErrorCode.ParentCycle, `parent_job ${spec.parentJob} would make a cycle of parents (${path})`, 'parent_job');
+    throw new StateError(StateErrorCode.InvalidJob, `depends_on: the edges would make a cycle: ${path}`, 'depends_on');
+  }
+
+  /** A path name -> ... -> name through the upstreams of `name` (given) and the stored jobs' edges, or null. */
+  private findCycle(name: string, upstreams: readonly string[]): string[] | null {
+    const seen = new Set<string>();
+    const walk = (at: string, path: string[]): string[] | null => {
+      if (at === name) return [...path, at];
+      if (seen.has(at)) return null;
+      seen.add(at);
+      const job = this.records.get(at)?.job;
+      if (!job) return null;
+      for (const e of edgesOf(job)) {
+        const found = walk(e.job, [...path, at]);
+        if (found) return found;
       }
-      at = this.records.get(at)?.job.parentJob;
+      return null;
+    };
+    for (const up of upstreams) {
+      const found = walk(up, [name]);
+      if (found) return found.reverse();
     }
+    return null;
   }
 
   private upsert(spec: JobSpec, atMs: number): Job {
@@ -356,10 +408,10 @@ export class StateMachine {
     });
     if (old) old.job = job;
     else this.records.set(spec.name, { job, executions: [], skips: [], active: 0 });
-    if (prev?.parentJob !== spec.parentJob) {
-      if (prev && prev.parentJob !== '') this.editDependents(prev.parentJob, (d) => d.filter((n) => n !== spec.name));
-      if (spec.parentJob !== '') this.editDependents(spec.parentJob, (d) => [...d.filter((n) => n !== spec.name), spec.name]);
-    }
+    const before = new Set(prev ? edgesOf(prev).map((e) => e.job) : []);
+    const after = new Set(edgesOf(job).map((e) => e.job));
+    for (const up of before) if (!after.has(up)) this.editDependents(up, (d) => d.filter((n) => n !== spec.name));
+    for (const up of after) if (!before.has(up)) this.editDependents(up, (d) => [...d.filter((n) => n !== spec.name), spec.name]);
     this.emit({ kind: 'job', name: spec.name, job: this.records.get(spec.name)?.job ?? null });
     return this.mustRecord(spec.name).job;
   }
@@ -379,13 +431,13 @@ export class StateMachine {
         `job ${c.name} has dependent jobs (${r.job.dependentJobs.join(', ')}): delete the children first`,
       );
     }
-    this.removeJob(r);
+    this.removeJob(r, c.atMs);
     this.recordVersion(c.name, c.atMs, c.by, 'delete', null);
     return { ok: true, job: r.job, ...noEffects };
   }
 
-  private removeJob(r: JobRecord): void {
-    if (r.job.parentJob !== '') this.editDependents(r.job.parentJob, (d) => d.filter((n) => n !== r.job.name));
+  private removeJob(r: JobRecord, atMs: number): void {
+    for (const e of edgesOf(r.job)) this.editDependents(e.job, (d) => d.filter((n) => n !== r.job.name));
     for (const e of r.executions) {
       this.byId.delete(e.id);
       this.dropNotificationsOf(e.id);
@@ -393,6 +445,17 @@ export class StateMachine {
       // An inbound task whose run never ended is owed an answer all the same.
       if (!isFinished(e)) {
         this.odm.groupSettled(e.group, 'FAILED', { message: `job ${r.job.name} was deleted before the task finished`, executionTime: 0, output: e.output, execution_id: e.id }, e.startedAtMs ?? e.notBeforeMs);
+      }
+    }
+    // A task whose job is gone will never report: it fails, so its run can go on.
+    for (const run of this.runsById.values()) {
+      if (run.state !== 'running') {
+        if (run.rootJob === r.job.name) this.runsById.delete(run.id);
+        continue;
+      }
+      const task = run.tasks.find((t) => t.job === r.job.name);
+      if (task && (task.state === 'pending' || task.state === 'running')) {
+        this.putRun(withTask(run, task.job, { state: 'failed', finishedAtMs: atMs, reason: `job ${r.job.name} was deleted while it ran` }));
       }
     }
     this.records.delete(r.job.name);
@@ -539,6 +602,13 @@ export class StateMachine {
         }));
         continue;
       }
+      // A root with downstream jobs starts a run: the root is its first task.
+      const isRoot = edgesOf(r.job).length === 0 && r.job.dependentJobs.length > 0 && f.nodes.length > 0;
+      const runId = isRoot ? (f.runId ?? `run-${this.nextSeq}`) : undefined;
+      const parameters = { ...(r.job.parameters ?? {}), ...(f.parameters ?? {}) };
+      const extra = runId !== undefined
+        ? { runId }
+        : Object.keys(f.parameters ?? {}).length > 0 ? { parameters } : {};
       // One fire on several nodes (a tag's cardinality) is one group, as in Dkron: its status waits for all of them.
       let group: string | null = null;
       for (const node of f.nodes) {
@@ -547,8 +617,11 @@ export class StateMachine {
         executions.push(this.addExecution(r, {
           id, jobName: f.jobName, group, attempt: 1, trigger: f.trigger, scheduledAtMs: f.scheduledAtMs,
           nodeName: node, notBeforeMs: c.atMs, startedAtMs: c.atMs, finishedAtMs: null, state: 'running',
-          output: '', outputTruncated: false, exitCode: null, error: '',
+          output: '', outputTruncated: false, exitCode: null, error: '', ...extra,
         }));
+      }
+      if (runId !== undefined && group !== null && !this.runsById.has(runId)) {
+        this.createRun(r.job, runId, group, parameters, f.scheduledAtMs, c.atMs);
       }
     }
     for (const { jobName, atMs } of c.lastScheduled) {
@@ -564,6 +637,7 @@ export class StateMachine {
       const e = this.byId.get(id);
       if (!e || e.state !== 'pending') continue; // finished or dropped meanwhile: starting twice changes nothing
       executions.push(this.replaceExecution({ ...e, nodeName, startedAtMs: c.atMs, state: 'running' }));
+      if (e.runId !== undefined) this.editTask(e.runId, e.jobName, (t) => (t.executionId === id ? { state: 'running', startedAtMs: t.startedAtMs ?? c.atMs } : null));
     }
     return { ok: true, executions, skips: [] };
   }
@@ -589,6 +663,7 @@ export class StateMachine {
         outputTruncated: res.outputTruncated,
         exitCode: res.exitCode,
         error: res.error,
+        ...(res.paramsOut !== undefined && Object.keys(res.paramsOut).length > 0 ? { paramsOut: res.paramsOut } : {}),
       });
       // Stored before the group settles: an ephemeral job that goes with it leaves its deliveries pending.
       for (const spec of owed.get(done.id) ?? []) this.addNotification(spec, c.atMs);
@@ -603,9 +678,15 @@ export class StateMachine {
           notBeforeMs: res.finishedAtMs + retryBackoffMs(done.attempt), startedAtMs: null, finishedAtMs: null,
           state: 'pending', output: '', outputTruncated: false, exitCode: null, error: '',
         }));
+        const retry = created[created.length - 1];
+        if (done.runId !== undefined && retry) {
+          this.editTask(done.runId, done.jobName, (t) => (t.executionId === done.group || t.executionId === done.id || t.state === 'running'
+            ? { state: 'pending', executionId: retry.id, attempt: retry.attempt }
+            : null));
+        }
         continue;
       }
-      created.push(...this.settleGroup(r, done.group, res.finishedAtMs));
+      created.push(...this.settleGroup(r, done, res));
     }
     return { ok: true, executions: created, skips: [] };
   }
@@ -662,8 +743,10 @@ export class StateMachine {
     else this.notificationsByExecution.delete(executionId);
   }
 
-  /** When the last execution of a group ends: job status, children, ephemeral deletion. */
-  private settleGroup(r: JobRecord, group: string, atMs: number): Execution[] {
+  /** When the last execution of a group ends: job status, children (or the run's task), ephemeral deletion. */
+  private settleGroup(r: JobRecord, last: Execution, res: ExecutionResult): Execution[] {
+    const group = last.group;
+    const atMs = res.finishedAtMs;
     // Final attempt per node decides (a retry that succeeded makes the group a success).
     const finalByNode = new Map<string, Execution>();
     for (const e of r.executions) {
@@ -677,20 +760,39 @@ export class StateMachine {
     const status: JobStatus = ok === finals.length ? 'success' : ok === 0 ? 'failed' : 'partially_failed';
     r.job = jobWith(r.job, { status });
     this.emit({ kind: 'job', name: r.job.name, job: r.job });
-    const last = finals.reduce<Execution | undefined>((a, e) => (a === undefined || Number(e.id) > Number(a.id) ? e : a), undefined);
-    if (last) {
+    // An inbound ODM task of this group is answered with the newest of its executions.
+    const latest = finals.reduce<Execution | undefined>((a, e) => (a === undefined || Number(e.id) > Number(a.id) ? e : a), undefined);
+    if (latest) {
       this.odm.groupSettled(group, status === 'success' ? 'PROCESSED' : 'FAILED', {
-        message: last.error !== '' ? last.error : `job ${r.job.name}: ${status}`,
-        executionTime: (last.finishedAtMs ?? atMs) - (last.startedAtMs ?? atMs),
-        output: last.output.length > inboundOutputChars ? last.output.slice(-inboundOutputChars) : last.output,
-        execution_id: last.id,
+        message: latest.error !== '' ? latest.error : `job ${r.job.name}: ${status}`,
+        executionTime: (latest.finishedAtMs ?? atMs) - (latest.startedAtMs ?? atMs),
+        output: latest.output.length > inboundOutputChars ? latest.output.slice(-inboundOutputChars) : latest.output,
+        execution_id: latest.id,
       }, atMs);
+    }
+    if (last.runId !== undefined) {
+      // The run's planner (on the leader) decides what this unlocks.
+      const stopped = finals.some((e) => e.state === 'stopped');
+      this.editTask(last.runId, last.jobName, (t) => (isTaskDone(t.state) ? null : {
+        state: status === 'success' ? 'succeeded' : stopped ? 'stopped' : 'failed',
+        finishedAtMs: atMs,
+        exitCode: res.exitCode,
+        reason: status === 'success' ? '' : res.error,
+        paramsOut: res.paramsOut ?? {},
+        output: this.outputNeeded(last.runId ?? '', last.jobName) ? res.output : '',
+      }));
+      if (status === 'success' && r.job.ephemeral && r.job.dependentJobs.length === 0) {
+        this.removeJob(r, atMs);
+        this.recordVersion(r.job.name, atMs, 'clocktower', 'delete', null);
+      }
+      return [];
     }
     if (status !== 'success') return [];
     const children: Execution[] = [];
     for (const childName of r.job.dependentJobs) {
       const child = this.records.get(childName);
-      if (!child || child.job.disabled) continue;
+      // Outside a run (a manual run of a job that has upstreams), Dkron's chain: plain parent_job children only.
+      if (!child || child.job.disabled || child.job.parentJob !== r.job.name) continue;
       if (child.job.concurrency === 'forbid' && child.active > 0) {
         this.addSkip(child, { jobName: childName, firstMs: atMs, lastMs: atMs, count: 1, reason: 'forbid_running', recordedAtMs: atMs });
         continue;
@@ -698,19 +800,163 @@ export class StateMachine {
       children.push(this.pendingExecution(child, 'parent', atMs));
     }
     if (r.job.ephemeral && r.job.dependentJobs.length === 0) {
-      this.removeJob(r);
+      this.removeJob(r, atMs);
       this.recordVersion(r.job.name, atMs, 'clocktower', 'delete', null);
     }
     return children;
   }
 
-  private pendingExecution(r: JobRecord, trigger: Trigger, atMs: number): Execution {
+  private pendingExecution(r: JobRecord, trigger: Trigger, atMs: number, runId?: string, notBeforeMs?: number): Execution {
     const id = this.newId();
     return this.addExecution(r, {
       id, jobName: r.job.name, group: id, attempt: 1, trigger, scheduledAtMs: atMs, nodeName: '',
-      notBeforeMs: atMs, startedAtMs: null, finishedAtMs: null, state: 'pending',
-      output: '', outputTruncated: false, exitCode: null, error: '',
+      notBeforeMs: Math.max(atMs, notBeforeMs ?? atMs), startedAtMs: null, finishedAtMs: null, state: 'pending',
+      output: '', outputTruncated: false, exitCode: null, error: '', ...(runId === undefined ? {} : { runId }),
     });
+  }
+
+  // ---- workflow runs -------------------------------------------------------
+
+  /** A run of `root` and every job downstream of it, upstreams first; the root's execution already runs. */
+  private createRun(root: Job, id: string, group: string, parameters: Record<string, string>, scheduledAtMs: number, atMs: number): void {
+    const members = new Set<string>([root.name]);
+    const queue = [root.name];
+    for (let at = queue.shift(); at !== undefined; at = queue.shift()) {
+      for (const d of this.records.get(at)?.job.dependentJobs ?? []) {
+        if (!members.has(d)) {
+          members.add(d);
+          queue.push(d);
+        }
+      }
+    }
+    // Kahn's order within the members (the graph is acyclic: puts refuse a cycle).
+    const order: string[] = [];
+    const placed = new Set<string>();
+    while (order.length < members.size) {
+      const before = order.length;
+      for (const m of members) {
+        if (placed.has(m)) continue;
+        const job = this.records.get(m)?.job;
+        const ups = job ? edgesOf(job).map((e) => e.job).filter((u) => members.has(u)) : [];
+        if (ups.every((u) => placed.has(u))) {
+          placed.add(m);
+          order.push(m);
+        }
+      }
+      if (order.length === before) throw new StateInvariantError(`the jobs downstream of ${root.name} form a cycle`);
+    }
+    const tasks: RunTask[] = order.map((name) => {
+      const job = this.mustRecord(name).job;
+      const isRoot = name === root.name;
+      return {
+        job: name, edges: isRoot ? [] : edgesOf(job), triggerRule: job.triggerRule ?? 'all',
+        state: isRoot ? 'running' : 'waiting', executionId: isRoot ? group : null, attempt: isRoot ? 1 : 0,
+        startedAtMs: isRoot ? atMs : null, finishedAtMs: null, reason: '', paramsOut: {}, exitCode: null, output: '',
+      };
+    });
+    this.putRun({ id, rootJob: root.name, state: 'running', parameters, scheduledAtMs, createdAtMs: atMs, finishedAtMs: null, reason: '', tasks });
+    this.trimRuns(root.name);
+  }
+
+  /** Finished runs of one root beyond the history limit go, oldest first. */
+  private trimRuns(rootJob: string): void {
+    const finished = [...this.runsById.values()].filter((r) => r.rootJob === rootJob && r.state !== 'running');
+    const total = [...this.runsById.values()].filter((r) => r.rootJob === rootJob).length;
+    let excess = total - this.options.historyLimit;
+    for (const r of finished) {
+      if (excess-- <= 0) break;
+      this.runsById.delete(r.id);
+    }
+  }
+
+  private putRun(run: Run): void {
+    this.runsById.set(run.id, run);
+    this.emit({ kind: 'run', run });
+  }
+
+  /** Change one task of a run; `edit` returns the changes, or null for none. */
+  private editTask(runId: string, job: string, edit: (t: RunTask) => Partial<RunTask> | null): void {
+    const run = this.runsById.get(runId);
+    const task = run?.tasks.find((t) => t.job === job);
+    if (!run || !task) return;
+    const patch = edit(task);
+    if (patch !== null) this.putRun(withTask(run, job, patch));
+  }
+
+  /** Whether an edge of the run decides on this task's output (only then is it kept). */
+  private outputNeeded(runId: string, job: string): boolean {
+    return this.runsById.get(runId)?.tasks.some((t) => t.edges.some((e) => e.job === job && e.outputMatches !== undefined)) ?? false;
+  }
+
+  private advanceRun(c: AdvanceRun): ApplyResult {
+    let run = this.runsById.get(c.runId);
+    if (!run || run.state !== 'running') return { ok: true, ...noEffects }; // ended meanwhile: a stale decision
+    const executions: Execution[] = [];
+    const waiting = (job: string): RunTask | undefined => run?.tasks.find((t) => t.job === job && t.state === 'waiting');
+    for (const s of c.skip) {
+      if (waiting(s.job)) run = withTask(run, s.job, { state: 'skipped', finishedAtMs: c.atMs, reason: s.reason });
+    }
+    for (const f of c.fail ?? []) {
+      if (waiting(f.job)) run = withTask(run, f.job, { state: 'failed', finishedAtMs: c.atMs, reason: f.reason });
+    }
+    for (const name of c.start) {
+      if (!waiting(name)) continue; // started before: once per run
+      const r = this.records.get(name);
+      if (!r) {
+        run = withTask(run, name, { state: 'failed', finishedAtMs: c.atMs, reason: `job ${name} was deleted` });
+      } else if (r.job.disabled) {
+        run = withTask(run, name, { state: 'skipped', finishedAtMs: c.atMs, reason: 'the job is disabled' });
+      } else if (r.job.concurrency === 'forbid' && r.active > 0) {
+        run = withTask(run, name, { state: 'skipped', finishedAtMs: c.atMs, reason: 'the job is running and its concurrency is "forbid"' });
+      } else {
+        const at = c.notBefore !== undefined && Object.hasOwn(c.notBefore, name) ? c.notBefore[name] : undefined;
+        const e = this.pendingExecution(r, name === run.rootJob ? 'manual' : 'parent', c.atMs, run.id, at);
+        executions.push(e);
+        run = withTask(run, name, { state: 'pending', executionId: e.id, attempt: 1, startedAtMs: null, finishedAtMs: null, reason: '' });
+      }
+    }
+    if (c.finish && run.tasks.every((t) => isTaskDone(t.state))) {
+      run = { ...run, state: c.finish.state, finishedAtMs: c.atMs, reason: c.finish.reason };
+    }
+    this.putRun(run);
+    return { ok: true, executions, skips: [] };
+  }
+
+  private mustRun(id: string): Run {
+    const run = this.runsById.get(id);
+    if (!run) throw new StateError(StateErrorCode.RunNotFound, `run not found: ${id}`);
+    return run;
+  }
+
+  private stopRun(c: StopRun): ApplyResult {
+    let run = this.mustRun(c.runId);
+    if (run.state !== 'running') throw new StateError(StateErrorCode.RunFinished, `run ${run.id} is not running (it ${run.state})`);
+    const executions: Execution[] = [];
+    for (const t of run.tasks) {
+      if (t.state === 'waiting') run = withTask(run, t.job, { state: 'stopped', finishedAtMs: c.atMs, reason: 'the run was stopped' });
+      if (t.state !== 'pending' || t.executionId === null) continue;
+      const e = this.byId.get(t.executionId);
+      if (e && e.state === 'pending') {
+        executions.push(this.replaceExecution({ ...e, state: 'stopped', finishedAtMs: c.atMs, error: 'stopped on request: the run was stopped' }));
+      }
+      run = withTask(run, t.job, { state: 'stopped', finishedAtMs: c.atMs, reason: 'the run was stopped' });
+    }
+    // Running tasks are stopped by the leader; their results land as stopped.
+    this.putRun({ ...run, state: 'stopped', finishedAtMs: c.atMs, reason: 'stopped on request' });
+    return { ok: true, executions, skips: [] };
+  }
+
+  private restartRun(c: RestartRun): ApplyResult {
+    let run = this.mustRun(c.runId);
+    if (run.state === 'running') throw new StateError(StateErrorCode.RunNotFinished, `run ${run.id} is still running: stop it or wait for it to end`);
+    for (const t of run.tasks) {
+      if (t.state === 'succeeded' || t.state === 'pending' || t.state === 'running') continue;
+      run = withTask(run, t.job, {
+        state: 'waiting', executionId: null, attempt: 0, startedAtMs: null, finishedAtMs: null, reason: '', paramsOut: {}, exitCode: null, output: '',
+      });
+    }
+    this.putRun({ ...run, state: 'running', finishedAtMs: null, reason: '' });
+    return { ok: true, ...noEffects };
   }
 
   private deleteExecutions(c: DeleteExecutions): ApplyResult {
@@ -816,7 +1062,8 @@ export class StateMachine {
     }));
     const acl = { bootstrapped: this.aclBootstrapped, tokens: [...this.tokensByAccessor.values()], policies: [...this.policiesByName.values()] };
     const notifications = [...this.notificationsById.values()];
-    return frame(framedSnapshot, { v: 2, nextSeq: this.nextSeq, appliedIndex: this.appliedIndex, paused: this.pausedFlag, jobs, versions, acl, notifications, odm: this.odm.snapshot() }, outputs);
+    const runs = [...this.runsById.values()];
+    return frame(framedSnapshot, { v: 2, nextSeq: this.nextSeq, appliedIndex: this.appliedIndex, paused: this.pausedFlag, jobs, versions, acl, notifications, odm: this.odm.snapshot(), runs }, outputs);
   }
 
   restore(data: Uint8Array): void {
@@ -858,6 +1105,8 @@ export class StateMachine {
       else this.notificationsByExecution.set(n.executionId, [n.id]);
     }
     this.odm.restore(parsed.odm); // absent in snapshots taken before ODM tasks existed
+    this.runsById.clear();
+    for (const run of parsed.runs ?? []) this.runsById.set(run.id, run); // absent before workflows
     for (const { job, executions, skips } of parsed.jobs) {
       const active = executions.filter((e) => !isFinished(e)).length;
       this.records.set(job.name, { job: jobWith(job), executions, skips, active });
@@ -880,6 +1129,11 @@ interface SnapshotShape {
   acl?: { bootstrapped: boolean; tokens: AclToken[]; policies: AclPolicy[] };
   notifications?: Notification[];
   odm?: OdmSnapshot;
+  runs?: Run[];
+}
+
+function withTask(run: Run, job: string, patch: Partial<RunTask>): Run {
+  return { ...run, tasks: run.tasks.map((t) => (t.job === job ? { ...t, ...patch } : t)) };
 }
 
 /** Levels a policy may name, checked again in apply (the API parses the policy file). */

@@ -1,8 +1,12 @@
 // Field rules of a job that need nothing but the job itself (Dkron's rules).
 // Schedule, time zone and executor config are checked by their owners.
 
-import { notifyOns, type JobSpec } from './job.js';
+import { edgesOf, notifyOns, type JobSpec } from './job.js';
 import { StateError, StateErrorCode } from './state-error.js';
+import { paramNamePattern } from './run.js';
+
+/** An RFC3339 time with a zone (checked by its shape here; the leader parses it when the task is due). */
+export const rfc3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
 
 const nameChar = /^[\p{Ll}\p{Nd}_-]$/u;
 
@@ -17,8 +21,37 @@ export function validateJobSpec(job: JobSpec): StateError | null {
   }
   if (job.name.length > 200) return invalid('name', 'name is longer than 200 characters');
   if (job.parentJob === job.name) return invalid('parent_job', 'a job cannot be its own parent');
-  if (job.schedule === '' && job.parentJob === '') {
-    return invalid('schedule', 'schedule is required unless parent_job is set');
+  const edges = edgesOf(job);
+  if (job.schedule === '' && edges.length === 0) {
+    return invalid('schedule', 'schedule is required unless parent_job or depends_on is set');
+  }
+  const seen = new Set<string>();
+  for (const [i, e] of edges.entries()) {
+    const at = `depends_on[${i}]`;
+    if (typeof e.job !== 'string' || e.job === '') return invalid(`${at}.job`, `${at}.job must name a job`);
+    if (e.job === job.name) return invalid(`${at}.job`, `${at}: a job cannot depend on itself`);
+    if (seen.has(e.job)) return invalid(`${at}.job`, `${at}: ${e.job} is named twice: use one edge per upstream job (on "done" for either outcome)`);
+    seen.add(e.job);
+    if (e.on !== 'success' && e.on !== 'failure' && e.on !== 'done') return invalid(`${at}.on`, `${at}.on must be "success", "failure" or "done"`);
+    if (e.exitCode !== undefined && !Number.isInteger(e.exitCode)) return invalid(`${at}.exit_code`, `${at}.exit_code must be a whole number`);
+    if (e.outputMatches !== undefined) {
+      try {
+        new RegExp(e.outputMatches, 'm');
+      } catch (err) {
+        return invalid(`${at}.output_matches`, `${at}.output_matches is not a valid regular expression: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+  const nb = job.notBefore ?? '';
+  if (nb !== '' && !nb.includes('{{') && !rfc3339.test(nb)) {
+    return invalid('not_before', `not_before must be an RFC3339 time (e.g. 2026-01-02T15:04:05Z) or a template such as "{{ .Params.ship_at }}", not ${JSON.stringify(nb)}`);
+  }
+  if (job.triggerRule !== undefined && job.triggerRule !== 'all' && job.triggerRule !== 'any') {
+    return invalid('trigger_rule', 'trigger_rule must be "all" or "any"');
+  }
+  for (const [k, v] of Object.entries(job.parameters ?? {})) {
+    if (!paramNamePattern.test(k)) return invalid(`parameters.${k}`, `parameters: the name ${JSON.stringify(k)} must be letters, digits and "_" (not starting with a digit)`);
+    if (typeof v !== 'string') return invalid(`parameters.${k}`, `parameters.${k} must be a string`);
   }
   if (!Number.isInteger(job.retries) || job.retries < 0 || job.retries > 100) {
     return invalid('retries', 'retries must be an integer from 0 to 100');

@@ -44,6 +44,22 @@ t.test('a healthy plugin serves concurrent executions from one process', async (
   t.equal(pids.size, 1, 'one long-lived plugin process');
 });
 
+t.test('run parameters reach a plugin in the request; it may return parameters in the result', async (t) => {
+  const p = new PluginExecutor('fixture', fixture(''));
+  t.teardown(() => p.close());
+  let output = '';
+  const result = await p.execute({ jobName: 'job', config: { mode: 'params' }, executionId: 'p1', scheduledAtMs: 1000, attempt: 1, params: { who: 'alice' } }, {
+    write: (c) => { output += Buffer.from(c).toString(); },
+  }, new AbortController().signal);
+  t.same(JSON.parse(output), { who: 'alice' });
+  t.same(result, { success: true, exitCode: 0, error: '', paramsOut: { seen: '1' } });
+  const none = await run(p, { mode: 'params' });
+  t.equal(none.output, 'null', 'outside a run: no parameters');
+  t.same(none.result, { success: true, exitCode: 0, error: '', paramsOut: { seen: '0' } });
+  const plain = await run(p, { text: 'x' });
+  t.same(plain.result, { success: true, exitCode: 0, error: '' }, 'a result without parameters has none');
+});
+
 t.test('instances: executions go to the copy with the fewest running; a stop and a crash stay with their copy', async (t) => {
   const p = new PluginExecutor('fixture', fixture(''), { instances: 2 });
   t.teardown(() => p.close());

@@ -33,7 +33,26 @@ export class SafetyChecks {
   private readonly fireIndex = new Map<string, Set<number>>();
   /** job -> the log indexes that deleted it (a job created again is another job). */
   private readonly deletedAt = new Map<string, Set<number>>();
+  /** "run/job" -> the execution that ran the task's first attempt. */
+  private readonly taskRuns = new Map<string, string>();
   checks = 0;
+
+  /**
+   * No task twice per run: one task of one run has one first attempt. A
+   * server that replays its log after a crash re-creates the same
+   * execution (same id); another id is a second run of the task.
+   */
+  get tasksStarted(): number {
+    return this.taskRuns.size;
+  }
+
+  taskStarted(id: string, index: number, runId: string, jobName: string, executionId: string): void {
+    this.checks++;
+    const key = `${runId}/${jobName}`;
+    const seen = this.taskRuns.get(key);
+    if (seen === undefined) this.taskRuns.set(key, executionId);
+    else if (seen !== executionId) throw new SafetyViolation(`task twice per run: ${key} ran as execution ${seen} and again as ${executionId} (entry ${index}, seen on ${id})`);
+  }
 
   /** Election safety: at most one leader per term. */
   leader(id: string, term: number, log: LogView): void {

@@ -205,6 +205,7 @@ export class SimServer {
       const result = this.sm.apply(command, e.index);
       if (result.ok) {
         for (const x of result.executions) if (x.trigger === 'schedule') this.env.checks.fired(this.id, e.index, x.jobName, x.scheduledAtMs);
+        for (const x of result.executions) if (x.runId !== undefined && x.attempt === 1) this.env.checks.taskStarted(this.id, e.index, x.runId, x.jobName, x.id);
       }
       applied = result;
     }
@@ -273,6 +274,12 @@ export class SimServer {
     if (at === null) this.env.history.fail(op);
     else this.writes.set(at.index, { op, term: at.term });
     return null;
+  }
+
+  /** A write of the simulation's own (no client waits for it): proposed if this server leads. */
+  propose(command: Command): void {
+    const core = this.core;
+    if (core?.role === 'leader') core.propose(encodeCommand(command));
   }
 
   /** A client's read: linearizable through ReadIndex. */

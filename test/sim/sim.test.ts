@@ -13,18 +13,22 @@ t.test(`${seeds} seeds x 3 and 5 servers keep Raft's safety properties and a lin
   let committed = 0;
   let elections = 0;
   let ops = 0;
+  let tasks = 0;
   for (let seed = 1; seed <= seeds; seed++) {
     for (const servers of [3, 5] as const) {
       const r = await runSeed({ seed, servers });
       committed += r.stats.committed;
       elections += r.stats.elections;
       ops += r.stats.opsOk;
+      tasks += r.stats.workflowTasks;
       if (r.failure !== null) failures.push(`seed ${seed}, ${servers} servers: ${r.failure}\n  replay: ${replayCommand(seed, servers)}`);
     }
   }
   t.comment(`${seeds * 2} runs: ${elections} elections, ${committed} entries committed, ${ops} client operations completed`);
   t.same(failures, [], 'no seed fails');
   t.ok(committed > seeds * 20 && ops > seeds * 10, 'the runs did real work');
+  t.comment(`${tasks} workflow tasks started, none twice in its run`);
+  t.ok(tasks > seeds, 'workflow runs went on through the faults');
 });
 
 t.test('a seed replays exactly', async (t) => {

@@ -17,6 +17,8 @@ import { SafetyChecks, SafetyViolation } from './sim-invariants.js';
 import { SimNetwork } from './sim-network.js';
 import { SimServer, type ServerEnv } from './sim-server.js';
 import type { Timers } from '../../server/dispatch/timer-heap.js';
+import { CommandType } from '../../server/state/commands.js';
+import { defaultCatchUp, type JobSpec } from '../../server/state/job.js';
 
 export interface SimOptions {
   readonly seed: number;
@@ -35,6 +37,8 @@ export interface SimStats {
   maxTerm: number;
   committed: number;
   fires: number;
+  /** Tasks of workflow runs started (first attempts). */
+  workflowTasks: number;
   opsOk: number;
   opsFailed: number;
   opsUnknown: number;
@@ -60,6 +64,18 @@ const tickMs = 100;
 const calmTicks = 200;
 const clients = 3;
 const keys = ['k0', 'k1', 'k2'];
+
+const wfJob = (name: string, over: Partial<JobSpec>): JobSpec => ({
+  name, displayName: '', timezone: '', schedule: '', owner: '', ownerEmail: '', disabled: false, tags: {}, metadata: {}, retries: 0,
+  parentJob: '', processors: {}, concurrency: 'allow', executor: 'shell', executorConfig: { command: 'true' }, ephemeral: false,
+  startsAtMs: null, expiresAtMs: null, catchUp: defaultCatchUp, ...over,
+});
+const workflowJobs: JobSpec[] = [
+  wfJob('wf-root', { schedule: '@every 1s' }),
+  wfJob('wf-left', { dependsOn: [{ job: 'wf-root', on: 'success' }] }),
+  wfJob('wf-right', { dependsOn: [{ job: 'wf-root', on: 'done' }] }),
+  wfJob('wf-join', { dependsOn: [{ job: 'wf-left', on: 'success' }, { job: 'wf-right', on: 'success' }] }),
+];
 
 export function simulate(options: SimOptions): Promise<SimRun> {
   const sim = new Simulation(options);
@@ -118,7 +134,7 @@ class Simulation {
   private readonly timers = new SimTimers(() => this.now * tickMs);
   private readonly faults: { crash: number; partition: number; conf: number; transfer: number; spurious: number };
   private readonly stats: SimStats = {
-    ticks: 0, elections: 0, maxTerm: 0, committed: 0, fires: 0, opsOk: 0, opsFailed: 0, opsUnknown: 0, crashes: 0, tornWrites: 0,
+    ticks: 0, elections: 0, maxTerm: 0, committed: 0, fires: 0, workflowTasks: 0, opsOk: 0, opsFailed: 0, opsUnknown: 0, crashes: 0, tornWrites: 0,
     partitions: 0, confChanges: 0, transfers: 0, messages: 0, lost: 0, duplicated: 0, checks: 0,
   };
 
@@ -199,6 +215,7 @@ class Simulation {
       committed: Math.max(...[...this.servers.values()].map((s) => s.applied)),
       opsOk: this.history.ok, opsFailed: this.history.failed, opsUnknown: this.history.unknown,
       messages: this.network.sent, lost: this.network.lost, duplicated: this.network.duplicated, checks: this.checks.checks,
+      workflowTasks: this.checks.tasksStarted,
     });
     return { stats: this.stats, history: this.history, failure };
   }
@@ -223,7 +240,20 @@ class Simulation {
     this.timers.runDue();
     for (const s of this.servers.values()) this.settle(s);
     this.clients();
+    this.workflow();
     if (this.options.trace) this.traceLeaders();
+  }
+
+  /**
+   * A workflow the scheduler runs every second (a diamond: root, two tasks,
+   * a join), written until it is stored: every run's tasks are checked to
+   * start once (SafetyChecks.taskStarted) across crashes and leader changes.
+   */
+  private workflow(): void {
+    if (this.now % 25 !== 5) return;
+    const leader = this.leader();
+    if (!leader || leader.sm.job('wf-join')) return;
+    leader.propose({ type: CommandType.PutJobs, atMs: leader.nowMs(), jobs: workflowJobs });
   }
 
   /** The dispatchers' continuations (commits answered, executions finished), then what they proposed. */

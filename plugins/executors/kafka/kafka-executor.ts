@@ -9,6 +9,15 @@
 // (FNV-1a hash, sarama's default), so keyed messages keep their partition
 // after a move from Dkron. Producers are kept connected per connection
 // config (brokers, TLS, SASL) across executions, at most `maxClients`.
+//
+// mode "wait" makes the execution a workflow sensor: it reads the topic (a
+// consumer group of its own) and succeeds, with the message value as its
+// output, at the first message whose JSON value at key_path (a dot path;
+// empty: any message) equals key (in this mode `key` is what to match, not a
+// message key); it fails at its timeout. It reads from the messages stamped
+// at or after the time the run reached it (the execution's scheduled time),
+// so a message published after that is never missed, even one published
+// before the sensor's consumer joined.
 
 import { createHash } from 'node:crypto';
 import { Kafka, logLevel, type LogEntry, type PartitionerArgs, type Producer, type SASLOptions } from 'kafkajs';
@@ -32,6 +41,8 @@ interface KafkaSettings {
   readonly tlsInsecureSkipVerify: boolean;
   readonly sasl: { mechanism: 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | null;
   readonly timeoutMs: number;
+  /** A sensor: wait for a matching message instead of producing. */
+  readonly wait: { readonly keyPath: string } | null;
 }
 
 
@@ -72,10 +83,30 @@ export function parseKafkaConfig(c: Readonly<Record<string, string>>): KafkaSett
   } catch {
     debug = true;
   }
+  const mode = (c['mode'] ?? '').trim();
+  if (mode !== '' && mode !== 'publish' && mode !== 'wait') return `mode must be "publish" (the default) or "wait", not "${mode}"`;
   return {
+    wait: mode === 'wait' ? { keyPath: (c['key_path'] ?? '').trim() } : null,
     brokers, topic, key: c['key'] ?? '', message: c['message'] ?? '', debug,
     tls: flags['tlsEnable'] === true, tlsInsecureSkipVerify: flags['tlsInsecureSkipVerify'] === true, sasl, timeoutMs,
   };
+}
+
+/** The value at a dot path of a JSON document, as text (undefined: not there, or not JSON). */
+export function valueAt(data: Uint8Array, path: string): string | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(data).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  for (const part of path === '' ? [] : path.split('.')) {
+    if (typeof v !== 'object' || v === null || !Object.hasOwn(v, part)) return undefined;
+    v = (v as Record<string, unknown>)[part];
+  }
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return v === null ? 'null' : JSON.stringify(v);
 }
 
 /** sarama's default hash partitioner: FNV-1a 32 of the key, as a signed int32, modulo, made positive. */
@@ -204,6 +235,7 @@ export class KafkaExecutor implements Executor {
       const shown = { ...req.config, ...(req.config['saslPassword'] ? { saslPassword: '***' } : {}) };
       output.write(Buffer.from(`config: ${JSON.stringify(shown)}\n`));
     }
+    if (s.wait) return this.sense(s, s.wait, req, output, signal);
     const { key, client } = this.clientFor(s);
     client.running++;
     if (s.debug) client.debugSinks.add(output);
@@ -246,6 +278,57 @@ export class KafkaExecutor implements Executor {
       client.debugSinks.delete(output);
       client.running--;
       if (client.retired && client.running === 0) void client.producer.disconnect().catch(() => {});
+    }
+  }
+
+  /** A sensor: the first message (stamped since the run reached it) whose key_path holds key. */
+  private async sense(s: KafkaSettings, want: { keyPath: string }, req: ExecuteRequest, output: OutputSink, signal: AbortSignal): Promise<ExecuteResult> {
+    const kafka = new Kafka({
+      clientId: 'clocktower-sensor',
+      brokers: s.brokers,
+      ...(s.tls ? { ssl: { rejectUnauthorized: !s.tlsInsecureSkipVerify } } : {}),
+      ...(s.sasl ? { sasl: s.sasl as SASLOptions } : {}),
+      connectionTimeout: 5_000,
+      authenticationTimeout: 5_000,
+      requestTimeout: 15_000,
+      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
+      logLevel: logLevel.NOTHING,
+    });
+    const consumer = kafka.consumer({ groupId: `clocktower-sensor-${req.executionId}-${req.attempt}`, maxWaitTimeInMs: 250, retry: { retries: 2 } });
+    const since = req.scheduledAtMs;
+    const what = want.keyPath === '' ? 'message' : `message whose ${want.keyPath} is ${JSON.stringify(s.key)}`;
+    let timer: LongTimeout | undefined;
+    let onStop: (() => void) | undefined;
+    const deadline = new Promise<'timeout' | 'stopped'>((resolve) => {
+      timer = setLongTimeout(() => resolve('timeout'), s.timeoutMs);
+      onStop = () => resolve('stopped');
+      signal.addEventListener('abort', onStop, { once: true });
+    });
+    const found = new Promise<Buffer>((resolve, reject) => {
+      void (async () => {
+        await consumer.connect();
+        // From the start of the topic, keeping what is stamped since the run reached the sensor.
+        await consumer.subscribe({ topics: [s.topic], fromBeginning: true });
+        await consumer.run({
+          eachMessage: async ({ message }) => {
+            if (Number(message.timestamp) < since || !message.value) return;
+            if (want.keyPath === '' || valueAt(message.value, want.keyPath) === s.key) resolve(message.value);
+          },
+        });
+      })().catch(reject);
+    });
+    found.catch(() => {});
+    try {
+      const outcome = await Promise.race([found.then((value) => ({ value }), (error: unknown) => ({ error })), deadline]);
+      if (outcome === 'stopped') return failure('stopped');
+      if (outcome === 'timeout') return failure(`no ${what} on topic "${s.topic}" within ${s.timeoutMs / 1000}s`);
+      if ('error' in outcome) return failure(describeFailure(outcome.error, s).replace('producing to', 'reading'));
+      output.write(outcome.value);
+      return { success: true, exitCode: 0, error: '' };
+    } finally {
+      timer?.clear();
+      if (onStop) signal.removeEventListener('abort', onStop);
+      void Promise.race([consumer.disconnect().catch(() => {}), new Promise<void>((r) => setTimeout(r, disconnectGraceMs).unref())]);
     }
   }
 

@@ -4,6 +4,13 @@
 // a request and write the reply as output) and timeout (a Go duration, or
 // seconds; default 30s) for the whole run.
 //
+// mode "wait" makes the execution a workflow sensor: it subscribes to
+// subject (wildcards allowed) and succeeds, with the message as its output,
+// when a message arrives whose JSON value at key_path (a dot path; empty:
+// any message) equals key; it fails at its timeout. NATS core delivers to
+// the subscriptions that exist when a message is published: the sensor's
+// subscription is in place (flushed to the server) before it waits.
+//
 // Dkron fires and forgets; here a publish is followed by a flush (a PING the
 // server answers after it has processed the message), so success means the
 // server has the message. Connections are kept per distinct server list and
@@ -28,6 +35,8 @@ interface NatsJob {
   readonly request: boolean;
   readonly timeoutMs: number;
   readonly debug: boolean;
+  /** A sensor: wait for a matching message instead of publishing. */
+  readonly wait: { readonly keyPath: string; readonly key: string } | null;
 }
 
 /**
@@ -53,7 +62,11 @@ function parseConfig(c: Readonly<Record<string, string>>): NatsJob {
   const subject = (c['subject'] ?? '').trim();
   if (!subject) throw new Error('subject is required');
   if (/\s/.test(subject)) throw new Error(`subject "${subject}" must not contain white space`);
-  if (subject.split('.').some((token) => token === '' || token === '*' || token === '>')) {
+  const mode = (c['mode'] ?? '').trim();
+  if (mode !== '' && mode !== 'publish' && mode !== 'wait') throw new Error(`mode must be "publish" (the default) or "wait", not "${mode}"`);
+  const wait = mode === 'wait' ? { keyPath: (c['key_path'] ?? '').trim(), key: c['key'] ?? '' } : null;
+  if (wait && subject.split('.').some((token) => token === '')) throw new Error(`subject "${subject}" has an empty token`);
+  if (!wait && subject.split('.').some((token) => token === '' || token === '*' || token === '>')) {
     throw new Error(`subject "${subject}" is not a subject to publish to: no empty tokens and no wildcards (* or >)`);
   }
   return {
@@ -66,7 +79,25 @@ function parseConfig(c: Readonly<Record<string, string>>): NatsJob {
     request: parseGoBool('request', c['request']),
     timeoutMs: parseTimeoutMs(c['timeout'], defaultTimeoutMs),
     debug: Boolean(c['debug']),
+    wait,
   };
+}
+
+/** The value at a dot path of a JSON document, as text (undefined: not there, or not JSON). */
+export function valueAt(data: Uint8Array, path: string): string | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(data).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  for (const part of path === '' ? [] : path.split('.')) {
+    if (typeof v !== 'object' || v === null || !Object.hasOwn(v, part)) return undefined;
+    v = (v as Record<string, unknown>)[part];
+  }
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return v === null ? 'null' : JSON.stringify(v);
 }
 
 export function validateNatsConfig(config: Readonly<Record<string, string>>): string | null {
@@ -213,6 +244,7 @@ export class NatsExecutor implements Executor {
         ? `the server does not allow this connection (${credentialsText(job)}) to publish to "${job.subject}" (Permissions Violation)`
         : null;
     };
+    if (job.wait) return this.sense(job, job.wait, nc, w.lost, deadline, output);
     try {
       if (job.request) {
         const remainingMs = Math.max(1, Math.round(job.timeoutMs - (performance.now() - started)));
@@ -234,6 +266,30 @@ export class NatsExecutor implements Executor {
     } catch (err) {
       return failure((!(err instanceof DeadlineError) || err.reason === 'timeout' ? await refused() : null) ?? this.runError(err, job, nc));
     } finally {
+      deadline.dispose();
+    }
+  }
+
+  /** A sensor: the first message on the subject whose key_path holds key. */
+  private async sense(job: NatsJob, want: { keyPath: string; key: string }, nc: NatsConnection, lost: Promise<never>, deadline: ExecutionDeadline, output: OutputSink): Promise<ExecuteResult> {
+    const sub = nc.subscribe(job.subject);
+    const what = want.keyPath === '' ? 'a message' : `a message whose ${want.keyPath} is ${JSON.stringify(want.key)}`;
+    try {
+      // The server has the subscription: from here on no message is missed.
+      await deadline.race(Promise.race([nc.flush(), lost]));
+      const found = (async () => {
+        for await (const m of sub) if (want.keyPath === '' || valueAt(m.data, want.keyPath) === want.key) return m.data;
+        throw new Error('the subscription ended');
+      })();
+      found.catch(() => {});
+      const data = await deadline.race(Promise.race([found, lost]));
+      output.write(data);
+      return { success: true, exitCode: 0, error: '' };
+    } catch (err) {
+      if (err instanceof DeadlineError) return failure(err.reason === 'stopped' ? 'stopped' : `no ${what.slice(2)} on "${job.subject}" within ${formatMs(job.timeoutMs)}`);
+      return failure(`waiting on "${job.subject}" failed: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      sub.unsubscribe();
       deadline.dispose();
     }
   }

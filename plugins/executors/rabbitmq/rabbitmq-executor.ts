@@ -4,6 +4,14 @@
 // message.messageId, message.body, message.base64Body; and beyond Dkron,
 // timeout (a Go duration, or seconds; default 30s) for the whole run.
 //
+// mode "wait" makes the execution a workflow sensor: it binds a queue of its
+// own (exclusive, deleted when it ends) to `exchange` with queue.name as the
+// binding key (a topic pattern such as "payments.#" on a topic exchange) and
+// succeeds, with the message body as its output, when a message arrives whose
+// JSON value at key_path (a dot path; empty: any message) equals key; it
+// fails at its timeout. Every message routed after the binding is in place
+// reaches it (each sensor has its own copy; none is taken from another).
+//
 // Dkron publishes and hopes; here every publish is mandatory on a channel in
 // confirm mode, so success means the broker has routed the message to a
 // queue and taken responsibility for it, and a message no queue would take
@@ -40,6 +48,8 @@ interface RabbitJob {
   readonly messageId: string;
   readonly body: Buffer;
   readonly timeoutMs: number;
+  /** A sensor: wait for a matching message instead of publishing. */
+  readonly wait: { readonly keyPath: string; readonly key: string } | null;
 }
 
 const base64Text = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
@@ -65,6 +75,11 @@ function parseConfig(c: Readonly<Record<string, string>>): RabbitJob {
   const vhost = parsed.pathname.length > 1 ? decodeURIComponent(parsed.pathname.slice(1)) : '/';
   // "amq.default" is how RabbitMQ shows the default exchange; over AMQP its name is "".
   const exchange = c['exchange'] === 'amq.default' ? '' : (c['exchange'] ?? '');
+  const mode = (c['mode'] ?? '').trim();
+  if (mode !== '' && mode !== 'publish' && mode !== 'wait') throw new Error(`mode must be "publish" (the default) or "wait", not "${mode}"`);
+  if (mode === 'wait' && exchange === '') {
+    throw new Error('mode "wait" needs an exchange to bind to (e.g. amq.topic, with queue.name as the binding key): the default exchange cannot be bound');
+  }
   return {
     url,
     where: `${parsed.protocol}//${parsed.host}${parsed.pathname.length > 1 ? parsed.pathname : ''}`,
@@ -81,7 +96,25 @@ function parseConfig(c: Readonly<Record<string, string>>): RabbitJob {
     messageId: c['message.messageId'] ?? '',
     body: base64Body ? Buffer.from(base64Body, 'base64') : Buffer.from(body),
     timeoutMs: parseTimeoutMs(c['timeout'], defaultTimeoutMs),
+    wait: mode === 'wait' ? { keyPath: (c['key_path'] ?? '').trim(), key: c['key'] ?? '' } : null,
   };
+}
+
+/** The value at a dot path of a JSON document, as text (undefined: not there, or not JSON). */
+export function valueAt(data: Uint8Array, path: string): string | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(data).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  for (const part of path === '' ? [] : path.split('.')) {
+    if (typeof v !== 'object' || v === null || !Object.hasOwn(v, part)) return undefined;
+    v = (v as Record<string, unknown>)[part];
+  }
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return v === null ? 'null' : JSON.stringify(v);
 }
 
 export function validateRabbitmqConfig(config: Readonly<Record<string, string>>): string | null {
@@ -212,6 +245,7 @@ export class RabbitmqExecutor implements Executor {
       if (err instanceof DeadlineError) return failure(err.reason === 'stopped' ? 'stopped' : `timed out connecting to RabbitMQ at ${job.where} after ${formatMs(job.timeoutMs)}`);
       return failure(connectError(err, job));
     }
+    if (job.wait) return this.sense(job, job.wait, broker, deadline, output);
     let pc: PooledChannel | null = null;
     let step = 'opening a channel';
     try {
@@ -256,6 +290,47 @@ export class RabbitmqExecutor implements Executor {
         if (deadline.expiredReason()) pc.ch.close().catch(() => {});
         else this.release(broker, pc);
       }
+    }
+  }
+
+  /** A sensor: its own queue bound to the exchange; the first message whose key_path holds key. */
+  private async sense(job: RabbitJob, want: { keyPath: string; key: string }, broker: Broker, deadline: ExecutionDeadline, output: OutputSink): Promise<ExecuteResult> {
+    const what = want.keyPath === '' ? 'message' : `message whose ${want.keyPath} is ${JSON.stringify(want.key)}`;
+    let step = 'opening a channel';
+    let channelError: Error | null = null;
+    const opening = broker.model.createChannel();
+    try {
+      const ch = await deadline.race(opening);
+      ch.on('error', (err: Error) => (channelError = err));
+      step = 'declaring its queue';
+      const { queue } = await deadline.race(ch.assertQueue('', { exclusive: true, autoDelete: true, durable: false }));
+      step = `binding to exchange "${job.exchange}"`;
+      await deadline.race(ch.bindQueue(queue, job.exchange, job.queue));
+      step = 'waiting';
+      // Bound: from here on every message the exchange routes here is seen.
+      const found = new Promise<Buffer>((resolve, reject) => {
+        ch.on('close', () => reject(new Error(channelError ? brokerText(channelError) : 'the channel closed')));
+        ch.consume(queue, (msg) => {
+          if (msg && (want.keyPath === '' || valueAt(msg.content, want.keyPath) === want.key)) resolve(msg.content);
+        }, { noAck: true }).catch(reject);
+      });
+      found.catch(() => {});
+      const body = await deadline.race(found);
+      output.write(body);
+      return { success: true, exitCode: 0, error: '' };
+    } catch (err) {
+      if (err instanceof DeadlineError) {
+        if (err.reason === 'stopped') return failure('stopped');
+        return failure(step === 'waiting'
+          ? `no ${what} from exchange "${job.exchange}" (binding key "${job.queue}") within ${formatMs(job.timeoutMs)}`
+          : `timed out after ${formatMs(job.timeoutMs)} ${step}`);
+      }
+      if (broker.closed) return failure(`lost the connection to RabbitMQ at ${job.where} while ${step}${broker.closeError ? `: ${brokerText(broker.closeError)}` : ''}`);
+      return failure(`${step} failed: ${brokerText(channelError ?? err)}`);
+    } finally {
+      deadline.dispose();
+      // The queue is exclusive and auto-deleted: closing the channel removes it.
+      opening.then((ch) => ch.close(), () => {}).catch(() => {});
     }
   }
 

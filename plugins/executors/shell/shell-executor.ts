@@ -25,6 +25,13 @@ export function validateShellConfig(config: Readonly<Record<string, string>>): s
   return null;
 }
 
+/** A workflow run's parameters as CLOCKTOWER_PARAM_<KEY> variables. */
+function paramEnv(params: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(params ?? {})) if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) out[`CLOCKTOWER_PARAM_${k.toUpperCase()}`] = v;
+  return out;
+}
+
 function parseEnv(text: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const pair of text.split(',')) {
@@ -91,7 +98,7 @@ export class ShellExecutor implements Executor {
       [file, ...args] = words as [string, ...string[]];
     }
     if (signal.aborted) return failure('stopped before it started');
-    const env: Record<string, string | undefined> = { ...this.baseEnv, ...parseEnv(c['env'] ?? ''), ENV_JOB_NAME: req.jobName };
+    const env: Record<string, string | undefined> = { ...this.baseEnv, ...parseEnv(c['env'] ?? ''), ...paramEnv(req.params), ENV_JOB_NAME: req.jobName };
     const cgroup = this.cgroups?.create() ?? null;
     const cannotRun = (problem: 'ENOENT' | 'EACCES') => failure(problem === 'EACCES'
       ? `permission denied: ${file}`

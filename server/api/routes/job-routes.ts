@@ -3,6 +3,7 @@
 import { CommandType } from '../../state/commands.js';
 import type { Job, JobSpec, JobVersion } from '../../state/job.js';
 import { compactSpec } from '../../state/compact-job.js';
+import { paramNamePattern } from '../../state/run.js';
 import { validateJobSpec } from '../../state/validate-job.js';
 import { canReadJob, jobLevel, missingCapability, type Grants } from '../../security/acl-policy.js';
 import { redactConfig, restoreRedacted } from '../../../common/secret-values.js';
@@ -149,8 +150,28 @@ async function runJob(req: RouteRequest, ctx: ApiContext) {
   requireLeader(ctx);
   const name = decodeName(req);
   const job = mustJob(ctx, name);
-  accepted(await ctx.dispatcher.runNow(name));
-  return json(202, jobJson(ctx, job, req.grants));
+  const res = accepted(await ctx.dispatcher.runNow(name, runParameters(req.body)));
+  // A workflow's root started a run: its id comes with the job.
+  const runId = res.executions.find((e) => e.runId !== undefined)?.runId;
+  return json(202, { ...jobJson(ctx, job, req.grants), ...(runId === undefined ? {} : { run_id: runId }) });
+}
+
+/** `{"parameters": {...}}` of a run request (an empty body: none), merged over the job's defaults when it runs. */
+function runParameters(body: Buffer): Record<string, string> | undefined {
+  if (body.length === 0 || body.toString('utf8').trim() === '') return undefined;
+  const value = parseJson(body);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ApiError('CT_API_INVALID_FIELD', 'a run request body must be a JSON object such as {"parameters": {"KEY": "value"}}');
+  const raw = (value as Record<string, unknown>)['parameters'];
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ApiError('CT_API_INVALID_FIELD', 'parameters: must be an object of strings', 'parameters');
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    if (!paramNamePattern.test(k)) throw new ApiError('CT_API_INVALID_FIELD', `parameters: the name ${JSON.stringify(k)} must be letters, digits and "_" (not starting with a digit)`, `parameters.${k}`);
+    if (typeof v === 'string') out[k] = v;
+    else if (typeof v === 'number' || typeof v === 'boolean') out[k] = String(v);
+    else throw new ApiError('CT_API_INVALID_FIELD', `parameters.${k}: must be a string`, `parameters.${k}`);
+  }
+  return out;
 }
 
 /**

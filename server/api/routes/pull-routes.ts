@@ -88,7 +88,7 @@ const registerFields = ['node', 'tags', 'executors', 'capacity', 'instance', 've
 const pollFields = ['session', 'running', 'queued', 'free', 'held', 'wait_ms'];
 const outputFields = ['session', 'chunks'];
 const resultsFields = ['session', 'results'];
-const resultFields = ['execution_id', 'success', 'exit_code', 'error', 'finished_at_ms', 'stopped', 'unknown', 'output_tail', 'output_tail_text', 'output_total_bytes'];
+const resultFields = ['execution_id', 'success', 'exit_code', 'error', 'finished_at_ms', 'stopped', 'unknown', 'output_tail', 'output_tail_text', 'output_total_bytes', 'params_out'];
 const maxBatch = 10_000;
 
 function result(r: Doc, i: number): PullResult {
@@ -107,8 +107,21 @@ function result(r: Doc, i: number): PullResult {
   if (typeof error !== 'string') bad(`${at}.error`, 'a string');
   return {
     execution_id: id, success: r['success'], exit_code: exit, error, finished_at_ms: String(int(r, 'finished_at_ms', 0)),
-    stopped: bool(r, 'stopped'), unknown: bool(r, 'unknown'), output_tail: tail, output_total_bytes: String(total),
+    stopped: bool(r, 'stopped'), unknown: bool(r, 'unknown'), output_tail: tail, output_total_bytes: String(total), params_out: paramsOut(r, at),
   };
+}
+
+/** `params_out`: the parameters a task hands downstream (`::set-param`), an object of strings. */
+function paramsOut(r: Doc, at: string): Record<string, string> {
+  const v = r['params_out'];
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) bad(`${at}.params_out`, 'an object of strings');
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    if (typeof x !== 'string') bad(`${at}.params_out.${k}`, 'a string');
+    out[k] = x as string;
+  }
+  return out;
 }
 
 export const pullRoutes: Route[] = [

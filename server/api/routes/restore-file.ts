@@ -1,7 +1,7 @@
 // POST /v1/restore: a Dkron export (the JSON array GET /v1/jobs returns),
 // sent as the multipart field `file` as Dkron takes it, or as a plain JSON body.
 
-import type { JobSpec } from '../../state/job.js';
+import { edgesOf, type JobSpec } from '../../state/job.js';
 import { ApiError } from '../api-error.js';
 import { parseJson, type RouteRequest } from './route.js';
 
@@ -27,7 +27,7 @@ export async function readRestoreFile(req: RouteRequest): Promise<unknown[]> {
 }
 
 /**
- * Parents before children. A job whose parent is neither in the file nor
+ * Upstreams (parents) before downstreams (children). A job whose parent is neither in the file nor
  * stored, a second job of the same name, and the jobs of a cycle are refused
  * (each with its reason); the rest are kept.
  */
@@ -50,14 +50,18 @@ export function orderForRestore(
     if (mark === 'visiting') return false;
     state.set(s.name, 'visiting');
     let reason: string | null = null;
-    if (s.parentJob !== '') {
-      const parent = byName.get(s.parentJob);
+    for (const up of edgesOf(s).map((e) => e.job)) {
+      const word = up === s.parentJob ? 'parent' : 'upstream';
+      const parent = byName.get(up);
       if (parent) {
-        if (state.get(parent.name) === 'visiting') reason = `it and its parents form a cycle`;
-        else if (!visit(parent)) reason = `its parent ${s.parentJob} was not restored`;
-      } else if (!stored(s.parentJob)) {
-        reason = `specified parent job not found: ${s.parentJob} is neither in the file nor stored`;
+        if (state.get(parent.name) === 'visiting') reason = word === 'parent' ? `it and its parents form a cycle` : `it and its upstreams form a cycle (through ${up})`;
+        else if (!visit(parent)) reason = `its ${word} ${up} was not restored`;
+      } else if (!stored(up)) {
+        reason = word === 'parent'
+          ? `specified parent job not found: ${up} is neither in the file nor stored`
+          : `unknown upstream job ${up}: it is neither in the file nor stored`;
       }
+      if (reason !== null) break;
     }
     if (reason !== null) {
       state.set(s.name, 'refused');

@@ -47,6 +47,36 @@ async function highWatermarks(server: KafkaWireServer, topic: string): Promise<R
 
 const server = await started({ topics: { jobs: 1, keyed: 4 } });
 
+t.test('mode wait: a sensor takes the first message since the run reached it whose key matches, also one sent before it joined', async (t) => {
+  const broker = await started({ topics: { orders: 2 } });
+  const producer = reader(broker).producer();
+  await producer.connect();
+  t.teardown(() => producer.disconnect());
+  const sense = (config: Record<string, string>, since: number, signal = new AbortController().signal) => {
+    let output = '';
+    return kafka.execute({ jobName: 'j', config: { brokerAddress: broker.address, topic: 'orders', mode: 'wait', ...config }, executionId: 's1', scheduledAtMs: since, attempt: 1 },
+      { write: (c) => (output += Buffer.from(c).toString()) }, signal).then((result) => ({ result, output }));
+  };
+  await producer.send({ topic: 'orders', messages: [{ value: JSON.stringify({ order: { number: 42 }, note: 'an older run' }), timestamp: String(Date.now() - 60_000) }] });
+  const since = Date.now() - 1000;
+  // Published after the run reached the sensor, before the sensor's consumer exists: not missed.
+  await producer.send({ topic: 'orders', messages: [
+    { value: JSON.stringify({ order: { number: 41 } }) },
+    { value: 'not json' },
+    { value: JSON.stringify({ order: { number: 42 }, note: 'this run' }) },
+  ] });
+  const got = await sense({ key_path: 'order.number', key: '42', timeout: '20s' }, since);
+  t.same(got.result, { success: true, exitCode: 0, error: '' });
+  t.same(JSON.parse(got.output), { order: { number: 42 }, note: 'this run' }, 'the message is the output; the older one is not this run\'s');
+  const late = await sense({ key_path: 'order.number', key: '99', timeout: '2s' }, since);
+  t.same(late.result, { success: false, exitCode: -1, error: 'no message whose order.number is "99" on topic "orders" within 2s' });
+  const stop = new AbortController();
+  const stopped = sense({ key_path: 'x', key: 'y', timeout: '20s' }, since, stop.signal);
+  setTimeout(() => stop.abort(), 300);
+  t.equal((await stopped).result.error, 'stopped');
+  t.match(kafka.validate({ brokerAddress: broker.address, topic: 'orders', mode: 'often' }), /mode must be/);
+});
+
 t.test('a message is produced with acks=-1, read back, and reported with topic, partition and offset', async (t) => {
   const first = await run({ brokerAddress: server.address, topic: 'jobs', key: 'job-1', message: 'hello kafka' });
   t.same(first.result, { success: true, exitCode: 0, error: '' });

@@ -58,6 +58,32 @@ async function silentServer(): Promise<string> {
   return `nats://127.0.0.1:${(s.address() as AddressInfo).port}`;
 }
 
+t.test('mode wait: a sensor succeeds with the first message whose key matches; others pass by', async (t) => {
+  const pub = await client(open.url);
+  const sensing = run({ url: open.url, mode: 'wait', subject: 'orders.*', key_path: 'order.number', key: '42', timeout: '10s' });
+  // Published until the sensor takes one: what arrives before its subscription is not its to see.
+  let done = false;
+  void sensing.then(() => (done = true));
+  for (let i = 0; !done && i < 200; i++) {
+    pub.publish('orders.paid', JSON.stringify({ order: { number: 41 }, n: i }));
+    pub.publish('orders.paid', 'not json');
+    pub.publish('orders.paid', JSON.stringify({ order: { number: 42 }, n: i }));
+    await pub.flush();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const { result, output } = await sensing;
+  t.same(result, { success: true, exitCode: 0, error: '' });
+  t.match(JSON.parse(output), { order: { number: 42 } }, 'the message is the output');
+  const late = await run({ url: open.url, mode: 'wait', subject: 'orders.none', key_path: 'id', key: 'x', timeout: '300ms' });
+  t.same(late.result, { success: false, exitCode: -1, error: 'no message whose id is "x" on "orders.none" within 300ms' });
+  const stop = new AbortController();
+  const stopped = run({ url: open.url, mode: 'wait', subject: 'orders.never', timeout: '10s' }, nats, stop.signal);
+  setTimeout(() => stop.abort(), 100);
+  t.equal((await stopped).result.error, 'stopped');
+  t.match(validateNatsConfig({ url: open.url, subject: 'a.>', mode: 'sometimes' }), /mode must be/);
+  t.equal(validateNatsConfig({ url: open.url, subject: 'a.>', mode: 'wait' }), null, 'a sensor may use wildcards');
+});
+
 t.test('publishes the message, read back by a subscriber', async (t) => {
   const reader = await client(open.url);
   const next = await receive(reader, 'jobs.tick');

@@ -51,6 +51,33 @@ async function takeAll(queue: string): Promise<string[]> {
 }
 
 
+t.test('mode wait: a sensor bound to an exchange takes the first message whose key matches; two sensors each see it', async (t) => {
+  const config = { url, mode: 'wait', exchange: 'amq.topic', 'queue.name': 'payments.#', key_path: 'order.number', key: '42', timeout: '10s' };
+  const sensing = [run(config), run(config)];
+  let done = 0;
+  for (const p of sensing) void p.then(() => done++);
+  // Published until both sensors have one: what is routed before a binding exists is not theirs to see.
+  for (let i = 0; done < 2 && i < 300; i++) {
+    setup.publish('amq.topic', 'payments.card', Buffer.from(JSON.stringify({ order: { number: 41 } })));
+    setup.publish('amq.topic', 'payments.card', Buffer.from('not json'));
+    setup.publish('amq.topic', 'payments.card', Buffer.from(JSON.stringify({ order: { number: 42 }, i })));
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  for (const p of sensing) {
+    const { result, output } = await p;
+    t.same(result, { success: true, exitCode: 0, error: '' });
+    t.match(JSON.parse(output), { order: { number: 42 } }, 'the message is the output');
+  }
+  const late = await run({ ...config, 'queue.name': 'nothing.here', timeout: '300ms' });
+  t.same(late.result, { success: false, exitCode: -1, error: 'no message whose order.number is "42" from exchange "amq.topic" (binding key "nothing.here") within 300ms' });
+  const stop = new AbortController();
+  const stopped = run({ ...config, 'queue.name': 'never' }, rabbit, stop.signal);
+  setTimeout(() => stop.abort(), 200);
+  t.equal((await stopped).result.error, 'stopped');
+  t.match((await run({ ...config, exchange: 'no-such-exchange' })).result.error, /binding to exchange "no-such-exchange" failed: .*NOT_FOUND/);
+  t.match(validateRabbitmqConfig({ url, mode: 'wait', 'queue.name': 'q' }), /needs an exchange/);
+});
+
 t.test('publishes to an existing queue with the message properties', async (t) => {
   await setup.assertQueue('jobs');
   const { result, output } = await run({

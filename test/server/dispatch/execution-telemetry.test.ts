@@ -4,6 +4,7 @@ import t from 'tap';
 import { CommandType, type Command } from '../../../server/state/commands.js';
 import { defaultCatchUp, type JobSpec } from '../../../server/state/job.js';
 import { StateMachine } from '../../../server/state/state-machine.js';
+import { planRun } from '../../../server/scheduler/workflow-unlocks.js';
 import { ExecutionTelemetry, type DispatchMetrics } from '../../../server/dispatch/execution-telemetry.js';
 
 function spec(name: string, over: Partial<JobSpec> = {}): JobSpec {
@@ -92,6 +93,10 @@ t.test('a retry is no new fire; a child job run is a fire with trigger parent', 
   if (!retry) throw new Error('no retry');
   h.apply(true, { type: CommandType.StartExecutions, atMs: 14_000, starts: [{ id: retry.id, nodeName: 'a1' }] });
   h.apply(true, finish(retry.id, 'succeeded', 0));
+  // The leader's planner starts the child of the run.
+  const runId = first.runId ?? '';
+  const plan = planRun(h.state.run(runId)!);
+  h.apply(true, { type: CommandType.AdvanceRun, atMs: 14_500, runId, start: plan.start, skip: plan.skip });
   t.same(h.fired, [['schedule', 1], ['parent', 1]]);
   t.same(h.finished.map((f) => f.state), ['failed', 'succeeded']);
   t.equal(h.lateness.length, 1, 'lateness is for scheduled starts only');

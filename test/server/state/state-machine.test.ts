@@ -3,6 +3,7 @@ import { CommandType, type Command, decodeCommand, encodeCommand } from '../../.
 import { defaultCatchUp, type JobSpec } from '../../../server/state/job.js';
 import { StateInvariantError } from '../../../server/state/state-error.js';
 import { StateMachine, retryBackoffMs, type ApplyResult } from '../../../server/state/state-machine.js';
+import { planRun } from '../../../server/scheduler/workflow-unlocks.js';
 
 function spec(name: string, over: Partial<JobSpec> = {}): JobSpec {
   return {
@@ -186,10 +187,15 @@ t.test('a success runs the children; a disabled child is skipped', async (t) => 
   h.put(spec('c1', { parentJob: 'p', schedule: '' }));
   h.put(spec('c2', { parentJob: 'p', schedule: '', disabled: true }));
   const [e] = h.fire('p', 2000).executions;
-  const created = h.finish(e!.id, 'succeeded', 3000).executions;
-  t.same(created.map((x) => [x.jobName, x.trigger, x.state]), [['c1', 'parent', 'pending']]);
+  t.ok(e!.runId, 'a root with children starts a run');
+  t.same(h.finish(e!.id, 'succeeded', 3000).executions, [], 'the leader decides what a result unlocks');
+  const plan = planRun(h.sm.run(e!.runId!)!);
+  const created = h.ok({ type: CommandType.AdvanceRun, atMs: 3001, runId: e!.runId!, start: plan.start, skip: plan.skip }).executions;
+  t.same(created.map((x) => [x.jobName, x.trigger, x.state, x.runId]), [['c1', 'parent', 'pending', e!.runId]]);
+  t.match(h.sm.run(e!.runId!)!.tasks.find((x) => x.job === 'c2'), { state: 'skipped', reason: 'the job is disabled' });
   const [f] = h.fire('p', 4000).executions;
   t.same(h.finish(f!.id, 'failed', 4500).executions, [], 'a failure runs no child');
+  t.same(planRun(h.sm.run(f!.runId!)!).start, [], 'and the planner starts none');
 });
 
 t.test('ephemeral jobs are deleted after a successful run', async (t) => {

@@ -11,6 +11,7 @@ export interface Assign {
   'attempt'?: (number);
   'resume_only'?: (boolean);
   'have_output_bytes'?: (number | string | Long);
+  'params'?: ({[key: string]: string});
 }
 
 export interface Assign__Output {
@@ -22,4 +23,5 @@ export interface Assign__Output {
   'attempt': (number);
   'resume_only': (boolean);
   'have_output_bytes': (string);
+  'params': ({[key: string]: string});
 }

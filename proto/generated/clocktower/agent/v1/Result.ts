@@ -12,6 +12,7 @@ export interface Result {
   'unknown'?: (boolean);
   'output_tail'?: (Buffer | Uint8Array | string);
   'output_total_bytes'?: (number | string | Long);
+  'params_out'?: ({[key: string]: string});
 }
 
 export interface Result__Output {
@@ -24,4 +25,5 @@ export interface Result__Output {
   'unknown': (boolean);
   'output_tail': (Buffer);
   'output_total_bytes': (string);
+  'params_out': ({[key: string]: string});
 }

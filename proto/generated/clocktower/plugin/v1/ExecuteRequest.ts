@@ -9,6 +9,7 @@ export interface ExecuteRequest {
   'scheduled_at_ms'?: (number | string | Long);
   'attempt'?: (number);
   'output_limit_bytes'?: (number | string | Long);
+  'params'?: ({[key: string]: string});
 }
 
 export interface ExecuteRequest__Output {
@@ -18,4 +19,5 @@ export interface ExecuteRequest__Output {
   'scheduled_at_ms': (string);
   'attempt': (number);
   'output_limit_bytes': (string);
+  'params': ({[key: string]: string});
 }

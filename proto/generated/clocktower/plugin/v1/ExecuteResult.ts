@@ -5,10 +5,12 @@ export interface ExecuteResult {
   'success'?: (boolean);
   'exit_code'?: (number);
   'error'?: (string);
+  'params_out'?: ({[key: string]: string});
 }
 
 export interface ExecuteResult__Output {
   'success': (boolean);
   'exit_code': (number);
   'error': (string);
+  'params_out': ({[key: string]: string});
 }
