@@ -62,7 +62,8 @@ t.test('kill -9 of the leader while 20 jobs fire every second: every scheduled s
     t.equal(r.status, 201, `create ${name}`);
   }
   await until('every job to run twice', async () => {
-    for (const name of jobs) if ((await executions(leader.url, name)).length < 2) return undefined;
+    // A read the leader could not confirm in time (a 503 on a loaded machine) is asked again.
+    for (const name of jobs) if (((await executions(leader.url, name).catch(() => null))?.length ?? 0) < 2) return undefined;
     return true;
   });
   const killedAt = Date.now();
