@@ -1,6 +1,9 @@
 // Templates in executor_config strings: `{{ .Params.KEY }}`, `{{ .Run.ID }}`,
 // `{{ .Job.Name }}`, `{{ .ScheduledTime }}` (RFC3339), rendered when a task
-// is dispatched. An unknown key is an error naming it. Pure.
+// is dispatched. An unknown key of ours (`.Params.X` not given, `.Run.X`,
+// `.Job.X`) is an error naming it; anything else in braces (a Go template in a
+// shell command, such as docker's `--format '{{.State.Status}}'`) is left as
+// it is, so a Dkron job's text runs unchanged. Pure.
 
 export interface TemplateContext {
   readonly params: Readonly<Record<string, string>>;
@@ -16,6 +19,7 @@ export function renderTemplate(text: string, ctx: TemplateContext): { text: stri
   if (!text.includes('{{')) return { text };
   let unknown: string | null = null;
   const out = text.replace(placeholder, (whole, key: string) => {
+    if (!ours(key)) return whole;
     const value = lookup(key, ctx);
     if (value === undefined) {
       unknown ??= key;
@@ -25,6 +29,11 @@ export function renderTemplate(text: string, ctx: TemplateContext): { text: stri
   });
   if (unknown !== null) return { error: `unknown template key .${String(unknown)}` };
   return { text: out };
+}
+
+/** The keys Clocktower fills in: `.Params.*`, `.Run.*`, `.Job.*`, `.ScheduledTime`. */
+function ours(key: string): boolean {
+  return key === 'ScheduledTime' || key.startsWith('Params.') || key.startsWith('Run.') || key.startsWith('Job.');
 }
 
 function lookup(key: string, ctx: TemplateContext): string | undefined {

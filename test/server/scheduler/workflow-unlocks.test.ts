@@ -119,5 +119,7 @@ t.test('templates', async (t) => {
   t.same(renderTemplate('no templates {{', ctx), { text: 'no templates {{' });
   t.same(renderTemplate('{{ .Params.missing }}', ctx), { error: 'unknown template key .Params.missing' });
   t.same(renderConfig({ command: 'echo {{ .Params.nope }}' }, ctx), { error: 'executor_config.command: unknown template key .Params.nope' });
+  t.same(renderTemplate('{{ .Run.Nope }}', ctx), { error: 'unknown template key .Run.Nope' });
+  t.same(renderTemplate("docker inspect --format '{{.State.Status}}' {{ .Job.Name }}", ctx), { text: "docker inspect --format '{{.State.Status}}' greet" }, 'a Go template of another program is left alone');
   t.same(paramsFromOutput('x\n::set-param a=1\n::set-param b=two words\r\n::set-param a=3\nnot ::set-param c=1\n'), { a: '3', b: 'two words' });
 });
