@@ -177,6 +177,39 @@ t.test('bulk delete asks first', async (t) => {
   await until('the rows to go', async () => ((await page.locator('#jobs tbody tr[data-name="gamma"]').count()) === 0 ? true : undefined));
 });
 
+t.test('runs: a diamond drawn as a graph of its tasks, all succeeded; a run stopped and restarted from its page', async (t) => {
+  const shell = (command: string) => ({ executor: 'shell', executor_config: { shell: 'true', command } });
+  await putJob({ name: 'wf-a', schedule: '@manually', ...shell('echo a') });
+  await putJob({ name: 'wf-b', schedule: '', depends_on: [{ job: 'wf-a' }], ...shell('echo b') });
+  await putJob({ name: 'wf-c', schedule: '', depends_on: [{ job: 'wf-a' }], ...shell('echo c') });
+  await putJob({ name: 'wf-d', schedule: '', depends_on: [{ job: 'wf-b' }, { job: 'wf-c' }], ...shell('echo d') });
+  const started = await call(url, 'POST', '/v1/jobs/wf-a/run', {}, auth);
+  const runId = (started.body as { run_id?: string }).run_id ?? '';
+  t.ok(runId !== '', 'the root started a run');
+  await page.getByRole('link', { name: 'Runs' }).click();
+  await page.locator(`#runs tbody tr[data-id="${runId}"] a`).first().click();
+  await page.locator('#run-state', { hasText: 'succeeded' }).waitFor({ timeout: 30_000 });
+  t.equal(await page.locator('#run-graph .task').count(), 4, 'four tasks in the graph');
+  t.equal(await page.locator('#run-graph .task-succeeded').count(), 4, 'all succeeded');
+  t.equal(await page.locator('#run-graph .edge').count(), 4, 'four edges: a->b, a->c, b->d, c->d');
+  const x = async (job: string) => Number(await page.locator(`#run-graph .task[data-job="${job}"] rect`).getAttribute('x'));
+  t.ok((await x('wf-a')) < (await x('wf-b')) && (await x('wf-b')) === (await x('wf-c')) && (await x('wf-c')) < (await x('wf-d')), 'columns by depth');
+  await shot(page, 'run');
+
+  await putJob({ name: 'wf-slow', schedule: '@manually', ...shell('sleep 60') });
+  await putJob({ name: 'wf-after', schedule: '', depends_on: [{ job: 'wf-slow' }], ...shell('echo after') });
+  const slow = (await call(url, 'POST', '/v1/jobs/wf-slow/run', {}, auth)).body as { run_id?: string };
+  await page.goto(`${url}/ui/#/runs/${encodeURIComponent(slow.run_id ?? '')}`);
+  await page.locator('#run-graph .task-running').waitFor();
+  await page.getByRole('button', { name: 'Stop run' }).click();
+  await page.locator('#run-state', { hasText: 'stopped' }).waitFor({ timeout: 30_000 });
+  t.ok(await page.getByRole('button', { name: 'Restart run' }).isEnabled(), 'a stopped run can be restarted');
+  await page.getByRole('button', { name: 'Restart run' }).click();
+  await page.locator('#run-state', { hasText: 'running' }).waitFor({ timeout: 30_000 });
+  await page.getByRole('button', { name: 'Stop run' }).click();
+  await page.locator('#run-state', { hasText: 'stopped' }).waitFor({ timeout: 30_000 });
+});
+
 t.test('the cluster page', async (t) => {
   await page.getByRole('link', { name: 'Cluster' }).click();
   await page.locator('#servers tbody tr').first().waitFor();

@@ -1,5 +1,5 @@
 // The UI's router: #/jobs, #/jobs/NAME, #/jobs/NAME/edit, #/new,
-// #/jobs/NAME/executions/ID, #/cluster. Each page returns its cleanup.
+// #/jobs/NAME/executions/ID, #/runs, #/runs/ID, #/cluster. Each page returns its cleanup.
 
 import { api } from './api.js';
 import { clusterPage } from './cluster-page.js';
@@ -8,6 +8,7 @@ import { editPage } from './edit-page.js';
 import { executionPage } from './execution-page.js';
 import { jobPage } from './job-page.js';
 import { jobsPage } from './jobs-page.js';
+import { runPage, runsPage } from './runs-page.js';
 
 let cleanup: (() => void) | null = null;
 
@@ -21,6 +22,8 @@ function route(): void {
   if (a === '' || (a === 'jobs' && b === undefined)) cleanup = jobsPage(app);
   else if (a === 'new') cleanup = editPage(app, null);
   else if (a === 'cluster') cleanup = clusterPage(app);
+  else if (a === 'runs' && b === undefined) cleanup = runsPage(app);
+  else if (a === 'runs' && b !== undefined) cleanup = runPage(app, b);
   else if (a === 'jobs' && b !== undefined && c === undefined) cleanup = jobPage(app, b);
   else if (a === 'jobs' && b !== undefined && c === 'edit') cleanup = editPage(app, b);
   else if (a === 'jobs' && b !== undefined && c === 'executions' && d !== undefined) cleanup = executionPage(app, b, d);

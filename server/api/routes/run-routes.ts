@@ -1,6 +1,7 @@
 // /v1/runs: workflow runs, their tasks, stop and restart.
 
 import type { Run, RunTask } from '../../state/run.js';
+import { edgesOf } from '../../state/job.js';
 import { canReadJob } from '../../security/acl-policy.js';
 import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../http-api.js';
@@ -10,7 +11,13 @@ import { accepted, json, pathParam, requireLeader, type Route, type RouteRequest
 
 const runStates = new Set(['running', 'succeeded', 'failed', 'stopped']);
 
-export function runToJson(run: Run): Record<string, unknown> {
+/** A run; with the state, each task also names its upstream tasks (by its job's edges now), for drawing the run as a graph. */
+export function runToJson(run: Run, ctx?: ApiContext): Record<string, unknown> {
+  const inRun = new Set(run.tasks.map((t) => t.job));
+  const upstream = (job: string) => {
+    const j = ctx?.state.job(job);
+    return j ? edgesOf(j).map((e) => e.job).filter((u) => inRun.has(u)) : [];
+  };
   return {
     id: run.id,
     root_job: run.rootJob,
@@ -20,7 +27,7 @@ export function runToJson(run: Run): Record<string, unknown> {
     created_at: iso(run.createdAtMs),
     finished_at: iso(run.finishedAtMs),
     reason: run.reason,
-    tasks: run.tasks.map(taskToJson),
+    tasks: run.tasks.map((t) => ({ ...taskToJson(t), ...(ctx ? { upstream: upstream(t.job) } : {}) })),
   };
 }
 
@@ -63,12 +70,12 @@ export const runRoutes: Route[] = [
       list.reverse(); // newest first
       const start = intParam(req.query, '_start') ?? 0;
       const end = intParam(req.query, '_end') ?? list.length;
-      return json(200, list.slice(start, end).map(runToJson), {
+      return json(200, list.slice(start, end).map((r) => runToJson(r, ctx)), {
         'x-total-count': String(list.length), 'access-control-expose-headers': 'X-Total-Count',
       });
     },
   },
-  { method: 'GET', pattern: /^\/v1\/runs\/(?<id>[^/]+)$/, handle: (req, ctx) => json(200, runToJson(mustRun(req, ctx))) },
+  { method: 'GET', pattern: /^\/v1\/runs\/(?<id>[^/]+)$/, handle: (req, ctx) => json(200, runToJson(mustRun(req, ctx), ctx)) },
   {
     method: 'POST',
     pattern: /^\/v1\/runs\/(?<id>[^/]+)\/stop$/,
@@ -77,7 +84,7 @@ export const runRoutes: Route[] = [
       requireLeader(ctx);
       const run = mustRun(req, ctx);
       accepted(await ctx.dispatcher.stopRun(run.id));
-      return json(202, runToJson(ctx.state.run(run.id) ?? run));
+      return json(202, runToJson(ctx.state.run(run.id) ?? run, ctx));
     },
   },
   {
@@ -88,7 +95,7 @@ export const runRoutes: Route[] = [
       requireLeader(ctx);
       const run = mustRun(req, ctx);
       accepted(await ctx.dispatcher.restartRun(run.id));
-      return json(202, runToJson(ctx.state.run(run.id) ?? run));
+      return json(202, runToJson(ctx.state.run(run.id) ?? run, ctx));
     },
   },
 ];
