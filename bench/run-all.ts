@@ -26,7 +26,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<Record<string, 
   'tls-cost': () => import('./tls-cost.js'),
   ui: () => import('./ui.js'),
   package: () => import('./package.js'),
-  remote: () => import('./remote-callback.js'),
+  remote: () => import('./remote.js'),
   workflows: () => import('./workflows.js'),
 };
 
