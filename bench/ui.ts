@@ -5,10 +5,10 @@
 //   interactive (the first page of rows shown), from navigation start, the
 //   median of BENCH_UI_LOADS loads (default 5) each;
 // - the live-output page receiving BENCH_UI_OUTPUT_MB of output (default 10)
-//   from a running shell job: time from the run until the page shows the
-//   last line and the longest main-thread task meanwhile (a frozen page is
-//   one long task), against the same command run by the bench with its
-//   output discarded;
+//   from a running shell job, in ten bursts 0.3 s apart: time from the run
+//   until the page shows the last line and the longest main-thread task
+//   meanwhile (a frozen page is one long task), against the same command run
+//   by the bench with its output discarded;
 // - what the UI transfers on a first load, compressed and not.
 
 import { existsSync } from 'node:fs';
@@ -83,13 +83,14 @@ export async function run(): Promise<Record<string, unknown>> {
     })()`) as { files: number; transferred: number; decoded: number };
     await context.close();
 
-    // Live output: the job prints lines of 100 characters, numbered, ending with a marker.
-    const lines = Math.round((outputMb * 1_000_000) / 101);
-    const command = `seq -f '%099g' 1 ${lines}; echo the-end`;
+    // Live output: the job prints lines of 100 characters in ten bursts 0.3 s apart (so the page
+    // receives them while the job runs, not as a finished record), then a marker.
+    const lines = Math.round((outputMb * 1_000_000) / 101 / 10);
+    const command = `for i in 1 2 3 4 5 6 7 8 9 10; do seq -f '%099g' 1 ${lines}; sleep 0.3; done; echo the-end`;
     const rawStart = performance.now();
     execFileSync('sh', ['-c', `{ ${command}; } > /dev/null`]);
     const rawMs = performance.now() - rawStart;
-    await api(small.url, 'POST', '/v1/jobs', { name: 'loud', schedule: '@manually', executor: 'shell', executor_config: { command } });
+    await api(small.url, 'POST', '/v1/jobs', { name: 'loud', schedule: '@manually', executor: 'shell', executor_config: { shell: 'true', command } });
     const page = await browser.newPage();
     await page.goto(`${small.url}/ui/#/jobs/loud`);
     await page.locator('#definition').waitFor();
