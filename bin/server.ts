@@ -402,16 +402,22 @@ class LeaderClient {
   }
 }
 
+/** The headers of a call to another server's API on a caller's behalf: marked forwarded, with the caller's `keep` headers. */
+function relayedHeaders(node: ServerClusterNode<ApplyResult>, from: ForwardedRequest['headers'], keep: readonly string[]): Record<string, string> {
+  const headers: Record<string, string> = { [forwardedHeader]: node.nodeName };
+  for (const k of keep) {
+    const v = from[k];
+    if (typeof v === 'string') headers[k] = v;
+  }
+  return headers;
+}
+
 /** Send a write that reached this follower to the leader's API, and relay the answer. */
 async function forwardToLeader(node: ServerClusterNode<ApplyResult>, req: ForwardedRequest, client: LeaderClient): Promise<Reply> {
   const leader = node.leaderName();
   const http = leader ? node.addressOf(leader)?.http : undefined;
   if (!leader || !http) throw new ClusterError('CT_CLUSTER_NOT_LEADER', 'no leader: the cluster cannot accept writes right now');
-  const headers: Record<string, string> = { [forwardedHeader]: node.nodeName };
-  for (const k of ['authorization', 'content-type']) {
-    const v = req.headers[k];
-    if (typeof v === 'string') headers[k] = v;
-  }
+  const headers = relayedHeaders(node, req.headers, ['authorization', 'content-type']);
   let res;
   try {
     const dispatcher = client.dispatcher();
@@ -434,8 +440,7 @@ function raftPosition(node: RaftNode<ApplyResult>): RaftPosition {
 async function peerRaftStatus(node: ServerClusterNode<ApplyResult>, name: string, callerHeaders: ForwardedRequest['headers'], client: LeaderClient): Promise<RaftPosition | null> {
   const http = node.addressOf(name)?.http;
   if (!http) return null;
-  const headers: Record<string, string> = { [forwardedHeader]: node.nodeName };
-  if (typeof callerHeaders.authorization === 'string') headers['authorization'] = callerHeaders.authorization;
+  const headers = relayedHeaders(node, callerHeaders, ['authorization']);
   const dispatcher = client.dispatcher();
   const res = await request(`${client.scheme}://${http}/v1`, { method: 'GET', headers, signal: AbortSignal.timeout(1000), ...(dispatcher ? { dispatcher } : {}) });
   const body = await res.body.json() as { raft?: RaftPosition };
@@ -447,8 +452,7 @@ async function streamFromLeader(node: ServerClusterNode<ApplyResult>, req: Forwa
   const leader = node.leaderName();
   const http = leader ? node.addressOf(leader)?.http : undefined;
   if (!leader || !http) throw new ClusterError('CT_CLUSTER_NOT_LEADER', 'no leader: the cluster cannot stream a running execution right now');
-  const headers: Record<string, string> = { [forwardedHeader]: node.nodeName, accept: 'text/event-stream' };
-  if (typeof req.headers.authorization === 'string') headers['authorization'] = req.headers.authorization;
+  const headers = { ...relayedHeaders(node, req.headers, ['authorization']), accept: 'text/event-stream' };
   const abort = new AbortController();
   let res;
   try {

@@ -5,3 +5,4 @@
 export { serveExecutor } from './serve-executor.js';
 export { failure } from './executor.js';
 export type { ExecuteRequest, ExecuteResult, Executor, OutputSink } from './executor.js';
+export { valueAt } from './json-path.js';

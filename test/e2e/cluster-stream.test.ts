@@ -7,8 +7,8 @@
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { request } from 'undici';
 import { call, mainJs, tempDir, until, type ExecutionJson } from '../support/light-process.js';
+import { readSse } from '../support/sse.js';
 import { agreedLeader, serverSpecs, startServerProcess, type ServerProcess } from '../support/cluster-processes.js';
 
 const run = promisify(execFile);
@@ -20,23 +20,10 @@ t.teardown(async () => {
   root.remove();
 });
 
-async function events(url: string): Promise<{ status: number; list: { event: string; data: string; at: number }[] }> {
-  const started = Date.now();
-  const res = await request(url, { headers: { accept: 'text/event-stream' } });
-  const list: { event: string; data: string; at: number }[] = [];
-  let buffer = '';
-  for await (const chunk of res.body) {
-    buffer += (chunk as Buffer).toString('utf8');
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const data = [...block.matchAll(/^data: (.*)$/gm)].map((m) => m[1]).join('\n');
-      if (data !== '') list.push({ event: /^event: (.*)$/m.exec(block)?.[1] ?? 'message', data, at: Date.now() - started });
-    }
-  }
-  return { status: res.statusCode, list };
-}
+const events = async (url: string) => {
+  const r = await readSse(url);
+  return { status: r.status, list: r.events };
+};
 
 t.test('a follower relays a running execution\'s output stream from the leader, and jobs logs -f works through it', async (t) => {
   const leader = await agreedLeader(servers);

@@ -5,6 +5,7 @@
 import t from 'tap';
 import { request } from 'undici';
 import { call, startLight, tempDir, until, type ExecutionJson } from '../support/light-process.js';
+import { readSse } from '../support/sse.js';
 
 const dir = tempDir();
 const token = 'ui-test-token';
@@ -24,25 +25,8 @@ interface Sse {
 
 /** Read a server-sent-events answer to its end. */
 async function stream(path: string, headers: Record<string, string> = auth): Promise<{ status: number; type: string; sse: Sse }> {
-  const started = Date.now();
-  const res = await request(url + path, { headers });
-  const sse: Sse = { events: [], at: [] };
-  let buffer = '';
-  for await (const chunk of res.body) {
-    buffer += (chunk as Buffer).toString('utf8');
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
-      const data = [...block.matchAll(/^data: (.*)$/gm)].map((m) => m[1]).join('\n');
-      if (data !== '') {
-        sse.events.push({ event, data });
-        sse.at.push(Date.now() - started);
-      }
-    }
-  }
-  return { status: res.statusCode, type: String(res.headers['content-type']), sse };
+  const r = await readSse(url + path, headers);
+  return { status: r.status, type: r.type, sse: { events: r.events.map(({ event, data }) => ({ event, data })), at: r.events.map((e) => e.at) } };
 }
 
 const output = (sse: Sse) => sse.events.filter((e) => e.event === 'output').map((e) => JSON.parse(e.data) as string).join('');

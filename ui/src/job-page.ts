@@ -3,20 +3,12 @@
 // executions with paging, and skipped fires.
 
 import { api, ApiFailure, jobPath, type Execution, type Job } from './api.js';
-import { ago, duration, fill, h, jobHref, toast, when } from './dom.js';
+import { ago, duration, fill, h, jobHref, svg, toast, when } from './dom.js';
 
 const pageSize = 20;
 const chartDays = 14;
 
 interface DayCount { date: string; succeeded: number; failed: number }
-
-const svgNs = 'http://www.w3.org/2000/svg';
-function svg(tag: string, attrs: Record<string, string | number>, ...children: (SVGElement | string)[]): SVGElement {
-  const el = document.createElementNS(svgNs, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-  for (const c of children) el.append(c);
-  return el;
-}
 
 /** Stacked bars per day: successes (bottom) and failures, with a title per bar and a summary for screen readers. */
 function dayChart(days: readonly DayCount[]): SVGElement {

@@ -3,7 +3,7 @@
 // columns by depth from the root, with stop and restart.
 
 import { api } from './api.js';
-import { duration, fill, h, jobHref, toast, when } from './dom.js';
+import { duration, fill, h, jobHref, svg, toast, when } from './dom.js';
 
 const pageSize = 25;
 const refreshMs = 2000;
@@ -63,14 +63,6 @@ export function runsPage(app: HTMLElement): () => void {
   return () => { stopped = true; clearTimeout(timer); };
 }
 
-const svgNs = 'http://www.w3.org/2000/svg';
-function svg(tag: string, attrs: Record<string, string | number>, ...children: (SVGElement | string)[]): SVGElement {
-  const el = document.createElementNS(svgNs, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-  for (const c of children) el.append(c);
-  return el;
-}
-
 /** Columns by the longest path from the root; each task a box linked to its execution, edges from its upstreams. */
 function graph(run: Run): SVGElement {
   const byJob = new Map(run.tasks.map((t) => [t.job, t]));
@@ -113,11 +105,7 @@ function graph(run: Run): SVGElement {
       svg('text', { x: p.x + 8, y: p.y + 16 }, label),
       svg('text', { x: p.x + 8, y: p.y + 32, class: 'task-state' }, t.state));
     if (!t.execution_id) return box;
-    const a = document.createElementNS(svgNs, 'a');
-    a.setAttribute('href', `${jobHref(t.job)}/executions/${encodeURIComponent(t.execution_id)}`);
-    a.setAttribute('aria-label', `${t.job}: ${t.state}`);
-    a.append(box);
-    return a as unknown as SVGElement;
+    return svg('a', { href: `${jobHref(t.job)}/executions/${encodeURIComponent(t.execution_id)}`, 'aria-label': `${t.job}: ${t.state}` }, box);
   });
   return svg('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': `Run ${run.id}: ${run.tasks.map((t) => `${t.job} ${t.state}`).join(', ')}` }, ...edges, ...boxes);
 }

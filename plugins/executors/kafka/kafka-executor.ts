@@ -20,10 +20,11 @@
 // before the sensor's consumer joined.
 
 import { createHash } from 'node:crypto';
-import { Kafka, logLevel, type LogEntry, type PartitionerArgs, type Producer, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel, type KafkaConfig, type LogEntry, type PartitionerArgs, type Producer, type SASLOptions } from 'kafkajs';
 import { failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from '../../sdk/executor.js';
 import { parseGoDurationMs } from '../../sdk/go-duration.js';
 import { parseGoBool } from '../../sdk/go-bool.js';
+import { valueAt } from '../../sdk/json-path.js';
 import { setLongTimeout, type LongTimeout } from '../../../common/long-timeout.js';
 
 const defaultTimeoutMs = 30_000;
@@ -92,21 +93,17 @@ export function parseKafkaConfig(c: Readonly<Record<string, string>>): KafkaSett
   };
 }
 
-/** The value at a dot path of a JSON document, as text (undefined: not there, or not JSON). */
-export function valueAt(data: Uint8Array, path: string): string | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(Buffer.from(data).toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  for (const part of path === '' ? [] : path.split('.')) {
-    if (typeof v !== 'object' || v === null || !Object.hasOwn(v, part)) return undefined;
-    v = (v as Record<string, unknown>)[part];
-  }
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return v === null ? 'null' : JSON.stringify(v);
+/** Where and how a client connects: brokers, TLS, SASL, and bounded timeouts (every execution also has its own deadline on top). */
+function connection(s: KafkaSettings): Pick<KafkaConfig, 'brokers' | 'ssl' | 'sasl' | 'connectionTimeout' | 'authenticationTimeout' | 'requestTimeout' | 'retry'> {
+  return {
+    brokers: s.brokers,
+    ...(s.tls ? { ssl: { rejectUnauthorized: !s.tlsInsecureSkipVerify } } : {}),
+    ...(s.sasl ? { sasl: s.sasl as SASLOptions } : {}),
+    connectionTimeout: 5_000,
+    authenticationTimeout: 5_000,
+    requestTimeout: 15_000,
+    retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
+  };
 }
 
 /** sarama's default hash partitioner: FNV-1a 32 of the key, as a signed int32, modulo, made positive. */
@@ -194,14 +191,7 @@ export class KafkaExecutor implements Executor {
     const debugSinks = new Set<OutputSink>();
     const kafka = new Kafka({
       clientId: 'clocktower',
-      brokers: s.brokers,
-      ...(s.tls ? { ssl: { rejectUnauthorized: !s.tlsInsecureSkipVerify } } : {}),
-      ...(s.sasl ? { sasl: s.sasl as SASLOptions } : {}),
-      // Bounded: every execution also has its own deadline on top.
-      connectionTimeout: 5_000,
-      authenticationTimeout: 5_000,
-      requestTimeout: 15_000,
-      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
+      ...connection(s),
       logLevel: s.debug ? logLevel.DEBUG : logLevel.NOTHING,
       logCreator: () => ({ namespace, log }: LogEntry) => {
         const { message, timestamp: _t, ...extra } = log;
@@ -285,13 +275,7 @@ export class KafkaExecutor implements Executor {
   private async sense(s: KafkaSettings, want: { keyPath: string }, req: ExecuteRequest, output: OutputSink, signal: AbortSignal): Promise<ExecuteResult> {
     const kafka = new Kafka({
       clientId: 'clocktower-sensor',
-      brokers: s.brokers,
-      ...(s.tls ? { ssl: { rejectUnauthorized: !s.tlsInsecureSkipVerify } } : {}),
-      ...(s.sasl ? { sasl: s.sasl as SASLOptions } : {}),
-      connectionTimeout: 5_000,
-      authenticationTimeout: 5_000,
-      requestTimeout: 15_000,
-      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
+      ...connection(s),
       logLevel: logLevel.NOTHING,
     });
     const consumer = kafka.consumer({ groupId: `clocktower-sensor-${req.executionId}-${req.attempt}`, maxWaitTimeInMs: 250, retry: { retries: 2 } });

@@ -21,6 +21,7 @@ import { connect, type NatsConnection, type NatsError } from 'nats';
 import { failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from '../../sdk/executor.js';
 import { DeadlineError, ExecutionDeadline, formatMs, libraryTimeoutMs, parseTimeoutMs } from '../../sdk/execution-deadline.js';
 import { parseGoBool } from '../../sdk/go-bool.js';
+import { valueAt } from '../../sdk/json-path.js';
 
 const defaultTimeoutMs = 30_000;
 const maxConnections = 32;
@@ -81,23 +82,6 @@ function parseConfig(c: Readonly<Record<string, string>>): NatsJob {
     debug: Boolean(c['debug']),
     wait,
   };
-}
-
-/** The value at a dot path of a JSON document, as text (undefined: not there, or not JSON). */
-export function valueAt(data: Uint8Array, path: string): string | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(Buffer.from(data).toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  for (const part of path === '' ? [] : path.split('.')) {
-    if (typeof v !== 'object' || v === null || !Object.hasOwn(v, part)) return undefined;
-    v = (v as Record<string, unknown>)[part];
-  }
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return v === null ? 'null' : JSON.stringify(v);
 }
 
 export function validateNatsConfig(config: Readonly<Record<string, string>>): string | null {

@@ -11,11 +11,11 @@ import { accepted, json, pathParam, requireLeader, type Route, type RouteRequest
 
 const runStates = new Set(['running', 'succeeded', 'failed', 'stopped']);
 
-/** A run; with the state, each task also names its upstream tasks (by its job's edges now), for drawing the run as a graph. */
-export function runToJson(run: Run, ctx?: ApiContext): Record<string, unknown> {
+/** A run; each task also names its upstream tasks in the run (by its job's edges now), for drawing the run as a graph. */
+export function runToJson(run: Run, ctx: ApiContext): Record<string, unknown> {
   const inRun = new Set(run.tasks.map((t) => t.job));
   const upstream = (job: string) => {
-    const j = ctx?.state.job(job);
+    const j = ctx.state.job(job);
     return j ? edgesOf(j).map((e) => e.job).filter((u) => inRun.has(u)) : [];
   };
   return {
@@ -27,7 +27,7 @@ export function runToJson(run: Run, ctx?: ApiContext): Record<string, unknown> {
     created_at: iso(run.createdAtMs),
     finished_at: iso(run.finishedAtMs),
     reason: run.reason,
-    tasks: run.tasks.map((t) => ({ ...taskToJson(t), ...(ctx ? { upstream: upstream(t.job) } : {}) })),
+    tasks: run.tasks.map((t) => ({ ...taskToJson(t), upstream: upstream(t.job) })),
   };
 }
 

@@ -23,9 +23,9 @@ function stats(req: RouteRequest, ctx: ApiContext) {
   const today = Math.floor(ctx.now() / dayMs);
   const first = today - days + 1;
   const rows = Array.from({ length: days }, (_, i) => ({ date: new Date((first + i) * dayMs).toISOString().slice(0, 10), succeeded: 0, failed: 0 }));
-  for (const job of ctx.state.jobs()) {
+  const one = only === null ? undefined : ctx.state.job(only);
+  for (const job of one ? [one] : ctx.state.jobs()) {
     if (!canReadJob(req.grants, job.name)) continue; // counts only what the caller may read
-    if (only !== null && job.name !== only) continue;
     for (const e of ctx.state.executionsOf(job.name) ?? []) {
       if (e.finishedAtMs === null) continue;
       const row = rows[Math.floor(e.finishedAtMs / dayMs) - first];
