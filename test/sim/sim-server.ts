@@ -39,6 +39,8 @@ export interface ServerEnv {
   tornWrite: number;
   /** Compact the log once this many entries are applied past the snapshot. */
   readonly compactEvery: number;
+  /** Executions kept per job (the state machine's history limit): small, so snapshots stay cheap and trimming is exercised. */
+  readonly historyLimit: number;
   /** Fault injection for the checker's own tests: fire before this leader's term has applied an entry. */
   readonly unsafeEarlyFiring?: boolean;
   /** Fault injection for the checker's own tests: answer reads from the local copy, without ReadIndex. */
@@ -60,7 +62,7 @@ const instantHost: ExecutorHost = {
 
 export class SimServer {
   core: RaftCore | null = null;
-  sm = new StateMachine();
+  sm: StateMachine;
   applied = 0;
   /** The term in which this server, leading, has applied an entry of its own term (it may fire). */
   private readyTerm = 0;
@@ -74,7 +76,9 @@ export class SimServer {
   /** Set by a torn write: the cluster takes the server down. */
   crashedMidWrite = false;
 
-  constructor(readonly id: string, readonly disk: Disk, private readonly env: ServerEnv, readonly skewMs = 0) {}
+  constructor(readonly id: string, readonly disk: Disk, private readonly env: ServerEnv, readonly skewMs = 0) {
+    this.sm = new StateMachine({ historyLimit: env.historyLimit, versionLimit: 3 });
+  }
 
   /** This server's clock: the simulation's, skewed. */
   nowMs(): number {
@@ -92,7 +96,7 @@ export class SimServer {
       hardState: disk.hardState, snapshot: disk.snapshot, entries: disk.entries,
       conf: disk.snapshot?.meta.conf ?? { voters: [], learners: [] }, applied: disk.snapshot?.meta.index ?? 0,
     });
-    this.sm = new StateMachine();
+    this.sm = new StateMachine({ historyLimit: this.env.historyLimit, versionLimit: 3 });
     if (disk.snapshot) this.sm.restore(disk.snapshot.data);
     this.leading = false;
     this.dispatcher = new Dispatcher({

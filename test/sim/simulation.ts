@@ -159,7 +159,8 @@ class Simulation {
       timers: this.timers,
       config: { electionTicks: 10, heartbeatTicks: 1, preVote: true, checkQuorum: true, maxInflight: r.pick([1, 4, 256]), maxBytesPerMessage: r.pick([200, 64 * 1024]) },
       tornWrite: r.pick([0, 0.01, 0.05]),
-      compactEvery: r.pick([5, 20, 80, 100_000]),
+      compactEvery: r.pick([10, 40, 160, 100_000]),
+      historyLimit: r.pick([3, 10, 25]),
       ...(options.unsafeEarlyFiring ? { unsafeEarlyFiring: true } : {}),
       ...(options.unsafeStaleReads ? { unsafeStaleReads: true } : {}),
     };
