@@ -17,7 +17,7 @@ export interface PlantedBug {
 
 const scenarios = ['test/server/raft/raft-scenarios.test.js'];
 const core = ['test/server/raft/raft-core.test.js'];
-const nodeSim = ['test/sim/run-node.js', '--seeds', '100'];
+const nodeSim = ['test/sim/run-node.js', '--stop', '--seeds', '100'];
 const sim = (servers: 3 | 5, seeds = 300) => ['test/sim/run.js', '--stop', '--servers', String(servers), '--seeds', String(seeds)];
 
 export const plantedBugs: readonly PlantedBug[] = [

@@ -1,4 +1,4 @@
-// `npm run sim:node -- --seeds N [--from S] [--seconds T] [--servers 3|5]`:
+// `npm run sim:node -- --seeds N [--from S] [--seconds T] [--servers 3|5] [--stop]`:
 // the production Raft driver and disk log under the simulation for many
 // seeds; `--seed S` replays one.
 
@@ -12,6 +12,8 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     seconds: { type: 'string', default: '20' },
     servers: { type: 'string', default: '3' },
+    /** Stop at the first failing seed (the mutation checks use it). */
+    stop: { type: 'boolean', default: false },
   },
 });
 const seeds = values.seed !== undefined ? [Number(values.seed)] : Array.from({ length: Number(values.seeds) }, (_, i) => Number(values.from) + i);
@@ -25,6 +27,7 @@ for (const seed of seeds) {
   if (r.failure) {
     failed++;
     console.log(`FAIL seed ${seed}: ${r.failure}\n  replay: npm run sim:node -- --seed ${seed} --seconds ${values.seconds} --servers ${servers}`);
+    if (values.stop) break;
   }
 }
 console.log(JSON.stringify({ bench: 'node-sim', seeds: seeds.length, servers, failed, seconds: Math.round((performance.now() - started) / 100) / 10, ...totals }));
