@@ -25,6 +25,13 @@ export interface ExecuteResult {
 
 export interface OutputSink {
   write(chunk: Uint8Array): void;
+  /**
+   * Flow control, where the sink has it (a plugin's Session): true when
+   * written output waits in memory because the receiver is behind; then
+   * `listener` is called once it has all been sent. A producer that can
+   * pause (a child's pipe) should, until then. False: nothing waits.
+   */
+  whenDrained?(listener: () => void): boolean;
 }
 
 export interface Executor {

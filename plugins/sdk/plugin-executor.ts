@@ -2,6 +2,10 @@
 // in a separate plugin program over gRPC (started, handshaken, health-checked
 // and restarted by PluginProcess).
 //
+// Executions go over one long-lived Session stream per program process
+// (plugin-session.ts: batched, flow-controlled output); a program built
+// before Session (UNIMPLEMENTED) gets an Execute call per execution.
+//
 // The program serves concurrent executions. If it dies, the executions it
 // was running fail with a message saying so, and the next execution starts
 // it again; the host itself never goes down with a plugin. Whatever the
@@ -18,6 +22,7 @@ import type { ExecuteEvent__Output } from '../../proto/generated/clocktower/plug
 import type { ExecutorClient } from '../../proto/generated/clocktower/plugin/v1/Executor.js';
 import { failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from './executor.js';
 import { PluginProcess, type PluginOptions, type RunningPlugin } from './plugin-process.js';
+import { HostSession } from './plugin-session.js';
 
 export { PluginError, type PluginOptions } from './plugin-process.js';
 
@@ -30,6 +35,8 @@ export class PluginExecutor implements Executor {
   private readonly plugins: PluginProcess<ExecutorClient>[];
   /** Executions running on each of `plugins`. */
   private readonly running: number[];
+  /** Each running program's session (null: it serves Execute only). */
+  private readonly sessions = new Map<RunningPlugin<ExecutorClient>, Promise<HostSession | null>>();
 
   constructor(
     readonly name: string,
@@ -66,6 +73,47 @@ export class PluginExecutor implements Executor {
     } catch (err) {
       return failure((err as Error).message);
     }
+    let session: HostSession | null;
+    try {
+      session = await this.sessionOf(plugin, p);
+    } catch (err) {
+      const how = await plugin.deathOf(p);
+      return failure(how ? `plugin ${this.name} ${how} while running this execution` : `plugin ${this.name} failed: ${describe(err)}`);
+    }
+    // Items on a session are tagged by execution id: the same id twice at once takes the call of its own.
+    if (session && !session.has(req.executionId)) return session.execute(req, output, signal);
+    return this.executeCall(plugin, p, req, output, signal);
+  }
+
+  /**
+   * The program's session, opened on first use (null: the program predates
+   * Session, so each execution is an Execute call). Asked once per program
+   * process; a session that broke is opened again by the next execution.
+   */
+  private sessionOf(plugin: PluginProcess<ExecutorClient>, p: RunningPlugin<ExecutorClient>): Promise<HostSession | null> {
+    const known = this.sessions.get(p);
+    if (!known) return this.reopen(plugin, p, undefined);
+    return known.then((s) => (s === null || s.usable ? s : this.reopen(plugin, p, known)), () => this.reopen(plugin, p, known));
+  }
+
+  private reopen(plugin: PluginProcess<ExecutorClient>, p: RunningPlugin<ExecutorClient>, stale: Promise<HostSession | null> | undefined): Promise<HostSession | null> {
+    const now = this.sessions.get(p);
+    // Another execution has opened it again meanwhile.
+    if (now !== undefined && now !== stale) return now;
+    if (now === undefined) void p.exited.then(() => this.sessions.delete(p));
+    const opening = HostSession.open(p.client, async (err) => {
+      const how = await plugin.deathOf(p);
+      if (how) return `plugin ${this.name} ${how} while running this execution`;
+      return err
+        ? `plugin ${this.name} failed: its session broke: ${err.details || err.message}`
+        : `plugin ${this.name} ended its session without a result for this execution`;
+    });
+    this.sessions.set(p, opening);
+    return opening;
+  }
+
+  /** One Execute call (a plugin program built before Session). */
+  private executeCall(plugin: PluginProcess<ExecutorClient>, p: RunningPlugin<ExecutorClient>, req: ExecuteRequest, output: OutputSink, signal: AbortSignal): Promise<ExecuteResult> {
     return new Promise<ExecuteResult>((resolve) => {
       const call = p.client.Execute({
         job_name: req.jobName, config: { ...req.config }, execution_id: req.executionId,
@@ -123,8 +171,14 @@ export class PluginExecutor implements Executor {
   }
 
   async close(): Promise<void> {
+    for (const s of this.sessions.values()) void s.then((session) => session?.close(), () => {});
     await Promise.all(this.plugins.map((p) => p.close()));
   }
 }
 
 const validateTimeoutMs = 5000;
+
+function describe(err: unknown): string {
+  const e = err as Partial<grpc.ServiceError>;
+  return e.details || e.message || String(err);
+}

@@ -1,29 +1,49 @@
 // The plugin side: `serveExecutor(impl)` turns an Executor into a plugin
 // program — the Executor service on top of what every plugin program does
 // (serve-plugin.ts: magic cookie, health, unix socket, handshake, stop).
+// It serves both ways of running executions: Session, one long-lived
+// stream for all of them (serve-session.ts; what this host uses), and
+// Execute / Stop, a call per execution (what older hosts use).
 
 import type * as grpc from '@grpc/grpc-js';
 import { pluginProto } from '../../proto/load-proto.js';
 import type { ExecuteEvent } from '../../proto/generated/clocktower/plugin/v1/ExecuteEvent.js';
 import type { ExecuteRequest__Output } from '../../proto/generated/clocktower/plugin/v1/ExecuteRequest.js';
+import type { SessionEvent } from '../../proto/generated/clocktower/plugin/v1/SessionEvent.js';
+import type { SessionRequest__Output } from '../../proto/generated/clocktower/plugin/v1/SessionRequest.js';
 import type { StopRequest__Output } from '../../proto/generated/clocktower/plugin/v1/StopRequest.js';
 import type { StopResponse } from '../../proto/generated/clocktower/plugin/v1/StopResponse.js';
 import type { ValidateRequest__Output } from '../../proto/generated/clocktower/plugin/v1/ValidateRequest.js';
 import type { ValidateResponse } from '../../proto/generated/clocktower/plugin/v1/ValidateResponse.js';
-import type { Executor } from './executor.js';
+import type { ExecuteResult, Executor, OutputSink } from './executor.js';
 import { servePlugin } from './serve-plugin.js';
-
-/** Output is sent in chunks of at most this many bytes (gRPC flow control does the rest). */
-const maxChunk = 64 * 1024;
+import { PluginSession, toWireResult } from './serve-session.js';
+import { maxChunkBytes } from './session-limits.js';
 
 export async function serveExecutor(impl: Executor): Promise<void> {
+  /** What runs through Execute, by execution id (for Stop). */
   const running = new Map<string, AbortController>();
+  const sessions = new Set<PluginSession>();
   const proto = pluginProto().clocktower.plugin.v1;
+  const start = (r: ExecuteRequest__Output, output: OutputSink, abort: AbortController): Promise<ExecuteResult> => impl.execute({
+    jobName: r.job_name, config: r.config, executionId: r.execution_id, scheduledAtMs: Number(r.scheduled_at_ms), attempt: r.attempt,
+    // An older server sends no params: none.
+    ...(Object.keys(r.params ?? {}).length > 0 ? { params: r.params } : {}),
+  }, output, abort.signal)
+    .catch((err: unknown) => ({ success: false, exitCode: -1, error: `executor failed: ${err instanceof Error ? err.message : String(err)}` }));
   await servePlugin({
     name: impl.name,
     serviceName: 'clocktower.plugin.v1.Executor',
     register(server) {
       server.addService(proto.Executor.service, {
+        Session(call: grpc.ServerDuplexStream<SessionRequest__Output, SessionEvent>) {
+          const session = new PluginSession(call, start);
+          sessions.add(session);
+          const forget = () => sessions.delete(session);
+          call.on('cancelled', forget);
+          call.on('error', forget);
+          call.on('finish', forget);
+        },
         Execute(call: grpc.ServerWritableStream<ExecuteRequest__Output, ExecuteEvent>) {
           const r = call.request;
           const abort = new AbortController();
@@ -31,21 +51,15 @@ export async function serveExecutor(impl: Executor): Promise<void> {
           call.on('cancelled', () => abort.abort());
           const output = {
             write(chunk: Uint8Array) {
-              for (let i = 0; i < chunk.length; i += maxChunk) call.write({ output: { data: Buffer.from(chunk.subarray(i, i + maxChunk)) } });
+              for (let i = 0; i < chunk.length; i += maxChunkBytes) call.write({ output: { data: Buffer.from(chunk.subarray(i, i + maxChunkBytes)) } });
             },
           };
-          impl.execute({
-            jobName: r.job_name, config: r.config, executionId: r.execution_id, scheduledAtMs: Number(r.scheduled_at_ms), attempt: r.attempt,
-            // An older server sends no params: none.
-            ...(Object.keys(r.params ?? {}).length > 0 ? { params: r.params } : {}),
-          }, output, abort.signal)
-            .catch((err: unknown) => ({ success: false, exitCode: -1, error: `executor failed: ${err instanceof Error ? err.message : String(err)}` }))
-            .then((result) => {
-              running.delete(r.execution_id);
-              if (call.cancelled) return;
-              call.write({ result: { success: result.success, exit_code: result.exitCode, error: result.error, params_out: { ...('paramsOut' in result ? result.paramsOut : {}) } } });
-              call.end();
-            });
+          void start(r, output, abort).then((result) => {
+            running.delete(r.execution_id);
+            if (call.cancelled) return;
+            call.write({ result: toWireResult(result) });
+            call.end();
+          });
         },
         Stop(call: grpc.ServerUnaryCall<StopRequest__Output, StopResponse>, callback: grpc.sendUnaryData<StopResponse>) {
           const abort = running.get(call.request.execution_id);
@@ -64,6 +78,7 @@ export async function serveExecutor(impl: Executor): Promise<void> {
     },
     stopping() {
       for (const a of running.values()) a.abort();
+      for (const s of sessions) s.drainAndEnd();
     },
     close: () => impl.close?.(),
   });

@@ -116,9 +116,23 @@ export class ShellExecutor implements Executor {
       cgroup?.kill();
       killGroup(child.pid);
     };
-    const write = (chunk: Buffer) => output.write(chunk);
-    child.stdout?.on('data', write);
-    child.stderr?.on('data', write);
+    // Over a plugin Session, output the host has not taken yet waits in this
+    // process: the command's pipes pause meanwhile (it blocks writing, as in a terminal).
+    const pipes = [child.stdout, child.stderr].filter((p) => p !== null);
+    // Once the main process has exited, what is left in the pipes is read at once.
+    let paused = false;
+    let mainExited = false;
+    const write = (chunk: Buffer) => {
+      output.write(chunk);
+      if (!paused && !mainExited && output.whenDrained?.(() => {
+        paused = false;
+        for (const p of pipes) p.resume();
+      })) {
+        paused = true;
+        for (const p of pipes) p.pause();
+      }
+    };
+    for (const p of pipes) p.on('data', write);
     if (child.stdin) {
       // A command that does not read its input closes the pipe early: not an error of the run.
       child.stdin.on('error', () => {});
@@ -149,6 +163,8 @@ export class ShellExecutor implements Executor {
         let exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
         child.once('exit', (code, sig) => {
           exited = { code, signal: sig };
+          mainExited = true;
+          for (const p of pipes) p.resume();
           killTree();
           drain = setTimeout(() => {
             child.stdout?.destroy();

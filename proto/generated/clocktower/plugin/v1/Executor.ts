@@ -4,6 +4,8 @@ import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { ExecuteEvent as _clocktower_plugin_v1_ExecuteEvent, ExecuteEvent__Output as _clocktower_plugin_v1_ExecuteEvent__Output } from '../../../clocktower/plugin/v1/ExecuteEvent.js';
 import type { ExecuteRequest as _clocktower_plugin_v1_ExecuteRequest, ExecuteRequest__Output as _clocktower_plugin_v1_ExecuteRequest__Output } from '../../../clocktower/plugin/v1/ExecuteRequest.js';
+import type { SessionEvent as _clocktower_plugin_v1_SessionEvent, SessionEvent__Output as _clocktower_plugin_v1_SessionEvent__Output } from '../../../clocktower/plugin/v1/SessionEvent.js';
+import type { SessionRequest as _clocktower_plugin_v1_SessionRequest, SessionRequest__Output as _clocktower_plugin_v1_SessionRequest__Output } from '../../../clocktower/plugin/v1/SessionRequest.js';
 import type { StopRequest as _clocktower_plugin_v1_StopRequest, StopRequest__Output as _clocktower_plugin_v1_StopRequest__Output } from '../../../clocktower/plugin/v1/StopRequest.js';
 import type { StopResponse as _clocktower_plugin_v1_StopResponse, StopResponse__Output as _clocktower_plugin_v1_StopResponse__Output } from '../../../clocktower/plugin/v1/StopResponse.js';
 import type { ValidateRequest as _clocktower_plugin_v1_ValidateRequest, ValidateRequest__Output as _clocktower_plugin_v1_ValidateRequest__Output } from '../../../clocktower/plugin/v1/ValidateRequest.js';
@@ -14,6 +16,11 @@ export interface ExecutorClient extends grpc.Client {
   Execute(argument: _clocktower_plugin_v1_ExecuteRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_clocktower_plugin_v1_ExecuteEvent__Output>;
   execute(argument: _clocktower_plugin_v1_ExecuteRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_clocktower_plugin_v1_ExecuteEvent__Output>;
   execute(argument: _clocktower_plugin_v1_ExecuteRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_clocktower_plugin_v1_ExecuteEvent__Output>;
+  
+  Session(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_clocktower_plugin_v1_SessionRequest, _clocktower_plugin_v1_SessionEvent__Output>;
+  Session(options?: grpc.CallOptions): grpc.ClientDuplexStream<_clocktower_plugin_v1_SessionRequest, _clocktower_plugin_v1_SessionEvent__Output>;
+  session(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_clocktower_plugin_v1_SessionRequest, _clocktower_plugin_v1_SessionEvent__Output>;
+  session(options?: grpc.CallOptions): grpc.ClientDuplexStream<_clocktower_plugin_v1_SessionRequest, _clocktower_plugin_v1_SessionEvent__Output>;
   
   Stop(argument: _clocktower_plugin_v1_StopRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_clocktower_plugin_v1_StopResponse__Output>): grpc.ClientUnaryCall;
   Stop(argument: _clocktower_plugin_v1_StopRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_clocktower_plugin_v1_StopResponse__Output>): grpc.ClientUnaryCall;
@@ -38,6 +45,8 @@ export interface ExecutorClient extends grpc.Client {
 export interface ExecutorHandlers extends grpc.UntypedServiceImplementation {
   Execute: grpc.handleServerStreamingCall<_clocktower_plugin_v1_ExecuteRequest__Output, _clocktower_plugin_v1_ExecuteEvent>;
   
+  Session: grpc.handleBidiStreamingCall<_clocktower_plugin_v1_SessionRequest__Output, _clocktower_plugin_v1_SessionEvent>;
+  
   Stop: grpc.handleUnaryCall<_clocktower_plugin_v1_StopRequest__Output, _clocktower_plugin_v1_StopResponse>;
   
   Validate: grpc.handleUnaryCall<_clocktower_plugin_v1_ValidateRequest__Output, _clocktower_plugin_v1_ValidateResponse>;
@@ -46,6 +55,7 @@ export interface ExecutorHandlers extends grpc.UntypedServiceImplementation {
 
 export interface ExecutorDefinition extends grpc.ServiceDefinition {
   Execute: MethodDefinition<_clocktower_plugin_v1_ExecuteRequest, _clocktower_plugin_v1_ExecuteEvent, _clocktower_plugin_v1_ExecuteRequest__Output, _clocktower_plugin_v1_ExecuteEvent__Output>
+  Session: MethodDefinition<_clocktower_plugin_v1_SessionRequest, _clocktower_plugin_v1_SessionEvent, _clocktower_plugin_v1_SessionRequest__Output, _clocktower_plugin_v1_SessionEvent__Output>
   Stop: MethodDefinition<_clocktower_plugin_v1_StopRequest, _clocktower_plugin_v1_StopResponse, _clocktower_plugin_v1_StopRequest__Output, _clocktower_plugin_v1_StopResponse__Output>
   Validate: MethodDefinition<_clocktower_plugin_v1_ValidateRequest, _clocktower_plugin_v1_ValidateResponse, _clocktower_plugin_v1_ValidateRequest__Output, _clocktower_plugin_v1_ValidateResponse__Output>
 }

@@ -1,0 +1,12 @@
+// The Session stream's sizes, shared by both ends (plugins/sdk/serve-session.ts,
+// plugins/sdk/plugin-session.ts). A plugin in another language need not use
+// these numbers: it obeys the credit the host grants.
+
+/** Output is sent in chunks of at most this many bytes (on Execute too). */
+export const maxChunkBytes = 64 * 1024;
+/** Output the host lets a plugin have in flight per execution before it grants more. */
+export const creditWindowBytes = 1024 * 1024;
+/** The host grants credit again once it has consumed this much of an execution's output. */
+export const creditEveryBytes = 256 * 1024;
+/** A plugin's SessionEvent carries at most this much output data (well under gRPC's 4 MiB receive default). */
+export const maxMessageDataBytes = 1024 * 1024;
