@@ -151,6 +151,20 @@ export class PluginExecutor implements Executor {
   }
 
   /**
+   * How each copy's executions travel: "session" (one Session stream),
+   * "calls" (an Execute call each: a program built before Session), or
+   * "none yet" (not started, or not asked since it was started again).
+   */
+  async transports(): Promise<('session' | 'calls' | 'none yet')[]> {
+    return Promise.all(this.plugins.map(async (plugin) => {
+      const p = await plugin.current();
+      const s = p ? this.sessions.get(p) : undefined;
+      if (!s) return 'none yet' as const;
+      return s.then((session) => (session === null ? 'calls' as const : 'session' as const), () => 'none yet' as const);
+    }));
+  }
+
+  /**
    * Ask the program to check a job's config when the job is saved. Best
    * effort: a program that cannot start, is too old to know the call, or
    * does not answer within a few seconds does not stop the save (the

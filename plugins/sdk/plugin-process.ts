@@ -87,6 +87,11 @@ export class PluginProcess<C extends { close(): void }> {
     return this.running;
   }
 
+  /** The running program, if it is running (never starts it). */
+  async current(): Promise<RunningPlugin<C> | null> {
+    return this.running ? this.running.catch(() => null) : null;
+  }
+
   /**
    * Why a call to the program failed: how the program died if it did so
    * meanwhile (it gets a moment to be seen exiting), else null.
