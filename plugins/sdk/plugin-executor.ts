@@ -185,7 +185,7 @@ export class PluginExecutor implements Executor {
   }
 
   async close(): Promise<void> {
-    for (const s of this.sessions.values()) void s.then((session) => session?.close(), () => {});
+    // SIGTERM lets the program stop what runs and send those results over its session before it ends.
     await Promise.all(this.plugins.map((p) => p.close()));
   }
 }

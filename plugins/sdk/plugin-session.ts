@@ -110,12 +110,6 @@ export class HostSession {
     });
   }
 
-  /** End the stream (the host is stopping): the plugin stops what runs here. */
-  close(): void {
-    if (this.broken) return;
-    this.call.cancel();
-  }
-
   private onEvent(m: SessionEvent__Output): void {
     for (const item of m.items) {
       const f = this.inFlight.get(item.execution_id);

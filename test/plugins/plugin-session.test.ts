@@ -176,3 +176,12 @@ t.test('50 MB of output through the session: the host keeps its tail and finishe
     await p.close();
   }
 });
+
+t.test('a host that stops its plugin still gets the results of what ran on the session', async (t) => {
+  const p = new PluginExecutor('fixture', fixture());
+  await p.start();
+  const waits = [1, 2].map((i) => run(p, { mode: 'wait' }, `s${i}`));
+  t.match((await run(p, { text: 'up' }, 'u')).result, { success: true }, 'the waiting ones were sent');
+  await p.close();
+  for (const w of await Promise.all(waits)) t.match(w.result, { success: false, error: 'stopped' }, 'stopped by the SIGTERM, result sent over the session');
+});
