@@ -35,6 +35,8 @@ export class PluginExecutor implements Executor {
   private readonly plugins: PluginProcess<ExecutorClient>[];
   /** Executions running on each of `plugins`. */
   private readonly running: number[];
+  /** How long a program may take to answer a new Session (then it gets Execute calls). */
+  private readonly helloTimeoutMs: number;
   /** Each running program's session (null: it serves Execute only). */
   private readonly sessions = new Map<RunningPlugin<ExecutorClient>, Promise<HostSession | null>>();
 
@@ -47,6 +49,7 @@ export class PluginExecutor implements Executor {
     const connect = (target: string) => new proto.Executor(target, grpc.credentials.createInsecure()) as unknown as ExecutorClient;
     const instances = Math.max(1, Math.floor(options.instances ?? 1));
     this.plugins = Array.from({ length: instances }, () => new PluginProcess(name, program, connect, options));
+    this.helloTimeoutMs = options.startTimeoutMs ?? 10_000;
     this.running = this.plugins.map(() => 0);
   }
 
@@ -101,7 +104,7 @@ export class PluginExecutor implements Executor {
     // Another execution has opened it again meanwhile.
     if (now !== undefined && now !== stale) return now;
     if (now === undefined) void p.exited.then(() => this.sessions.delete(p));
-    const opening = HostSession.open(p.client, async (err) => {
+    const opening = HostSession.open(p.client, this.helloTimeoutMs, async (err) => {
       const how = await plugin.deathOf(p);
       if (how) return `plugin ${this.name} ${how} while running this execution`;
       return err

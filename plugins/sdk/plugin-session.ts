@@ -18,7 +18,7 @@ import type { SessionCommand } from '../../proto/generated/clocktower/plugin/v1/
 import type { SessionEvent__Output } from '../../proto/generated/clocktower/plugin/v1/SessionEvent.js';
 import type { SessionRequest } from '../../proto/generated/clocktower/plugin/v1/SessionRequest.js';
 import { failure, type ExecuteRequest, type ExecuteResult, type OutputSink } from './executor.js';
-import { creditEveryBytes, creditWindowBytes } from './session-limits.js';
+import { creditEveryBytes, creditWindowBytes, maxMessageDataBytes } from './session-limits.js';
 
 const unimplemented = 12;
 
@@ -42,36 +42,42 @@ export class HostSession {
    * when the plugin does not serve Session (UNIMPLEMENTED). Rejects with the
    * call's error otherwise. `failed` is told why, when the stream breaks later.
    */
-  static open(client: ExecutorClient, failed: (err: grpc.ServiceError | null) => Promise<string>): Promise<HostSession | null> {
+  static open(client: ExecutorClient, helloTimeoutMs: number, failed: (err: grpc.ServiceError | null) => Promise<string>): Promise<HostSession | null> {
     const call = client.Session();
     const session = new HostSession(call);
     return new Promise((resolve, reject) => {
       let opened = false;
+      const first = (then: () => void) => {
+        if (opened) return false;
+        opened = true;
+        clearTimeout(timer);
+        then();
+        return true;
+      };
+      // A plugin that accepts the stream but never says hello is treated as one without Session.
+      const timer = setTimeout(() => first(() => {
+        session.broken = true;
+        call.cancel();
+        resolve(null);
+      }), helloTimeoutMs);
       call.on('data', (m: SessionEvent__Output) => {
-        if (!opened) {
-          opened = true;
-          resolve(session);
-        }
+        first(() => resolve(session));
         session.onEvent(m);
       });
       call.on('error', (err: grpc.ServiceError) => {
-        if (!opened) {
-          opened = true;
+        const early = first(() => {
           session.broken = true;
           if (err.code === unimplemented) resolve(null);
           else reject(err);
-          return;
-        }
-        session.breakWith(failed(err));
+        });
+        if (!early) session.breakWith(failed(err));
       });
       call.on('end', () => {
-        if (!opened) {
-          opened = true;
+        const early = first(() => {
           session.broken = true;
           reject(new Error('the plugin ended its session at once'));
-          return;
-        }
-        session.breakWith(failed(null));
+        });
+        if (!early) session.breakWith(failed(null));
       });
     });
   }
@@ -140,7 +146,21 @@ export class HostSession {
         this.flushing = false;
         const commands = this.queue;
         this.queue = [];
-        if (!this.broken && commands.length > 0) this.call.write({ commands });
+        if (this.broken) return;
+        // Messages stay well under gRPC's default 4 MiB receive limit, which a plugin may keep.
+        let batch: SessionCommand[] = [];
+        let bytes = 0;
+        for (const c of commands) {
+          const size = sizeOf(c);
+          if (batch.length > 0 && bytes + size > maxMessageDataBytes) {
+            this.call.write({ commands: batch });
+            batch = [];
+            bytes = 0;
+          }
+          batch.push(c);
+          bytes += size;
+        }
+        if (batch.length > 0) this.call.write({ commands: batch });
       });
     }
   }
@@ -155,4 +175,14 @@ export class HostSession {
       for (const f of lost) f.done(failure(message));
     });
   }
+}
+
+/** About how many bytes a command takes on the wire (its strings, plus some). */
+function sizeOf(c: SessionCommand): number {
+  const r = c.execute?.request;
+  if (!r) return 64;
+  let n = 64 + (r.job_name?.length ?? 0) + (r.execution_id?.length ?? 0);
+  for (const [k, v] of Object.entries(r.config ?? {})) n += k.length + v.length + 8;
+  for (const [k, v] of Object.entries(r.params ?? {})) n += k.length + v.length + 8;
+  return n;
 }

@@ -145,7 +145,7 @@ export class PluginSession {
     let batch: SessionItem[] = [];
     let bytes = 0;
     for (const item of items) {
-      const size = item.output?.data?.length ?? 0;
+      const size = item.output?.data?.length ?? resultSize(item.result);
       if (batch.length > 0 && bytes + size > maxMessageDataBytes) {
         this.call.write({ items: batch });
         batch = [];
@@ -179,4 +179,11 @@ export class PluginSession {
     }
     this.executions.clear();
   }
+}
+
+/** About how many bytes a result takes on the wire. */
+function resultSize(r: WireResult | null | undefined): number {
+  let n = 32 + (r?.error?.length ?? 0);
+  for (const [k, v] of Object.entries(r?.params_out ?? {})) n += k.length + v.length + 8;
+  return n;
 }

@@ -19,9 +19,9 @@ import { PluginProcess } from '../../plugins/sdk/plugin-process.js';
 const dir = mkdtempSync(join(tmpdir(), 'ct-session-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
-function program(name: string, script: string): string {
+function program(name: string, script: string, vars = ''): string {
   const path = join(dir, name);
-  writeFileSync(path, `#!/bin/sh\nexec "${process.execPath}" "${resolve(script)}" "$@"\n`);
+  writeFileSync(path, `#!/bin/sh\n${vars}exec "${process.execPath}" "${resolve(script)}" "$@"\n`);
   chmodSync(path, 0o755);
   return path;
 }
@@ -113,6 +113,24 @@ t.test('a plugin built before Session (Execute and Stop only) still works, with 
   const flood = await run(p, { mode: 'flood', bytes: String(5 * 1024 * 1024) }, 'f');
   t.equal(flood.bytes, 5 * 1024 * 1024);
   t.equal(await p.validate({ any: 'thing' }), null, 'no Validate: the save goes through');
+});
+
+t.test('results of a burst are split into messages the host can receive', async (t) => {
+  const p = new PluginExecutor('fixture', fixture());
+  t.teardown(() => p.close());
+  await p.start();
+  // 200 results of 64 KiB each in one turn: 12.5 MiB, past gRPC's 4 MiB message limit.
+  const runs = await Promise.all(Array.from({ length: 200 }, (_, i) => run(p, { mode: 'long-error', bytes: String(64 * 1024) }, `l${i}`)));
+  t.ok(runs.every((r) => r.result.exitCode === 1 && r.result.error.length === 64 * 1024), 'every result whole');
+  t.same(await p.transports(), ['session']);
+});
+
+t.test('a plugin that takes a Session but never answers on it gets Execute calls', async (t) => {
+  const p = new PluginExecutor('silent', program('clocktower-executor-silent', 'dist/test/plugins/fixtures/old-plugin.js', 'OLD_PLUGIN_SILENT_SESSION=1 '), { startTimeoutMs: 1000 });
+  t.teardown(() => p.close());
+  const runs = await Promise.all([1, 2].map((i) => run(p, { text: `hi ${i}` }, `q${i}`)));
+  for (const r of runs) t.same(r.result, { success: true, exitCode: 0, error: '' });
+  t.same(await p.transports(), ['calls']);
 });
 
 t.test('the plugin sends no more output than the host has granted credit for', async (t) => {
