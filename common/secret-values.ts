@@ -27,6 +27,7 @@ const secretHeader = /^\s*(authorization|proxy-authorization|x-api-key|api-key|c
 /** `value` with the password of every `scheme://user:password@host` in it replaced by `marker`. */
 export function hideUrlPasswords(value: string, marker = redacted): string {
   // One or more (nats takes a comma-separated list); a quote ends a URL inside a JSON line.
+  if (!value.includes('://')) return value;
   return value.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s,"]*):([^@/\s,"]+)@/gi, (_m, user: string) => `${user}:${marker}@`);
 }
 
