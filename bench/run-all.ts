@@ -29,6 +29,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<Record<string, 
   package: () => import('./package.js'),
   remote: () => import('./remote.js'),
   workflows: () => import('./workflows.js'),
+  'snapshot-stall': () => import('./snapshot-stall.js'),
   soak: () => import('./soak.js'),
 };
 

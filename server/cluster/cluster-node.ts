@@ -20,6 +20,13 @@ export interface ReplicatedStateMachine<R> {
    */
   apply(data: Uint8Array, index: number, own: boolean): R;
   snapshot(): Uint8Array;
+  /**
+   * The state as it is at the call, serialised one slice per next() (the
+   * caller gives the event loop back between slices); commands applied
+   * meanwhile are not in it; the iterator's value is the snapshot.
+   * Optional: without it, snapshot() is used.
+   */
+  snapshotSlices?(): Iterator<void, Uint8Array>;
   restore(data: Uint8Array): void;
 }
 

@@ -134,6 +134,10 @@ export class RaftNode<R> implements ClusterNode<R> {
   private sinceSnapshot = 0;
   private sinceSnapshotBytes = 0;
   private lastSnapshotBytes = 0;
+  /** A snapshot of the state at `index` being serialised. */
+  private snapshotting = false;
+  /** Serialised, waiting for the loop to compact and write it. */
+  private ownSnapshot: { readonly index: number; readonly data: Uint8Array } | null = null;
   private processing = false;
   private scheduled = false;
   private closed = false;
@@ -242,6 +246,7 @@ export class RaftNode<R> implements ClusterNode<R> {
         this.checkLeadership();
         await this.maybeSnapshot();
       }
+      if (!this.closed) await this.installOwnSnapshot();
     } catch (err) {
       this.fail(err instanceof Error ? err : new Error(String(err)));
     } finally {
@@ -315,14 +320,65 @@ export class RaftNode<R> implements ClusterNode<R> {
     this.rejectPending(new ClusterError('CT_CLUSTER_NOT_LEADER', 'replaced by a snapshot from the leader; outcome unknown'), snapshot.meta.index);
   }
 
+  /**
+   * Snapshot once enough was applied since the last one. The state is
+   * captured at once (at `applied`) and, when the state machine can, serialised
+   * in slices while the loop goes on; the compaction and the write happen in
+   * the loop once the bytes are ready.
+   */
   private async maybeSnapshot(): Promise<void> {
+    if (this.ownSnapshot !== null) {
+      await this.installOwnSnapshot();
+      return;
+    }
+    if (this.snapshotting) return;
     const byteBudget = Math.max(this.options.snapshotBytes ?? defaultSnapshotBytes, this.lastSnapshotBytes);
     if (this.sinceSnapshot < (this.options.snapshotEvery ?? 10_000) && this.sinceSnapshotBytes < byteBudget) return;
     this.sinceSnapshot = 0;
     this.sinceSnapshotBytes = 0;
-    const data = joinSnapshot(this.addresses, this.options.stateMachine.snapshot());
-    this.lastSnapshotBytes = data.length;
-    const snapshot = this.core.compact(this.applied, data);
+    const index = this.applied;
+    const members = new Map(this.addresses);
+    const sm = this.options.stateMachine;
+    if (sm.snapshotSlices === undefined) {
+      this.ownSnapshot = { index, data: joinSnapshot(members, sm.snapshot()) };
+      await this.installOwnSnapshot();
+      return;
+    }
+    // One slice per turn of the event loop (through the injected clock), so
+    // the loop, heartbeats and the API go on while a big state serialises.
+    const slices = sm.snapshotSlices();
+    this.snapshotting = true;
+    const step = () => {
+      if (this.closed || this.failed) {
+        this.snapshotting = false;
+        return;
+      }
+      let next: IteratorResult<void, Uint8Array>;
+      try {
+        next = slices.next();
+      } catch (err) {
+        this.snapshotting = false;
+        this.fail(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+      if (next.done !== true) {
+        this.clock.after(0, step);
+        return;
+      }
+      this.snapshotting = false;
+      this.ownSnapshot = { index, data: joinSnapshot(members, next.value) };
+      this.schedule();
+    };
+    step();
+  }
+
+  private async installOwnSnapshot(): Promise<void> {
+    const ready = this.ownSnapshot;
+    if (ready === null) return;
+    this.ownSnapshot = null;
+    this.lastSnapshotBytes = ready.data.length;
+    // Null when a snapshot from the leader already covers the index.
+    const snapshot = this.core.compact(ready.index, ready.data);
     if (snapshot) await this.log.saveSnapshot(snapshot);
   }
 

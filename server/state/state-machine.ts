@@ -17,7 +17,6 @@
 
 import {
   CommandType,
-  frame,
   unframe,
   stillPlanned,
   type Command,
@@ -54,6 +53,7 @@ import { isTaskDone, type Run, type RunTask } from './run.js';
 import { StateError, StateErrorCode, StateInvariantError } from './state-error.js';
 import { validateJobSpec } from './validate-job.js';
 import { compactSpec, jobWith, noDependents } from './compact-job.js';
+import { framedSnapshot, writeSnapshot, type SnapshotCapture } from './snapshot-writer.js';
 
 export interface StateOptions {
   /** Executions kept per job; the oldest finished ones are dropped first (Dkron keeps 100). */
@@ -1047,23 +1047,37 @@ export class StateMachine {
 
   // ---- snapshots -----------------------------------------------------------
 
-  /** Framed as FinishExecutions is (see commands.ts): outputs stored raw after a JSON head. */
+  /** The whole state, serialised at once (see snapshot-writer.ts for the format). */
   snapshot(): Uint8Array {
-    const outputs: Uint8Array[] = [];
-    const versions = [...this.versionsByJob].map(([name, v]) => ({ name, next: v.next, list: v.list }));
-    const jobs = [...this.records.values()].map((r) => ({
-      job: r.job,
-      executions: r.executions.map((e) => {
-        const bytes = snapshotEncoder.encode(e.output);
-        outputs.push(bytes);
-        return { ...e, output: bytes.length };
-      }),
-      skips: r.skips,
-    }));
-    const acl = { bootstrapped: this.aclBootstrapped, tokens: [...this.tokensByAccessor.values()], policies: [...this.policiesByName.values()] };
-    const notifications = [...this.notificationsById.values()];
-    const runs = [...this.runsById.values()];
-    return frame(framedSnapshot, { v: 2, nextSeq: this.nextSeq, appliedIndex: this.appliedIndex, paused: this.pausedFlag, jobs, versions, acl, notifications, odm: this.odm.snapshot(), runs }, outputs);
+    const slices = this.snapshotSlices();
+    for (;;) {
+      const step = slices.next();
+      if (step.done === true) return step.value;
+    }
+  }
+
+  /**
+   * The state as it is now, serialised one slice per next(), so the caller
+   * can give the event loop back between slices; commands applied meanwhile
+   * are not in it. The iterator's value is the snapshot.
+   */
+  snapshotSlices(): Iterator<void, Uint8Array> {
+    return writeSnapshot(this.captureSnapshot());
+  }
+
+  /** Shares the (never changed in place) objects; copies only the lists that change. */
+  private captureSnapshot(): SnapshotCapture {
+    return {
+      nextSeq: this.nextSeq,
+      appliedIndex: this.appliedIndex,
+      paused: this.pausedFlag,
+      jobs: [...this.records.values()].map((r) => ({ job: r.job, executions: r.executions.slice(), skips: r.skips.slice() })),
+      versions: [...this.versionsByJob].map(([name, v]) => ({ name, next: v.next, list: v.list.slice() })),
+      acl: { bootstrapped: this.aclBootstrapped, tokens: [...this.tokensByAccessor.values()], policies: [...this.policiesByName.values()] },
+      notifications: [...this.notificationsById.values()],
+      odm: this.odm.snapshot(),
+      runs: [...this.runsById.values()],
+    };
   }
 
   restore(data: Uint8Array): void {
@@ -1116,8 +1130,6 @@ export class StateMachine {
 }
 
 /** A snapshot's first byte: `{` for the JSON form (v1), this for the framed form (v2). */
-const framedSnapshot = 0x02;
-const snapshotEncoder = new TextEncoder();
 
 interface SnapshotShape {
   v: number;
