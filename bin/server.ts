@@ -324,6 +324,8 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
     apiToken: config.apiToken,
     maxBodyBytes: config.maxBodyBytes,
     plugins: plugins.listing,
+    secretKeys: (executor: string) => executorRegistry.secretKeys(executor),
+    secretKeysKnown: plugins.described,
     tls: config.tls,
     allowedHosts: apiHosts(config, cluster),
     ...(cluster ? {
