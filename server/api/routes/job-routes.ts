@@ -34,9 +34,17 @@ export function jobJson(ctx: ApiContext, job: Job, grants: Grants): Record<strin
   return shownTo(ctx, grants, job.name, jobToJson(job, ctx.dispatcher.nextRun(job)));
 }
 
-/** The keys an executor declares secret (a plugin's declaration); null while this server does not know it yet. */
+/**
+ * The keys an executor declares secret: what this server's own plugin
+ * declares (null while it has not told yet) and what the nodes that have
+ * it reported to the cluster (agents at registration, recorded in the state).
+ */
 function declaredSecrets(ctx: ApiContext, executor: unknown): DeclaredSecretKeys {
-  return ctx.secretKeys && typeof executor === 'string' ? ctx.secretKeys(executor) : [];
+  if (typeof executor !== 'string') return [];
+  const local = ctx.secretKeys ? ctx.secretKeys(executor) : [];
+  const recorded = ctx.state.declaredSecretKeys(executor);
+  if (local === null || recorded.length === 0) return local;
+  return local.length === 0 ? recorded : [...new Set([...local, ...recorded])];
 }
 
 /**
