@@ -104,4 +104,8 @@ t.test('the export for backup (GET /v1/jobs) holds secrets for management tokens
   const restored = await call(url, 'POST', '/v1/restore', backup, root);
   t.match(restored.text, /success create vault-load/);
   t.same(await configOf('vault-load', writer), vault.executor_config);
+  // A redacted export restored where there is no stored secret to keep says so.
+  const redactedCopy = ((await call(url, 'GET', '/v1/jobs', undefined, writer)).body as JobJson[]).filter((j) => j.name === 'vault-load').map((j) => ({ ...j, name: 'vault-copy' }));
+  const copied = await call(url, 'POST', '/v1/restore', redactedCopy, root);
+  t.match(copied.text, /success create vault-copy, warning: executor_config: dsn, signing_material, password hold the <redacted> marker, not a secret/);
 });

@@ -6,7 +6,7 @@ import { compactSpec } from '../../state/compact-job.js';
 import { paramNamePattern } from '../../state/run.js';
 import { validateJobSpec } from '../../state/validate-job.js';
 import { canReadJob, jobLevel, missingCapability, type Grants } from '../../security/acl-policy.js';
-import { redactConfig, restoreRedacted, type DeclaredSecretKeys } from '../../../common/secret-values.js';
+import { redactConfig, redacted, restoreRedacted, type DeclaredSecretKeys } from '../../../common/secret-values.js';
 import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../http-api.js';
 import { iso, jobSpecFromJson, jobToJson } from '../job-json.js';
@@ -208,7 +208,11 @@ async function restore(req: RouteRequest, ctx: ApiContext) {
     // The route needs operator write; each job also needs write on its name.
     const missing = missingCapability(req.grants, { kind: 'job', level: 'write', from: 'body' }, checked.spec.name);
     if (missing !== null) throw new ApiError('CT_API_FORBIDDEN', missing);
-    return { ...checked, spec: keepSecrets(ctx, checked.spec) };
+    const spec = keepSecrets(ctx, checked.spec);
+    // A redacted export (made without a management token) restored where the job has no stored secret to keep.
+    const markers = Object.entries(spec.executorConfig).filter(([, v]) => v.includes(redacted)).map(([k]) => k);
+    const marked = markers.length === 0 ? null : `${markers.join(', ')} ${markers.length === 1 ? 'holds' : 'hold'} the ${redacted} marker, not a secret (an export made without a management token has its secrets redacted)`;
+    return { spec, warning: [checked.warning, marked].filter((w) => w !== null).join('; ') || null };
   }));
   const lines: string[] = [];
   const good: { spec: JobSpec; warning: string | null }[] = [];
