@@ -24,12 +24,23 @@ export { PluginError, type PluginOptions } from './plugin-process.js';
 export interface PluginExecutorOptions extends PluginOptions {
   /** Copies of the program to spread executions over (default 1). */
   readonly instances?: number;
+  /**
+   * The secret keys the program is known to declare before it is started
+   * (a bundled executor's own declaration): without them, the keys are
+   * unknown until the program has started and answered Describe.
+   */
+  readonly secretKeys?: readonly string[];
 }
 
 export class PluginExecutor implements Executor {
   private readonly plugins: PluginProcess<ExecutorClient>[];
   /** Executions running on each of `plugins`. */
   private readonly running: number[];
+  /** What each started program declared (asked once per program started). */
+  private readonly described = new WeakMap<RunningPlugin<ExecutorClient>, Promise<void>>();
+  /** The secret keys the last program asked declared; null: none asked yet. */
+  private declared: readonly string[] | null = null;
+  private readonly known: readonly string[] | null;
 
   constructor(
     readonly name: string,
@@ -41,11 +52,43 @@ export class PluginExecutor implements Executor {
     const instances = Math.max(1, Math.floor(options.instances ?? 1));
     this.plugins = Array.from({ length: instances }, () => new PluginProcess(name, program, connect, options));
     this.running = this.plugins.map(() => 0);
+    this.known = options.secretKeys ?? null;
   }
 
-  /** Start the program now (otherwise the first execution starts it). */
+  /**
+   * The executor_config keys the program declares secret (with those known
+   * beforehand); null while that is not known: no program has started and
+   * answered yet, and none were known beforehand.
+   */
+  get secretKeys(): readonly string[] | null {
+    if (this.declared === null) return this.known;
+    return this.known === null ? this.declared : [...new Set([...this.known, ...this.declared])];
+  }
+
+  /** Start the program now (otherwise the first execution starts it), and learn what it declares. */
   async start(): Promise<void> {
-    await Promise.all(this.plugins.map((p) => p.ensure()));
+    await Promise.all(this.plugins.map(async (p) => this.describe(await p.ensure())));
+  }
+
+  /**
+   * Ask a started program what it declares (once per program: a restarted
+   * or replaced program is asked again). A program too old to know the
+   * call declares nothing; one that fails to answer in time leaves the
+   * last answer in place.
+   */
+  private describe(p: RunningPlugin<ExecutorClient>): Promise<void> {
+    let asked = this.described.get(p);
+    if (!asked) {
+      asked = new Promise<void>((resolve) => {
+        p.client.Describe({}, { deadline: Date.now() + validateTimeoutMs }, (err, res) => {
+          if (!err && res) this.declared = res.secret_keys;
+          else if (err?.code === grpc.status.UNIMPLEMENTED) this.declared = [];
+          resolve();
+        });
+      });
+      this.described.set(p, asked);
+    }
+    return asked;
   }
 
   async execute(req: ExecuteRequest, output: OutputSink, signal: AbortSignal): Promise<ExecuteResult> {
@@ -66,6 +109,7 @@ export class PluginExecutor implements Executor {
     } catch (err) {
       return failure((err as Error).message);
     }
+    void this.describe(p);
     return new Promise<ExecuteResult>((resolve) => {
       const call = p.client.Execute({
         job_name: req.jobName, config: { ...req.config }, execution_id: req.executionId,
@@ -115,6 +159,7 @@ export class PluginExecutor implements Executor {
     } catch {
       return null;
     }
+    void this.describe(p);
     return new Promise((resolve) => {
       p.client.Validate({ config: { ...config } }, { deadline: Date.now() + validateTimeoutMs }, (err, res) => {
         resolve(err || !res || res.error === '' ? null : res.error);

@@ -8,6 +8,7 @@ import type { ExecuteEvent } from '../../proto/generated/clocktower/plugin/v1/Ex
 import type { ExecuteRequest__Output } from '../../proto/generated/clocktower/plugin/v1/ExecuteRequest.js';
 import type { StopRequest__Output } from '../../proto/generated/clocktower/plugin/v1/StopRequest.js';
 import type { StopResponse } from '../../proto/generated/clocktower/plugin/v1/StopResponse.js';
+import type { DescribeResponse } from '../../proto/generated/clocktower/plugin/v1/DescribeResponse.js';
 import type { ValidateRequest__Output } from '../../proto/generated/clocktower/plugin/v1/ValidateRequest.js';
 import type { ValidateResponse } from '../../proto/generated/clocktower/plugin/v1/ValidateResponse.js';
 import type { Executor } from './executor.js';
@@ -59,6 +60,9 @@ export async function serveExecutor(impl: Executor): Promise<void> {
               (error) => callback(null, { error: error ?? '' }),
               (err: unknown) => callback(null, { error: `the executor's config check failed: ${err instanceof Error ? err.message : String(err)}` }),
             );
+        },
+        Describe(_call: unknown, callback: grpc.sendUnaryData<DescribeResponse>) {
+          callback(null, { secret_keys: [...(impl.secretKeys ?? [])] });
         },
       });
     },

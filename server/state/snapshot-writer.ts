@@ -29,6 +29,8 @@ export interface SnapshotCapture {
   readonly notifications: readonly Notification[];
   readonly odm: OdmSnapshot;
   readonly runs: readonly Run[];
+  /** Executor config keys the executors declare secret. */
+  readonly secretKeys: readonly { readonly executor: string; readonly keys: readonly string[] }[];
 }
 
 export const framedSnapshot = 0x02;
@@ -74,6 +76,7 @@ export function* writeSnapshot(c: SnapshotCapture): Generator<void, Uint8Array> 
   yield* array('notifications', c.notifications, (n) => JSON.stringify(n), () => 1);
   text(`,"odm":${JSON.stringify(c.odm)}`);
   yield* array('runs', c.runs, (r) => JSON.stringify(r), (r) => 1 + r.tasks.length);
+  text(`,"secretKeys":${JSON.stringify(c.secretKeys)}`);
   text('}');
   outputs.seal();
   yield;

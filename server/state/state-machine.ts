@@ -26,6 +26,7 @@ import {
   type PutJob,
   type PutJobs,
   type SetPaused,
+  type DeclareSecretKeys,
   type RecordFires,
   type StartExecutions,
   type ToggleJob,
@@ -104,6 +105,8 @@ export class StateMachine {
   private readonly versionsByJob = new Map<string, { next: number; list: JobVersion[] }>();
   private nextSeq = 1;
   private pausedFlag = false;
+  /** executor_config keys each executor declares secret, as nodes with it reported them (sorted, never shrinking). */
+  private readonly secretKeysByExecutor = new Map<string, readonly string[]>();
   /** ACLs are on once bootstrapped (and stay on). */
   private aclBootstrapped = false;
   private readonly tokensByAccessor = new Map<string, AclToken>();
@@ -130,6 +133,11 @@ export class StateMachine {
   /** The cluster's scheduler is paused (POST /v1/pause): scheduled fires are skipped as `paused`. */
   get paused(): boolean {
     return this.pausedFlag;
+  }
+
+  /** The executor_config keys `executor` declares secret, as reported by the nodes that have it (sorted; [] when none did). */
+  declaredSecretKeys(executor: string): readonly string[] {
+    return this.secretKeysByExecutor.get(executor) ?? [];
   }
 
   /** ACLs are on: `acl bootstrap` has run. */
@@ -282,6 +290,8 @@ export class StateMachine {
         return this.deleteExecutions(command);
       case CommandType.SetPaused:
         return this.setPaused(command);
+      case CommandType.DeclareSecretKeys:
+        return this.declareSecretKeys(command);
       case CommandType.AclBootstrap:
         return this.aclBootstrap(command);
       case CommandType.PutAclToken:
@@ -464,6 +474,16 @@ export class StateMachine {
 
   private setPaused(c: SetPaused): ApplyResult {
     this.pausedFlag = c.paused === true;
+    return { ok: true, ...noEffects };
+  }
+
+  private declareSecretKeys(c: DeclareSecretKeys): ApplyResult {
+    // What is not a name and its keys is left out (the leader builds this from what nodes reported).
+    for (const d of Array.isArray(c.declared) ? c.declared : []) {
+      if (typeof d.executor !== 'string' || d.executor === '' || !Array.isArray(d.keys)) continue;
+      const keys = new Set([...this.declaredSecretKeys(d.executor), ...(d.keys as readonly unknown[]).filter((k): k is string => typeof k === 'string' && k !== '')]);
+      this.secretKeysByExecutor.set(d.executor, [...keys].sort());
+    }
     return { ok: true, ...noEffects };
   }
 
@@ -1077,6 +1097,7 @@ export class StateMachine {
       notifications: [...this.notificationsById.values()],
       odm: this.odm.snapshot(),
       runs: [...this.runsById.values()],
+      secretKeys: [...this.secretKeysByExecutor].map(([executor, keys]) => ({ executor, keys })),
     };
   }
 
@@ -1099,6 +1120,8 @@ export class StateMachine {
     this.nextSeq = parsed.nextSeq;
     this.appliedIndex = parsed.appliedIndex;
     this.pausedFlag = parsed.paused === true; // absent in snapshots taken before pause existed
+    this.secretKeysByExecutor.clear();
+    for (const { executor, keys } of parsed.secretKeys ?? []) this.secretKeysByExecutor.set(executor, keys); // absent before declared secret keys
     // Absent in snapshots taken before ACLs existed.
     this.aclBootstrapped = parsed.acl?.bootstrapped === true;
     this.tokensByAccessor.clear();
@@ -1142,6 +1165,7 @@ interface SnapshotShape {
   notifications?: Notification[];
   odm?: OdmSnapshot;
   runs?: Run[];
+  secretKeys?: { executor: string; keys: string[] }[];
 }
 
 function withTask(run: Run, job: string, patch: Partial<RunTask>): Run {
