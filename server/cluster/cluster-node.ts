@@ -63,3 +63,25 @@ export class ClusterError extends Error {
     super(message, options);
   }
 }
+
+/**
+ * The state machine's snapshot as it is at the call: serialised one slice per
+ * `turn` (which calls its function back later, e.g. on the next turn of the
+ * event loop) when the state machine can, else at once.
+ */
+export function snapshotInSlices<R>(sm: ReplicatedStateMachine<R>, turn: (next: () => void) => void): Promise<Uint8Array> {
+  if (sm.snapshotSlices === undefined) return Promise.resolve(sm.snapshot());
+  const slices = sm.snapshotSlices();
+  return new Promise((resolve, reject) => {
+    const step = () => {
+      try {
+        const next = slices.next();
+        if (next.done === true) resolve(next.value);
+        else turn(step);
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    };
+    step();
+  });
+}

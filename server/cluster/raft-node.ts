@@ -14,7 +14,7 @@ import { bootstrapState, joiningState } from '../raft/bootstrap.js';
 import { EntryType, type ConfChange, type ConfState, type Entry, type HardState, type Message, type RestoredState, type Snapshot } from '../raft/types.js';
 import { DiskLog } from '../storage/disk-log.js';
 import type { StorageFs } from '../storage/storage-fs.js';
-import { ClusterError, type ClusterNode, type Member, type ReplicatedStateMachine } from './cluster-node.js';
+import { ClusterError, snapshotInSlices, type ClusterNode, type Member, type ReplicatedStateMachine } from './cluster-node.js';
 import { decodeMemberAddress, encodeMemberAddress, type MemberAddress } from './member-address.js';
 
 /**
@@ -338,38 +338,21 @@ export class RaftNode<R> implements ClusterNode<R> {
     this.sinceSnapshotBytes = 0;
     const index = this.applied;
     const members = new Map(this.addresses);
-    const sm = this.options.stateMachine;
-    if (sm.snapshotSlices === undefined) {
-      this.ownSnapshot = { index, data: joinSnapshot(members, sm.snapshot()) };
-      await this.installOwnSnapshot();
-      return;
-    }
     // One slice per turn of the event loop (through the injected clock), so
     // the loop, heartbeats and the API go on while a big state serialises.
-    const slices = sm.snapshotSlices();
     this.snapshotting = true;
-    const step = () => {
-      if (this.closed || this.failed) {
-        this.snapshotting = false;
-        return;
-      }
-      let next: IteratorResult<void, Uint8Array>;
-      try {
-        next = slices.next();
-      } catch (err) {
-        this.snapshotting = false;
-        this.fail(err instanceof Error ? err : new Error(String(err)));
-        return;
-      }
-      if (next.done !== true) {
-        this.clock.after(0, step);
-        return;
-      }
+    snapshotInSlices(this.options.stateMachine, (next) => this.clock.after(0, () => {
+      if (this.closed || this.failed) return; // the promise is dropped with the node
+      next();
+    })).then((state) => {
       this.snapshotting = false;
-      this.ownSnapshot = { index, data: joinSnapshot(members, next.value) };
+      if (this.closed || this.failed) return;
+      this.ownSnapshot = { index, data: joinSnapshot(members, state) };
       this.schedule();
-    };
-    step();
+    }, (err: unknown) => {
+      this.snapshotting = false;
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+    });
   }
 
   private async installOwnSnapshot(): Promise<void> {

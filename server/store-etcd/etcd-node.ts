@@ -32,7 +32,7 @@
 import { circuitBreaker, ConsecutiveBreaker, handleWhen, isBrokenCircuitError, noop } from 'cockatiel';
 import { Etcd3, GRPCDeadlineExceededError, isRecoverableError, type ICompare, type IOptions, type IRequestOp, type Lease, type Watcher } from 'etcd3';
 import type { ClusterNode, Member, ReplicatedStateMachine } from '../cluster/cluster-node.js';
-import { ClusterError } from '../cluster/cluster-node.js';
+import { ClusterError, snapshotInSlices } from '../cluster/cluster-node.js';
 import type { MemberAddress } from '../cluster/member-address.js';
 
 export interface EtcdSettings {
@@ -527,7 +527,8 @@ export class EtcdNode<R> implements ClusterNode<R> {
     try {
       const seq = this.appliedSeq;
       const index = this.appliedIndex;
-      const value = encodeSnapshot(seq, index, this.sm.snapshot());
+      // The state at seq, serialised a slice per turn of the event loop (applies go on meanwhile).
+      const value = encodeSnapshot(seq, index, await snapshotInSlices(this.sm, (next) => setImmediate(next)));
       // Keep the log key at seq itself: a server behind sees the gap and loads the snapshot.
       const ok = await this.fencedTxn(this.leaderRev, [], [
         { request_put: { key: this.key('snapshot'), value } },
