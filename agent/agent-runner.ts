@@ -92,7 +92,18 @@ export class AgentRunner {
     return {
       node: this.options.node, tags: { ...this.options.tags }, executors: this.options.executors.names(), capacity: this.capacity,
       instance: this.instance, version: this.options.version ?? '', running: [...this.runs.keys()],
+      secret_keys: this.declaredSecretKeys(),
     };
+  }
+
+  /** What its executors declare secret, for the leader to record (only those that declare some). */
+  declaredSecretKeys(): { executor: string; keys: string[] }[] {
+    const out: { executor: string; keys: string[] }[] = [];
+    for (const executor of this.options.executors.names()) {
+      const keys = this.options.executors.secretKeys(executor);
+      if (keys !== null && keys.length > 0) out.push({ executor, keys: [...keys] });
+    }
+    return out;
   }
 
   /** A link is up (the server answered Registered): send what it has not acknowledged. */

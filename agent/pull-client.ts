@@ -259,6 +259,7 @@ export class PullClient {
     const a = await this.post('/v1/pull/register', {
       node: reg.node, tags: reg.tags, executors: reg.executors, capacity: this.options.maxConcurrent, instance: reg.instance,
       version: reg.version, running: reg.running,
+      secret_keys: Object.fromEntries(this.options.runner.declaredSecretKeys().map((d) => [d.executor, d.keys])),
     }, registerTimeoutMs);
     if (a.status !== 200) throw new Error(`registration answered ${a.status}: ${errorText(a.body)}`);
     const body = a.body as { session?: unknown; server?: unknown; heartbeat_ms?: unknown; max_wait_ms?: unknown; output_limit?: unknown; max_body_bytes?: unknown };

@@ -17,6 +17,8 @@
 //   ten times the count's own time if longer).
 // With BENCH_BURST_ETCD=1 a third arm runs in the same rounds: two servers
 // on `--store etcd` (a three-member etcd started here) with their own agent.
+// BENCH_BURST_ARMS (e.g. "etcd" or "cluster,etcd") runs only those arms;
+// ratios are given for the arms that ran.
 // None doubled: every job has exactly one execution record and the plugin ran
 // each execution id once; none lost: N records, all succeeded, N runs.
 
@@ -37,7 +39,9 @@ const rounds = Number(process.env['BENCH_BURST_ROUNDS'] ?? 3);
 const leadMs = process.env['BENCH_BURST_LEAD_MS'] === undefined ? undefined : Number(process.env['BENCH_BURST_LEAD_MS']);
 /** Extra flags for the agent (e.g. "--capacity 10000"), space-separated. */
 const agentArgs = (process.env['BENCH_BURST_AGENT_ARGS'] ?? '').split(' ').filter((a) => a !== '');
-const withEtcd = process.env['BENCH_BURST_ETCD'] === '1';
+const arms = new Set((process.env['BENCH_BURST_ARMS'] ?? `light,cluster${process.env['BENCH_BURST_ETCD'] === '1' ? ',etcd' : ''}`).split(',').map((a) => a.trim()).filter((a) => a !== ''));
+for (const a of arms) if (!['light', 'cluster', 'etcd'].includes(a)) throw new Error(`bench: BENCH_BURST_ARMS: unknown arm ${a} (light, cluster, etcd)`);
+const withEtcd = arms.has('etcd');
 const noopJs = resolve('dist/bench/fixtures/noop-executor.js');
 const restoreChunk = 2000;
 const inFlight = 32;
@@ -273,25 +277,34 @@ export async function run(): Promise<Record<string, unknown>> {
   const etcdServers: ServerProcess[] = [];
   let etcdAgent: AgentProcess | undefined;
   let etcdRound: ((r: number) => Promise<BurstFigures>) | null = null;
+  // Long enough to create the jobs before their second: from the last round's creation time when there is one.
+  const lead = (list: readonly BurstFigures[]) => leadMs ?? 2000 + 1500 * (list.at(-1)?.create_s ?? jobs * 0.00015);
+  let clusterRound: ((r: number) => Promise<BurstFigures>) | null = null;
+  let lightRound: ((r: number) => Promise<BurstFigures>) | null = null;
   try {
-    const specs = await serverSpecs(root.path, ['s1', 's2', 's3']);
-    servers.push(...await Promise.all(specs.map((spec) => startServerProcess(spec))));
-    const leader = await agreedLeader(servers);
-    agent = await startAgentProcess('burst-agent', specs.map((s) => s.rpcAddr), { role: 'burst' }, ['--plugin-dir', join(root.path, 'plugins-cluster'), ...agentArgs]);
-    await agent.waitLog(/plugins: executor noop started/);
-    light = await startBenchServer(join(root.path, 'light'), ['--plugin-dir', join(root.path, 'plugins-light')]);
-
-    // Long enough to create the jobs before their second: from the last round's creation time when there is one.
-    const lead = (list: readonly BurstFigures[]) => leadMs ?? 2000 + 1500 * (list.at(-1)?.create_s ?? jobs * 0.00015);
-    const agentPid = agent.child.pid ?? 0;
-    const lightPid = light.pid;
-    const clusterProcs = (): Record<string, number> => {
-      const procs: Record<string, number> = { leader: leader.child.pid ?? 0, agent: agentPid, plugin: childPids(agentPid)[0] ?? 0 };
-      servers.filter((s) => s !== leader).forEach((s, i) => { procs[`follower${i + 1}`] = s.child.pid ?? 0; });
-      return procs;
-    };
-    // The light node starts its plugin program at the first execution that needs it (the first round has no figure for it).
-    const lightProcs = () => ({ light: lightPid, plugin: childPids(lightPid)[0] ?? 0 });
+    if (arms.has('cluster')) {
+      const specs = await serverSpecs(root.path, ['s1', 's2', 's3']);
+      servers.push(...await Promise.all(specs.map((spec) => startServerProcess(spec))));
+      const leader = await agreedLeader(servers);
+      const clusterAgent = await startAgentProcess('burst-agent', specs.map((s) => s.rpcAddr), { role: 'burst' }, ['--plugin-dir', join(root.path, 'plugins-cluster'), ...agentArgs]);
+      agent = clusterAgent;
+      await clusterAgent.waitLog(/plugins: executor noop started/);
+      const agentPid = clusterAgent.child.pid ?? 0;
+      const clusterProcs = (): Record<string, number> => {
+        const procs: Record<string, number> = { leader: leader.child.pid ?? 0, agent: agentPid, plugin: childPids(agentPid)[0] ?? 0 };
+        servers.filter((s) => s !== leader).forEach((s, i) => { procs[`follower${i + 1}`] = s.child.pid ?? 0; });
+        return procs;
+      };
+      clusterRound = (r) => burst(leader.url, `burst-cluster-r${r}-`, { role: 'burst' }, clusterLog, lead(perRound.cluster), clusterProcs);
+    }
+    if (arms.has('light')) {
+      const lightServer = await startBenchServer(join(root.path, 'light'), ['--plugin-dir', join(root.path, 'plugins-light')]);
+      light = lightServer;
+      const lightPid = lightServer.pid;
+      // The light node starts its plugin program at the first execution that needs it (the first round has no figure for it).
+      const lightProcs = () => ({ light: lightPid, plugin: childPids(lightPid)[0] ?? 0 });
+      lightRound = (r) => burst(lightServer.url, `burst-light-r${r}-`, {}, lightLog, lead(perRound.light), lightProcs);
+    }
     if (withEtcd) {
       writeNoopPluginDir(join(root.path, 'plugins-etcd'), etcdLog);
       etcd = await startEtcdCluster(3);
@@ -311,39 +324,41 @@ export async function run(): Promise<Record<string, unknown>> {
       etcdRound = (r) => burst(etcdLeader.url, `burst-etcd-r${r}-`, { role: 'burst-etcd' }, etcdLog, lead(perRound.etcd), etcdProcs);
     }
     for (let r = 0; r < rounds; r++) {
-      perRound.light.push(await burst(light.url, `burst-light-r${r}-`, {}, lightLog, lead(perRound.light), lightProcs));
-      perRound.cluster.push(await burst(leader.url, `burst-cluster-r${r}-`, { role: 'burst' }, clusterLog, lead(perRound.cluster), clusterProcs));
+      if (lightRound) perRound.light.push(await lightRound(r));
+      if (clusterRound) perRound.cluster.push(await clusterRound(r));
       if (etcdRound) perRound.etcd.push(await etcdRound(r));
     }
     const onEtcd = perRound.etcd.length > 0 ? summary(perRound.etcd) : null;
-    const light_ = summary(perRound.light);
-    const cluster = summary(perRound.cluster);
+    const light_ = perRound.light.length > 0 ? summary(perRound.light) : null;
+    const cluster = perRound.cluster.length > 0 ? summary(perRound.cluster) : null;
+    const ratio = (a: ReturnType<typeof summary>, b: ReturnType<typeof summary>) => ({
+      all_ran_s: round(a.all_ran_s / b.all_ran_s),
+      all_committed_s: round(a.all_committed_s / b.all_committed_s),
+      executions_per_s: round(a.executions_per_s / b.executions_per_s),
+    });
     return {
       bench: 'fire-burst',
       jobs,
       rounds,
+      arms: [...arms],
       servers: 3,
       agents: 1,
       executor: 'noop plugin',
-      cluster,
-      light: light_,
-      ratio_cluster_vs_light: {
-        all_ran_s: round(cluster.all_ran_s / light_.all_ran_s),
-        all_committed_s: round(cluster.all_committed_s / light_.all_committed_s),
-        executions_per_s: round(cluster.executions_per_s / light_.executions_per_s),
-      },
+      ...(cluster ? { cluster } : {}),
+      ...(light_ ? { light: light_ } : {}),
+      ...(cluster && light_ ? { ratio_cluster_vs_light: ratio(cluster, light_) } : {}),
       ...(onEtcd ? {
         etcd: onEtcd,
-        ratio_etcd_vs_cluster: {
-          all_ran_s: round(onEtcd.all_ran_s / cluster.all_ran_s),
-          all_committed_s: round(onEtcd.all_committed_s / cluster.all_committed_s),
-          executions_per_s: round(onEtcd.executions_per_s / cluster.executions_per_s),
-        },
+        ...(cluster ? { ratio_etcd_vs_cluster: ratio(onEtcd, cluster) } : {}),
         rounds_etcd: perRound.etcd,
       } : {}),
-      rounds_cluster: perRound.cluster,
-      rounds_light: perRound.light,
+      ...(cluster ? { rounds_cluster: perRound.cluster } : {}),
+      ...(light_ ? { rounds_light: perRound.light } : {}),
     };
+  } catch (err) {
+    // What the servers said is what explains a stall.
+    for (const s of [...servers, ...etcdServers]) process.stderr.write(`--- ${s.name}: the last 30 lines of its log\n${s.log().split('\n').slice(-31).join('\n')}\n`);
+    throw err;
   } finally {
     await agent?.stop();
     await etcdAgent?.stop();

@@ -12,8 +12,11 @@ export interface BenchServer {
   kill9(): Promise<void>;
 }
 
+/** Node flags for the server process, space-separated (e.g. BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it). */
+const nodeFlags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
+
 export async function startBenchServer(dataDir: string, extra: string[] = []): Promise<BenchServer> {
-  const child = spawn(process.execPath, ['--expose-gc', resolve('dist/bin/main.js'), 'light', '--data-dir', dataDir, '--http-addr', '127.0.0.1:0', ...extra], {
+  const child = spawn(process.execPath, ['--expose-gc', ...nodeFlags, resolve('dist/bin/main.js'), 'light', '--data-dir', dataDir, '--http-addr', '127.0.0.1:0', ...extra], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const exited = new Promise<void>((res) => child.once('exit', () => res()));

@@ -1,5 +1,6 @@
 // `npm run bench`: every benchmark in turn, one JSON object per line.
-// BENCH_ONLY=name runs just one (the names are the keys below).
+// BENCH_ONLY=name runs just one (the names are the keys below). The soak
+// (minutes to hours) runs only when named.
 
 import { isMain } from './stats.js';
 
@@ -28,12 +29,14 @@ const benches: Record<string, () => Promise<{ run: () => Promise<Record<string, 
   package: () => import('./package.js'),
   remote: () => import('./remote.js'),
   workflows: () => import('./workflows.js'),
+  'snapshot-stall': () => import('./snapshot-stall.js'),
+  soak: () => import('./soak.js'),
 };
 
 if (isMain(import.meta.url)) {
   const only = process.env['BENCH_ONLY'];
   for (const [name, load] of Object.entries(benches)) {
-    if (only && only !== name) continue;
+    if (only ? only !== name : name === 'soak') continue;
     const { run } = await load();
     console.log(JSON.stringify(await run()));
   }

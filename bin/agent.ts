@@ -23,7 +23,9 @@ export async function startAgentOnly(config: AgentConfig, obs: Observability): P
   // Listen first: a taken --metrics-addr is a start error, before anything runs.
   const listener = config.metricsAddr === null ? null : await listenMetrics(metrics, ...splitHostPort(config.metricsAddr));
   if (listener) log(`agent: metrics on ${listener.url}/metrics`);
-  const { registry } = loadPlugins(config.pluginDirs, log, (name) => metrics.pluginRestarted(name));
+  const { registry, described } = loadPlugins(config.pluginDirs, log, (name) => metrics.pluginRestarted(name));
+  // Registered once the plugin programs have told their secret keys, so the leader records them with the registration.
+  await described;
   const agent = startAgent({
     node: config.nodeName,
     tags: config.tags,

@@ -8,6 +8,8 @@
 
 import type { Executor } from '../plugins/sdk/executor.js';
 import { serveExecutor } from '../plugins/sdk/serve-executor.js';
+import { kafkaSecretKeys } from '../plugins/executors/kafka/secret-keys.js';
+import { natsSecretKeys } from '../plugins/executors/nats/secret-keys.js';
 
 const executors: Readonly<Record<string, () => Promise<Executor>>> = {
   gcppubsub: async () => new (await import('../plugins/executors/pubsub/pubsub-executor.js')).PubSubExecutor('gcppubsub'),
@@ -20,6 +22,12 @@ const executors: Readonly<Record<string, () => Promise<Executor>>> = {
 
 /** The names of the bundled executors (the programs in plugins/bundled/). */
 export const bundledExecutorNames: readonly string[] = Object.keys(executors).sort();
+
+/**
+ * The executor_config keys each bundled executor declares secret (the same
+ * lists its program answers Describe with), known before its program starts.
+ */
+export const bundledSecretKeys: Readonly<Record<string, readonly string[]>> = { kafka: kafkaSecretKeys, nats: natsSecretKeys };
 
 /** The arguments that start the running executable as bundled executor `name`. */
 export function pluginRoleArgs(name: string): string[] {

@@ -14,7 +14,7 @@ import { ShellExecutor } from '../plugins/executors/shell/shell-executor.js';
 import { HttpExecutor } from '../plugins/executors/http/http-executor.js';
 import type { PluginEntry, PluginListing } from '../server/api/routes/plugin-routes.js';
 import { builtinProcessors } from './in-process-processor-host.js';
-import { bundledExecutorNames, pluginRoleArgs } from './bundled-plugins.js';
+import { bundledExecutorNames, bundledSecretKeys, pluginRoleArgs } from './bundled-plugins.js';
 
 export interface NodePlugins {
   /** Built-in and plugin executors; closing it stops the plugin programs. */
@@ -23,6 +23,12 @@ export interface NodePlugins {
   readonly processors: ReadonlyMap<string, string>;
   /** For GET /v1/plugins. */
   readonly listing: PluginListing;
+  /**
+   * Settles once every plugin program started at load has started and told
+   * its secret keys, or failed to start: until then a job of such an
+   * executor cannot be shown redacted by its declaration.
+   */
+  readonly described: Promise<void>;
 }
 
 /**
@@ -70,7 +76,7 @@ export function loadPlugins(dirs: readonly string[], log: (line: string) => void
   const entries = new Map<string, PluginEntry>(builtins.map((e) => [e.name, { name: e.name, builtin: true }]));
   const eager: PluginExecutor[] = [];
   for (const [name, { path, args }] of bundled) {
-    plugins.push(new PluginExecutor(name, path, { log, instances: instancesOf(name), args }));
+    plugins.push(new PluginExecutor(name, path, { log, instances: instancesOf(name), args, secretKeys: Object.hasOwn(bundledSecretKeys, name) ? bundledSecretKeys[name] ?? [] : [] }));
     entries.set(name, { name, builtin: true, path });
   }
   for (const [name, path] of found.executors) {
@@ -84,15 +90,14 @@ export function loadPlugins(dirs: readonly string[], log: (line: string) => void
   for (const [name, path] of found.processors) log(`plugins: processor ${name} is ${path}`);
   // Start the programs now so a broken one shows in the log at once; one that
   // fails is started again by its next execution and never stops the node.
-  for (const p of eager) {
-    p.start().then(
-      () => log(`plugins: executor ${p.name} started`),
-      (err: unknown) => log(`plugins: executor ${p.name} did not start (its executions will try again): ${err instanceof Error ? err.message : String(err)}`),
-    );
-  }
+  const starts = eager.map((p) => p.start().then(
+    () => log(`plugins: executor ${p.name} started${p.secretKeys?.length ? `, secret keys ${p.secretKeys.join(', ')}` : ''}`),
+    (err: unknown) => log(`plugins: executor ${p.name} did not start (its executions will try again): ${err instanceof Error ? err.message : String(err)}`),
+  ));
   const byName = (a: PluginEntry, b: PluginEntry) => a.name.localeCompare(b.name);
   return {
     registry: new ExecutorRegistry([...builtins, ...plugins]),
+    described: Promise.all(starts).then(() => {}),
     processors: found.processors,
     listing: {
       executors: [...entries.values()].sort(byName),

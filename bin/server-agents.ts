@@ -46,6 +46,10 @@ export class ServerAgents {
     readonly settings: ServerAgentSettings;
     readonly log: (line: string, fields?: Readonly<Record<string, unknown>>) => void;
     readonly tls?: TlsFiles | null;
+    /** Settles once this server's plugin programs have told their secret keys (or failed to start). */
+    readonly described?: Promise<void>;
+    /** Record what executors declare secret, for every server to redact (on the leader). */
+    readonly declareSecretKeys?: (declared: readonly { readonly executor: string; readonly keys: readonly string[] }[]) => void;
   }) {
     const { settings, log } = options;
     this.host = new AgentExecutorHost({
@@ -57,6 +61,7 @@ export class ServerAgents {
       servers: () => (this.node?.members() ?? []).map((m) => m.address).filter((a) => a !== ''),
       localExecutors: () => options.executors.names(),
       validate: (executor, config) => options.executors.get(executor)?.validate?.(config) ?? null,
+      ...(options.declareSecretKeys ? { onSecretKeys: options.declareSecretKeys } : {}),
       log,
     });
     this.runner = new AgentRunner({
@@ -78,7 +83,9 @@ export class ServerAgents {
 
   start(node: ServerClusterNode<unknown>): void {
     this.node = node;
-    this.client.start(); // paused while this server leads
+    // Paused while this server leads. It registers once the plugins have told
+    // their secret keys, so the leader hears them with the registration.
+    void (this.options.described ?? Promise.resolve()).then(() => this.client.start());
   }
 
   /** Call before the dispatcher starts leading: the own agent attaches directly. */
@@ -86,6 +93,10 @@ export class ServerAgents {
     this.leading = true;
     this.client.pause();
     this.link.connect();
+    // Attached at once, maybe before the plugins have told their secret keys: record them once they have.
+    void (this.options.described ?? Promise.resolve()).then(() => {
+      if (this.leading) this.options.declareSecretKeys?.(this.runner.declaredSecretKeys());
+    });
   }
 
   /** Call after the dispatcher stopped leading: agents are sent to the new leader; the own agent dials it. */

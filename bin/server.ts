@@ -23,7 +23,7 @@ import { Dispatcher } from '../server/dispatch/dispatcher.js';
 import { forwardedHeader, HttpApi, type ForwardedRequest, type RaftPosition, type StreamedReply } from '../server/api/http-api.js';
 import type { Reply } from '../server/api/routes/route.js';
 import type { ClusterAdmin } from '../server/api/routes/raft-routes.js';
-import { decodeCommand, encodeCommand } from '../server/state/commands.js';
+import { CommandType, decodeCommand, encodeCommand } from '../server/state/commands.js';
 import type { CommandLog } from '../server/state/command-log.js';
 import { StateMachine, type ApplyResult } from '../server/state/state-machine.js';
 import { InProcessExecutorHost } from './in-process-executor-host.js';
@@ -131,6 +131,7 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
   const agents = cluster ? new ServerAgents({
     nodeName: config.nodeName, rpcAddr: cluster.advertiseRpcAddr, join: cluster.join, state, executors: executorRegistry,
     outputLimit: config.outputLimit, version: config.version, settings: cluster.agents, log, tls: config.tls,
+    described: plugins.described, declareSecretKeys: (declared) => declareSecretKeys(declared),
   }) : null;
 
   if (cluster) {
@@ -251,6 +252,17 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
       ? Promise.reject(new ClusterError('CT_CLUSTER_CLOSED', 'the server is shutting down'))
       : opened.propose(encodeCommand(command)),
   };
+  /** On the leader: record what executors declare secret for every server to redact (what is recorded already is not proposed again). */
+  const declareSecretKeys = (declared: readonly { readonly executor: string; readonly keys: readonly string[] }[]): void => {
+    const missing = declared
+      .map((d) => ({ executor: d.executor, keys: d.keys.filter((k) => !state.declaredSecretKeys(d.executor).includes(k)) }))
+      .filter((d) => d.keys.length > 0);
+    if (missing.length === 0) return;
+    commandLog.submit({ type: CommandType.DeclareSecretKeys, atMs: now(), declared: missing }).then(
+      (r) => r.ok || log(`agents: declared secret keys not recorded (the next registration tries again): ${r.error.message}`),
+      (err: unknown) => log(`agents: declared secret keys not recorded (the next registration tries again): ${err instanceof Error ? err.message : String(err)}`),
+    );
+  };
   const host = new InProcessExecutorHost(executorRegistry);
   cleanups.push(() => host.close());
   if (agents) cleanups.push(() => agents.close());
@@ -324,6 +336,8 @@ async function compose(config: LightConfig, cluster: ClusterSettings | null, obs
     apiToken: config.apiToken,
     maxBodyBytes: config.maxBodyBytes,
     plugins: plugins.listing,
+    secretKeys: (executor: string) => executorRegistry.secretKeys(executor),
+    secretKeysKnown: plugins.described,
     tls: config.tls,
     allowedHosts: apiHosts(config, cluster),
     ...(cluster ? {

@@ -9,6 +9,10 @@
 // (nats://user:pass@host, amqp://user:pass@host), the values of `env`
 // pairs whose names look secret (DB_PASSWORD=...), and the http executor's
 // Authorization / Proxy-Authorization / X-Api-Key / Cookie headers.
+// An executor may also declare keys secret (a plugin through the plugin
+// SDK): those are hidden as the secret-named ones are. While its
+// declaration is not known (null: a plugin program that has not started and
+// answered yet), every value is hidden.
 
 export const redacted = '<redacted>';
 
@@ -27,6 +31,7 @@ const secretHeader = /^\s*(authorization|proxy-authorization|x-api-key|api-key|c
 /** `value` with the password of every `scheme://user:password@host` in it replaced by `marker`. */
 export function hideUrlPasswords(value: string, marker = redacted): string {
   // One or more (nats takes a comma-separated list); a quote ends a URL inside a JSON line.
+  if (!value.includes('://')) return value;
   return value.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s,"]*):([^@/\s,"]+)@/gi, (_m, user: string) => `${user}:${marker}@`);
 }
 
@@ -48,13 +53,16 @@ function hideHeaders(value: string): string {
   return JSON.stringify(list.map((h: unknown) => (typeof h === 'string' && secretHeader.test(h) ? `${h.slice(0, h.indexOf(':'))}: ${redacted}` : h)));
 }
 
+/** The keys an executor declares secret; null: its declaration is not known (yet), so every value is taken as secret. */
+export type DeclaredSecretKeys = readonly string[] | null;
+
 /** `config` with every secret value replaced by `<redacted>`; the same object when there is none. */
-export function redactConfig(config: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+export function redactConfig(config: Readonly<Record<string, string>>, declared: DeclaredSecretKeys = []): Readonly<Record<string, string>> {
   let out: Record<string, string> | null = null;
   for (const [k, v] of Object.entries(config)) {
     let shown: string;
     if (v === '') shown = v;
-    else if (isSecretKey(k)) shown = redacted;
+    else if (declared === null || isSecretKey(k) || declared.includes(k)) shown = redacted;
     else if (k === 'env') shown = hideEnv(v);
     else if (k === 'headers') shown = hideHeaders(v);
     else shown = hideUrlPasswords(v);
@@ -64,8 +72,8 @@ export function redactConfig(config: Readonly<Record<string, string>>): Readonly
 }
 
 /** Whether `config` holds anything redactConfig would hide. */
-export function hasSecrets(config: Readonly<Record<string, string>>): boolean {
-  return redactConfig(config) !== config;
+export function hasSecrets(config: Readonly<Record<string, string>>, declared: DeclaredSecretKeys = []): boolean {
+  return redactConfig(config, declared) !== config;
 }
 
 /**
@@ -73,9 +81,9 @@ export function hasSecrets(config: Readonly<Record<string, string>>): boolean {
  * what redactConfig showed of the stored one keeps the stored value, so a
  * read-modify-write by someone who cannot see the secrets does not erase them.
  */
-export function restoreRedacted(config: Readonly<Record<string, string>>, stored: Readonly<Record<string, string>> | undefined): Readonly<Record<string, string>> {
+export function restoreRedacted(config: Readonly<Record<string, string>>, stored: Readonly<Record<string, string>> | undefined, declared: DeclaredSecretKeys = []): Readonly<Record<string, string>> {
   if (!stored) return config;
-  const shown = redactConfig(stored);
+  const shown = redactConfig(stored, declared);
   if (shown === stored) return config;
   let out: Record<string, string> | null = null;
   for (const [k, v] of Object.entries(config)) {

@@ -14,6 +14,16 @@ export class ExecutorRegistry {
     return this.byName.get(name);
   }
 
+  /**
+   * The executor_config keys executor `name` declares secret: [] for one
+   * that declares none or that this node does not have; null while a plugin
+   * program has not told yet.
+   */
+  secretKeys(name: string): readonly string[] | null {
+    const e = this.byName.get(name);
+    return e?.secretKeys === undefined ? [] : e.secretKeys;
+  }
+
   names(): string[] {
     return [...this.byName.keys()].sort();
   }

@@ -37,6 +37,16 @@ export interface OutputSink {
 export interface Executor {
   readonly name: string;
   /**
+   * executor_config keys whose values are secrets (a password, a token, a
+   * key file's contents). The server redacts them as it does keys named like
+   * a secret (password, token, secret, *_key, ...) wherever the job is shown
+   * to someone below write on it; declare the ones the name rule misses.
+   * A plugin program sends them when its host asks (the Describe call);
+   * on the host's side null means not known yet (the program has not
+   * started and answered).
+   */
+  readonly secretKeys?: readonly string[] | null;
+  /**
    * Run once, streaming output to `output` as it is produced (never
    * buffering all of it). Never rejects for a job-level failure: that is a
    * result with success=false. Aborting `signal` stops the run.

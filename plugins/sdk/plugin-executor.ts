@@ -29,6 +29,12 @@ export { PluginError, type PluginOptions } from './plugin-process.js';
 export interface PluginExecutorOptions extends PluginOptions {
   /** Copies of the program to spread executions over (default 1). */
   readonly instances?: number;
+  /**
+   * The secret keys the program is known to declare before it is started
+   * (a bundled executor's own declaration): without them, the keys are
+   * unknown until the program has started and answered Describe.
+   */
+  readonly secretKeys?: readonly string[];
 }
 
 export class PluginExecutor implements Executor {
@@ -39,6 +45,11 @@ export class PluginExecutor implements Executor {
   private readonly helloTimeoutMs: number;
   /** Each running program's session (null: it serves Execute only). */
   private readonly sessions = new Map<RunningPlugin<ExecutorClient>, Promise<HostSession | null>>();
+  /** What each started program declared (asked once per program started). */
+  private readonly described = new WeakMap<RunningPlugin<ExecutorClient>, Promise<void>>();
+  /** The secret keys the last program asked declared; null: none asked yet. */
+  private declared: readonly string[] | null = null;
+  private readonly known: readonly string[] | null;
 
   constructor(
     readonly name: string,
@@ -51,11 +62,43 @@ export class PluginExecutor implements Executor {
     this.plugins = Array.from({ length: instances }, () => new PluginProcess(name, program, connect, options));
     this.helloTimeoutMs = options.startTimeoutMs ?? 10_000;
     this.running = this.plugins.map(() => 0);
+    this.known = options.secretKeys ?? null;
   }
 
-  /** Start the program now (otherwise the first execution starts it). */
+  /**
+   * The executor_config keys the program declares secret (with those known
+   * beforehand); null while that is not known: no program has started and
+   * answered yet, and none were known beforehand.
+   */
+  get secretKeys(): readonly string[] | null {
+    if (this.declared === null) return this.known;
+    return this.known === null ? this.declared : [...new Set([...this.known, ...this.declared])];
+  }
+
+  /** Start the program now (otherwise the first execution starts it), and learn what it declares. */
   async start(): Promise<void> {
-    await Promise.all(this.plugins.map((p) => p.ensure()));
+    await Promise.all(this.plugins.map(async (p) => this.describe(await p.ensure())));
+  }
+
+  /**
+   * Ask a started program what it declares (once per program: a restarted
+   * or replaced program is asked again). A program too old to know the
+   * call declares nothing; one that fails to answer in time leaves the
+   * last answer in place.
+   */
+  private describe(p: RunningPlugin<ExecutorClient>): Promise<void> {
+    let asked = this.described.get(p);
+    if (!asked) {
+      asked = new Promise<void>((resolve) => {
+        p.client.Describe({}, { deadline: Date.now() + validateTimeoutMs }, (err, res) => {
+          if (!err && res) this.declared = res.secret_keys;
+          else if (err?.code === grpc.status.UNIMPLEMENTED) this.declared = [];
+          resolve();
+        });
+      });
+      this.described.set(p, asked);
+    }
+    return asked;
   }
 
   async execute(req: ExecuteRequest, output: OutputSink, signal: AbortSignal): Promise<ExecuteResult> {
@@ -76,6 +119,7 @@ export class PluginExecutor implements Executor {
     } catch (err) {
       return failure((err as Error).message);
     }
+    void this.describe(p);
     let session: HostSession | null;
     try {
       session = await this.sessionOf(plugin, p);
@@ -180,6 +224,7 @@ export class PluginExecutor implements Executor {
     } catch {
       return null;
     }
+    void this.describe(p);
     return new Promise((resolve) => {
       p.client.Validate({ config: { ...config } }, { deadline: Date.now() + validateTimeoutMs }, (err, res) => {
         resolve(err || !res || res.error === '' ? null : res.error);

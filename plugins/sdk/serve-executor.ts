@@ -13,6 +13,7 @@ import type { SessionEvent } from '../../proto/generated/clocktower/plugin/v1/Se
 import type { SessionRequest__Output } from '../../proto/generated/clocktower/plugin/v1/SessionRequest.js';
 import type { StopRequest__Output } from '../../proto/generated/clocktower/plugin/v1/StopRequest.js';
 import type { StopResponse } from '../../proto/generated/clocktower/plugin/v1/StopResponse.js';
+import type { DescribeResponse } from '../../proto/generated/clocktower/plugin/v1/DescribeResponse.js';
 import type { ValidateRequest__Output } from '../../proto/generated/clocktower/plugin/v1/ValidateRequest.js';
 import type { ValidateResponse } from '../../proto/generated/clocktower/plugin/v1/ValidateResponse.js';
 import type { ExecuteResult, Executor, OutputSink } from './executor.js';
@@ -73,6 +74,9 @@ export async function serveExecutor(impl: Executor): Promise<void> {
               (error) => callback(null, { error: error ?? '' }),
               (err: unknown) => callback(null, { error: `the executor's config check failed: ${err instanceof Error ? err.message : String(err)}` }),
             );
+        },
+        Describe(_call: unknown, callback: grpc.sendUnaryData<DescribeResponse>) {
+          callback(null, { secret_keys: [...(impl.secretKeys ?? [])] });
         },
       });
     },

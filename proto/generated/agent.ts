@@ -4,6 +4,7 @@ import type { MessageTypeDefinition } from '@grpc/proto-loader';
 import type { AgentClient as _clocktower_agent_v1_AgentClient, AgentDefinition as _clocktower_agent_v1_AgentDefinition } from './clocktower/agent/v1/Agent.js';
 import type { AgentMessage as _clocktower_agent_v1_AgentMessage, AgentMessage__Output as _clocktower_agent_v1_AgentMessage__Output } from './clocktower/agent/v1/AgentMessage.js';
 import type { Assign as _clocktower_agent_v1_Assign, Assign__Output as _clocktower_agent_v1_Assign__Output } from './clocktower/agent/v1/Assign.js';
+import type { ExecutorSecretKeys as _clocktower_agent_v1_ExecutorSecretKeys, ExecutorSecretKeys__Output as _clocktower_agent_v1_ExecutorSecretKeys__Output } from './clocktower/agent/v1/ExecutorSecretKeys.js';
 import type { Heartbeat as _clocktower_agent_v1_Heartbeat, Heartbeat__Output as _clocktower_agent_v1_Heartbeat__Output } from './clocktower/agent/v1/Heartbeat.js';
 import type { Leave as _clocktower_agent_v1_Leave, Leave__Output as _clocktower_agent_v1_Leave__Output } from './clocktower/agent/v1/Leave.js';
 import type { Output as _clocktower_agent_v1_Output, Output__Output as _clocktower_agent_v1_Output__Output } from './clocktower/agent/v1/Output.js';
@@ -27,6 +28,7 @@ export interface ProtoGrpcType {
         Agent: SubtypeConstructor<typeof grpc.Client, _clocktower_agent_v1_AgentClient> & { service: _clocktower_agent_v1_AgentDefinition }
         AgentMessage: MessageTypeDefinition<_clocktower_agent_v1_AgentMessage, _clocktower_agent_v1_AgentMessage__Output>
         Assign: MessageTypeDefinition<_clocktower_agent_v1_Assign, _clocktower_agent_v1_Assign__Output>
+        ExecutorSecretKeys: MessageTypeDefinition<_clocktower_agent_v1_ExecutorSecretKeys, _clocktower_agent_v1_ExecutorSecretKeys__Output>
         Heartbeat: MessageTypeDefinition<_clocktower_agent_v1_Heartbeat, _clocktower_agent_v1_Heartbeat__Output>
         Leave: MessageTypeDefinition<_clocktower_agent_v1_Leave, _clocktower_agent_v1_Leave__Output>
         Output: MessageTypeDefinition<_clocktower_agent_v1_Output, _clocktower_agent_v1_Output__Output>

@@ -1,6 +1,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { DescribeRequest as _clocktower_plugin_v1_DescribeRequest, DescribeRequest__Output as _clocktower_plugin_v1_DescribeRequest__Output } from './clocktower/plugin/v1/DescribeRequest.js';
+import type { DescribeResponse as _clocktower_plugin_v1_DescribeResponse, DescribeResponse__Output as _clocktower_plugin_v1_DescribeResponse__Output } from './clocktower/plugin/v1/DescribeResponse.js';
 import type { ExecuteEvent as _clocktower_plugin_v1_ExecuteEvent, ExecuteEvent__Output as _clocktower_plugin_v1_ExecuteEvent__Output } from './clocktower/plugin/v1/ExecuteEvent.js';
 import type { ExecuteRequest as _clocktower_plugin_v1_ExecuteRequest, ExecuteRequest__Output as _clocktower_plugin_v1_ExecuteRequest__Output } from './clocktower/plugin/v1/ExecuteRequest.js';
 import type { ExecuteResult as _clocktower_plugin_v1_ExecuteResult, ExecuteResult__Output as _clocktower_plugin_v1_ExecuteResult__Output } from './clocktower/plugin/v1/ExecuteResult.js';
@@ -29,6 +31,8 @@ export interface ProtoGrpcType {
   clocktower: {
     plugin: {
       v1: {
+        DescribeRequest: MessageTypeDefinition<_clocktower_plugin_v1_DescribeRequest, _clocktower_plugin_v1_DescribeRequest__Output>
+        DescribeResponse: MessageTypeDefinition<_clocktower_plugin_v1_DescribeResponse, _clocktower_plugin_v1_DescribeResponse__Output>
         ExecuteEvent: MessageTypeDefinition<_clocktower_plugin_v1_ExecuteEvent, _clocktower_plugin_v1_ExecuteEvent__Output>
         ExecuteRequest: MessageTypeDefinition<_clocktower_plugin_v1_ExecuteRequest, _clocktower_plugin_v1_ExecuteRequest__Output>
         ExecuteResult: MessageTypeDefinition<_clocktower_plugin_v1_ExecuteResult, _clocktower_plugin_v1_ExecuteResult__Output>

@@ -66,6 +66,15 @@ export interface ApiOptions {
   readonly maxConnections?: number;
   /** The executors and processors this node has (GET /v1/plugins). */
   readonly plugins?: PluginListing;
+  /**
+   * The executor_config keys an executor declares secret (a plugin's
+   * declaration), redacted with the keys named like a secret; null while the
+   * declaration is not known yet (every value is then redacted). Absent: the
+   * name rule alone.
+   */
+  readonly secretKeys?: (executor: string) => readonly string[] | null;
+  /** Settles once this node's plugin programs have told their secret keys (or failed to start); job answers wait for it. */
+  readonly secretKeysKnown?: Promise<void>;
   /** In a cluster: the agents connected to this server (the leader). */
   readonly agents?: () => AgentStatus[];
   /** In a cluster: the pull agents' sessions (POST /v1/pull/...), served by the leader. */
@@ -278,6 +287,8 @@ export class HttpApi {
     }
     if (!route.local && route.method === 'GET' && this.ctx.readBarrier && !url.searchParams.has('stale')) await this.ctx.readBarrier();
     const request: RouteRequest = { params, query: url.searchParams, body, headers: req.headers, url, caller: grants?.by ?? 'anonymous', grants: grants ?? openGrants };
+    // Job answers are redacted by the plugins' declared secret keys: right after start, wait until the plugins have told them.
+    if (this.ctx.secretKeysKnown && path.startsWith('/v1/jobs')) await this.ctx.secretKeysKnown;
     return await route.handle(request, this.ctx);
   }
 

@@ -20,6 +20,13 @@ export interface ReplicatedStateMachine<R> {
    */
   apply(data: Uint8Array, index: number, own: boolean): R;
   snapshot(): Uint8Array;
+  /**
+   * The state as it is at the call, serialised one slice per next() (the
+   * caller gives the event loop back between slices); commands applied
+   * meanwhile are not in it; the iterator's value is the snapshot.
+   * Optional: without it, snapshot() is used.
+   */
+  snapshotSlices?(): Iterator<void, Uint8Array>;
   restore(data: Uint8Array): void;
 }
 
@@ -55,4 +62,26 @@ export class ClusterError extends Error {
   ) {
     super(message, options);
   }
+}
+
+/**
+ * The state machine's snapshot as it is at the call: serialised one slice per
+ * `turn` (which calls its function back later, e.g. on the next turn of the
+ * event loop) when the state machine can, else at once.
+ */
+export function snapshotInSlices<R>(sm: ReplicatedStateMachine<R>, turn: (next: () => void) => void): Promise<Uint8Array> {
+  if (sm.snapshotSlices === undefined) return Promise.resolve(sm.snapshot());
+  const slices = sm.snapshotSlices();
+  return new Promise((resolve, reject) => {
+    const step = () => {
+      try {
+        const next = slices.next();
+        if (next.done === true) resolve(next.value);
+        else turn(step);
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    };
+    step();
+  });
 }

@@ -14,7 +14,7 @@ import { bootstrapState, joiningState } from '../raft/bootstrap.js';
 import { EntryType, type ConfChange, type ConfState, type Entry, type HardState, type Message, type RestoredState, type Snapshot } from '../raft/types.js';
 import { DiskLog } from '../storage/disk-log.js';
 import type { StorageFs } from '../storage/storage-fs.js';
-import { ClusterError, type ClusterNode, type Member, type ReplicatedStateMachine } from './cluster-node.js';
+import { ClusterError, snapshotInSlices, type ClusterNode, type Member, type ReplicatedStateMachine } from './cluster-node.js';
 import { decodeMemberAddress, encodeMemberAddress, type MemberAddress } from './member-address.js';
 
 /**
@@ -134,6 +134,10 @@ export class RaftNode<R> implements ClusterNode<R> {
   private sinceSnapshot = 0;
   private sinceSnapshotBytes = 0;
   private lastSnapshotBytes = 0;
+  /** A snapshot of the state at `index` being serialised. */
+  private snapshotting = false;
+  /** Serialised, waiting for the loop to compact and write it. */
+  private ownSnapshot: { readonly index: number; readonly data: Uint8Array } | null = null;
   private processing = false;
   private scheduled = false;
   private closed = false;
@@ -242,6 +246,7 @@ export class RaftNode<R> implements ClusterNode<R> {
         this.checkLeadership();
         await this.maybeSnapshot();
       }
+      if (!this.closed) await this.installOwnSnapshot();
     } catch (err) {
       this.fail(err instanceof Error ? err : new Error(String(err)));
     } finally {
@@ -315,14 +320,48 @@ export class RaftNode<R> implements ClusterNode<R> {
     this.rejectPending(new ClusterError('CT_CLUSTER_NOT_LEADER', 'replaced by a snapshot from the leader; outcome unknown'), snapshot.meta.index);
   }
 
+  /**
+   * Snapshot once enough was applied since the last one. The state is
+   * captured at once (at `applied`) and, when the state machine can, serialised
+   * in slices while the loop goes on; the compaction and the write happen in
+   * the loop once the bytes are ready.
+   */
   private async maybeSnapshot(): Promise<void> {
+    if (this.ownSnapshot !== null) {
+      await this.installOwnSnapshot();
+      return;
+    }
+    if (this.snapshotting) return;
     const byteBudget = Math.max(this.options.snapshotBytes ?? defaultSnapshotBytes, this.lastSnapshotBytes);
     if (this.sinceSnapshot < (this.options.snapshotEvery ?? 10_000) && this.sinceSnapshotBytes < byteBudget) return;
     this.sinceSnapshot = 0;
     this.sinceSnapshotBytes = 0;
-    const data = joinSnapshot(this.addresses, this.options.stateMachine.snapshot());
-    this.lastSnapshotBytes = data.length;
-    const snapshot = this.core.compact(this.applied, data);
+    const index = this.applied;
+    const members = new Map(this.addresses);
+    // One slice per turn of the event loop (through the injected clock), so
+    // the loop, heartbeats and the API go on while a big state serialises.
+    this.snapshotting = true;
+    snapshotInSlices(this.options.stateMachine, (next) => this.clock.after(0, () => {
+      if (this.closed || this.failed) return; // the promise is dropped with the node
+      next();
+    })).then((state) => {
+      this.snapshotting = false;
+      if (this.closed || this.failed) return;
+      this.ownSnapshot = { index, data: joinSnapshot(members, state) };
+      this.schedule();
+    }, (err: unknown) => {
+      this.snapshotting = false;
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+    });
+  }
+
+  private async installOwnSnapshot(): Promise<void> {
+    const ready = this.ownSnapshot;
+    if (ready === null) return;
+    this.ownSnapshot = null;
+    this.lastSnapshotBytes = ready.data.length;
+    // Null when a snapshot from the leader already covers the index.
+    const snapshot = this.core.compact(ready.index, ready.data);
     if (snapshot) await this.log.saveSnapshot(snapshot);
   }
 

@@ -51,6 +51,8 @@ export interface AgentHostOptions {
   /** Save-time check of an executor config (the built-in executors' rules). */
   readonly validate?: (executor: string, config: Readonly<Record<string, string>>) => string | null | Promise<string | null>;
   readonly random?: () => number;
+  /** An agent registered saying what its executors declare secret (record it for every server). */
+  readonly onSecretKeys?: (declared: readonly { readonly executor: string; readonly keys: readonly string[] }[]) => void;
   /** Operator log; agent joins and leaves carry fields (event, agent). */
   readonly log?: (line: string, fields?: Readonly<Record<string, unknown>>) => void;
 }
@@ -136,6 +138,8 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
       },
     });
     this.log(`agents: ${s.node} connected (tags ${describeTags(s.tags)}, executors ${s.executors.join(',')}, capacity ${s.capacity})`, { event: 'agent_joined', agent: s.node });
+    // An older agent sends none.
+    if ((reg.secret_keys ?? []).length > 0) this.options.onSecretKeys?.(reg.secret_keys);
     for (const p of this.pending.values()) {
       if (p.node !== s.node) continue;
       this.clearLost(p);

@@ -3,12 +3,16 @@
 // pending executions (retries, child jobs) when their time comes.
 //
 // One timer serves every job: a min-heap of next fire times (TimerHeap +
-// DueTimer). Everything that falls due at one wake-up is committed as one
-// RecordFires command, so a second with 10,000 due jobs is one log entry,
-// not 10,000. A new leader (or a restarted light node) resumes from the
-// replicated bookkeeping: each job's lastScheduledMs says which scheduled
-// times are already settled, and the planner applies the job's catch-up
-// policy to the ones after it.
+// DueTimer). Everything that falls due at one wake-up is committed in
+// RecordFires commands of at most `maxCommandBytes` each (all of one job's
+// fires in the same one), so a second with 10,000 due jobs is about ten log
+// entries, not 10,000, and none is larger than a log takes (the built-in
+// Raft's entry limit, etcd's request limit); the first ones run while the
+// rest commit. A command the log still refuses as too large is split in two
+// and committed again, down to one job's. A new leader (or a restarted light
+// node) resumes from the replicated bookkeeping: each job's lastScheduledMs
+// says which scheduled times are already settled, and the planner applies
+// the job's catch-up policy to the ones after it.
 
 import { CommandType, plannedFor, type Fire, type ScheduledUpTo, type Skip } from '../state/commands.js';
 import type { CommandLog } from '../state/command-log.js';
@@ -25,6 +29,7 @@ import type { ProcessorHost } from './processor-host.js';
 import type { Notifier } from './notify/notifier.js';
 import { notifyRulesProblem } from './notify/rules.js';
 import { DueTimer, TimerHeap, nodeTimers, type Timers } from './timer-heap.js';
+import { isTooLarge } from './too-large.js';
 import { isEmptyPlan, planRun, taskParameters } from '../scheduler/workflow-unlocks.js';
 import { renderConfig, renderTemplate } from '../scheduler/workflow-template.js';
 import type { Run } from '../state/run.js';
@@ -50,10 +55,24 @@ export interface DispatcherOptions {
   readonly notifier?: Notifier | undefined;
   /** Problems with a job's `notify` rules that this server's settings see (e.g. mail without --mail-host). */
   readonly notifyProblem?: ((spec: JobSpec) => { field: string; message: string } | null) | undefined;
+  /** Encoded bytes of fires (or starts) per command (default defaultMaxCommandBytes). */
+  readonly maxCommandBytes?: number | undefined;
 }
 
 /** How long to wait before planning a job again after its fires failed to commit. */
 const retryPlanMs = 1000;
+/** Encoded bytes of fires (or starts) per RecordFires (StartExecutions) command, unless the options say otherwise. */
+export const defaultMaxCommandBytes = 256 * 1024;
+
+/** What one due job adds to a RecordFires command. */
+interface DueJob {
+  readonly name: string;
+  readonly fires: Fire[];
+  readonly skips: Skip[];
+  readonly lastScheduled: ScheduledUpTo[];
+  readonly next: number | null;
+  readonly bytes: number;
+}
 
 export class Dispatcher {
   readonly schedules = new JobSchedules();
@@ -254,44 +273,60 @@ export class Dispatcher {
   private async fire(names: string[]): Promise<void> {
     const { state, now } = this.options;
     const atMs = now();
-    const fires: Fire[] = [];
-    const skips: Skip[] = [];
-    const lastScheduled: ScheduledUpTo[] = [];
+    const due: DueJob[] = [];
     const nexts: { name: string; at: number }[] = [];
     for (const name of names) {
       const job = state.job(name);
       if (!job) continue;
       const plan = this.schedules.due(job, atMs);
       if (!plan) continue;
-      for (const t of plan.run) fires.push({ jobName: name, scheduledAtMs: t, trigger: 'schedule', nodes: this.nodesFor(job), ...runIdFor(job) });
-      for (const s of plan.skipped) skips.push({ jobName: name, ...s });
-      if (plan.settledUpTo !== null) lastScheduled.push({ jobName: name, atMs: plan.settledUpTo, planned: plannedFor(job) });
-      if (plan.next !== null) nexts.push({ name, at: plan.next });
+      const fires = plan.run.map((t): Fire => ({ jobName: name, scheduledAtMs: t, trigger: 'schedule', nodes: this.nodesFor(job), ...runIdFor(job) }));
+      const skips = plan.skipped.map((s): Skip => ({ jobName: name, ...s }));
+      const lastScheduled: ScheduledUpTo[] = plan.settledUpTo !== null ? [{ jobName: name, atMs: plan.settledUpTo, planned: plannedFor(job) }] : [];
+      if (fires.length === 0 && skips.length === 0 && lastScheduled.length === 0) {
+        if (plan.next !== null) nexts.push({ name, at: plan.next });
+        continue;
+      }
+      due.push({ name, fires, skips, lastScheduled, next: plan.next, bytes: jsonBytes(fires) + jsonBytes(skips) + jsonBytes(lastScheduled) });
     }
-    if (fires.length === 0 && skips.length === 0 && lastScheduled.length === 0) {
-      for (const n of nexts) this.fireHeap.set(n.name, n.at);
+    for (const n of nexts) this.fireHeap.set(n.name, n.at);
+    if (due.length === 0) {
       this.fireTimer.arm();
       return;
     }
     for (const name of names) this.committing.add(name);
+    const max = this.options.maxCommandBytes ?? defaultMaxCommandBytes;
+    await Promise.all(chunksOf(due, (d) => d.bytes, max).map((chunk) => this.commitFires(atMs, chunk)));
+    for (const name of names) this.committing.delete(name);
+    if (!this.leading) return;
+    this.replanChangedMeanwhile(names);
+    this.fireTimer.arm();
+  }
+
+  /** Commit one RecordFires command for these jobs and run what it started; split in two if the log refuses it as too large. */
+  private async commitFires(atMs: number, due: readonly DueJob[]): Promise<void> {
     try {
-      const res = await this.options.log.submit({ type: CommandType.RecordFires, atMs, fires, skips, lastScheduled });
-      for (const name of names) this.committing.delete(name);
+      const res = await this.options.log.submit({
+        type: CommandType.RecordFires, atMs,
+        fires: due.flatMap((d) => d.fires), skips: due.flatMap((d) => d.skips), lastScheduled: due.flatMap((d) => d.lastScheduled),
+      });
       if (res.ok) this.run(res.executions);
       if (!this.leading) return;
-      for (const n of nexts) this.fireHeap.set(n.name, n.at);
-      this.replanChangedMeanwhile(names);
+      for (const d of due) if (d.next !== null) this.fireHeap.set(d.name, d.next);
     } catch (err) {
-      for (const name of names) this.committing.delete(name);
+      if (isTooLarge(err) && due.length > 1 && this.leading) {
+        const half = Math.ceil(due.length / 2);
+        await Promise.all([this.commitFires(atMs, due.slice(0, half)), this.commitFires(atMs, due.slice(half))]);
+        return;
+      }
       this.options.onError?.(err);
       if (!this.leading) return;
       // Not committed: nothing ran and the bookkeeping did not move; plan these jobs again shortly.
-      for (const name of names) {
-        this.replanAfterCommit.delete(name);
-        this.fireHeap.set(name, now() + retryPlanMs);
+      for (const d of due) {
+        this.replanAfterCommit.delete(d.name);
+        this.fireHeap.set(d.name, this.options.now() + retryPlanMs);
       }
     }
-    this.fireTimer.arm();
   }
 
   /** The nodes that run one fire of the job, chosen now and committed with the fire. */
@@ -400,20 +435,46 @@ export class Dispatcher {
       const job = e ? state.job(e.jobName) : undefined;
       return chooser && e && job ? chooser.forStart(job, e) : nodeName;
     };
-    try {
-      const res = await this.options.log.submit({
-        type: CommandType.StartExecutions, atMs: now(), starts: ids.map((id) => ({ id, nodeName: nodeOf(id) })),
-      });
-      if (res.ok) this.run(res.executions);
-    } catch (err) {
-      this.options.onError?.(err);
-      if (this.leading) for (const id of ids) this.pendingHeap.set(id, now() + retryPlanMs);
-      this.pendingTimer.arm();
-    }
+    const starts = ids.map((id) => ({ id, nodeName: nodeOf(id) }));
+    const max = this.options.maxCommandBytes ?? defaultMaxCommandBytes;
+    await Promise.all(chunksOf(starts, jsonBytes, max).map(async (chunk) => {
+      try {
+        const res = await this.options.log.submit({ type: CommandType.StartExecutions, atMs: now(), starts: chunk });
+        if (res.ok) this.run(res.executions);
+      } catch (err) {
+        this.options.onError?.(err);
+        if (this.leading) for (const s of chunk) this.pendingHeap.set(s.id, now() + retryPlanMs);
+        this.pendingTimer.arm();
+      }
+    }));
   }
 }
 
 /** A fire of a workflow's root starts a run; its id is decided here, by the leader. */
 function runIdFor(job: Job): { runId: string } | Record<string, never> {
   return job.dependentJobs.length > 0 && edgesOf(job).length === 0 ? { runId: randomUUID() } : {};
+}
+
+/** The UTF-8 bytes of a value's JSON (as a command encodes it). */
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value));
+}
+
+/** `items` in order, cut into runs whose bytes stay within `maxBytes` (each run at least one item). */
+export function chunksOf<T>(items: readonly T[], bytesOf: (item: T) => number, maxBytes: number): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const b = bytesOf(item) + 1;
+    if (current.length > 0 && bytes + b > maxBytes) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += b;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
 }

@@ -4,7 +4,9 @@
 // results that arrive meanwhile wait and go out together in the next ones.
 // A batch holds at most `maxBatchBytes` of encoded results (one result more
 // than that goes alone), so no log entry grows with the number of results
-// that finish together.
+// that finish together. A batch the log refuses as too large (an etcd with a
+// small --max-request-bytes) is split, and the smaller size kept; one result
+// refused alone is committed again with half its output.
 
 import { CommandType, encodedResultBytes, type ExecutionResult } from '../state/commands.js';
 import type { CommandLog } from '../state/command-log.js';
@@ -15,6 +17,7 @@ import type { ExecutorHost, RunOutcome } from './executor-host.js';
 import { fitTail, OutputTail } from './output-tail.js';
 import type { ProcessorHost } from './processor-host.js';
 import { runProcessors } from './run-processors.js';
+import { isTooLarge } from './too-large.js';
 import { paramsFromOutput } from '../scheduler/workflow-template.js';
 
 /** How long one processor may take on one execution, unless the options say otherwise. */
@@ -67,8 +70,12 @@ export class ExecutionRunner {
   /** Results whose processors are running. */
   private processing = 0;
   private idleWaiters: (() => void)[] = [];
+  /** Bytes per batch: the option's, lowered when the log refused a batch as too large. */
+  private batchBytes: number;
 
-  constructor(private readonly options: RunnerOptions) {}
+  constructor(private readonly options: RunnerOptions) {
+    this.batchBytes = options.maxBatchBytes ?? defaultMaxBatchBytes;
+  }
 
   /** Running executions with their live output. */
   busy(): RunningExecution[] {
@@ -183,15 +190,29 @@ export class ExecutionRunner {
     this.flushing = true;
     try {
       while (this.queue.length > 0) {
-        const results = takeBatch(this.queue, this.options.maxBatchBytes ?? defaultMaxBatchBytes, (r) => specBytes(this.owed.get(r.id)));
+        const extra = (r: ExecutionResult) => specBytes(this.owed.get(r.id));
+        const results = takeBatch(this.queue, this.batchBytes, extra);
         const notifications = results.flatMap((r) => this.owed.get(r.id) ?? []);
-        for (const r of results) this.owed.delete(r.id);
         try {
           const res = await this.options.log.submit({
             type: CommandType.FinishExecutions, atMs: this.options.now(), results, ...(notifications.length > 0 ? { notifications } : {}),
           });
+          for (const r of results) this.owed.delete(r.id);
           if (res.ok && res.executions.length > 0) this.options.onCreated(res.executions);
         } catch (err) {
+          const [only] = results;
+          if (isTooLarge(err) && results.length > 1) {
+            // Nothing of it was committed: again, in smaller batches.
+            this.batchBytes = Math.max(1, Math.floor(results.reduce((n, r) => n + encodedResultBytes(r) + extra(r) + 1, 0) / 2));
+            this.queue.unshift(...results);
+            continue;
+          }
+          const smaller = only && isTooLarge(err) ? halveOutput(only) : null;
+          if (smaller) {
+            this.queue.unshift(smaller);
+            continue;
+          }
+          for (const r of results) this.owed.delete(r.id);
           // Not committed (e.g. no longer leader): the next leader finds these
           // executions still running and settles them.
           this.options.onError(err);
@@ -248,6 +269,13 @@ export function boundResult(result: ExecutionResult): ExecutionResult {
     r = { ...r, output, outputTruncated: true };
   }
   return r;
+}
+
+/** The result with the later half of its output (none: it has no output left to cut). */
+function halveOutput(r: ExecutionResult): ExecutionResult | null {
+  const bytes = Buffer.byteLength(r.output);
+  if (bytes === 0) return null;
+  return { ...r, output: fitTail(r.output, Math.floor(bytes / 2)), outputTruncated: true };
 }
 
 /** The longest head of `text` whose UTF-8 is at most `limit` bytes, cut at a character boundary. */

@@ -2,7 +2,8 @@
 // per line: time, level, reporting_node, msg and the line's fields) or, for a
 // terminal, text lines (`TIME LEVEL msg key=value ...`). pino writes
 // synchronously to the destination it is given (no worker-thread
-// transport), so a line is out before the call returns.
+// transport), so a line is out before the call returns. Text lines (the
+// default) are formatted directly, with the same redaction.
 //
 // Nothing secret reaches the destination: fields whose key names a secret
 // (password, token, secret, ...: common/secret-values) are replaced at any depth, the password
@@ -45,12 +46,14 @@ export function createLogger(options: LoggerOptions): Logger {
   const secrets: string[] = [];
   const scrub = (line: string): string => {
     let out = hideUrlPasswords(line, redacted);
-    for (const s of secrets) out = out.split(s).join(redacted);
+    for (const s of secrets) if (out.includes(s)) out = out.split(s).join(redacted);
     return out;
   };
-  const destination: DestinationStream = options.format === 'json'
-    ? { write: (line) => options.write(scrub(line)) }
-    : { write: (line) => options.write(scrub(textLine(line))) };
+  const addSecret = (value: string) => {
+    if (value.length >= 4 && !secrets.includes(value)) secrets.push(value);
+  };
+  if (options.format === 'text') return textLogger(options, scrub, addSecret);
+  const destination: DestinationStream = { write: (line) => options.write(scrub(line)) };
   const p: PinoLogger = pino({
     level: options.level,
     base: { reporting_node: options.node },
@@ -65,15 +68,31 @@ export function createLogger(options: LoggerOptions): Logger {
     if (fields === undefined) p[level](msg);
     else p[level]({ ...fields }, msg);
   };
-  return {
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    addSecret: (value) => {
-      if (value.length >= 4 && !secrets.includes(value)) secrets.push(value);
-    },
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), addSecret };
+}
+
+/**
+ * Text lines for a terminal (`TIME LEVEL msg key=value ...`), written
+ * directly: the same fields and redaction as the JSON lines, without
+ * encoding each line as JSON only to parse it again.
+ */
+function textLogger(options: LoggerOptions, scrub: (line: string) => string, addSecret: (value: string) => void): Logger {
+  const threshold = logLevels.indexOf(options.level);
+  const at = (level: LogLevel) => {
+    if (logLevels.indexOf(level) < threshold) return () => {};
+    const label = level.toUpperCase();
+    return (msg: string, fields?: LogFields) => {
+      let rest = '';
+      if (fields !== undefined) {
+        for (const [k, v] of Object.entries(redactFields(fields) as Record<string, unknown>)) {
+          if (v === undefined) continue;
+          rest += ` ${k}=${typeof v === 'string' && v !== '' && !/[\s"=]/.test(v) ? v : JSON.stringify(v)}`;
+        }
+      }
+      options.write(scrub(`${new Date().toISOString()} ${label} ${msg}${rest}\n`));
+    };
   };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), addSecret };
 }
 
 /** Replaces the values of secret-named keys, at any depth. */
@@ -86,19 +105,6 @@ export function redactFields(value: unknown, depth = 0): unknown {
     out[k] = isSecretKey(k) && v !== '' && v !== null && v !== undefined ? redacted : redactFields(v, depth + 1);
   }
   return out;
-}
-
-/** One JSON line as pino wrote it, as `TIME LEVEL msg key=value ...` for a terminal. */
-function textLine(json: string): string {
-  let o: Record<string, unknown>;
-  try {
-    o = JSON.parse(json) as Record<string, unknown>;
-  } catch {
-    return json;
-  }
-  const { time, level, msg, reporting_node: _self, ...fields } = o;
-  const rest = Object.entries(fields).map(([k, v]) => ` ${k}=${typeof v === 'string' && !/[\s"=]/.test(v) && v !== '' ? v : JSON.stringify(v)}`).join('');
-  return `${String(time)} ${String(level).toUpperCase()} ${String(msg ?? '')}${rest}\n`;
 }
 
 /** A logger that drops everything (for parts composed without one). */

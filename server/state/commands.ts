@@ -23,6 +23,7 @@ export const CommandType = {
   DeleteAclToken: 12,
   PutAclPolicy: 13,
   DeleteAclPolicy: 14,
+  DeclareSecretKeys: 15,
   // 40-49: notifications.
   AddNotifications: 40,
   NotificationOutcomes: 41,
@@ -197,6 +198,19 @@ export interface SetPaused {
   readonly paused: boolean;
 }
 
+/**
+ * executor_config keys that executors declare secret, as a node that has
+ * the executor reported them (an agent at registration, a server for its
+ * own plugins), so that every server redacts them, also one without that
+ * plugin. Added to what is recorded; never taken away (hiding a key too
+ * many is safe, showing one is not).
+ */
+export interface DeclareSecretKeys {
+  readonly type: typeof CommandType.DeclareSecretKeys;
+  readonly atMs: number;
+  readonly declared: readonly { readonly executor: string; readonly keys: readonly string[] }[];
+}
+
 /** Turn ACLs on, once, with the first management token. A second bootstrap is refused. */
 export interface AclBootstrap {
   readonly type: typeof CommandType.AclBootstrap;
@@ -317,7 +331,7 @@ export interface OdmCallbackDelivered {
 
 export type OdmCommand = OdmTaskPosted | OdmCallback | OdmTaskReceived | OdmCallbackDelivered;
 
-export type Command = RunCommand | OdmCommand | AclCommand | NotificationCommand | SetPaused | PutJob | PutJobs | DeleteJob | ToggleJob | RecordFires | StartExecutions | FinishExecutions | DeleteExecutions;
+export type Command = RunCommand | OdmCommand | AclCommand | NotificationCommand | SetPaused | DeclareSecretKeys | PutJob | PutJobs | DeleteJob | ToggleJob | RecordFires | StartExecutions | FinishExecutions | DeleteExecutions;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -17,7 +17,6 @@
 
 import {
   CommandType,
-  frame,
   unframe,
   stillPlanned,
   type Command,
@@ -27,6 +26,7 @@ import {
   type PutJob,
   type PutJobs,
   type SetPaused,
+  type DeclareSecretKeys,
   type RecordFires,
   type StartExecutions,
   type ToggleJob,
@@ -54,6 +54,7 @@ import { isTaskDone, type Run, type RunTask } from './run.js';
 import { StateError, StateErrorCode, StateInvariantError } from './state-error.js';
 import { validateJobSpec } from './validate-job.js';
 import { compactSpec, jobWith, noDependents } from './compact-job.js';
+import { framedSnapshot, writeSnapshot, type SnapshotCapture } from './snapshot-writer.js';
 
 export interface StateOptions {
   /** Executions kept per job; the oldest finished ones are dropped first (Dkron keeps 100). */
@@ -104,6 +105,8 @@ export class StateMachine {
   private readonly versionsByJob = new Map<string, { next: number; list: JobVersion[] }>();
   private nextSeq = 1;
   private pausedFlag = false;
+  /** executor_config keys each executor declares secret, as nodes with it reported them (sorted, never shrinking). */
+  private readonly secretKeysByExecutor = new Map<string, readonly string[]>();
   /** ACLs are on once bootstrapped (and stay on). */
   private aclBootstrapped = false;
   private readonly tokensByAccessor = new Map<string, AclToken>();
@@ -130,6 +133,11 @@ export class StateMachine {
   /** The cluster's scheduler is paused (POST /v1/pause): scheduled fires are skipped as `paused`. */
   get paused(): boolean {
     return this.pausedFlag;
+  }
+
+  /** The executor_config keys `executor` declares secret, as reported by the nodes that have it (sorted; [] when none did). */
+  declaredSecretKeys(executor: string): readonly string[] {
+    return this.secretKeysByExecutor.get(executor) ?? [];
   }
 
   /** ACLs are on: `acl bootstrap` has run. */
@@ -282,6 +290,8 @@ export class StateMachine {
         return this.deleteExecutions(command);
       case CommandType.SetPaused:
         return this.setPaused(command);
+      case CommandType.DeclareSecretKeys:
+        return this.declareSecretKeys(command);
       case CommandType.AclBootstrap:
         return this.aclBootstrap(command);
       case CommandType.PutAclToken:
@@ -464,6 +474,16 @@ export class StateMachine {
 
   private setPaused(c: SetPaused): ApplyResult {
     this.pausedFlag = c.paused === true;
+    return { ok: true, ...noEffects };
+  }
+
+  private declareSecretKeys(c: DeclareSecretKeys): ApplyResult {
+    // What is not a name and its keys is left out (the leader builds this from what nodes reported).
+    for (const d of Array.isArray(c.declared) ? c.declared : []) {
+      if (typeof d.executor !== 'string' || d.executor === '' || !Array.isArray(d.keys)) continue;
+      const keys = new Set([...this.declaredSecretKeys(d.executor), ...(d.keys as readonly unknown[]).filter((k): k is string => typeof k === 'string' && k !== '')]);
+      this.secretKeysByExecutor.set(d.executor, [...keys].sort());
+    }
     return { ok: true, ...noEffects };
   }
 
@@ -1047,23 +1067,38 @@ export class StateMachine {
 
   // ---- snapshots -----------------------------------------------------------
 
-  /** Framed as FinishExecutions is (see commands.ts): outputs stored raw after a JSON head. */
+  /** The whole state, serialised at once (see snapshot-writer.ts for the format). */
   snapshot(): Uint8Array {
-    const outputs: Uint8Array[] = [];
-    const versions = [...this.versionsByJob].map(([name, v]) => ({ name, next: v.next, list: v.list }));
-    const jobs = [...this.records.values()].map((r) => ({
-      job: r.job,
-      executions: r.executions.map((e) => {
-        const bytes = snapshotEncoder.encode(e.output);
-        outputs.push(bytes);
-        return { ...e, output: bytes.length };
-      }),
-      skips: r.skips,
-    }));
-    const acl = { bootstrapped: this.aclBootstrapped, tokens: [...this.tokensByAccessor.values()], policies: [...this.policiesByName.values()] };
-    const notifications = [...this.notificationsById.values()];
-    const runs = [...this.runsById.values()];
-    return frame(framedSnapshot, { v: 2, nextSeq: this.nextSeq, appliedIndex: this.appliedIndex, paused: this.pausedFlag, jobs, versions, acl, notifications, odm: this.odm.snapshot(), runs }, outputs);
+    const slices = this.snapshotSlices();
+    for (;;) {
+      const step = slices.next();
+      if (step.done === true) return step.value;
+    }
+  }
+
+  /**
+   * The state as it is now, serialised one slice per next(), so the caller
+   * can give the event loop back between slices; commands applied meanwhile
+   * are not in it. The iterator's value is the snapshot.
+   */
+  snapshotSlices(): Iterator<void, Uint8Array> {
+    return writeSnapshot(this.captureSnapshot());
+  }
+
+  /** Shares the (never changed in place) objects; copies only the lists that change. */
+  private captureSnapshot(): SnapshotCapture {
+    return {
+      nextSeq: this.nextSeq,
+      appliedIndex: this.appliedIndex,
+      paused: this.pausedFlag,
+      jobs: [...this.records.values()].map((r) => ({ job: r.job, executions: r.executions.slice(), skips: r.skips.slice() })),
+      versions: [...this.versionsByJob].map(([name, v]) => ({ name, next: v.next, list: v.list.slice() })),
+      acl: { bootstrapped: this.aclBootstrapped, tokens: [...this.tokensByAccessor.values()], policies: [...this.policiesByName.values()] },
+      notifications: [...this.notificationsById.values()],
+      odm: this.odm.snapshot(),
+      runs: [...this.runsById.values()],
+      secretKeys: [...this.secretKeysByExecutor].map(([executor, keys]) => ({ executor, keys })),
+    };
   }
 
   restore(data: Uint8Array): void {
@@ -1085,6 +1120,8 @@ export class StateMachine {
     this.nextSeq = parsed.nextSeq;
     this.appliedIndex = parsed.appliedIndex;
     this.pausedFlag = parsed.paused === true; // absent in snapshots taken before pause existed
+    this.secretKeysByExecutor.clear();
+    for (const { executor, keys } of parsed.secretKeys ?? []) this.secretKeysByExecutor.set(executor, keys); // absent before declared secret keys
     // Absent in snapshots taken before ACLs existed.
     this.aclBootstrapped = parsed.acl?.bootstrapped === true;
     this.tokensByAccessor.clear();
@@ -1116,8 +1153,6 @@ export class StateMachine {
 }
 
 /** A snapshot's first byte: `{` for the JSON form (v1), this for the framed form (v2). */
-const framedSnapshot = 0x02;
-const snapshotEncoder = new TextEncoder();
 
 interface SnapshotShape {
   v: number;
@@ -1130,6 +1165,7 @@ interface SnapshotShape {
   notifications?: Notification[];
   odm?: OdmSnapshot;
   runs?: Run[];
+  secretKeys?: { executor: string; keys: string[] }[];
 }
 
 function withTask(run: Run, job: string, patch: Partial<RunTask>): Run {

@@ -17,11 +17,22 @@
 // Every server (the leader too) applies batches in seq order by reading them
 // back when its watch on the prefix reports a change (with a slow poll as a
 // backstop), so the order applied is the order etcd committed.
+//
+// Sizes. etcd refuses a request larger than its --max-request-bytes (1.5 MiB
+// by default; past that plus 512 KiB its gRPC server refuses the message
+// itself), so a batch holds at most `maxBatchBytes` of commands (one command
+// larger than that goes alone). Each batch is one put, so a txn has one or
+// two ops, far from etcd's --max-txn-ops (128). When etcd still refuses a
+// batch as too large (it was started with a smaller limit), nothing of it
+// was committed: the batch is split and written again, and the smaller size
+// is kept; a single command that etcd refuses is answered with
+// CT_CLUSTER_ENTRY_TOO_LARGE. Such a refusal is an answer, not an outage:
+// it is neither retried nor counted against the etcd member.
 
 import { circuitBreaker, ConsecutiveBreaker, handleWhen, isBrokenCircuitError, noop } from 'cockatiel';
 import { Etcd3, GRPCDeadlineExceededError, isRecoverableError, type ICompare, type IOptions, type IRequestOp, type Lease, type Watcher } from 'etcd3';
 import type { ClusterNode, Member, ReplicatedStateMachine } from '../cluster/cluster-node.js';
-import { ClusterError } from '../cluster/cluster-node.js';
+import { ClusterError, snapshotInSlices } from '../cluster/cluster-node.js';
 import type { MemberAddress } from '../cluster/member-address.js';
 
 export interface EtcdSettings {
@@ -45,6 +56,8 @@ export interface EtcdNodeOptions<R> {
   /** Write a snapshot (and delete the log before it) after this many commands. */
   readonly snapshotEvery: number;
   readonly log: (line: string) => void;
+  /** Bytes of commands per log batch (default 1 MiB, under etcd's default request limit of 1.5 MiB). */
+  readonly maxBatchBytes?: number;
 }
 
 interface Waiter<R> {
@@ -57,6 +70,10 @@ interface Pending<R> extends Waiter<R> {
 }
 
 const maxBatch = 512;
+/** Bytes of commands per batch unless the options say otherwise. */
+export const defaultMaxBatchBytes = 1024 * 1024;
+/** Batches read per range request when catching up (each at most about maxBatchBytes, or one command). */
+const readBatches = 64;
 /** The deadline of one try of an etcd call (see call()). */
 const attemptMs = 1200;
 const seqWidth = 16;
@@ -93,26 +110,37 @@ export class EtcdNode<R> implements ClusterNode<R> {
   private writtenSeq = 0;
   private writtenIndex = 0;
   private readonly waiting = new Map<number, Waiter<R>[]>();
+  /** The byte budget of one batch: the option's, lowered when etcd refused a batch as too large. */
+  private batchBytes: number;
   private snapshotting = false;
+  /** After a snapshot etcd refused as too large, the index before which none is tried again. */
+  private snapshotNotBefore = 0;
 
   private syncing: Promise<void> | null = null;
   private syncAgain = false;
+  /** Why the last read of the log failed ('' after one that did not), logged once per cause. */
+  private syncError = '';
 
   private constructor(private readonly opts: EtcdNodeOptions<R>) {
     this.nodeName = opts.nodeName;
     this.p = opts.etcd.prefix.replace(/\/+$/, '');
     this.sm = opts.stateMachine;
     this.log = opts.log;
+    this.batchBytes = opts.maxBatchBytes ?? defaultMaxBatchBytes;
     const options: IOptions = {
       hosts: [...opts.etcd.endpoints],
       dialTimeout: 3000,
       // A member that fails three calls in a row is left alone for a second
       // (etcd3's default is five, longer than a leader's whole write budget);
       // call() below does the retrying, so the client's own global retry is off.
+      // etcd refusing a request as too large says nothing about the member.
       faultHandling: {
-        host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
+        host: () => circuitBreaker(handleWhen((err) => isRecoverableError(err) && !isTooLarge(err)), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
         global: noop,
       },
+      // A range of batches or a watch response may hold more than gRPC's
+      // default 4 MiB; each value in it is bounded by etcd's request limit.
+      grpcOptions: { 'grpc.max_receive_message_length': -1 },
       ...(opts.etcd.ca ? { credentials: { rootCertificate: opts.etcd.ca, ...(opts.etcd.key ? { privateKey: opts.etcd.key } : {}), ...(opts.etcd.cert ? { certChain: opts.etcd.cert } : {}) } } : {}),
       ...(opts.etcd.username !== undefined ? { auth: { username: opts.etcd.username, password: opts.etcd.password ?? '' } } : {}),
     };
@@ -164,7 +192,7 @@ export class EtcdNode<R> implements ClusterNode<R> {
         return await fn({ deadline: Date.now() + Math.max(100, Math.min(attemptMs, left)) });
       } catch (err) {
         const broken = isBrokenCircuitError(err);
-        const retry = broken || err instanceof GRPCDeadlineExceededError || (err instanceof Error && isRecoverableError(err));
+        const retry = broken || err instanceof GRPCDeadlineExceededError || (err instanceof Error && isRecoverableError(err) && !isTooLarge(err));
         if (!retry || this.closed || until - Date.now() <= 0) throw err;
         // Every member's circuit is open (etcd was electing a leader): wait for the first to half-open.
         if (broken) await new Promise((r) => setTimeout(r, Math.min(100, Math.max(0, until - Date.now()))));
@@ -299,6 +327,12 @@ export class EtcdNode<R> implements ClusterNode<R> {
           this.syncAgain = false;
           await this.syncOnce();
         } while (this.syncAgain && !this.closed);
+        this.syncError = '';
+      } catch (err) {
+        // Callers mostly go on (the watch or the poll tries again): say why this server is not catching up, once per cause.
+        if (message(err) !== this.syncError && !this.closed) this.log(`etcd: cannot read the log: ${message(err)}`);
+        this.syncError = message(err);
+        throw err;
       } finally {
         this.syncing = null;
       }
@@ -311,7 +345,7 @@ export class EtcdNode<R> implements ClusterNode<R> {
     for (;;) {
       const from = this.logKey(this.appliedSeq + 1);
       const res = await this.call((o) => this.client.kv.range({
-        key: from, range_end: prefixEnd(this.key('log', '')), limit: 256,
+        key: from, range_end: prefixEnd(this.key('log', '')), limit: readBatches,
         sort_order: 'Ascend', sort_target: 'Key',
       }, o));
       let progressed = false;
@@ -372,7 +406,7 @@ export class EtcdNode<R> implements ClusterNode<R> {
 
   /** The leader folds the log into a snapshot once it holds --snapshot-every commands past the last one. */
   private maybeSnapshot(): void {
-    if (this.leading && !this.snapshotting && this.appliedIndex - this.snapshotIndex >= this.opts.snapshotEvery) void this.snapshot();
+    if (this.leading && !this.snapshotting && this.appliedIndex >= this.snapshotNotBefore && this.appliedIndex - this.snapshotIndex >= this.opts.snapshotEvery) void this.snapshot();
   }
 
   private wakeApplied(): void {
@@ -397,7 +431,8 @@ export class EtcdNode<R> implements ClusterNode<R> {
   /** Write the queued commands as the next batch, fenced on this server's leadership. */
   private flush(): void {
     if (this.inFlight || !this.leading || this.queue.length === 0) return;
-    const batch = this.queue.splice(0, maxBatch);
+    const batch = this.queue.splice(0, batchCount(this.queue, this.batchBytes));
+    const bytes = batchBytesOf(batch);
     const seq = this.writtenSeq + 1;
     const first = this.writtenIndex + 1;
     const leaderRev = this.leaderRev;
@@ -420,6 +455,14 @@ export class EtcdNode<R> implements ClusterNode<R> {
       this.waiting.delete(seq);
       for (const w of left ?? []) w.reject(new ClusterError('CT_CLUSTER_NOT_LEADER', 'etcd refused the write'));
     }, (err: unknown) => {
+      if (isTooLarge(err)) {
+        // Refused before it was proposed: nothing of it was committed. Unless this
+        // server stopped leading meanwhile (its callers were told), write it again.
+        const left = this.waiting.get(seq);
+        this.waiting.delete(seq);
+        if (left && this.leading && this.leaderRev === leaderRev) this.tooLarge(batch, bytes, err);
+        return;
+      }
       // Perhaps written, perhaps not: tell the callers, and continue after the last batch etcd has.
       const e = new ClusterError('CT_CLUSTER_STORAGE', `etcd did not confirm the write: ${message(err)}`, { cause: err });
       this.waiting.delete(seq);
@@ -429,6 +472,24 @@ export class EtcdNode<R> implements ClusterNode<R> {
       this.inFlight = false;
       this.flush();
     });
+  }
+
+  /**
+   * etcd refused a batch as larger than a request may be: split it and write
+   * it again (keeping the smaller size for the batches after it), or, a
+   * single command, answer it with the error.
+   */
+  private tooLarge(batch: Pending<R>[], bytes: number, err: unknown): void {
+    const [only] = batch;
+    if (batch.length === 1 && only) {
+      this.log(`etcd: refused a command of ${only.data.length} bytes as larger than a request may be (etcd's --max-request-bytes): ${message(err)}`);
+      only.reject(new ClusterError('CT_CLUSTER_ENTRY_TOO_LARGE',
+        `this change takes ${only.data.length} bytes, more than etcd accepts in one request (its --max-request-bytes); make it smaller, e.g. restore fewer jobs at once`, { cause: err }));
+      return;
+    }
+    this.batchBytes = Math.max(1, Math.floor(bytes / 2));
+    this.log(`etcd: refused a batch of ${batch.length} commands (${bytes} bytes) as larger than a request may be (etcd's --max-request-bytes); writing it again in batches of at most ${this.batchBytes} bytes`);
+    this.queue.unshift(...batch);
   }
 
   /**
@@ -466,7 +527,8 @@ export class EtcdNode<R> implements ClusterNode<R> {
     try {
       const seq = this.appliedSeq;
       const index = this.appliedIndex;
-      const value = encodeSnapshot(seq, index, this.sm.snapshot());
+      // The state at seq, serialised a slice per turn of the event loop (applies go on meanwhile).
+      const value = encodeSnapshot(seq, index, await snapshotInSlices(this.sm, (next) => setImmediate(next)));
       // Keep the log key at seq itself: a server behind sees the gap and loads the snapshot.
       const ok = await this.fencedTxn(this.leaderRev, [], [
         { request_put: { key: this.key('snapshot'), value } },
@@ -481,7 +543,13 @@ export class EtcdNode<R> implements ClusterNode<R> {
         ? `etcd: snapshot at ${seq}, log before it deleted, history compacted at revision ${rev}`
         : `etcd: snapshot at ${seq}, log before it deleted; compacting etcd's history failed: ${compacted}`);
     } catch (err) {
-      this.log(`etcd: snapshot failed: ${message(err)}`);
+      if (isTooLarge(err)) {
+        // Serialising and sending it after every batch would only be refused again: wait another --snapshot-every.
+        this.snapshotNotBefore = this.appliedIndex + this.opts.snapshotEvery;
+        this.log(`etcd: snapshot failed: it is larger than etcd accepts in one request (raise etcd's --max-request-bytes); the log is not trimmed: ${message(err)}`);
+      } else {
+        this.log(`etcd: snapshot failed: ${message(err)}`);
+      }
     } finally {
       this.snapshotting = false;
     }
@@ -568,6 +636,32 @@ function prefixEnd(key: Buffer): Buffer {
     }
   }
   return Buffer.from([0]);
+}
+
+/** The commands at the head of `queue` that make one batch: at most maxBatch, within `maxBytes` (always at least one). */
+function batchCount(queue: readonly { readonly data: Uint8Array }[], maxBytes: number): number {
+  let bytes = 8;
+  let n = 0;
+  for (const p of queue) {
+    bytes += 4 + p.data.length;
+    if (n >= maxBatch || (n > 0 && bytes > maxBytes)) break;
+    n++;
+  }
+  return n;
+}
+
+/** The encoded size of a batch of these commands (see encodeBatch). */
+function batchBytesOf(batch: readonly { readonly data: Uint8Array }[]): number {
+  return batch.reduce((n, p) => n + 4 + p.data.length, 8);
+}
+
+/**
+ * etcd (or its gRPC server, or this client's) refused a message as too
+ * large: an answer about the request, not about etcd's health.
+ */
+export function isTooLarge(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return /etcdserver: request is too large|larger than max/i.test(err.message);
 }
 
 function message(err: unknown): string {

@@ -35,3 +35,14 @@ t.test('a redacted config saved back keeps the stored secrets; changed values wi
   t.same(restoreRedacted({ ...shown, url: `nats://a:${redacted}@other:4222` }, stored), { url: `nats://a:${redacted}@other:4222`, password: 'p', subject: 's' }, 'a changed URL is taken as it is');
   t.same(restoreRedacted(shown, undefined), shown, 'no stored job: nothing to restore');
 });
+
+t.test('keys an executor declares secret are redacted as secret-named ones are; an unknown declaration hides every value', async (t) => {
+  const c = { dsn: 'postgres://db/x', signing_material: 'abc', region: 'eu', password: 'p', empty: '' };
+  t.same(redactConfig(c, ['dsn', 'signing_material']), { dsn: redacted, signing_material: redacted, region: 'eu', password: redacted, empty: '' });
+  t.same(redactConfig(c), { ...c, password: redacted }, 'no declaration: the name rule alone');
+  t.same(redactConfig(c, null), { dsn: redacted, signing_material: redacted, region: redacted, password: redacted, empty: '' }, 'not known yet: all of it');
+  t.ok(hasSecrets({ dsn: 'x' }, ['dsn']));
+  t.notOk(hasSecrets({ dsn: 'x' }));
+  const shown = redactConfig(c, ['dsn']);
+  t.same(restoreRedacted(shown, c, ['dsn']), c, 'a save of the redacted answer keeps the declared secret');
+});

@@ -5,7 +5,12 @@
 // reclaims the execution and commits its result once, and new work reaches
 // the agent. Then `forbid` across a leader change: no second run while the
 // first still runs on the agent, and the fires meanwhile recorded as skipped.
+// Each test brings the cluster back to three servers and starts the agent if
+// it is not running, so either runs alone (--grep); the runs are held open
+// by a gate file the test creates, not by a sleep of their own.
 import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { call, executions, tempDir, until, type ExecutionJson } from '../support/light-process.js';
 import { agreedLeader, serverSpecs, startServerProcess, type ServerProcess } from '../support/cluster-processes.js';
 import { startAgentProcess, type AgentProcess } from '../support/agent-process.js';
@@ -22,6 +27,27 @@ t.teardown(async () => {
 });
 const live = () => [...servers.values()].filter((s) => s.child.exitCode === null && s.child.signalCode === null);
 
+/** Three live servers (restarting any a test killed) and agent a1 registered with their leader. */
+async function ready(): Promise<{ leader: ServerProcess; agent: AgentProcess }> {
+  for (const spec of specs) {
+    const s = servers.get(spec.name);
+    if (s && s.child.exitCode === null && s.child.signalCode === null) continue;
+    servers.set(spec.name, await startServerProcess(spec, ['--agent-timeout', '5s']));
+  }
+  const leader = await agreedLeader(live());
+  agent ??= await startAgentProcess('a1', [leader.rpcAddr], { zone: 'a' });
+  await until('a1 on the leader', async () => {
+    const r = await call(leader.url, 'GET', '/v1/agents');
+    return r.status === 200 && (r.body as { name: string }[]).some((a) => a.name === 'a1') ? true : undefined;
+  }, 30_000);
+  return { leader, agent };
+}
+
+/** A shell command that prints "start", waits for `gate` to exist, then prints "end". */
+function gated(gate: string): string {
+  return `echo start; while [ ! -f ${gate} ]; do sleep 0.05; done; echo end`;
+}
+
 async function finished(url: string, name: string, count: number): Promise<ExecutionJson[]> {
   return until(`${count} finished executions of ${name}`, async () => {
     const done = (await executions(url, name)).filter((e) => e.finished_at !== null);
@@ -30,24 +56,21 @@ async function finished(url: string, name: string, count: number): Promise<Execu
 }
 
 t.test('kill -9 of the leader mid-run: the agent moves to the new leader, which commits the result once', async (t) => {
-  const leader = await agreedLeader(live());
-  agent = await startAgentProcess('a1', [leader.rpcAddr], { zone: 'a' });
-  await until('a1 on the leader', async () => {
-    const r = await call(leader.url, 'GET', '/v1/agents');
-    return r.status === 200 && (r.body as { name: string }[]).some((a) => a.name === 'a1') ? true : undefined;
-  });
-  const job = { name: 'across', schedule: '@manually', executor: 'shell', tags: { zone: 'a' }, executor_config: { shell: 'true', command: 'echo start; sleep 3; echo end' } };
+  const { leader, agent: a } = await ready();
+  const gate = join(root.path, 'across.gate');
+  const job = { name: 'across', schedule: '@manually', executor: 'shell', tags: { zone: 'a' }, executor_config: { shell: 'true', command: gated(gate) } };
   t.equal((await call(leader.url, 'POST', '/v1/jobs', job)).status, 201);
   t.ok((await call(leader.url, 'POST', '/v1/jobs/across/run')).status < 300);
   const running = await until('it to run on a1', async () => (await executions(leader.url, 'across')).find((e) => e.state === 'running' && e.output.startsWith('start')));
   t.equal(running.node_name, 'a1');
-  const registered = (agent.log().match(/registered with the leader/g) ?? []).length;
+  const registered = (a.log().match(/registered with the leader/g) ?? []).length;
   await leader.kill9();
   const next = await agreedLeader(live());
   t.not(next.name, leader.name, 'a new leader');
-  const a = agent;
   await until('a1 to register with the new leader', async () => ((a.log().match(/registered with the leader/g) ?? []).length > registered ? true : undefined), 30_000);
   t.match(a.log(), new RegExp(`registered with the leader ${next.name}`));
+  t.equal((await executions(next.url, 'across')).find((e) => e.id === running.id)?.finished_at, null, 'still running under the new leader');
+  writeFileSync(gate, '');
   const [done] = await finished(next.url, 'across', 1);
   t.equal(done?.id, running.id);
   t.equal(done?.state, 'succeeded', 'the new leader reclaimed it and committed its result');
@@ -68,22 +91,12 @@ t.test('kill -9 of the leader mid-run: the agent moves to the new leader, which 
 });
 
 t.test('forbid holds across a leader change: no second run starts while the first still runs on the agent', async (t) => {
-  // Bring back the server the last test killed: a second kill needs three to leave two.
-  for (const spec of specs) {
-    const s = servers.get(spec.name);
-    if (s && s.child.exitCode === null && s.child.signalCode === null) continue;
-    servers.set(spec.name, await startServerProcess(spec, ['--agent-timeout', '5s']));
-  }
-  const leader = await agreedLeader(live());
-  const a = agent;
-  if (!a) throw new Error('no agent');
-  await until('a1 on the leader', async () => {
-    const r = await call(leader.url, 'GET', '/v1/agents');
-    return r.status === 200 && (r.body as { name: string }[]).some((x) => x.name === 'a1') ? true : undefined;
-  }, 30_000);
+  // A second kill needs three servers to leave two: ready() brings back any the last test killed.
+  const { leader } = await ready();
+  const gate = join(root.path, 'single.gate');
   const job = {
     name: 'single', schedule: '@every 1s', concurrency: 'forbid', executor: 'shell', tags: { zone: 'a' },
-    executor_config: { shell: 'true', command: 'echo start; sleep 4; echo end' },
+    executor_config: { shell: 'true', command: gated(gate) },
   };
   t.equal((await call(leader.url, 'POST', '/v1/jobs', job)).status, 201);
   const first = await until('the first run to start on a1', async () => (await executions(leader.url, 'single')).find((e) => e.state === 'running'), 30_000);
@@ -93,6 +106,14 @@ t.test('forbid holds across a leader change: no second run starts while the firs
   await leader.kill9();
   const next = await agreedLeader(live());
   t.not(next.name, leader.name);
+  // The new leader's fires meanwhile meet the run still going: skipped, not started.
+  const electedAt = Date.now();
+  await until('a fire skipped by the new leader while the first run goes on', async () => {
+    const r = await call(next.url, 'GET', '/v1/jobs/single/skipped');
+    const skips = r.status === 200 ? r.body as { reason: string; recorded_at: string }[] : [];
+    return skips.some((x) => x.reason === 'forbid_running' && Date.parse(x.recorded_at) >= electedAt) ? true : undefined;
+  }, 30_000);
+  writeFileSync(gate, '');
   const [done] = await finished(next.url, 'single', 1);
   t.equal(done?.id, first.id, 'the first run finished under the new leader');
   t.equal(done?.state, 'succeeded');

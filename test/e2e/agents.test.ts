@@ -5,7 +5,11 @@
 // reaching an agent, kill -9 of an agent mid-run (lost, then retried on the
 // other one), a server restart the agents survive (a result finished while
 // the server was down is committed), and a graceful agent stop.
+// Runs that must still be going at some step are held open by a gate file
+// the test creates, not by a sleep of their own.
 import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { call, executions, tempDir, until, type ExecutionJson } from '../support/light-process.js';
 import { serverSpecs, startServerProcess, type ServerProcess } from '../support/cluster-processes.js';
 import { startAgentProcess, type AgentProcess } from '../support/agent-process.js';
@@ -71,6 +75,11 @@ async function runningOn(name: string): Promise<ExecutionJson> {
     const list = await executions(server.url, name);
     return list.find((e) => e.state === 'running' && /pid=\d+/.test(e.output));
   });
+}
+
+/** A shell command that prints its pid, waits for `gate` to exist, then prints `last`. */
+function gated(gate: string, last: string): string {
+  return `echo pid=$$; while [ ! -f ${gate} ]; do sleep 0.05; done; echo ${last}`;
 }
 
 function pidOf(e: ExecutionJson): number {
@@ -187,7 +196,8 @@ t.test('kill -9 of an agent mid-run: lost after the heartbeat deadline, retried 
 });
 
 t.test('the agents survive a server restart; what finished while it was down is committed once', async (t) => {
-  await createJob({ name: 'while-down', tags: { zone: 'a' }, executor_config: { shell: 'true', command: 'echo pid=$$; sleep 2; echo finished' } });
+  const gate = join(root.path, 'while-down.gate');
+  await createJob({ name: 'while-down', tags: { zone: 'a' }, executor_config: { shell: 'true', command: gated(gate, 'finished') } });
   await runJob('while-down');
   const e = await runningOn('while-down');
   t.equal(e.node_name, 'a1');
@@ -196,6 +206,7 @@ t.test('the agents survive a server restart; what finished while it was down is 
   const registered = (a1.log().match(/registered with the leader/g) ?? []).length;
   t.equal(await server.stop(), 0, 'the server stops cleanly');
   // The execution finishes on a1 while no server runs.
+  writeFileSync(gate, '');
   await until('the run to end on a1', async () => (alive(pidOf(e)) ? undefined : true));
   server = await startServerProcess(spec, ['--tag', 'role=server', ...agentTimeout]);
   await until('a1 to register again', async () => ((a1.log().match(/registered with the leader/g) ?? []).length > registered ? true : undefined));
@@ -211,12 +222,17 @@ t.test('the agents survive a server restart; what finished while it was down is 
 });
 
 t.test('a graceful agent stop lets running work finish, reports it, and leaves', async (t) => {
-  await createJob({ name: 'grace', tags: { zone: 'b' }, executor_config: { shell: 'true', command: 'echo pid=$$; sleep 1; echo done' } });
+  const gate = join(root.path, 'grace.gate');
+  await createJob({ name: 'grace', tags: { zone: 'b' }, executor_config: { shell: 'true', command: gated(gate, 'done') } });
   await runJob('grace');
   const e = await runningOn('grace');
   const a2 = agents.get('a2');
   if (!a2) throw new Error('no a2');
-  const code = await a2.stop();
+  const stopped = a2.stop();
+  await a2.waitLog(/agent: leaving; .*waiting up to/);
+  t.ok(alive(pidOf(e)), 'the run goes on while the agent leaves');
+  writeFileSync(gate, '');
+  const code = await stopped;
   t.equal(code, 0, 'exits 0');
   const [done] = await finished('grace', 1);
   t.equal(done?.id, e.id);
@@ -230,12 +246,16 @@ t.test('a graceful agent stop lets running work finish, reports it, and leaves',
 });
 
 t.test('a server stopped with SIGTERM lets its own agent finish, commits the result, then exits', async (t) => {
-  await createJob({ name: 'own-grace', executor_config: { shell: 'true', command: 'echo pid=$$; sleep 1; echo done' } });
+  const gate = join(root.path, 'own-grace.gate');
+  await createJob({ name: 'own-grace', executor_config: { shell: 'true', command: gated(gate, 'done') } });
   await runJob('own-grace');
   const e = await runningOn('own-grace');
   t.equal(e.node_name, 's1', 'untagged: on the server\'s own agent');
-  t.equal(await server.stop(), 0);
-  t.match(server.log(), /waiting up to 30000 ms for 1 executions of this server's own agent/);
+  const stopped = server.stop();
+  await until('the server to wait for its own agent', async () => (/waiting up to 30000 ms for 1 executions of this server's own agent/.test(server.log()) ? true : undefined));
+  t.ok(alive(pidOf(e)), 'the run goes on while the server drains');
+  writeFileSync(gate, '');
+  t.equal(await stopped, 0);
   server = await startServerProcess(spec, ['--tag', 'role=server', ...agentTimeout]);
   const [done] = await finished('own-grace', 1);
   t.equal(done?.id, e.id);

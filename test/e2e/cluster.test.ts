@@ -3,7 +3,9 @@
 // jobs fire every second (afterwards every scheduled second ran exactly once
 // or is recorded as skipped), restart from disk, join of a fourth server and
 // remove-peer, a graceful leave of the leader, and a server that comes back
-// from its data dir at new addresses.
+// from its data dir at new addresses. Each test works with the servers
+// that are live when it starts (a test that needs a server down takes one
+// down itself when none is), so any one runs alone with --grep.
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -22,6 +24,13 @@ t.teardown(async () => {
 const live = () => [...servers.values()].filter((s) => s.child.exitCode === null && s.child.signalCode === null);
 
 interface SkipJson { first_scheduled_at: string; last_scheduled_at: string; count: number; reason: string }
+
+/** How many jobs the leader has (a linearizable read). */
+async function jobCount(leader: ServerProcess): Promise<number> {
+  const r = await call(leader.url, 'GET', '/v1/jobs');
+  if (r.status !== 200) throw new Error(`GET /v1/jobs: ${r.status}`);
+  return (r.body as unknown[]).length;
+}
 
 t.test('a leader within seconds; writes through a follower; reads anywhere', async (t) => {
   const leader = await agreedLeader(live());
@@ -99,12 +108,23 @@ t.test('kill -9 of the leader while 20 jobs fire every second: every scheduled s
 });
 
 t.test('the killed server restarts from its disk and catches up', async (t) => {
-  if (!killed) throw new Error('no server was killed in the previous test');
-  const back = await startServerProcess(killed);
+  if (!killed) {
+    // Alone: take a follower down, and write while it is.
+    const leader = await agreedLeader(live());
+    const follower = live().find((s) => s !== leader) as ServerProcess;
+    killed = specs.find((s) => s.name === follower.name) ?? null;
+    await follower.kill9();
+  }
+  const down = killed;
+  if (!down) throw new Error('no server to restart');
+  const before = await agreedLeader(live());
+  t.equal((await call(before.url, 'POST', '/v1/jobs', { name: 'while-one-is-down', schedule: '@manually', executor: 'shell', executor_config: { command: 'true' } })).status, 201);
+  const want = await jobCount(before);
+  const back = await startServerProcess(down);
   servers.set(back.name, back);
   await until('the restarted server to have every job', async () => {
     const r = await call(back.url, 'GET', '/v1/jobs?stale');
-    return r.status === 200 && (r.body as unknown[]).length === 21 ? true : undefined;
+    return r.status === 200 && (r.body as unknown[]).length === want ? true : undefined;
   });
   const leader = await agreedLeader(live());
   t.ok(leader, 'all three agree on the leader again');
@@ -120,9 +140,10 @@ t.test('a fourth server joins, becomes a voter, and is removed with remove-peer'
     const peers = (await call(leader.url, 'GET', '/v1/raft/peers')).body as { id: string; voter: boolean }[];
     return peers.some((p) => p.id === 's4' && p.voter) ? true : undefined;
   });
+  const want = await jobCount(leader);
   await until('s4 to have the jobs', async () => {
     const r = await call(s4.url, 'GET', '/v1/jobs?stale');
-    return r.status === 200 && (r.body as unknown[]).length === 21 ? true : undefined;
+    return r.status === 200 && (r.body as unknown[]).length === want ? true : undefined;
   });
   const follower = live().find((s) => s.name !== leader.name && s.name !== 's4') as ServerProcess;
   const out = await run(process.execPath, [mainJs, 'raft', 'remove-peer', '--peer-id', 's4', '--address', follower.url]);

@@ -6,9 +6,13 @@
 // in etcd; a restart of every server restores all state from etcd; a
 // leader paused (SIGSTOP) past its lease is replaced and, resumed, commits
 // no fire; etcd
-// away: writes answer 503 and nothing fires, and firing resumes when it is back.
+// away: writes answer 503 and nothing fires, and firing resumes when it is back;
+// on an etcd with a small --max-request-bytes, 1,500 jobs due on the same
+// second all run once (their fires are more than one request may hold).
 import t from 'tap';
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { call, executions, mainJs, tempDir, until, type ExecutionJson } from '../support/light-process.js';
 import { agreedLeader, serverSpecs, startServerProcess, type ServerProcess, type ServerSpec } from '../support/cluster-processes.js';
@@ -208,4 +212,41 @@ t.test('a data dir that holds a built-in Raft log is refused with --store etcd, 
   t.teardown(() => back.kill9());
   await agreedLeader([back]);
   t.equal((await call(back.url, 'GET', '/v1/jobs/kept')).status, 200, 'the Raft data is untouched');
+});
+
+t.test('an etcd that takes requests of at most 128 KiB: 1,500 jobs due on the same second all run, once', async (t) => {
+  const small = await startEtcd(20_000, undefined, ['--max-request-bytes', String(128 * 1024)]);
+  t.teardown(() => small.stop());
+  let hits = 0;
+  const target = createServer((_req, res) => { hits++; res.end('ok'); });
+  await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => target.close(() => r())));
+  const url = `http://127.0.0.1:${(target.address() as AddressInfo).port}/`;
+  const dir = tempDir('ct-etcd-burst-');
+  t.teardown(() => dir.remove());
+  const [spec] = await serverSpecs(dir.path, ['b1']);
+  if (!spec) throw new Error('no spec');
+  const server = await startServerProcess({ ...spec, args: ['--store', 'etcd', '--etcd-endpoints', small.url, '--etcd-prefix', '/ct-burst'] });
+  t.teardown(() => server.kill9());
+  await agreedLeader([server]);
+  const jobs = 1500;
+  const names = Array.from({ length: jobs }, (_, i) => `burst-${i}`);
+  // Far enough ahead to create them all first; their fires take about 360 KB.
+  const at = Math.ceil((Date.now() + 15_000) / 1000) * 1000;
+  const schedule = `@at ${new Date(at).toISOString().replace('.000Z', 'Z')}`;
+  for (let i = 0; i < jobs; i += 150) {
+    const r = await call(server.url, 'POST', '/v1/restore', names.slice(i, i + 150).map((name) => ({ name, schedule, executor: 'http', executor_config: { url, method: 'GET' } })));
+    t.equal(r.status, 200, `restore ${i}..${i + 149}`);
+  }
+  t.ok(Date.now() < at, 'every job was created before its second');
+  const succeeded = async () => {
+    const r = await call(server.url, 'GET', `/v1/jobs?q=burst-&status=success&_end=0&stale`);
+    return Number(r.headers['x-total-count']);
+  };
+  await until('every job to succeed', async () => (await succeeded()) === jobs || undefined, 90_000);
+  t.equal(hits, jobs, 'each job called the target once');
+  let doubled = 0;
+  for (const name of names) if ((await executions(server.url, name)).length !== 1) doubled++;
+  t.equal(doubled, 0, 'every job has exactly one execution');
+  t.notMatch(server.log(), /stops leading/, 'the leader never stepped down');
 });

@@ -276,6 +276,9 @@ t.test('executor_config secrets: redacted below write, kept on a save of the red
   t.same(await config(reader.secret), { command: 'psql', env: 'PGHOST=db,PGPASSWORD=<redacted>' }, 'a read token sees the secret redacted');
   t.same(await config(reader.secret, '/v1/jobs'), { command: 'psql', env: 'PGHOST=db,PGPASSWORD=<redacted>' }, 'in the list too');
   t.same(await config(writer.secret), secretJob.executor_config, 'a write token sees it');
+  t.same(await config(writer.secret, '/v1/jobs'), { command: 'psql', env: 'PGHOST=db,PGPASSWORD=<redacted>' }, 'but not in the list: that is the export for backup, in full for management tokens only');
+  t.same(await config('sesame', '/v1/jobs'), secretJob.executor_config, 'the --api-token exports it');
+  t.same(await config(root, '/v1/jobs'), secretJob.executor_config, 'an ACL management token too');
   const v = await call(url, 'GET', '/v1/jobs/etl-secret/versions/1', undefined, bearer(reader.secret));
   t.notMatch(v.text, /hunter2/, 'a recorded version is redacted for a reader');
   // A writer saves what a redacted answer showed (say, copied from a reader's view): the secret stays.

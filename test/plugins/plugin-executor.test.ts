@@ -226,3 +226,24 @@ t.test('a plugin started by hand explains itself', async (t) => {
   t.equal(out.code, 1);
   t.match(out.stderr, /This is a Clocktower plugin .*not meant to be run by hand/s);
 });
+
+t.test('secret keys: what the program declares, learnt when it starts; a program from before Describe declares nothing', async (t) => {
+  const declaring = new PluginExecutor('fixture', program('clocktower-executor-declaring', 'dist/test/plugins/fixtures/fixture-plugin.js', { FIXTURE_SECRET_KEYS: 'dsn,signing_material' }));
+  t.teardown(() => declaring.close());
+  t.equal(declaring.secretKeys, null, 'not known before the program has started');
+  await declaring.start();
+  t.same(declaring.secretKeys, ['dsn', 'signing_material']);
+
+  const old = new PluginExecutor('fixture', fixture('before-describe'));
+  t.teardown(() => old.close());
+  await old.start();
+  t.same(old.secretKeys, [], 'UNIMPLEMENTED: the name rule alone');
+
+  const known = new PluginExecutor('fixture', program('clocktower-executor-known', 'dist/test/plugins/fixtures/fixture-plugin.js', { FIXTURE_SECRET_KEYS: 'dsn' }), { secretKeys: ['saslPassword'] });
+  t.teardown(() => known.close());
+  t.same(known.secretKeys, ['saslPassword'], 'known beforehand (a bundled executor), before it starts');
+  // The first execution starts it and asks; start() waits for that same answer (asked once per program).
+  t.equal((await run(known, { text: 'x' })).result.success, true);
+  await known.start();
+  t.same(known.secretKeys, ['saslPassword', 'dsn']);
+});

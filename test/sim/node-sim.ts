@@ -121,7 +121,17 @@ class SimClock implements NodeClock {
 class ListStateMachine implements ReplicatedStateMachine<number> {
   items: string[] = [];
   private last = 0;
-  constructor(private readonly onApply: (index: number, value: string, previous: number) => void) {}
+  /** With `slices`, snapshotSlices() captures at the call and takes that many steps (the driver goes on between them, as with the production state machine). */
+  readonly snapshotSlices?: () => Iterator<void, Uint8Array>;
+  constructor(private readonly onApply: (index: number, value: string, previous: number) => void, slices?: number) {
+    if (slices !== undefined) {
+      this.snapshotSlices = function* (this: ListStateMachine): Generator<void, Uint8Array> {
+        const data = this.snapshot();
+        for (let i = 0; i < slices; i++) yield;
+        return data;
+      }.bind(this);
+    }
+  }
   apply(data: Uint8Array, index: number): number {
     const value = Buffer.from(data).toString();
     this.onApply(index, value, this.last);
@@ -157,6 +167,8 @@ export async function runNodeSeed(options: NodeSimOptions): Promise<NodeSimResul
   const clock = new SimClock();
   const ids = ['a', 'b', 'c', 'd', 'e'].slice(0, options.servers ?? 3);
   const seconds = options.seconds ?? 20;
+  // Whether the driver's snapshots are serialised at once or in slices while it goes on (and in how many).
+  const snapshotSlices = rng.pick([undefined, 1, 5, 50]);
   const stats = { proposed: 0, acked: 0, crashes: 0, diskFaults: 0, partitions: 0, maxIndex: 0, leaders: 0, timers: 0 };
   const servers = new Map<string, Server>(ids.map((id) => [id, { id, fs: new SimFs(`/sim/${id}`), node: null, down: true, restarting: false }]));
   const blocked = new Set<string>();
@@ -194,7 +206,7 @@ export async function runNodeSeed(options: NodeSimOptions): Promise<NodeSimResul
       if (seen === undefined) appliedAt.set(index, value);
       else if (seen !== value) fail(`index ${index} applied as ${JSON.stringify(value)} on ${s.id}, but as ${JSON.stringify(seen)} before`);
       stats.maxIndex = Math.max(stats.maxIndex, index);
-    });
+    }, snapshotSlices);
     try {
       s.node = await RaftNode.open<number>({
         dir: `/sim/${s.id}`, fs: s.fs, clock, nodeName: s.id, address: { rpc: s.id, http: '' }, stateMachine: sm, transport: transport(s.id),

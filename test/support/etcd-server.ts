@@ -34,12 +34,13 @@ export interface EtcdTls {
   readonly clientKey: string;
 }
 
-export async function startEtcd(deadlineMs = 20_000, tls?: EtcdTls): Promise<EtcdServer> {
+/** `args`: more flags for etcd (e.g. a small `--max-request-bytes`). */
+export async function startEtcd(deadlineMs = 20_000, tls?: EtcdTls, args: readonly string[] = []): Promise<EtcdServer> {
   const dir = mkdtempSync(join(tmpdir(), 'ct-etcd-'));
   const [client, peer] = [await freePort(), await freePort()];
   const url = `${tls ? 'https' : 'http'}://127.0.0.1:${client}`;
   const peerUrl = `http://127.0.0.1:${peer}`;
-  let current = await spawnEtcd(dir, url, peerUrl, deadlineMs, 'e1', undefined, tls).catch((err: unknown) => {
+  let current = await spawnEtcd(dir, url, peerUrl, deadlineMs, 'e1', undefined, tls, args).catch((err: unknown) => {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   });
@@ -51,7 +52,7 @@ export async function startEtcd(deadlineMs = 20_000, tls?: EtcdTls): Promise<Etc
     },
     async restart() {
       await current.kill();
-      current = await spawnEtcd(dir, url, peerUrl, deadlineMs, 'e1', undefined, tls);
+      current = await spawnEtcd(dir, url, peerUrl, deadlineMs, 'e1', undefined, tls, args);
     },
     async stop() {
       await current.kill();
@@ -60,13 +61,14 @@ export async function startEtcd(deadlineMs = 20_000, tls?: EtcdTls): Promise<Etc
   };
 }
 
-async function spawnEtcd(dir: string, url: string, peerUrl: string, deadlineMs: number, name = 'e1', initialCluster = `${name}=${peerUrl}`, tls?: EtcdTls): Promise<{ log(): string; kill(): Promise<void> }> {
+async function spawnEtcd(dir: string, url: string, peerUrl: string, deadlineMs: number, name = 'e1', initialCluster = `${name}=${peerUrl}`, tls?: EtcdTls, args: readonly string[] = []): Promise<{ log(): string; kill(): Promise<void> }> {
   const child = spawn(etcdProgram, [
     '--name', name, '--data-dir', join(dir, 'data'),
     '--listen-client-urls', url, '--advertise-client-urls', url,
     '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl,
     '--initial-cluster', initialCluster, '--initial-cluster-state', 'new',
     ...(tls ? ['--cert-file', tls.cert, '--key-file', tls.key, '--trusted-ca-file', tls.ca, '--client-cert-auth'] : []),
+    ...args,
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   const dispatcher = tls
     ? new Agent({ connect: { ca: readFileSync(tls.ca), cert: readFileSync(tls.clientCert), key: readFileSync(tls.clientKey) } })

@@ -26,6 +26,7 @@ import { parseGoDurationMs } from '../../sdk/go-duration.js';
 import { parseGoBool } from '../../sdk/go-bool.js';
 import { valueAt } from '../../sdk/json-path.js';
 import { setLongTimeout, type LongTimeout } from '../../../common/long-timeout.js';
+import { kafkaSecretKeys } from './secret-keys.js';
 
 const defaultTimeoutMs = 30_000;
 const maxClients = 50;
@@ -168,6 +169,7 @@ function describeFailure(err: unknown, s: KafkaSettings): string {
 
 export class KafkaExecutor implements Executor {
   readonly name = 'kafka';
+  readonly secretKeys = kafkaSecretKeys;
   private readonly clients = new Map<string, Client>();
 
   validate(config: Readonly<Record<string, string>>): string | null {

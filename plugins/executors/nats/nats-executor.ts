@@ -22,6 +22,7 @@ import { failure, type ExecuteRequest, type ExecuteResult, type Executor, type O
 import { DeadlineError, ExecutionDeadline, formatMs, libraryTimeoutMs, parseTimeoutMs } from '../../sdk/execution-deadline.js';
 import { parseGoBool } from '../../sdk/go-bool.js';
 import { valueAt } from '../../sdk/json-path.js';
+import { natsSecretKeys } from './secret-keys.js';
 
 const defaultTimeoutMs = 30_000;
 const maxConnections = 32;
@@ -155,6 +156,7 @@ function watch(nc: NatsConnection): ConnectionWatch {
 
 export class NatsExecutor implements Executor {
   readonly name = 'nats';
+  readonly secretKeys = natsSecretKeys;
   /** Connections by server list and credentials, least recently used first. */
   private readonly connections = new Map<string, Promise<NatsConnection>>();
 

@@ -6,7 +6,7 @@ import { compactSpec } from '../../state/compact-job.js';
 import { paramNamePattern } from '../../state/run.js';
 import { validateJobSpec } from '../../state/validate-job.js';
 import { canReadJob, jobLevel, missingCapability, type Grants } from '../../security/acl-policy.js';
-import { redactConfig, restoreRedacted } from '../../../common/secret-values.js';
+import { redactConfig, redacted, restoreRedacted, type DeclaredSecretKeys } from '../../../common/secret-values.js';
 import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../http-api.js';
 import { iso, jobSpecFromJson, jobToJson } from '../job-json.js';
@@ -26,25 +26,44 @@ function mustJob(ctx: ApiContext, name: string): Job {
 }
 
 /**
- * A job as the caller may see it: executor_config secrets (passwords, tokens,
- * keys, URL passwords, secret env values and auth headers) are redacted for
- * anyone below write on the job.
+ * A job as the caller may see it: executor_config secrets (keys named like a
+ * secret or that the job's executor declares secret, URL passwords, secret
+ * env values and auth headers) are redacted for anyone below write on the job.
  */
 export function jobJson(ctx: ApiContext, job: Job, grants: Grants): Record<string, unknown> {
-  return shownTo(grants, job.name, jobToJson(job, ctx.dispatcher.nextRun(job)));
+  return shownTo(ctx, grants, job.name, jobToJson(job, ctx.dispatcher.nextRun(job)));
 }
 
-function shownTo(grants: Grants, name: string, out: Record<string, unknown>): Record<string, unknown> {
-  if (jobLevel(grants, name).level === 'write') return out;
+/**
+ * The keys an executor declares secret: what this server's own plugin
+ * declares (null while it has not told yet) and what the nodes that have
+ * it reported to the cluster (agents at registration, recorded in the state).
+ */
+function declaredSecrets(ctx: ApiContext, executor: unknown): DeclaredSecretKeys {
+  if (typeof executor !== 'string') return [];
+  const local = ctx.secretKeys ? ctx.secretKeys(executor) : [];
+  const recorded = ctx.state.declaredSecretKeys(executor);
+  if (local === null || recorded.length === 0) return local;
+  return local.length === 0 ? recorded : [...new Set([...local, ...recorded])];
+}
+
+/**
+ * `out` (a job's JSON) with its secrets redacted unless the caller may see
+ * them: one job, to a token with write on it; the list of every job, which
+ * is Dkron's export for backup, only to a management token (`--api-token`,
+ * an ACL management token, or anyone while ACLs and the API token are off).
+ */
+function shownTo(ctx: ApiContext, grants: Grants, name: string, out: Record<string, unknown>, as: 'job' | 'export' = 'job'): Record<string, unknown> {
+  if (as === 'export' ? grants.all : jobLevel(grants, name).level === 'write') return out;
   const config = out['executor_config'];
-  if (typeof config === 'object' && config !== null) out['executor_config'] = redactConfig(config as Record<string, string>);
+  if (typeof config === 'object' && config !== null) out['executor_config'] = redactConfig(config as Record<string, string>, declaredSecrets(ctx, out['executor']));
   return out;
 }
 
 /** A saved job keeps the stored secret where the body carries back exactly what a redacted answer showed. */
 function keepSecrets(ctx: ApiContext, spec: JobSpec): JobSpec {
-  const stored = ctx.state.job(spec.name)?.executorConfig;
-  const executorConfig = restoreRedacted(spec.executorConfig, stored);
+  const stored = ctx.state.job(spec.name);
+  const executorConfig = restoreRedacted(spec.executorConfig, stored?.executorConfig, stored ? declaredSecrets(ctx, stored.executor) : []);
   return executorConfig === spec.executorConfig ? spec : { ...spec, executorConfig };
 }
 
@@ -134,7 +153,8 @@ function listJobs(req: RouteRequest, ctx: ApiContext) {
   keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : a.j.name < b.j.name ? -1 : 1) * (order === 'DESC' ? -1 : 1));
   const start = intParam(q, '_start') ?? 0;
   const end = intParam(q, '_end') ?? keyed.length;
-  const page = keyed.slice(start, end).map(({ j }) => jobJson(ctx, j, req.grants));
+  // The list is what a backup saves (Dkron's export): its secrets are for management tokens only.
+  const page = keyed.slice(start, end).map(({ j }) => shownTo(ctx, req.grants, j.name, jobToJson(j, ctx.dispatcher.nextRun(j)), 'export'));
   return json(200, page, { 'x-total-count': String(keyed.length), 'access-control-expose-headers': 'X-Total-Count' });
 }
 
@@ -188,7 +208,11 @@ async function restore(req: RouteRequest, ctx: ApiContext) {
     // The route needs operator write; each job also needs write on its name.
     const missing = missingCapability(req.grants, { kind: 'job', level: 'write', from: 'body' }, checked.spec.name);
     if (missing !== null) throw new ApiError('CT_API_FORBIDDEN', missing);
-    return { ...checked, spec: keepSecrets(ctx, checked.spec) };
+    const spec = keepSecrets(ctx, checked.spec);
+    // A redacted export (made without a management token) restored where the job has no stored secret to keep.
+    const markers = Object.entries(spec.executorConfig).filter(([, v]) => v.includes(redacted)).map(([k]) => k);
+    const marked = markers.length === 0 ? null : `${markers.join(', ')} ${markers.length === 1 ? 'holds' : 'hold'} the ${redacted} marker, not a secret (an export made without a management token has its secrets redacted)`;
+    return { spec, warning: [checked.warning, marked].filter((w) => w !== null).join('; ') || null };
   }));
   const lines: string[] = [];
   const good: { spec: JobSpec; warning: string | null }[] = [];
@@ -226,21 +250,21 @@ const versionsPath = /^\/v1\/jobs\/(?<name>[^/]+)\/versions$/;
 const versionPath = /^\/v1\/jobs\/(?<name>[^/]+)\/versions\/(?<n>[^/]+)$/;
 
 /** A recorded version's job as the job JSON a client sends (no counters, no status). */
-function versionJobJson(spec: JobSpec, grants?: Grants): Record<string, unknown> {
+function versionJobJson(ctx: ApiContext, spec: JobSpec, grants?: Grants): Record<string, unknown> {
   const asJob: Job = { ...compactSpec(spec), createdAtMs: 0, updatedAtMs: 0, successCount: 0, errorCount: 0, lastSuccessMs: null, lastErrorMs: null, status: '', dependentJobs: [], anchorMs: 0, lastScheduledMs: 0 };
   const out = jobToJson(asJob, null);
   for (const k of ['success_count', 'error_count', 'last_success', 'last_error', 'dependent_jobs', 'status', 'next']) delete out[k];
-  return grants ? shownTo(grants, spec.name, out) : out;
+  return grants ? shownTo(ctx, grants, spec.name, out) : out;
 }
 
-function versionJson(v: JobVersion, withJob: boolean, grants: Grants): Record<string, unknown> {
+function versionJson(ctx: ApiContext, v: JobVersion, withJob: boolean, grants: Grants): Record<string, unknown> {
   return {
     version: v.n,
     at: iso(v.atMs),
     by: v.by,
     change: v.change,
     ...(v.restoredFrom === undefined ? {} : { restored_from: v.restoredFrom }),
-    ...(withJob ? { job: v.spec === null ? null : versionJobJson(v.spec, grants) } : {}),
+    ...(withJob ? { job: v.spec === null ? null : versionJobJson(ctx, v.spec, grants) } : {}),
   };
 }
 
@@ -265,8 +289,8 @@ function mustVersion(req: RouteRequest, ctx: ApiContext): JobVersion {
 }
 
 const versionRoutes: Route[] = [
-  { method: 'GET', pattern: versionsPath, handle: (req, ctx) => json(200, [...mustVersions(req, ctx)].reverse().map((v) => versionJson(v, false, req.grants))) },
-  { method: 'GET', pattern: versionPath, handle: (req, ctx) => json(200, versionJson(mustVersion(req, ctx), true, req.grants)) },
+  { method: 'GET', pattern: versionsPath, handle: (req, ctx) => json(200, [...mustVersions(req, ctx)].reverse().map((v) => versionJson(ctx, v, false, req.grants))) },
+  { method: 'GET', pattern: versionPath, handle: (req, ctx) => json(200, versionJson(ctx, mustVersion(req, ctx), true, req.grants)) },
   {
     method: 'POST',
     pattern: /^\/v1\/jobs\/(?<name>[^/]+)\/versions\/(?<n>[^/]+)\/restore$/,
@@ -276,7 +300,7 @@ const versionRoutes: Route[] = [
       const v = mustVersion(req, ctx);
       if (v.spec === null) throw new ApiError('CT_API_VERSION_DELETED', `version ${v.n} of ${decodeName(req)} is its deletion: restore a version before it`);
       // Checked as a new save is: the executor or the parent may be gone since.
-      const { spec } = await checkedSpec(ctx, versionJobJson(v.spec));
+      const { spec } = await checkedSpec(ctx, versionJobJson(ctx, v.spec));
       const res = accepted(await ctx.log.submit({ type: CommandType.PutJob, atMs: ctx.now(), job: spec, by: req.caller, restoredFrom: v.n }));
       const job = res.job ?? mustJob(ctx, spec.name);
       return json(201, jobJson(ctx, job, req.grants), { location: `/v1/jobs/${encodeURIComponent(job.name)}` });
@@ -299,7 +323,7 @@ export const jobRoutes: Route[] = [
       const name = decodeName(req);
       mustJob(ctx, name);
       const res = accepted(await ctx.log.submit({ type: CommandType.DeleteJob, atMs: ctx.now(), name, by: req.caller }));
-      return json(200, res.job ? shownTo(req.grants, name, jobToJson(res.job, null)) : { name });
+      return json(200, res.job ? shownTo(ctx, req.grants, name, jobToJson(res.job, null)) : { name });
     },
   },
   { method: 'POST', pattern: jobPath, body: true, handle: runJob },

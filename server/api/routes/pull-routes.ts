@@ -84,7 +84,18 @@ function pull(ctx: ApiContext): PullAgents {
   return ctx.pull;
 }
 
-const registerFields = ['node', 'tags', 'executors', 'capacity', 'instance', 'version', 'running'];
+const registerFields = ['node', 'tags', 'executors', 'capacity', 'instance', 'version', 'running', 'secret_keys'];
+
+/** `secret_keys`: {executor: [keys]}, the executor_config keys its executors declare secret. */
+function secretKeys(d: Doc): { executor: string; keys: string[] }[] {
+  const v = d['secret_keys'];
+  if (v === undefined) return [];
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad('secret_keys', 'an object of executor names to arrays of key names');
+  return Object.entries(v as Record<string, unknown>).map(([executor, keys]) => {
+    if (!Array.isArray(keys) || !keys.every((k): k is string => typeof k === 'string' && k !== '')) bad(`secret_keys.${executor}`, 'an array of key names');
+    return { executor, keys };
+  });
+}
 const pollFields = ['session', 'running', 'queued', 'free', 'held', 'wait_ms'];
 const outputFields = ['session', 'chunks'];
 const resultsFields = ['session', 'results'];
@@ -135,7 +146,7 @@ export const pullRoutes: Route[] = [
       if (node === '') bad('node', 'a non-empty node name');
       const reg: PullRegistration = {
         node, tags: stringMap(d, 'tags'), executors: strings(d, 'executors'), capacity: int(d, 'capacity', 1000, 1),
-        instance: str(d, 'instance', randomUUID()), version: str(d, 'version', ''), running: strings(d, 'running'),
+        instance: str(d, 'instance', randomUUID()), version: str(d, 'version', ''), running: strings(d, 'running'), secret_keys: secretKeys(d),
       };
       // The largest body this server takes: an agent keeps its output and results requests under it.
       return json(200, { ...pull(ctx).register(reg), max_body_bytes: ctx.maxBodyBytes });

@@ -10,7 +10,7 @@ import t from 'tap';
 import { Dispatcher } from '../../../server/dispatch/dispatcher.js';
 import type { ExecutorHost, RunOutcome } from '../../../server/dispatch/executor-host.js';
 import type { Timers } from '../../../server/dispatch/timer-heap.js';
-import { CommandType, type Command, type RecordFires } from '../../../server/state/commands.js';
+import { CommandType, encodeCommand, type Command, type RecordFires } from '../../../server/state/commands.js';
 import { defaultCatchUp, type JobSpec } from '../../../server/state/job.js';
 import { StateMachine, retryBackoffMs, type ApplyResult } from '../../../server/state/state-machine.js';
 
@@ -56,6 +56,9 @@ class MemoryLog {
   refuse = 0;
   /** Hold RecordFires commits until release() (a slow quorum). */
   holding = false;
+  /** Refuse a command whose encoding is larger, as the stores do (CT_CLUSTER_ENTRY_TOO_LARGE). */
+  maxBytes = Infinity;
+  tooLarge = 0;
   private held: (() => void)[] = [];
   apply(c: Command): ApplyResult {
     return this.sm.apply(c, ++this.index);
@@ -65,6 +68,10 @@ class MemoryLog {
     if (this.refuse > 0) {
       this.refuse--;
       throw new Error('no quorum');
+    }
+    if (encodeCommand(c).length > this.maxBytes) {
+      this.tooLarge++;
+      throw Object.assign(new Error('this change is larger than a log entry may be'), { code: 'CT_CLUSTER_ENTRY_TOO_LARGE' });
     }
     if (this.holding && c.type === CommandType.RecordFires) await new Promise<void>((r) => this.held.push(r));
     return this.apply(c);
@@ -90,11 +97,11 @@ function job(name: string, over: Partial<JobSpec> = {}): JobSpec {
   };
 }
 
-function setup(outcome: () => Promise<RunOutcome> = () => Promise.resolve({ success: true, exitCode: 0, error: '' })) {
+function setup(outcome: () => Promise<RunOutcome> = () => Promise.resolve({ success: true, exitCode: 0, error: '' }), errors: unknown[] = []) {
   const clock = new FakeClock();
   const log = new MemoryLog();
   const host: ExecutorHost = { execute: () => outcome(), executors: () => ['noop'] };
-  const d = new Dispatcher({ nodeName: 'n1', state: log.sm, log, host, now: () => clock.nowMs, outputLimit: 1024, timers: clock, onError: () => {} });
+  const d = new Dispatcher({ nodeName: 'n1', state: log.sm, log, host, now: () => clock.nowMs, outputLimit: 1024, timers: clock, onError: (err) => errors.push(err) });
   return { clock, log, d };
 }
 
@@ -219,5 +226,29 @@ t.test('a leader that loses its term between plan and commit fires nothing more;
   const fires = log.fires('a').map((x) => x - 1_000_000);
   t.equal(new Set(fires).size, fires.length, `no second twice: ${fires.join(', ')}`);
   t.ok(fires.includes(40_000), 'back on schedule');
+  await d.shutdown();
+});
+
+t.test('a burst of 3,000 due jobs commits in bounded commands; one the log refuses as too large is split; each job fires once', async (t) => {
+  const errors: unknown[] = [];
+  const { clock, log, d } = setup(undefined, errors);
+  const names = Array.from({ length: 3000 }, (_, i) => `burst-${i}`);
+  for (const name of names) log.apply({ type: CommandType.PutJob, atMs: clock.nowMs, job: job(name, { schedule: '@every 10s' }) });
+  // Smaller than the dispatcher's own bound (as an etcd with a small --max-request-bytes is), so its first commands are refused.
+  log.maxBytes = 100 * 1024;
+  d.startLeading();
+  await clock.advance(10_000);
+  const byJob = new Map<string, number>();
+  for (const c of log.of(CommandType.RecordFires) as RecordFires[]) {
+    if (encodeCommand(c).length > log.maxBytes) continue;
+    for (const f of c.fires) byJob.set(f.jobName, (byJob.get(f.jobName) ?? 0) + 1);
+  }
+  t.equal(byJob.size, 3000, 'every job fired');
+  t.same(names.filter((n) => byJob.get(n) !== 1), [], 'each job in exactly one committed command');
+  t.ok(log.tooLarge > 0, 'the log refused commands as too large');
+  t.same(errors, [], 'and the split commands all committed');
+  t.equal(log.sm.executionsOf('burst-0')?.length, 1);
+  await clock.advance(0);
+  t.equal(names.filter((n) => log.sm.executionsOf(n)?.[0]?.state === 'succeeded').length, 3000, 'every execution ran and succeeded');
   await d.shutdown();
 });

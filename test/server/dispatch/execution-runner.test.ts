@@ -110,3 +110,46 @@ t.test('a FinishExecutions command decodes to what was encoded, output byte for 
   const legacy = new TextEncoder().encode(JSON.stringify(c));
   t.same(decodeCommand(legacy), c, 'an entry written as JSON (before the framed form) still decodes');
 });
+
+t.test('a log that refuses large commands (etcd with a small --max-request-bytes): batches are split, a lone result loses output until it fits; all are recorded', async (t) => {
+  const sm = new StateMachine();
+  let index = 0;
+  sm.apply({ type: CommandType.PutJob, atMs: 1, job: spec }, ++index);
+  const maxBytes = 100_000;
+  let refused = 0;
+  const committed: number[] = [];
+  const log = {
+    async submit(c: Command): Promise<ApplyResult> {
+      const bytes = encodeCommand(c).length;
+      if (bytes > maxBytes) {
+        refused++;
+        throw Object.assign(new Error('this change is larger than a log entry may be'), { code: 'CT_CLUSTER_ENTRY_TOO_LARGE' });
+      }
+      if (c.type === CommandType.FinishExecutions) committed.push(bytes);
+      return sm.apply(c, ++index);
+    },
+  };
+  // 40 results of 30 KB, and one of 300 KB that fits no command whole.
+  const host: ExecutorHost = {
+    execute: async (_executor, request, output) => {
+      output.write(Buffer.alloc(request.executionId === big ? 300_000 : 30_000, 'o'));
+      return { success: true, exitCode: 0, error: '' };
+    },
+    executors: () => ['nuls'],
+  };
+  const runner = new ExecutionRunner({ log, host, now: () => 2, job: (n) => sm.job(n), outputLimit: 300_000, onCreated: () => {}, onError: (err) => t.fail(String(err)) });
+  const fired = sm.apply({ type: CommandType.RecordFires, atMs: 2, fires: Array.from({ length: 41 }, (_, i) => ({ jobName: 'loud', scheduledAtMs: i, trigger: 'manual' as const, nodes: ['n1'] })), skips: [], lastScheduled: [] }, ++index);
+  if (!fired.ok) throw new Error('fires not applied');
+  const big = fired.executions[40]?.id;
+  for (const e of fired.executions) runner.run(e);
+  await until('every result to be committed', () => sm.activeExecutions().length === 0);
+  await runner.shutdown();
+  const finished = sm.executionsOf('loud') ?? [];
+  t.equal(finished.filter((e) => e.state === 'succeeded').length, 41, 'every result recorded');
+  t.equal(sm.activeExecutions().length, 0, 'none left running');
+  t.ok(refused > 0, `the log refused ${refused} command(s)`);
+  const large = finished.find((e) => e.id === big);
+  t.ok(large && large.output.length > 0 && large.output.length < 300_000 && large.outputTruncated, `the large one kept the end of its output (${large?.output.length} bytes), marked truncated`);
+  t.equal(finished.filter((e) => e.id !== big && e.output.length === 30_000).length, 40, 'the others kept all of theirs');
+  t.ok(committed.every((b) => b <= maxBytes));
+});

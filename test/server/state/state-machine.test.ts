@@ -342,3 +342,17 @@ t.test('pause: scheduled fires are skipped as paused, once each; manual runs go 
   h.ok({ type: CommandType.SetPaused, atMs: 3600, paused: false });
   t.equal(h.fire('pz', 4000).executions.length, 1, 'runs again after unpause');
 });
+
+t.test('declared secret keys: recorded per executor, only ever added to, kept by a snapshot', async (t) => {
+  const h = new Harness();
+  t.same(h.sm.declaredSecretKeys('vault'), []);
+  h.ok({ type: CommandType.DeclareSecretKeys, atMs: 1000, declared: [{ executor: 'vault', keys: ['dsn', 'signing_material'] }, { executor: 'mq', keys: ['pass'] }] });
+  h.ok({ type: CommandType.DeclareSecretKeys, atMs: 2000, declared: [{ executor: 'vault', keys: ['api_secret', 'dsn'] }] });
+  t.same(h.sm.declaredSecretKeys('vault'), ['api_secret', 'dsn', 'signing_material'], 'a union, sorted: a key once declared stays');
+  t.same(h.sm.declaredSecretKeys('mq'), ['pass']);
+  const copy = new StateMachine({ historyLimit: 5 });
+  copy.restore(h.sm.snapshot());
+  t.same(copy.declaredSecretKeys('vault'), ['api_secret', 'dsn', 'signing_material'], 'a snapshot keeps them');
+  const encoded = decodeCommand(encodeCommand({ type: CommandType.DeclareSecretKeys, atMs: 3, declared: [{ executor: 'x', keys: ['k'] }] }));
+  t.same(encoded, { type: CommandType.DeclareSecretKeys, atMs: 3, declared: [{ executor: 'x', keys: ['k'] }] });
+});

@@ -164,3 +164,59 @@ t.test('three etcd members: one killed, the leader keeps leading and every propo
   t.equal(follower.sm.items.length, 40, 'the follower has every command');
   t.same(follower.sm.items, leader.sm.items);
 });
+
+// etcd refuses a request larger than its --max-request-bytes (1.5 MiB by
+// default): a burst of commands that together take far more must still be
+// written, as several batches, and a command that cannot fit is refused on
+// its own while the leader goes on leading.
+t.test('a burst larger than etcd\'s request limit: every command is applied, in order', async (t) => {
+  const small = await startEtcd(20_000, undefined, ['--max-request-bytes', String(64 * 1024)]);
+  t.teardown(() => small.stop());
+  const a = await node('/t6', 'a', 100_000, [small.url]);
+  const b = await node('/t6', 'b', 100_000, [small.url]);
+  const leader = await leaderOf([a, b]);
+  const follower = leader === a ? b : a;
+  // 600 commands of 1 KiB: one batch of them would be ten times etcd's limit.
+  const payload = (i: number) => Buffer.from(`burst-${i}-`.padEnd(1024, 'x'));
+  const results = await Promise.all(Array.from({ length: 600 }, (_, i) => leader.n.propose(payload(i))));
+  t.same(results, Array.from({ length: 600 }, (_, i) => i + 1), 'each proposal committed and answered with its own result');
+  t.ok(leader.n.isLeader(), 'the leader still leads');
+  await follower.n.readBarrier();
+  t.equal(follower.sm.items.length, 600);
+  t.same(follower.sm.items, leader.sm.items, 'the follower applied the same order');
+  t.same(leader.sm.items.map((s) => s.split('-')[1]), Array.from({ length: 600 }, (_, i) => String(i)), 'in the order proposed');
+});
+
+t.test('a command larger than etcd\'s request limit is refused on its own; the rest commit', async (t) => {
+  const small = await startEtcd(20_000, undefined, ['--max-request-bytes', String(64 * 1024)]);
+  t.teardown(() => small.stop());
+  const a = await node('/t7', 'a', 100_000, [small.url]);
+  await leaderOf([a]);
+  const before = Array.from({ length: 40 }, (_, i) => a.n.propose(Buffer.from(`before-${i}`.padEnd(2048, 'x'))));
+  const huge = a.n.propose(Buffer.alloc(128 * 1024, 'h'));
+  const after = Array.from({ length: 40 }, (_, i) => a.n.propose(Buffer.from(`after-${i}`.padEnd(2048, 'x'))));
+  // Past the limit plus 512 KiB etcd's gRPC server refuses the message itself (RESOURCE_EXHAUSTED, not etcd's own error).
+  const huger = a.n.propose(Buffer.alloc(1024 * 1024, 'h'));
+  const last = Array.from({ length: 5 }, (_, i) => a.n.propose(Buffer.from(`last-${i}`)));
+  await t.rejects(huge, { code: 'CT_CLUSTER_ENTRY_TOO_LARGE' }, 'the command that can never fit is refused with a clear error');
+  await t.rejects(huger, { code: 'CT_CLUSTER_ENTRY_TOO_LARGE' }, 'so is one larger than etcd\'s gRPC message limit');
+  await Promise.all(last);
+  const committed = await Promise.all([...before, ...after]);
+  t.equal(committed.length, 80, 'every other command of the burst committed');
+  t.equal(a.sm.items.length, 85);
+  t.ok(a.n.isLeader(), 'the leader still leads');
+  t.notOk(a.sm.items.some((s) => s.startsWith('h')), 'the refused command was not applied');
+  t.equal(await a.n.propose(Buffer.from('next')), 86, 'and writes go on');
+});
+
+t.test('a late node reads back batches that together exceed the client\'s gRPC message limit', async (t) => {
+  const a = await node('/t8', 'a', 100_000);
+  await leaderOf([a]);
+  // 24 commands of 300 KiB (7 MiB in all; gRPC's default receive limit is 4 MiB).
+  const results = await Promise.all(Array.from({ length: 24 }, (_, i) => a.n.propose(Buffer.from(`big-${i}-`.padEnd(300 * 1024, 'y')))));
+  t.equal(results.length, 24, 'every command committed');
+  const late = await node('/t8', 'late', 100_000);
+  await late.n.readBarrier();
+  t.equal(late.sm.items.length, 24, 'the late node has every command');
+  t.same(late.sm.items, a.sm.items);
+});

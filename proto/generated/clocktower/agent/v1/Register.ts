@@ -1,5 +1,6 @@
 // Original file: proto/agent.proto
 
+import type { ExecutorSecretKeys as _clocktower_agent_v1_ExecutorSecretKeys, ExecutorSecretKeys__Output as _clocktower_agent_v1_ExecutorSecretKeys__Output } from '../../../clocktower/agent/v1/ExecutorSecretKeys.js';
 
 export interface Register {
   'node'?: (string);
@@ -9,6 +10,7 @@ export interface Register {
   'instance'?: (string);
   'version'?: (string);
   'running'?: (string)[];
+  'secret_keys'?: (_clocktower_agent_v1_ExecutorSecretKeys)[];
 }
 
 export interface Register__Output {
@@ -19,4 +21,5 @@ export interface Register__Output {
   'instance': (string);
   'version': (string);
   'running': (string)[];
+  'secret_keys': (_clocktower_agent_v1_ExecutorSecretKeys__Output)[];
 }

@@ -1,0 +1,8 @@
+// Original file: proto/plugin.proto
+
+
+export interface DescribeRequest {
+}
+
+export interface DescribeRequest__Output {
+}
