@@ -3,6 +3,11 @@
 // output and results out; assignments, stops and acknowledgements in). When
 // the stream ends (leader change, server restart, network) it reconnects by
 // itself, with backoff, to the last leader or any server it knows.
+//
+// To a server that accepts batches (Registered.accepts_batches) the outputs
+// and results ready in one event-loop turn go as one AgentBatch (bounded;
+// an output chunk past the bound goes alone); heartbeats never wait in one.
+// The agent says it accepts the server's batches in its Register.
 
 import * as grpc from '@grpc/grpc-js';
 import { agentProto } from '../proto/load-proto.js';
@@ -11,6 +16,9 @@ import type { AgentMessage } from '../proto/generated/clocktower/agent/v1/AgentM
 import type { ServerMessage__Output } from '../proto/generated/clocktower/agent/v1/ServerMessage.js';
 import type { AgentRunner } from './agent-runner.js';
 import { grpcChannelCredentials, grpcChannelOptions, type TlsFiles } from '../common/tls.js';
+import { Batcher } from '../common/batcher.js';
+import type { Output } from '../proto/generated/clocktower/agent/v1/Output.js';
+import type { Result } from '../proto/generated/clocktower/agent/v1/Result.js';
 
 export interface AgentClientOptions {
   /** Servers' --rpc-addr to try (the agent learns the others from the first it reaches). */
@@ -21,6 +29,20 @@ export interface AgentClientOptions {
   readonly maxBackoffMs?: number;
   /** Mutual TLS: the server must show a server certificate from the CA (null: plaintext). */
   readonly tls?: TlsFiles | null;
+  /** Send and accept batches (default true; false speaks as an older agent). */
+  readonly batches?: boolean;
+}
+
+/** Encoded bytes of one AgentBatch, about (the server takes up to 64 MiB a message). */
+const batchBytes = 1024 * 1024;
+const batchItems = 1000;
+
+type Outgoing = { readonly output: Output } | { readonly result: Result };
+
+/** Messages this agent sent on its streams, and the outputs and results they carried. */
+export interface SentCounters {
+  messages: number;
+  items: number;
 }
 
 type SessionEnd = 'redirect' | 'refused' | 'failed' | 'ended';
@@ -40,6 +62,7 @@ export class AgentClient {
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   private readonly log: (line: string) => void;
+  readonly sent: SentCounters = { messages: 0, items: 0 };
 
   constructor(private readonly options: AgentClientOptions) {
     this.known = [...new Set(options.servers)];
@@ -150,10 +173,38 @@ export class AgentClient {
       let heartbeat: NodeJS.Timeout | null = null;
       let outcome: SessionEnd = 'failed';
       let settled = false;
-      const send = (msg: AgentMessage) => call.write(msg);
+      /** The last write found the stream's buffer full (until 'drain'). */
+      let full = false;
+      const write = (msg: AgentMessage, items: number): boolean => {
+        this.sent.messages++;
+        this.sent.items += items;
+        const ok = call.write(msg);
+        if (!ok) full = true;
+        return ok;
+      };
+      let batcher: Batcher<Outgoing> | null = null;
+      const send = (msg: AgentMessage): boolean => {
+        const b = batcher;
+        if (b && msg.output) {
+          const bytes = 16 + (msg.output.execution_id?.length ?? 0) + (msg.output.data?.length ?? 0);
+          if (bytes < batchBytes) b.push({ output: msg.output }, bytes);
+          else {
+            // A big chunk goes alone, after what waits.
+            b.flush();
+            return write(msg, 1);
+          }
+          return !full;
+        }
+        if (b && msg.result) {
+          b.push({ result: msg.result }, resultBytes(msg.result));
+          return !full;
+        }
+        return write(msg, msg.output || msg.result ? 1 : 0);
+      };
       const finish = () => {
         if (settled) return;
         settled = true;
+        batcher?.clear();
         if (heartbeat) clearInterval(heartbeat);
         clearTimeout(registerTimer);
         if (registered) {
@@ -200,8 +251,30 @@ export class AgentClient {
           for (const s of m.registered.servers) if (s !== '' && !this.known.includes(s)) this.known.push(s);
           this.log(`agent: registered with the leader ${m.registered.server} at ${address}`);
           if (this.leaving) call.write({ leave: {} });
+          if (m.registered.accepts_batches && (this.options.batches ?? true)) {
+            batcher = new Batcher<Outgoing>({
+              maxBytes: batchBytes, maxItems: batchItems,
+              send: (items) => {
+                const only = items.length === 1 ? items[0] : undefined;
+                if (only !== undefined) {
+                  write(only, 1);
+                  return;
+                }
+                const outputs: Output[] = [];
+                const results: Result[] = [];
+                for (const it of items) {
+                  if ('output' in it) outputs.push(it.output);
+                  else results.push(it.result);
+                }
+                write({ batch: { outputs, results } }, items.length);
+              },
+            });
+          }
           runner.attach(send, m.registered.output_limit);
-          call.on('drain', () => runner.drained());
+          call.on('drain', () => {
+            full = false;
+            runner.drained();
+          });
           const every = Math.max(20, m.registered.heartbeat_ms);
           heartbeat = setInterval(() => {
             if (Date.now() - heardAt > 3 * every) {
@@ -211,14 +284,21 @@ export class AgentClient {
               return;
             }
             const load = runner.load;
-            call.write({ heartbeat: { running: load.running, queued: load.queued } });
+            write({ heartbeat: { running: load.running, queued: load.queued } }, 0);
           }, every);
         }
       });
       call.on('error', finish);
       call.on('end', finish);
       call.on('close', finish);
-      call.write({ register: runner.registration() });
+      write({ register: { ...runner.registration(), accepts_batches: this.options.batches ?? true } }, 0);
     });
   }
+}
+
+/** About the encoded bytes of a Result. */
+function resultBytes(r: Result): number {
+  let n = 64 + (r.execution_id?.length ?? 0) + (r.error?.length ?? 0) * 3 + (r.output_tail?.length ?? 0);
+  for (const [k, v] of Object.entries(r.params_out ?? {})) n += 8 + (k.length + v.length) * 3;
+  return n;
 }

@@ -8,6 +8,8 @@
 //   says how much it has, and the rest follows.
 // - A result is kept until the server acknowledges it (after committing it)
 //   and is sent again on every reconnect.
+// - A burst is started a slice at a time (startsPerTurn per event-loop
+//   turn), so heartbeats and acknowledgements keep flowing while it starts.
 // - An Assign for an execution it runs, queued or finished is a reattach,
 //   never a second run; a resume_only Assign it knows nothing of (after a
 //   restart) is answered "unknown", so the server records it lost.
@@ -53,6 +55,8 @@ interface Finished {
 
 const defaultOutputLimit = 256_000;
 const recentlyAckedMax = 10_000;
+/** Executions started in one event-loop turn; the rest of a burst starts in the next turns. */
+const startsPerTurn = 64;
 
 export class AgentRunner {
   readonly instance = randomUUID();
@@ -65,6 +69,9 @@ export class AgentRunner {
   private queue: string[] = [];
   private queueHead = 0;
   private active = 0;
+  /** Executions started in this event-loop turn (reset, and pump() continued, in the next). */
+  private turnStarts = 0;
+  private turnQueued = false;
   private readonly unacked = new Map<string, Finished>();
   private readonly acked = new Set<string>();
   private draining = false;
@@ -163,6 +170,15 @@ export class AgentRunner {
       case 'ack':
         if (m.ack) this.acknowledged(m.ack.execution_id);
         return;
+      case 'batch': {
+        // Assigns first, then stops (a stop may be for one assigned just before), then acks.
+        const b = m.batch;
+        if (!b) return;
+        for (const a of b.assigns) this.assign(a);
+        for (const st of b.stops) this.stop(st.execution_id, 'stopped on request');
+        for (const ack of b.acks) this.acknowledged(ack.execution_id);
+        return;
+      }
       default:
         return;
     }
@@ -211,10 +227,20 @@ export class AgentRunner {
   }
 
   private pump(): void {
-    while (this.active < this.capacity && this.queueHead < this.queue.length) {
+    while (this.active < this.capacity && this.queueHead < this.queue.length && this.turnStarts < startsPerTurn) {
       const id = this.queue[this.queueHead++] as string;
       const run = this.runs.get(id);
-      if (run) this.start(id, run);
+      if (!run) continue;
+      this.start(id, run);
+      this.turnStarts++;
+      if (!this.turnQueued) {
+        this.turnQueued = true;
+        setImmediate(() => {
+          this.turnQueued = false;
+          this.turnStarts = 0;
+          this.pump();
+        });
+      }
     }
     // Drop the started part now and then (amortized O(1) per start).
     if (this.queueHead === this.queue.length || (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length)) {

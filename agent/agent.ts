@@ -21,6 +21,8 @@ export interface AgentSettings {
   readonly version: string;
   readonly log: (line: string) => void;
   readonly tls?: TlsFiles | null;
+  /** Batches on the stream (default true; false speaks as an older agent, for rolling-upgrade tests). */
+  readonly batches?: boolean;
 }
 
 /** A pull agent (README, "Pull agents"): HTTP polls to the servers' API instead of a gRPC stream. */
@@ -46,7 +48,7 @@ export function startAgent(settings: AgentSettings, pull: PullSettings | null = 
       servers: settings.servers, runner, maxConcurrent: settings.capacity, backoff: pull.backoff, pollWaitMs: pull.pollWaitMs, token: pull.token,
       tls: settings.tls ?? null, log: settings.log,
     })
-    : new AgentClient({ servers: settings.servers, runner, log: settings.log, tls: settings.tls ?? null });
+    : new AgentClient({ servers: settings.servers, runner, log: settings.log, tls: settings.tls ?? null, batches: settings.batches ?? true });
   client.start();
   settings.log(`clocktower agent${pull ? ' (pull)' : ''}: node ${settings.node}, servers ${settings.servers.join(', ')}, ${pull ? 'max concurrent' : 'capacity'} ${settings.capacity}`);
   let closing: Promise<void> | null = null;

@@ -9,6 +9,7 @@ import type { Observability } from './observability.js';
 import { Metrics } from '../server/observe/metrics.js';
 import { listenMetrics } from '../server/observe/metrics-listener.js';
 import { splitHostPort, warnInsecure, type StopRequest } from './server.js';
+import { streamBatches } from './stream-batches.js';
 
 export interface RunningAgentProcess {
   /** Never resolves by itself: an agent runs until it is stopped. */
@@ -36,6 +37,7 @@ export async function startAgentOnly(config: AgentConfig, obs: Observability): P
     version: config.version,
     log,
     tls: config.tls,
+    batches: streamBatches(),
   }, config.pull ? {
     backoff: { minMs: config.pull.backoffMinMs, maxMs: config.pull.backoffMaxMs, stepMs: config.pull.backoffStepMs },
     pollWaitMs: config.pull.waitMs, token: config.apiToken,

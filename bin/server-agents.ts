@@ -14,6 +14,7 @@ import { AgentClient } from '../agent/agent-client.js';
 import type { TlsFiles } from '../common/tls.js';
 import { AgentRunner } from '../agent/agent-runner.js';
 import { LocalAgentLink } from './local-agent-link.js';
+import { streamBatches } from './stream-batches.js';
 
 export interface ServerAgentSettings {
   readonly tags: Readonly<Record<string, string>>;
@@ -63,11 +64,12 @@ export class ServerAgents {
       validate: (executor, config) => options.executors.get(executor)?.validate?.(config) ?? null,
       ...(options.declareSecretKeys ? { onSecretKeys: options.declareSecretKeys } : {}),
       log,
+      batches: streamBatches(),
     });
     this.runner = new AgentRunner({
       node: options.nodeName, tags: settings.tags, executors: options.executors, capacity: settings.capacity, version: options.version, log,
     });
-    this.client = new AgentClient({ servers: [options.rpcAddr, ...options.join], runner: this.runner, log, tls: options.tls ?? null });
+    this.client = new AgentClient({ servers: [options.rpcAddr, ...options.join], runner: this.runner, log, tls: options.tls ?? null, batches: streamBatches() });
     this.link = new LocalAgentLink(this.runner, this.host, log);
     this.pull = new PullAgents({ host: () => (this.leading ? this.host : null) });
   }

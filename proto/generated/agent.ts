@@ -2,6 +2,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { AgentClient as _clocktower_agent_v1_AgentClient, AgentDefinition as _clocktower_agent_v1_AgentDefinition } from './clocktower/agent/v1/Agent.js';
+import type { AgentBatch as _clocktower_agent_v1_AgentBatch, AgentBatch__Output as _clocktower_agent_v1_AgentBatch__Output } from './clocktower/agent/v1/AgentBatch.js';
 import type { AgentMessage as _clocktower_agent_v1_AgentMessage, AgentMessage__Output as _clocktower_agent_v1_AgentMessage__Output } from './clocktower/agent/v1/AgentMessage.js';
 import type { Assign as _clocktower_agent_v1_Assign, Assign__Output as _clocktower_agent_v1_Assign__Output } from './clocktower/agent/v1/Assign.js';
 import type { ExecutorSecretKeys as _clocktower_agent_v1_ExecutorSecretKeys, ExecutorSecretKeys__Output as _clocktower_agent_v1_ExecutorSecretKeys__Output } from './clocktower/agent/v1/ExecutorSecretKeys.js';
@@ -14,6 +15,7 @@ import type { Register as _clocktower_agent_v1_Register, Register__Output as _cl
 import type { Registered as _clocktower_agent_v1_Registered, Registered__Output as _clocktower_agent_v1_Registered__Output } from './clocktower/agent/v1/Registered.js';
 import type { Result as _clocktower_agent_v1_Result, Result__Output as _clocktower_agent_v1_Result__Output } from './clocktower/agent/v1/Result.js';
 import type { ResultAck as _clocktower_agent_v1_ResultAck, ResultAck__Output as _clocktower_agent_v1_ResultAck__Output } from './clocktower/agent/v1/ResultAck.js';
+import type { ServerBatch as _clocktower_agent_v1_ServerBatch, ServerBatch__Output as _clocktower_agent_v1_ServerBatch__Output } from './clocktower/agent/v1/ServerBatch.js';
 import type { ServerMessage as _clocktower_agent_v1_ServerMessage, ServerMessage__Output as _clocktower_agent_v1_ServerMessage__Output } from './clocktower/agent/v1/ServerMessage.js';
 import type { Stop as _clocktower_agent_v1_Stop, Stop__Output as _clocktower_agent_v1_Stop__Output } from './clocktower/agent/v1/Stop.js';
 
@@ -26,6 +28,7 @@ export interface ProtoGrpcType {
     agent: {
       v1: {
         Agent: SubtypeConstructor<typeof grpc.Client, _clocktower_agent_v1_AgentClient> & { service: _clocktower_agent_v1_AgentDefinition }
+        AgentBatch: MessageTypeDefinition<_clocktower_agent_v1_AgentBatch, _clocktower_agent_v1_AgentBatch__Output>
         AgentMessage: MessageTypeDefinition<_clocktower_agent_v1_AgentMessage, _clocktower_agent_v1_AgentMessage__Output>
         Assign: MessageTypeDefinition<_clocktower_agent_v1_Assign, _clocktower_agent_v1_Assign__Output>
         ExecutorSecretKeys: MessageTypeDefinition<_clocktower_agent_v1_ExecutorSecretKeys, _clocktower_agent_v1_ExecutorSecretKeys__Output>
@@ -38,6 +41,7 @@ export interface ProtoGrpcType {
         Registered: MessageTypeDefinition<_clocktower_agent_v1_Registered, _clocktower_agent_v1_Registered__Output>
         Result: MessageTypeDefinition<_clocktower_agent_v1_Result, _clocktower_agent_v1_Result__Output>
         ResultAck: MessageTypeDefinition<_clocktower_agent_v1_ResultAck, _clocktower_agent_v1_ResultAck__Output>
+        ServerBatch: MessageTypeDefinition<_clocktower_agent_v1_ServerBatch, _clocktower_agent_v1_ServerBatch__Output>
         ServerMessage: MessageTypeDefinition<_clocktower_agent_v1_ServerMessage, _clocktower_agent_v1_ServerMessage__Output>
         Stop: MessageTypeDefinition<_clocktower_agent_v1_Stop, _clocktower_agent_v1_Stop__Output>
       }

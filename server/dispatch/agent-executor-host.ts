@@ -13,16 +13,25 @@
 // is acknowledged to the agent once its FinishExecutions has applied, so a
 // result is never dropped between agent and log; applying it twice changes
 // nothing.
+//
+// Batches (README, "Agent protocol"): to an agent that accepts them, what
+// is ready in one event-loop turn goes out together (AgentOutbox), and the
+// agent's AgentBatch of outputs and results is taken as its items one by
+// one; its results reach the ExecutionRunner together, so they are
+// committed in as few FinishExecutions as their size allows, and each is
+// still acknowledged on its own once applied.
 
 import type { Assign } from '../../proto/generated/clocktower/agent/v1/Assign.js';
 import type { AgentMessage__Output } from '../../proto/generated/clocktower/agent/v1/AgentMessage.js';
 import type { Register__Output } from '../../proto/generated/clocktower/agent/v1/Register.js';
 import type { Result__Output } from '../../proto/generated/clocktower/agent/v1/Result.js';
+import type { Output__Output } from '../../proto/generated/clocktower/agent/v1/Output.js';
 import { isFinished, type Execution } from '../state/execution.js';
 import type { Job } from '../state/job.js';
 import type { StateMachine } from '../state/state-machine.js';
 import type { AgentLink, AgentSession, Registration } from './agent-registry.js';
 import { AgentRegistry } from './agent-registry.js';
+import { AgentOutbox, type OutboxOptions, type StreamCounters } from './agent-outbox.js';
 import type { ExecutorHost, OutputSink, RunOutcome, RunRequest } from './executor-host.js';
 import { describeTags, selectOne, selectTargets, type AgentInfo } from './target-selection.js';
 import { setLongTimeout, type LongTimeout } from '../../common/long-timeout.js';
@@ -55,6 +64,10 @@ export interface AgentHostOptions {
   readonly onSecretKeys?: (declared: readonly { readonly executor: string; readonly keys: readonly string[] }[]) => void;
   /** Operator log; agent joins and leaves carry fields (event, agent). */
   readonly log?: (line: string, fields?: Readonly<Record<string, unknown>>) => void;
+  /** Batch what goes to agents that accept it, and tell agents this server accepts batches (default true; false speaks as an older server). */
+  readonly batches?: boolean;
+  /** Bounds of a batch, and how a flush is deferred (tests). */
+  readonly outbox?: OutboxOptions;
 }
 
 interface Pending {
@@ -87,6 +100,10 @@ export interface AgentStatus {
   readonly lastSeenMs: number;
   /** How the agent is connected: a gRPC stream, the server's own agent in-process, or pull (HTTP polls). */
   readonly transport: 'grpc' | 'local' | 'pull';
+  /** Batches go both ways on this stream. */
+  readonly batches: boolean;
+  /** Messages on this stream (since it connected) and the items they carried. */
+  readonly stream: Readonly<StreamCounters>;
 }
 
 export class AgentExecutorHost implements ExecutorHost, NodeChooser {
@@ -98,6 +115,8 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
   private readonly resumable = new Set<string>();
   /** Results received, to acknowledge once applied: execution id -> node. */
   private readonly awaitingAck = new Map<string, string>();
+  /** What goes to each connected agent. */
+  private readonly outboxes = new Map<AgentSession, AgentOutbox>();
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
   private readonly random: () => number;
@@ -131,10 +150,13 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
     const r = this.registry.register(reg, link);
     if ('error' in r) return r;
     const s = r.session;
-    link.send({
+    const batches = this.options.batches ?? true;
+    const out = new AgentOutbox(link, batches && reg.accepts_batches === true, this.options.outbox);
+    this.outboxes.set(s, out);
+    out.control({
       registered: {
         server: this.options.selfNode, heartbeat_ms: Math.max(20, Math.floor(this.options.heartbeatTimeoutMs / 3)),
-        servers: this.options.servers(), output_limit: this.options.outputLimit,
+        servers: this.options.servers(), output_limit: this.options.outputLimit, accepts_batches: batches,
       },
     });
     this.log(`agents: ${s.node} connected (tags ${describeTags(s.tags)}, executors ${s.executors.join(',')}, capacity ${s.capacity})`, { event: 'agent_joined', agent: s.node });
@@ -151,7 +173,7 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
       const p = this.pending.get(id);
       if (p?.node === s.node) continue;
       const e = this.options.state.execution(id);
-      if (!e || isFinished(e) || e.nodeName !== s.node) link.send({ stop: { execution_id: id } });
+      if (!e || isFinished(e) || e.nodeName !== s.node) out.stop(id);
     }
     return r;
   }
@@ -159,23 +181,32 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
   receive(s: AgentSession, m: AgentMessage__Output): void {
     if (!s.connected) return;
     s.lastSeenMs = this.options.now();
+    const out = this.outboxes.get(s);
+    if (out) out.counters.messagesIn++;
     switch (m.msg) {
       case 'heartbeat':
         s.running = m.heartbeat?.running ?? 0;
         s.queued = m.heartbeat?.queued ?? 0;
-        s.link.send({ heartbeat: {} });
+        if (out) out.control({ heartbeat: {} });
+        else s.link.send({ heartbeat: {} });
         return;
-      case 'output': {
-        const o = m.output;
-        const p = o ? this.pending.get(o.execution_id) : undefined;
-        if (!o || !p || p.node !== s.node) return;
-        p.output.write(o.data);
-        p.received += o.data.length;
+      case 'output':
+        if (out) out.counters.itemsIn++;
+        if (m.output) this.output(s, m.output);
         return;
-      }
       case 'result':
+        if (out) out.counters.itemsIn++;
         if (m.result) this.result(s, m.result);
         return;
+      case 'batch': {
+        // Outputs first: an execution's output comes before its result.
+        const b = m.batch;
+        if (!b) return;
+        if (out) out.counters.itemsIn += b.outputs.length + b.results.length;
+        for (const o of b.outputs) this.output(s, o);
+        for (const r of b.results) this.result(s, r);
+        return;
+      }
       case 'leave':
         s.leaving = true;
         this.log(`agents: ${s.node} is leaving`);
@@ -191,6 +222,8 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
    * what it ran is lost at once.
    */
   disconnect(s: AgentSession, silent = false): void {
+    this.outboxes.get(s)?.clear();
+    this.outboxes.delete(s);
     if (!this.registry.disconnect(s)) return;
     this.log(`agents: ${s.node} disconnected${s.leaving ? ' (left)' : silent ? ` (silent for ${this.options.heartbeatTimeoutMs} ms)` : ''}`, { event: 'agent_left', agent: s.node, reason: s.leaving ? 'left' : silent ? 'silent' : 'disconnected' });
     for (const p of this.pending.values()) {
@@ -203,20 +236,29 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
 
   /** Agents and what they run, for the API. */
   status(): AgentStatus[] {
-    return this.registry.all().map((s) => ({
-      node: s.node, tags: s.tags, executors: s.executors, capacity: s.capacity, running: s.running, queued: s.queued,
-      assigned: this.load.get(s.node) ?? 0, leaving: s.leaving, version: s.version, lastSeenMs: s.lastSeenMs,
-      transport: s.link.transport ?? 'grpc',
-    })).sort((a, b) => a.node.localeCompare(b.node));
+    return this.registry.all().map((s) => {
+      const out = this.outboxes.get(s);
+      return {
+        node: s.node, tags: s.tags, executors: s.executors, capacity: s.capacity, running: s.running, queued: s.queued,
+        assigned: this.load.get(s.node) ?? 0, leaving: s.leaving, version: s.version, lastSeenMs: s.lastSeenMs,
+        transport: s.link.transport ?? 'grpc', batches: out?.batches ?? false,
+        stream: { ...(out?.counters ?? { messagesOut: 0, itemsOut: 0, messagesIn: 0, itemsIn: 0 }) },
+      };
+    }).sort((a, b) => a.node.localeCompare(b.node));
   }
 
   /** Leadership moved away: end every agent's stream (they find the new leader) and give up what waits. */
   release(leaderRpcAddr: string): void {
     for (const s of this.registry.all()) {
+      const out = this.outboxes.get(s);
+      // Acknowledgements that wait go first: the agent may forget those results.
+      out?.flush();
+      this.outboxes.delete(s);
       s.link.send({ redirect: { leader_rpc_addr: leaderRpcAddr } });
       s.link.close('this server no longer leads');
       this.registry.disconnect(s);
     }
+    this.outboxes.clear();
     for (const p of [...this.pending.values()]) {
       this.finish(p, { ...lost('this server stopped leading while the execution ran; the next leader reclaims it'), abandoned: true });
     }
@@ -342,17 +384,35 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
     };
   }
 
+  /** What goes to this agent: batched if it accepts batches (an unknown session gets a plain outbox on its link). */
+  private outbox(s: AgentSession): AgentOutbox {
+    let out = this.outboxes.get(s);
+    if (!out) {
+      out = new AgentOutbox(s.link, false);
+      if (s.connected) this.outboxes.set(s, out);
+    }
+    return out;
+  }
+
   private assign(p: Pending, s: AgentSession): void {
     p.sentTo = s.instance;
-    s.link.send({ assign: this.assignment(p) });
+    const out = this.outbox(s);
+    out.assign(this.assignment(p));
     // From here on this agent knows it: a later reconnect of the same instance reattaches.
-    if (p.stopRequested) s.link.send({ stop: { execution_id: p.id } });
+    if (p.stopRequested) out.stop(p.id);
   }
 
   private stop(p: Pending): void {
     p.stopRequested = true;
     const s = this.registry.get(p.node);
-    if (s && p.sentTo === s.instance) s.link.send({ stop: { execution_id: p.id } });
+    if (s && p.sentTo === s.instance) this.outbox(s).stop(p.id);
+  }
+
+  private output(s: AgentSession, o: Output__Output): void {
+    const p = this.pending.get(o.execution_id);
+    if (!p || p.node !== s.node) return;
+    p.output.write(o.data);
+    p.received += o.data.length;
   }
 
   private result(s: AgentSession, r: Result__Output): void {
@@ -361,7 +421,7 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
     if (!p || p.node !== s.node) {
       // Not waited for here: if it is settled (or unknown), the agent may forget it.
       const e = this.options.state.execution(id);
-      if (!e || isFinished(e)) s.link.send({ ack: { execution_id: id } });
+      if (!e || isFinished(e)) this.outbox(s).ack(id);
       return;
     }
     const total = Number(r.output_total_bytes);
@@ -385,7 +445,8 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
     const node = this.awaitingAck.get(id);
     if (node === undefined) return;
     this.awaitingAck.delete(id);
-    this.registry.get(node)?.link.send({ ack: { execution_id: id } });
+    const s = this.registry.get(node);
+    if (s) this.outbox(s).ack(id);
   }
 
   private armLost(p: Pending, error: string, ms = this.options.heartbeatTimeoutMs): void {

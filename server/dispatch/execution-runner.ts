@@ -1,7 +1,9 @@
 // Runs committed executions through the executor host, keeps the tail of
 // their output, runs the job's processors on each result, and commits the
-// results in batches: while one FinishExecutions command is in flight,
-// results that arrive meanwhile wait and go out together in the next ones.
+// results in batches: results that finish in the same event-loop turn (an
+// agent's batch of results, a burst of in-process executions) go out
+// together, and while one FinishExecutions command is in flight, results
+// that arrive meanwhile wait and go out together in the next ones.
 // A batch holds at most `maxBatchBytes` of encoded results (one result more
 // than that goes alone), so no log entry grows with the number of results
 // that finish together. A batch the log refuses as too large (an etcd with a
@@ -67,6 +69,8 @@ export class ExecutionRunner {
   /** The deliveries owed by queued results, by execution id. */
   private readonly owed = new Map<string, readonly NotificationSpec[]>();
   private flushing = false;
+  /** A flush is due once this event-loop turn is done. */
+  private flushQueued = false;
   /** Results whose processors are running. */
   private processing = 0;
   private idleWaiters: (() => void)[] = [];
@@ -182,7 +186,13 @@ export class ExecutionRunner {
     const owed = this.options.notifications?.(bounded) ?? [];
     if (owed.length > 0) this.owed.set(bounded.id, owed);
     this.queue.push(bounded);
-    void this.flush();
+    if (this.flushing || this.flushQueued) return;
+    // Not at once: the results ready in this turn go in one command.
+    this.flushQueued = true;
+    setImmediate(() => {
+      this.flushQueued = false;
+      void this.flush();
+    });
   }
 
   private async flush(): Promise<void> {
@@ -225,13 +235,13 @@ export class ExecutionRunner {
   }
 
   private settleIdle(): void {
-    if (this.running.size === 0 && this.processing === 0 && !this.flushing && this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
+    if (this.running.size === 0 && this.processing === 0 && !this.flushing && !this.flushQueued && this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   /** Stop everything running and wait until the results are committed (or dropped). */
   async shutdown(): Promise<void> {
     for (const r of this.running.values()) r.abort.abort();
-    if (this.running.size === 0 && this.processing === 0 && !this.flushing && this.queue.length === 0) return;
+    if (this.running.size === 0 && this.processing === 0 && !this.flushing && !this.flushQueued && this.queue.length === 0) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 }

@@ -20,6 +20,10 @@ function agentJson(a: AgentStatus): Record<string, unknown> {
     version: a.version,
     // grpc (a stream to --rpc-addr), local (the server's own agent) or pull (HTTP polls, README "Pull agents").
     transport: a.transport,
+    // Batches go both ways on its stream (both ends accept them; README "Agent protocol").
+    batches: a.batches,
+    // Stream messages since it connected, and the items (assignments, stops, acks; outputs, results) they carried.
+    stream: { messages_sent: a.stream.messagesOut, items_sent: a.stream.itemsOut, messages_received: a.stream.messagesIn, items_received: a.stream.itemsIn },
     last_seen: new Date(a.lastSeenMs).toISOString(),
   };
 }

@@ -147,6 +147,8 @@ export const pullRoutes: Route[] = [
       const reg: PullRegistration = {
         node, tags: stringMap(d, 'tags'), executors: strings(d, 'executors'), capacity: int(d, 'capacity', 1000, 1),
         instance: str(d, 'instance', randomUUID()), version: str(d, 'version', ''), running: strings(d, 'running'), secret_keys: secretKeys(d),
+        // A pull agent's answers are HTTP bodies, not stream messages: never batched.
+        accepts_batches: false,
       };
       // The largest body this server takes: an agent keeps its output and results requests under it.
       return json(200, { ...pull(ctx).register(reg), max_body_bytes: ctx.maxBodyBytes });

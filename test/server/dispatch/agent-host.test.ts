@@ -220,7 +220,7 @@ t.test('registry: a live name is refused, a stale one replaced, a silent agent c
   const reg = new AgentRegistry({ now: () => now, heartbeatTimeoutMs: 100 });
   const closed: string[] = [];
   const link = (name: string): AgentLink => ({ send: () => {}, close: (why) => closed.push(`${name}: ${why}`) });
-  const register = (node: string, instance: string) => ({ node, instance, tags: { role: 'web' }, executors: ['shell'], capacity: 0, version: '', running: [], secret_keys: [] });
+  const register = (node: string, instance: string) => ({ node, instance, tags: { role: 'web' }, executors: ['shell'], capacity: 0, version: '', running: [], secret_keys: [], accepts_batches: false });
   const first = reg.register(register('a1', 'i1'), link('first'));
   if (!('session' in first)) throw new Error('refused');
   t.equal(first.session.capacity, 1, 'capacity at least 1');

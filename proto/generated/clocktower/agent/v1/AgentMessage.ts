@@ -5,6 +5,7 @@ import type { Heartbeat as _clocktower_agent_v1_Heartbeat, Heartbeat__Output as 
 import type { Output as _clocktower_agent_v1_Output, Output__Output as _clocktower_agent_v1_Output__Output } from '../../../clocktower/agent/v1/Output.js';
 import type { Result as _clocktower_agent_v1_Result, Result__Output as _clocktower_agent_v1_Result__Output } from '../../../clocktower/agent/v1/Result.js';
 import type { Leave as _clocktower_agent_v1_Leave, Leave__Output as _clocktower_agent_v1_Leave__Output } from '../../../clocktower/agent/v1/Leave.js';
+import type { AgentBatch as _clocktower_agent_v1_AgentBatch, AgentBatch__Output as _clocktower_agent_v1_AgentBatch__Output } from '../../../clocktower/agent/v1/AgentBatch.js';
 
 export interface AgentMessage {
   'register'?: (_clocktower_agent_v1_Register | null);
@@ -12,7 +13,8 @@ export interface AgentMessage {
   'output'?: (_clocktower_agent_v1_Output | null);
   'result'?: (_clocktower_agent_v1_Result | null);
   'leave'?: (_clocktower_agent_v1_Leave | null);
-  'msg'?: "register"|"heartbeat"|"output"|"result"|"leave";
+  'batch'?: (_clocktower_agent_v1_AgentBatch | null);
+  'msg'?: "register"|"heartbeat"|"output"|"result"|"leave"|"batch";
 }
 
 export interface AgentMessage__Output {
@@ -21,5 +23,6 @@ export interface AgentMessage__Output {
   'output'?: (_clocktower_agent_v1_Output__Output | null);
   'result'?: (_clocktower_agent_v1_Result__Output | null);
   'leave'?: (_clocktower_agent_v1_Leave__Output | null);
-  'msg'?: "register"|"heartbeat"|"output"|"result"|"leave";
+  'batch'?: (_clocktower_agent_v1_AgentBatch__Output | null);
+  'msg'?: "register"|"heartbeat"|"output"|"result"|"leave"|"batch";
 }

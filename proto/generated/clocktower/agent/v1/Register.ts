@@ -11,6 +11,7 @@ export interface Register {
   'version'?: (string);
   'running'?: (string)[];
   'secret_keys'?: (_clocktower_agent_v1_ExecutorSecretKeys)[];
+  'accepts_batches'?: (boolean);
 }
 
 export interface Register__Output {
@@ -22,4 +23,5 @@ export interface Register__Output {
   'version': (string);
   'running': (string)[];
   'secret_keys': (_clocktower_agent_v1_ExecutorSecretKeys__Output)[];
+  'accepts_batches': (boolean);
 }

@@ -6,6 +6,7 @@ export interface Registered {
   'heartbeat_ms'?: (number);
   'servers'?: (string)[];
   'output_limit'?: (number);
+  'accepts_batches'?: (boolean);
 }
 
 export interface Registered__Output {
@@ -13,4 +14,5 @@ export interface Registered__Output {
   'heartbeat_ms': (number);
   'servers': (string)[];
   'output_limit': (number);
+  'accepts_batches': (boolean);
 }

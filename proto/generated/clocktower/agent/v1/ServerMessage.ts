@@ -7,6 +7,7 @@ import type { Stop as _clocktower_agent_v1_Stop, Stop__Output as _clocktower_age
 import type { ResultAck as _clocktower_agent_v1_ResultAck, ResultAck__Output as _clocktower_agent_v1_ResultAck__Output } from '../../../clocktower/agent/v1/ResultAck.js';
 import type { Refused as _clocktower_agent_v1_Refused, Refused__Output as _clocktower_agent_v1_Refused__Output } from '../../../clocktower/agent/v1/Refused.js';
 import type { Heartbeat as _clocktower_agent_v1_Heartbeat, Heartbeat__Output as _clocktower_agent_v1_Heartbeat__Output } from '../../../clocktower/agent/v1/Heartbeat.js';
+import type { ServerBatch as _clocktower_agent_v1_ServerBatch, ServerBatch__Output as _clocktower_agent_v1_ServerBatch__Output } from '../../../clocktower/agent/v1/ServerBatch.js';
 
 export interface ServerMessage {
   'redirect'?: (_clocktower_agent_v1_Redirect | null);
@@ -16,7 +17,8 @@ export interface ServerMessage {
   'ack'?: (_clocktower_agent_v1_ResultAck | null);
   'refused'?: (_clocktower_agent_v1_Refused | null);
   'heartbeat'?: (_clocktower_agent_v1_Heartbeat | null);
-  'msg'?: "redirect"|"registered"|"assign"|"stop"|"ack"|"refused"|"heartbeat";
+  'batch'?: (_clocktower_agent_v1_ServerBatch | null);
+  'msg'?: "redirect"|"registered"|"assign"|"stop"|"ack"|"refused"|"heartbeat"|"batch";
 }
 
 export interface ServerMessage__Output {
@@ -27,5 +29,6 @@ export interface ServerMessage__Output {
   'ack'?: (_clocktower_agent_v1_ResultAck__Output | null);
   'refused'?: (_clocktower_agent_v1_Refused__Output | null);
   'heartbeat'?: (_clocktower_agent_v1_Heartbeat__Output | null);
-  'msg'?: "redirect"|"registered"|"assign"|"stop"|"ack"|"refused"|"heartbeat";
+  'batch'?: (_clocktower_agent_v1_ServerBatch__Output | null);
+  'msg'?: "redirect"|"registered"|"assign"|"stop"|"ack"|"refused"|"heartbeat"|"batch";
 }
