@@ -15,10 +15,10 @@ export interface AgentProcess {
   exited(): Promise<number | null>;
 }
 
-export async function startAgentProcess(name: string, join: readonly string[], tags: Record<string, string>, extra: readonly string[] = []): Promise<AgentProcess> {
+export async function startAgentProcess(name: string, join: readonly string[], tags: Record<string, string>, extra: readonly string[] = [], env: Record<string, string> = {}): Promise<AgentProcess> {
   const args = [mainJs, 'agent', '--node-name', name, ...join.flatMap((j) => ['--join', j]),
     ...Object.entries(tags).flatMap(([k, v]) => ['--tag', `${k}=${v}`]), ...extra];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stderr = '';
   const listeners = new Set<() => void>();
   child.stderr.on('data', (chunk: Buffer) => {

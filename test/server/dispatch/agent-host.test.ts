@@ -10,7 +10,10 @@ import { CommandType, type Command } from '../../../server/state/commands.js';
 import { defaultCatchUp, type JobSpec } from '../../../server/state/job.js';
 import { StateMachine, type ApplyResult } from '../../../server/state/state-machine.js';
 import type { Execution } from '../../../server/state/execution.js';
-import { AgentExecutorHost } from '../../../server/dispatch/agent-executor-host.js';
+import { AgentExecutorHost, type AgentHostOptions } from '../../../server/dispatch/agent-executor-host.js';
+import { agentProto } from '../../../proto/load-proto.js';
+import type { AgentMessage, AgentMessage__Output } from '../../../proto/generated/clocktower/agent/v1/AgentMessage.js';
+import type { ServerMessage, ServerMessage__Output } from '../../../proto/generated/clocktower/agent/v1/ServerMessage.js';
 import { AgentRegistry, type AgentLink } from '../../../server/dispatch/agent-registry.js';
 import { OutputTail } from '../../../server/dispatch/output-tail.js';
 import type { RunOutcome } from '../../../server/dispatch/executor-host.js';
@@ -33,9 +36,9 @@ class World {
   readonly state = new StateMachine({ historyLimit: 100 });
   private index = 0;
   readonly host: AgentExecutorHost;
-  constructor(timeoutMs = 60_000) {
+  constructor(timeoutMs = 60_000, extra: Partial<AgentHostOptions> = {}) {
     this.host = new AgentExecutorHost({
-      state: this.state, now: Date.now, selfNode: 'leader', heartbeatTimeoutMs: timeoutMs, outputLimit: 1000, servers: () => [],
+      state: this.state, now: Date.now, selfNode: 'leader', heartbeatTimeoutMs: timeoutMs, outputLimit: 1000, servers: () => [], ...extra,
     });
   }
   apply(c: Command): Extract<ApplyResult, { ok: true }> {
@@ -239,4 +242,112 @@ t.test('registry: a live name is refused, a stale one replaced, a silent agent c
   t.match(closed.at(-1), /again: no heartbeat for 100 ms/);
   now += 1;
   t.ok('session' in reg.register(register('a1', 'i9'), link('new')), 'a silent name is free for a new agent');
+});
+
+/** Messages as the wire carries them (encoded and decoded), so defaults are filled in. */
+function wire() {
+  const m = agentProto().clocktower.agent.v1.Agent.service.Connect;
+  return {
+    toServer: (x: AgentMessage) => m.requestDeserialize(m.requestSerialize(x)) as AgentMessage__Output,
+    toAgent: (x: ServerMessage) => m.responseDeserialize(m.responseSerialize(x)) as ServerMessage__Output,
+  };
+}
+
+t.test('batches: what one turn assigns or acknowledges is one message to an agent that accepts batches; heartbeats never wait', async (t) => {
+  let deferred: (() => void)[] = [];
+  const turn = () => { const fns = deferred; deferred = []; for (const fn of fns) fn(); };
+  const w = new World(60_000, { outbox: { defer: (fn) => { deferred.push(fn); } } });
+  t.teardown(() => w.host.close());
+  const { toServer, toAgent } = wire();
+  const got: ServerMessage__Output[] = [];
+  const reg = (node: string, batches: boolean) => toServer({ register: { node, instance: `${node}-i`, executors: ['shell'], capacity: 10, accepts_batches: batches } }).register;
+  const r = w.host.register(reg('b1', true)!, { send: (m) => got.push(toAgent(m)), close: () => {} });
+  if (!('session' in r)) throw new Error('refused');
+  t.match(got.shift(), { msg: 'registered', registered: { accepts_batches: true } }, 'the server says it accepts batches');
+
+  const runs = [1, 2, 3, 4, 5].map((i) => w.run(w.fire(spec(`j${i}`, 'true'), ['b1'])[0]!));
+  t.same(got, [], 'nothing sent while the turn runs');
+  w.host.receive(r.session, toServer({ heartbeat: { running: 0, queued: 0 } }));
+  t.match(got.shift(), { msg: 'heartbeat' }, 'a heartbeat is answered at once, before the waiting batch');
+  turn();
+  t.equal(got.length, 1, 'one message');
+  const batch = got.shift();
+  t.equal(batch?.msg, 'batch');
+  const ids = batch?.batch?.assigns.map((a) => a.execution_id) ?? [];
+  t.equal(ids.length, 5, 'carrying the five assignments');
+
+  // The agent's results in one AgentBatch, with output before each result.
+  w.host.receive(r.session, toServer({
+    batch: {
+      outputs: ids.map((id) => ({ execution_id: id, data: Buffer.from(`out ${id}\n`) })),
+      results: ids.map((id) => ({ execution_id: id, success: true, exit_code: 0, finished_at_ms: Date.now() })),
+    },
+  }));
+  for (const run of runs) t.same(await run.done, { success: true, exitCode: 0, error: '' });
+  t.same(runs.map((run) => run.output.text()), ids.map((id) => `out ${id}\n`), 'each output reached its execution');
+  t.same(got, [], 'acks wait for the turn');
+  turn();
+  t.equal(got.length, 1, 'the five acks in one message');
+  t.same(got[0]?.batch?.acks.map((a) => a.execution_id).sort(), [...ids].sort());
+  const status = w.host.status().find((s) => s.node === 'b1');
+  t.equal(status?.batches, true);
+  t.match(status?.stream, { messagesOut: 4, itemsOut: 10, messagesIn: 2, itemsIn: 10 }, 'registered, heartbeat, two batches out; heartbeat and one batch in');
+
+  // The same result again (a resend after a reconnect) is acknowledged, not applied twice.
+  got.length = 0;
+  w.host.receive(r.session, toServer({ batch: { outputs: [], results: ids.slice(0, 2).map((id) => ({ execution_id: id, success: false, exit_code: 1, finished_at_ms: Date.now() })) } }));
+  turn();
+  t.same(got[0]?.batch?.acks.map((a) => a.execution_id).sort(), ids.slice(0, 2).sort(), 'a settled result is acknowledged again');
+  t.same(ids.map((id) => w.state.execution(id)?.state), ids.map(() => 'succeeded'), 'and changes nothing');
+});
+
+t.test('batches: an agent that does not accept them gets one message per assignment and ack', async (t) => {
+  let deferred: (() => void)[] = [];
+  const turn = () => { const fns = deferred; deferred = []; for (const fn of fns) fn(); };
+  const w = new World(60_000, { outbox: { defer: (fn) => { deferred.push(fn); } } });
+  t.teardown(() => w.host.close());
+  const { toServer, toAgent } = wire();
+  const got: ServerMessage__Output[] = [];
+  const reg = toServer({ register: { node: 'old', instance: 'old-i', executors: ['shell'], capacity: 10 } }).register;
+  const r = w.host.register(reg!, { send: (m) => got.push(toAgent(m)), close: () => {} });
+  if (!('session' in r)) throw new Error('refused');
+  got.shift();
+  const runs = [1, 2, 3].map((i) => w.run(w.fire(spec(`o${i}`, 'true'), ['old'])[0]!));
+  turn();
+  t.same(got.map((m) => m.msg), ['assign', 'assign', 'assign'], 'single assigns, sent at once');
+  for (const m of got.splice(0)) w.host.receive(r.session, toServer({ result: { execution_id: m.assign?.execution_id ?? '', success: true, exit_code: 0, finished_at_ms: Date.now() } }));
+  for (const run of runs) await run.done;
+  turn();
+  t.same(got.map((m) => m.msg), ['ack', 'ack', 'ack'], 'single acks');
+  t.equal(w.host.status().find((s) => s.node === 'old')?.batches, false);
+});
+
+t.test('batches: a server that does not batch tells the agent so', async (t) => {
+  const w = new World(60_000, { batches: false });
+  t.teardown(() => w.host.close());
+  const { toServer, toAgent } = wire();
+  const got: ServerMessage__Output[] = [];
+  const r = w.host.register(toServer({ register: { node: 'n', instance: 'i', executors: ['shell'], capacity: 1, accepts_batches: true } }).register!, { send: (m) => got.push(toAgent(m)), close: () => {} });
+  t.ok('session' in r);
+  t.match(got[0], { msg: 'registered', registered: { accepts_batches: false } });
+  const run = w.run(w.fire(spec('s', 'true'), ['n'])[0]!);
+  t.equal(got[1]?.msg, 'assign', 'a single assign, at once');
+  w.host.receive((r as { session: Parameters<AgentExecutorHost['receive']>[0] }).session, toServer({ result: { execution_id: got[1]?.assign?.execution_id ?? '', success: true, exit_code: 0 } }));
+  await run.done;
+  t.equal(w.host.status()[0]?.batches, false);
+});
+
+t.test('batches: the agent runner takes a ServerBatch as its items in order (assign, then stop)', async (t) => {
+  const a = new AgentRunner({ node: 'r', tags: {}, executors: new ExecutorRegistry([new ShellExecutor()]), capacity: 4 });
+  const sent: AgentMessage[] = [];
+  a.attach((m) => { sent.push(m); }, 0);
+  const { toAgent } = wire();
+  const assign = (id: string) => ({ execution_id: id, job_name: 'j', executor: 'shell', config: { command: 'sleep 5', shell: 'true' } });
+  a.handle(toAgent({ batch: { assigns: [assign('x1'), assign('x2')], stops: [{ execution_id: 'x2' }] } }));
+  await until('x2 stopped', async () => (sent.some((m) => m.result?.execution_id === 'x2') ? true : undefined));
+  t.match(sent.find((m) => m.result?.execution_id === 'x2')?.result, { stopped: true }, 'the stop after its assign in the same batch stops it');
+  t.equal(a.load.running, 1, 'x1 runs');
+  a.handle(toAgent({ batch: { stops: [{ execution_id: 'x1' }], acks: [{ execution_id: 'x2' }] } }));
+  await until('x1 stopped', async () => (sent.some((m) => m.result?.execution_id === 'x1') ? true : undefined));
+  t.equal(a.load.unacked, 1, 'x2 acknowledged, x1 not yet');
 });
