@@ -39,12 +39,6 @@ const batchItems = 1000;
 
 type Outgoing = { readonly output: Output } | { readonly result: Result };
 
-/** Messages this agent sent on its streams, and the outputs and results they carried. */
-export interface SentCounters {
-  messages: number;
-  items: number;
-}
-
 type SessionEnd = 'redirect' | 'refused' | 'failed' | 'ended';
 
 const registerTimeoutMs = 5000;
@@ -62,7 +56,6 @@ export class AgentClient {
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   private readonly log: (line: string) => void;
-  readonly sent: SentCounters = { messages: 0, items: 0 };
 
   constructor(private readonly options: AgentClientOptions) {
     this.known = [...new Set(options.servers)];
@@ -175,9 +168,7 @@ export class AgentClient {
       let settled = false;
       /** The last write found the stream's buffer full (until 'drain'). */
       let full = false;
-      const write = (msg: AgentMessage, items: number): boolean => {
-        this.sent.messages++;
-        this.sent.items += items;
+      const write = (msg: AgentMessage): boolean => {
         const ok = call.write(msg);
         if (!ok) full = true;
         return ok;
@@ -191,7 +182,7 @@ export class AgentClient {
           else {
             // A big chunk goes alone, after what waits.
             b.flush();
-            return write(msg, 1);
+            return write(msg);
           }
           return !full;
         }
@@ -199,7 +190,7 @@ export class AgentClient {
           b.push({ result: msg.result }, resultBytes(msg.result));
           return !full;
         }
-        return write(msg, msg.output || msg.result ? 1 : 0);
+        return write(msg);
       };
       const finish = () => {
         if (settled) return;
@@ -257,7 +248,7 @@ export class AgentClient {
               send: (items) => {
                 const only = items.length === 1 ? items[0] : undefined;
                 if (only !== undefined) {
-                  write(only, 1);
+                  write(only);
                   return;
                 }
                 const outputs: Output[] = [];
@@ -266,7 +257,7 @@ export class AgentClient {
                   if ('output' in it) outputs.push(it.output);
                   else results.push(it.result);
                 }
-                write({ batch: { outputs, results } }, items.length);
+                write({ batch: { outputs, results } });
               },
             });
           }
@@ -284,14 +275,14 @@ export class AgentClient {
               return;
             }
             const load = runner.load;
-            write({ heartbeat: { running: load.running, queued: load.queued } }, 0);
+            write({ heartbeat: { running: load.running, queued: load.queued } });
           }, every);
         }
       });
       call.on('error', finish);
       call.on('end', finish);
       call.on('close', finish);
-      write({ register: { ...runner.registration(), accepts_batches: this.options.batches ?? true } }, 0);
+      write({ register: { ...runner.registration(), accepts_batches: this.options.batches ?? true } });
     });
   }
 }

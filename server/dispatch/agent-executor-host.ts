@@ -426,8 +426,11 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
     }
     const total = Number(r.output_total_bytes);
     const tail = r.output_tail;
+    // Output between what arrived live and the start of the tail is gone (the agent kept only the tail).
+    let gap = false;
     if (total > p.received && tail.length > 0) {
       const start = total - tail.length;
+      gap = start > p.received;
       const from = Math.max(p.received, start);
       if (from < total) p.output.write(tail.subarray(from - start));
       p.received = total;
@@ -438,7 +441,7 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
       return;
     }
     const paramsOut = r.params_out ?? {};
-    this.finish(p, { success: r.success, exitCode: r.exit_code, error: r.error, ...(Object.keys(paramsOut).length > 0 ? { paramsOut } : {}) });
+    this.finish(p, { success: r.success, exitCode: r.exit_code, error: r.error, ...(Object.keys(paramsOut).length > 0 ? { paramsOut } : {}), ...(gap ? { outputGap: true } : {}) });
   }
 
   private acknowledge(id: string): void {

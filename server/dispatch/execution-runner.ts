@@ -128,7 +128,7 @@ export class ExecutionRunner {
           finishedAtMs: this.options.now(),
           state: stopped ? 'stopped' : outcome.success ? 'succeeded' : 'lost' in outcome && outcome.lost === true ? 'lost' : 'failed',
           output: output.text(),
-          outputTruncated: output.truncated,
+          outputTruncated: output.truncated || outcome.outputGap === true,
           exitCode: outcome.exitCode,
           error: stopped ? 'stopped on request' : outcome.error,
         };

@@ -26,6 +26,8 @@ export interface RunOutcome {
   readonly abandoned?: boolean;
   /** Parameters the executor handed downstream (a plugin's result). */
   readonly paramsOut?: Readonly<Record<string, string>>;
+  /** Part of the output never reached the sink (an agent's tail began after what arrived live): the output is truncated. */
+  readonly outputGap?: boolean;
 }
 
 export interface OutputSink {

@@ -351,3 +351,21 @@ t.test('batches: the agent runner takes a ServerBatch as its items in order (ass
   await until('x1 stopped', async () => (sent.some((m) => m.result?.execution_id === 'x1') ? true : undefined));
   t.equal(a.load.unacked, 1, 'x2 acknowledged, x1 not yet');
 });
+
+t.test('a result whose output tail starts past what arrived live: the missing part is a gap, the output is truncated', async (t) => {
+  const w = new World();
+  t.teardown(() => w.host.close());
+  const { toServer, toAgent } = wire();
+  const got: ServerMessage__Output[] = [];
+  const r = w.host.register(toServer({ register: { node: 'g', instance: 'g-i', executors: ['shell'], capacity: 1, accepts_batches: true } }).register!, { send: (m) => got.push(toAgent(m)), close: () => {} });
+  if (!('session' in r)) throw new Error('refused');
+  const run = w.run(w.fire(spec('gap', 'true'), ['g'])[0]!);
+  await until('the assignment', async () => got.find((m) => m.msg === 'assign'));
+  const id = got.find((m) => m.msg === 'assign')?.assign?.execution_id ?? '';
+  w.host.receive(r.session, toServer({ output: { execution_id: id, data: Buffer.from('abc') } }));
+  // 10 bytes in all; the agent kept only the last 4 ("ghij"): "def" never arrived.
+  w.host.receive(r.session, toServer({ result: { execution_id: id, success: true, exit_code: 0, output_tail: Buffer.from('ghij'), output_total_bytes: 10 } }));
+  const outcome = await run.done;
+  t.equal(outcome.outputGap, true);
+  t.equal(run.output.text(), 'abcghij');
+});
