@@ -73,6 +73,13 @@ interface DueJob {
   readonly next: number | null;
   readonly bytes: number;
 }
+/**
+ * Executions a command started that are handed to the runner in one
+ * event-loop turn; a burst's others follow in the next turns, so API
+ * requests, agents' heartbeats and the first assignments go out meanwhile
+ * (handing over 10,000 at once holds the event loop for a quarter second).
+ */
+const startsPerTurn = 500;
 
 export class Dispatcher {
   readonly schedules = new JobSchedules();
@@ -83,6 +90,8 @@ export class Dispatcher {
   private readonly runner: ExecutionRunner;
   private unsubscribe: (() => void) | null = null;
   private leading = false;
+  /** Counts startLeading(): a burst handed over in slices stops at a step-down, even if this server leads again before the next slice. */
+  private leaderships = 0;
   /**
    * Jobs whose fires are being committed. Until that command applies, the
    * job's bookkeeping still points before those fires, so planning it again
@@ -124,6 +133,7 @@ export class Dispatcher {
   startLeading(): void {
     if (this.leading) return;
     this.leading = true;
+    this.leaderships++;
     const { state } = this.options;
     this.unsubscribe = state.subscribe((ev) => {
       if (ev.kind === 'job') this.planJob(ev.name, ev.job);
@@ -343,7 +353,15 @@ export class Dispatcher {
 
   /** Run what a command started, and commit what their starts owe in notifications. */
   private run(executions: readonly Execution[]): void {
-    for (const e of executions) this.runner.run(e);
+    let i = 0;
+    const leadership = this.leaderships;
+    const slice = () => {
+      const end = Math.min(executions.length, i + startsPerTurn);
+      for (; i < end; i++) this.runner.run(executions[i] as Execution);
+      // Stopped leading meanwhile: the rest stay running in the state, and whoever leads next settles them.
+      if (i < executions.length) setImmediate(() => { if (this.leading && this.leaderships === leadership) slice(); });
+    };
+    slice();
     this.options.notifier?.started(executions);
   }
 

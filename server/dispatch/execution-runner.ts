@@ -1,9 +1,10 @@
 // Runs committed executions through the executor host, keeps the tail of
 // their output, runs the job's processors on each result, and commits the
-// results in batches: results that finish in the same event-loop turn (an
-// agent's batch of results, a burst of in-process executions) go out
-// together, and while one FinishExecutions command is in flight, results
-// that arrive meanwhile wait and go out together in the next ones.
+// results in batches: results that finish together (an agent's batch of
+// results is settled in one pass; the commit waits for the microtasks that
+// pass queued) go out in one command, and while one FinishExecutions command
+// is in flight, results that arrive meanwhile wait and go out together in
+// the next ones.
 // A batch holds at most `maxBatchBytes` of encoded results (one result more
 // than that goes alone), so no log entry grows with the number of results
 // that finish together. A batch the log refuses as too large (an etcd with a
@@ -69,7 +70,7 @@ export class ExecutionRunner {
   /** The deliveries owed by queued results, by execution id. */
   private readonly owed = new Map<string, readonly NotificationSpec[]>();
   private flushing = false;
-  /** A flush is due once this event-loop turn is done. */
+  /** A flush is due once the current microtasks have run. */
   private flushQueued = false;
   /** Results whose processors are running. */
   private processing = 0;
@@ -187,9 +188,10 @@ export class ExecutionRunner {
     if (owed.length > 0) this.owed.set(bounded.id, owed);
     this.queue.push(bounded);
     if (this.flushing || this.flushQueued) return;
-    // Not at once: the results ready in this turn go in one command.
+    // Not at once: the other results settled in the same pass (their
+    // continuations are queued before this one) go in the same command.
     this.flushQueued = true;
-    setImmediate(() => {
+    queueMicrotask(() => {
       this.flushQueued = false;
       void this.flush();
     });

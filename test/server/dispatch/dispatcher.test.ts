@@ -58,3 +58,34 @@ t.test('a job event while its fires are being committed does not fire the same s
   await d.shutdown();
   t.equal(new Set(fired).size, fired.length, `each scheduled second fired once: ${fired.join(', ')}`);
 });
+
+t.test('a burst of 1,200 fires in one command is handed to the executor host 500 a turn, each once', async (t) => {
+  const sm = new StateMachine({ historyLimit: 10 });
+  let index = 0;
+  const log = { submit: (c: Command): Promise<ApplyResult> => Promise.resolve(sm.apply(c, ++index)) };
+  const perTurn: number[] = [];
+  let counting = false;
+  const started = new Map<string, number>();
+  const slicedHost: ExecutorHost = {
+    execute: (_executor, request) => {
+      if (!counting) {
+        counting = true;
+        perTurn.push(0);
+        setImmediate(() => { counting = false; });
+      }
+      perTurn[perTurn.length - 1]! += 1;
+      started.set(request.executionId, (started.get(request.executionId) ?? 0) + 1);
+      return Promise.resolve({ success: true, exitCode: 0, error: '' });
+    },
+    executors: () => ['noop'],
+  };
+  const at = new Date(Math.ceil((Date.now() + 100) / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  const count = 1200;
+  sm.apply({ type: CommandType.PutJobs, atMs: Date.now(), jobs: Array.from({ length: count }, (_, i) => ({ ...spec, name: `b${i}`, schedule: `@at ${at}` })) }, ++index);
+  const d = new Dispatcher({ nodeName: 'n1', state: sm, log, host: slicedHost, now: () => Date.now(), outputLimit: 1024 });
+  d.startLeading();
+  await until('every execution to start', () => started.size >= count, 20_000);
+  await d.shutdown();
+  t.equal([...started.values()].filter((n) => n !== 1).length, 0, 'each started once');
+  t.ok(perTurn.length >= 3 && Math.max(...perTurn) <= 500, `in turns of at most 500 (${perTurn.join(', ')})`);
+});

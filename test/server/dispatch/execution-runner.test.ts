@@ -103,6 +103,34 @@ t.test('200 results of 256 KB of NULs finishing while a commit is in flight go o
   t.ok(sizes.every((s) => s <= 1024 * 1024), `each at most 1 MiB (largest ${Math.max(...sizes)})`);
 });
 
+t.test('results settled in one pass (an agent batch of results) go in one command, not the first alone', async (t) => {
+  const sm = new StateMachine();
+  let index = 0;
+  sm.apply({ type: CommandType.PutJob, atMs: 1, job: spec }, ++index);
+  const commands: number[] = [];
+  const log = {
+    submit(c: Command): Promise<ApplyResult> {
+      if (c.type === CommandType.FinishExecutions) commands.push(c.results.length);
+      return Promise.resolve(sm.apply(c, ++index));
+    },
+  };
+  const settle: (() => void)[] = [];
+  const host: ExecutorHost = {
+    execute: () => new Promise((resolve) => settle.push(() => resolve({ success: true, exitCode: 0, error: '' }))),
+    executors: () => ['nuls'],
+  };
+  const runner = new ExecutionRunner({ log, host, now: () => 2, job: (n) => sm.job(n), outputLimit: 1000, onCreated: () => {}, onError: (err) => t.fail(String(err)) });
+  const fired = sm.apply({ type: CommandType.RecordFires, atMs: 2, fires: Array.from({ length: 50 }, (_, i) => ({ jobName: 'loud', scheduledAtMs: i, trigger: 'manual' as const, nodes: ['n1'] })), skips: [], lastScheduled: [] }, ++index);
+  if (!fired.ok) throw new Error('fires not applied');
+  for (const e of fired.executions) runner.run(e);
+  await until('all 50 sent to the host', () => settle.length === 50);
+  // What AgentExecutorHost does with an AgentBatch: every result settled in one synchronous pass.
+  for (const s of settle) s();
+  await runner.shutdown();
+  t.same(commands, [50], 'one FinishExecutions with the 50 results');
+  t.equal(sm.activeExecutions().length, 0, 'none left running');
+});
+
 t.test('a FinishExecutions command decodes to what was encoded, output byte for byte', async (t) => {
   const outputs = ['\u0000\u0001\u001f', '\ufeffstarts with a BOM', 'plain\n', '', '\ufffd\ufffd', 'ünïcödé 😀'];
   const c: FinishExecutions = { type: CommandType.FinishExecutions, atMs: 9, results: outputs.map((o, i) => ({ ...result(String(i), o), error: `e${i}` })) };
