@@ -64,6 +64,13 @@ const retryPlanMs = 1000;
 /** Encoded bytes of fires (or starts) per RecordFires (StartExecutions) command, unless the options say otherwise. */
 export const defaultMaxCommandBytes = 256 * 1024;
 
+/** The executions one command started, handed to the runner from `next` on. */
+interface StartQueue {
+  readonly executions: readonly Execution[];
+  next: number;
+  readonly leadership: number;
+}
+
 /** What one due job adds to a RecordFires command. */
 interface DueJob {
   readonly name: string;
@@ -92,6 +99,10 @@ export class Dispatcher {
   private leading = false;
   /** Counts startLeading(): a burst handed over in slices stops at a step-down, even if this server leads again before the next slice. */
   private leaderships = 0;
+  /** Committed executions not yet handed to the runner (see startSome). */
+  private readonly toStart: StartQueue[] = [];
+  private turnStarts = 0;
+  private startTurnQueued = false;
   /**
    * Jobs whose fires are being committed. Until that command applies, the
    * job's bookkeeping still points before those fires, so planning it again
@@ -353,16 +364,31 @@ export class Dispatcher {
 
   /** Run what a command started, and commit what their starts owe in notifications. */
   private run(executions: readonly Execution[]): void {
-    let i = 0;
-    const leadership = this.leaderships;
-    const slice = () => {
-      const end = Math.min(executions.length, i + startsPerTurn);
-      for (; i < end; i++) this.runner.run(executions[i] as Execution);
-      // Stopped leading meanwhile: the rest stay running in the state, and whoever leads next settles them.
-      if (i < executions.length) setImmediate(() => { if (this.leading && this.leaderships === leadership) slice(); });
-    };
-    slice();
+    this.toStart.push({ executions, next: 0, leadership: this.leaderships });
+    this.startSome();
     this.options.notifier?.started(executions);
+  }
+
+  /** Hand committed executions to the runner, at most startsPerTurn in this event-loop turn (whatever the commands); the rest in the next turns. */
+  private startSome(): void {
+    while (this.toStart.length > 0 && this.turnStarts < startsPerTurn) {
+      const batch = this.toStart[0] as StartQueue;
+      // Stopped leading meanwhile (even if leading again): the rest stay running in the state, and the leader settles them.
+      if (this.leading && batch.leadership === this.leaderships) {
+        const end = Math.min(batch.executions.length, batch.next + startsPerTurn - this.turnStarts);
+        this.turnStarts += end - batch.next;
+        for (; batch.next < end; batch.next++) this.runner.run(batch.executions[batch.next] as Execution);
+        if (batch.next < batch.executions.length) break;
+      }
+      this.toStart.shift();
+    }
+    if (this.startTurnQueued || this.turnStarts === 0) return;
+    this.startTurnQueued = true;
+    setImmediate(() => {
+      this.startTurnQueued = false;
+      this.turnStarts = 0;
+      this.startSome();
+    });
   }
 
   // ---- workflow runs -------------------------------------------------------

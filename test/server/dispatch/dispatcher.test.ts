@@ -59,7 +59,7 @@ t.test('a job event while its fires are being committed does not fire the same s
   t.equal(new Set(fired).size, fired.length, `each scheduled second fired once: ${fired.join(', ')}`);
 });
 
-t.test('a burst of 1,200 fires in one command is handed to the executor host 500 a turn, each once', async (t) => {
+t.test('a burst of 1,200 fires (one or more commands) is handed to the executor host at most 500 a turn, each once', async (t) => {
   const sm = new StateMachine({ historyLimit: 10 });
   let index = 0;
   const log = { submit: (c: Command): Promise<ApplyResult> => Promise.resolve(sm.apply(c, ++index)) };
