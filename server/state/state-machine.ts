@@ -118,6 +118,8 @@ export class StateMachine {
   private readonly notificationsByExecution = new Map<string, string[]>();
   /** Workflow runs by id, in creation order. */
   private readonly runsById = new Map<string, Run>();
+  /** Each root job's runs, oldest first (for trimming without a scan of every run). */
+  private readonly runIdsByRoot = new Map<string, Set<string>>();
   private readonly listeners = new Set<(event: StateEvent) => void>();
   /** Open Data Mesh tasks: executions waiting for a service's callback, and tasks handed to us. */
   readonly odm = new OdmTaskBook();
@@ -460,7 +462,7 @@ export class StateMachine {
     // A task whose job is gone will never report: it fails, so its run can go on.
     for (const run of this.runsById.values()) {
       if (run.state !== 'running') {
-        if (run.rootJob === r.job.name) this.runsById.delete(run.id);
+        if (run.rootJob === r.job.name) this.dropRun(run);
         continue;
       }
       const task = run.tasks.find((t) => t.job === r.job.name);
@@ -880,18 +882,35 @@ export class StateMachine {
 
   /** Finished runs of one root beyond the history limit go, oldest first. */
   private trimRuns(rootJob: string): void {
-    const finished = [...this.runsById.values()].filter((r) => r.rootJob === rootJob && r.state !== 'running');
-    const total = [...this.runsById.values()].filter((r) => r.rootJob === rootJob).length;
-    let excess = total - this.options.historyLimit;
-    for (const r of finished) {
-      if (excess-- <= 0) break;
-      this.runsById.delete(r.id);
+    const ids = this.runIdsByRoot.get(rootJob);
+    if (ids === undefined) return;
+    let excess = ids.size - this.options.historyLimit;
+    for (const id of ids) {
+      if (excess <= 0) break;
+      const run = this.runsById.get(id);
+      if (run === undefined || run.state === 'running') continue;
+      this.dropRun(run);
+      excess--;
     }
   }
 
   private putRun(run: Run): void {
-    this.runsById.set(run.id, run);
+    this.storeRun(run);
     this.emit({ kind: 'run', run });
+  }
+
+  private storeRun(run: Run): void {
+    this.runsById.set(run.id, run);
+    const ids = this.runIdsByRoot.get(run.rootJob);
+    if (ids === undefined) this.runIdsByRoot.set(run.rootJob, new Set([run.id]));
+    else ids.add(run.id);
+  }
+
+  private dropRun(run: Run): void {
+    this.runsById.delete(run.id);
+    const ids = this.runIdsByRoot.get(run.rootJob);
+    ids?.delete(run.id);
+    if (ids?.size === 0) this.runIdsByRoot.delete(run.rootJob);
   }
 
   /** Change one task of a run; `edit` returns the changes, or null for none. */
@@ -1143,7 +1162,8 @@ export class StateMachine {
     }
     this.odm.restore(parsed.odm); // absent in snapshots taken before ODM tasks existed
     this.runsById.clear();
-    for (const run of parsed.runs ?? []) this.runsById.set(run.id, run); // absent before workflows
+    this.runIdsByRoot.clear();
+    for (const run of parsed.runs ?? []) this.storeRun(run); // absent before workflows
     for (const { job, executions, skips } of parsed.jobs) {
       const active = executions.filter((e) => !isFinished(e)).length;
       this.records.set(job.name, { job: jobWith(job), executions, skips, active });

@@ -193,3 +193,30 @@ t.test('a job without downstream starts no run; its parameters ride on the execu
   t.same(e?.parameters, { a: '1', b: '2' });
   t.same([...h.sm.runs()], []);
 });
+
+t.test('finished runs beyond the history limit go, oldest first, per root; a running one stays; the same after a restore', async (t) => {
+  const h = new Harness();
+  h.put(spec('r1'), task('r1-b', [{ job: 'r1', on: 'success' }]), spec('r2'), task('r2-b', [{ job: 'r2', on: 'success' }]));
+  const finish = (id: string, root: string) => {
+    h.finishTask(id, root, 'succeeded');
+    h.advance(id);
+    h.finishTask(id, `${root}-b`, 'succeeded');
+    h.advance(id);
+  };
+  const stillRunning = h.runRoot('r1');
+  const r1: string[] = [];
+  for (let i = 0; i < 7; i++) {
+    const id = h.runRoot('r1');
+    finish(id, 'r1');
+    r1.push(id);
+  }
+  const r2 = h.runRoot('r2');
+  finish(r2, 'r2');
+  const ids = (root: string) => [...h.sm.runs()].filter((r) => r.rootJob === root).map((r) => r.id);
+  // History limit 5: the running one and the four newest finished ones of r1; r2's own run untouched.
+  t.same(ids('r1'), [stillRunning, ...r1.slice(3)]);
+  t.same(ids('r2'), [r2]);
+  const copy = new StateMachine({ historyLimit: 5 });
+  copy.restore(h.sm.snapshot());
+  t.same([...copy.runs()].map((r) => r.id), [...h.sm.runs()].map((r) => r.id), 'restored: the same runs in the same order');
+});
