@@ -6,34 +6,16 @@
 // same pattern with raw timers (1,000 setTimeouts due on each second, each
 // sending the same request), measured the same way.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { api, startBenchServer } from './light-server.js';
+import { startTarget, type Target } from './hit-target.js';
 import { isMain, round, summarize } from './stats.js';
 
 const jobs = Number(process.env['BENCH_JOBS'] ?? 1000);
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 30);
-
-interface Target {
-  child: ChildProcess;
-  url: string;
-  /** Take the recorded hits: [path, arrival epoch ms]. */
-  take(): Promise<[string, number][]>;
-}
-
-async function startTarget(): Promise<Target> {
-  const child = spawn(process.execPath, [resolve('dist/bench/fixtures/hit-target.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<string>((res) => child.stdout.once('data', (c: Buffer) => res(c.toString().trim())));
-  const url = `http://127.0.0.1:${port}`;
-  return {
-    child,
-    url,
-    take: async () => (await (await request(`${url}/__hits`)).body.json()) as [string, number][],
-  };
-}
 
 /** The same pattern with raw timers: `jobs` setTimeouts due on each second, each sending one request. */
 async function rawTimers(target: Target, runSeconds: number): Promise<number[]> {

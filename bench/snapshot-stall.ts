@@ -7,7 +7,8 @@
 // BENCH_SNAP_ROUNDS (default 5).
 
 import { CommandType, type Command } from '../server/state/commands.js';
-import { defaultCatchUp, type JobSpec } from '../server/state/job.js';
+import type { JobSpec } from '../server/state/job.js';
+import { jobSpec } from '../test/support/job-spec.js';
 import { StateMachine } from '../server/state/state-machine.js';
 import { isMain, median, round } from './stats.js';
 
@@ -16,12 +17,9 @@ const runs = Number(process.env['BENCH_SNAP_RUNS'] ?? 100);
 const rounds = Number(process.env['BENCH_SNAP_ROUNDS'] ?? 5);
 
 function spec(name: string): JobSpec {
-  return {
-    name, displayName: '', timezone: '', schedule: '@every 1s', owner: '', ownerEmail: '', disabled: false,
-    tags: {}, metadata: {}, retries: 0, parentJob: '', processors: {}, concurrency: 'forbid', executor: 'http',
-    executorConfig: { method: 'GET', url: 'http://127.0.0.1:8080/job/{{ .ScheduledTime }}', timeout: '10' }, ephemeral: false,
-    startsAtMs: null, expiresAtMs: null, catchUp: defaultCatchUp,
-  };
+  return jobSpec(name, {
+    concurrency: 'forbid', executor: 'http', executorConfig: { method: 'GET', url: 'http://127.0.0.1:8080/job/{{ .ScheduledTime }}', timeout: '10' },
+  });
 }
 
 function build(): StateMachine {

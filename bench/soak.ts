@@ -15,12 +15,12 @@
 // expected seconds from its first delivered one to the end, against what
 // reached the target, what was recorded skipped, and what doubled.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { api, rssMb, startBenchServer, type BenchServer } from './light-server.js';
+import { startTarget } from './hit-target.js';
 import { agreedLeader, serverSpecs, startServerProcess, type ServerProcess } from '../test/support/cluster-processes.js';
 import { isMain, round, summarize } from './stats.js';
 
@@ -29,19 +29,6 @@ const minutes = Number(process.env['BENCH_SOAK_MINUTES'] ?? 10);
 const maxEvery = Number(process.env['BENCH_SOAK_MAX_EVERY'] ?? 7);
 const mode = process.env['BENCH_SOAK_MODE'] === 'cluster' ? 'cluster' : 'light';
 const minuteMs = Number(process.env['BENCH_SOAK_MINUTE_MS'] ?? 60_000);
-
-interface Target {
-  child: ChildProcess;
-  url: string;
-  take(): Promise<[string, number][]>;
-}
-
-async function startTarget(): Promise<Target> {
-  const child = spawn(process.execPath, [resolve('dist/bench/fixtures/hit-target.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<string>((res) => child.stdout.once('data', (c: Buffer) => res(c.toString().trim())));
-  const url = `http://127.0.0.1:${port}`;
-  return { child, url, take: async () => (await (await request(`${url}/__hits`)).body.json()) as [string, number][] };
-}
 
 /** Counters from a Prometheus text page: `name{labels}` → value. */
 async function counters(url: string): Promise<Map<string, number>> {

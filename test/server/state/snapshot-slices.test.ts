@@ -3,17 +3,10 @@
 
 import t from 'tap';
 import { CommandType, decodeCommand, encodeCommand, type Command } from '../../../server/state/commands.js';
-import { defaultCatchUp, type JobSpec } from '../../../server/state/job.js';
+import { jobSpec } from '../../support/job-spec.js';
 import { StateMachine } from '../../../server/state/state-machine.js';
 
-function spec(name: string, over: Partial<JobSpec> = {}): JobSpec {
-  return {
-    name, displayName: '', timezone: '', schedule: '@every 1s', owner: '', ownerEmail: '', disabled: false,
-    tags: {}, metadata: {}, retries: 0, parentJob: '', processors: {}, concurrency: 'allow', executor: 'shell',
-    executorConfig: { command: 'true' }, ephemeral: false, startsAtMs: null, expiresAtMs: null, catchUp: defaultCatchUp,
-    ...over,
-  };
-}
+const spec = jobSpec;
 
 /** Drains the slices, giving the event loop a turn between two (as the Raft driver does); counts them. */
 async function drain(slices: Iterator<void, Uint8Array>): Promise<{ data: Uint8Array; steps: number }> {

@@ -1,18 +1,12 @@
 import t from 'tap';
 import { CommandType, type Command, decodeCommand, encodeCommand } from '../../../server/state/commands.js';
-import { defaultCatchUp, type JobSpec } from '../../../server/state/job.js';
+import type { JobSpec } from '../../../server/state/job.js';
+import { jobSpec } from '../../support/job-spec.js';
 import { StateInvariantError } from '../../../server/state/state-error.js';
 import { StateMachine, retryBackoffMs, type ApplyResult } from '../../../server/state/state-machine.js';
 import { planRun } from '../../../server/scheduler/workflow-unlocks.js';
 
-function spec(name: string, over: Partial<JobSpec> = {}): JobSpec {
-  return {
-    name, displayName: '', timezone: '', schedule: '@every 1s', owner: '', ownerEmail: '', disabled: false,
-    tags: {}, metadata: {}, retries: 0, parentJob: '', processors: {}, concurrency: 'allow', executor: 'shell',
-    executorConfig: { command: 'true' }, ephemeral: false, startsAtMs: null, expiresAtMs: null, catchUp: defaultCatchUp,
-    ...over,
-  };
-}
+const spec = jobSpec;
 
 class Harness {
   readonly sm = new StateMachine({ historyLimit: 5 });
