@@ -50,7 +50,7 @@ t.test('every planted bug is caught by the tests', async (t) => {
   t.teardown(() => rmSync(copy, { recursive: true, force: true }));
 
   // The unmutated copy passes, so a failure below is the bug's doing (the
-  // simulations' seeds are run unmutated by sim.test.js and node-sim.test.js).
+  // simulations' seeds are run unmutated by sim-seeds-*.test.js and node-sim.test.js).
   const programs = [...new Map(plantedBugs.flatMap((b) => b.caughtBy).map((p) => [p.join(' '), p])).values()]
     .filter((p) => p[0] !== 'test/sim/run.js' && p[0] !== 'test/sim/run-node.js');
   for (const p of programs) {
