@@ -373,19 +373,44 @@ export function encodedResultBytes(result: ExecutionResult): number {
 
 /** [tag][u32 LE length of the JSON head][JSON head][blobs, in the order the head names them]. */
 export function frame(tag: number, head: unknown, blobs: readonly Uint8Array[]): Uint8Array {
-  const json = encoder.encode(JSON.stringify(head));
-  let size = 5 + json.length;
+  return drain(framePieces(tag, [encoder.encode(JSON.stringify(head))], blobs));
+}
+
+/**
+ * The same frame with its JSON head given in encoded pieces, built one step
+ * per `sliceBytes` copied (a snapshot's tens of megabytes, between turns of
+ * the event loop); the generator's value is the frame.
+ */
+export function* framePieces(tag: number, head: readonly Uint8Array[], blobs: readonly Uint8Array[], sliceBytes = Number.POSITIVE_INFINITY): Generator<void, Uint8Array> {
+  let headLength = 0;
+  for (const p of head) headLength += p.length;
+  let size = 5 + headLength;
   for (const b of blobs) size += b.length;
   const out = new Uint8Array(size);
   out[0] = tag;
-  new DataView(out.buffer).setUint32(1, json.length, true);
-  out.set(json, 5);
-  let at = 5 + json.length;
-  for (const b of blobs) {
-    out.set(b, at);
-    at += b.length;
+  new DataView(out.buffer).setUint32(1, headLength, true);
+  let at = 5;
+  let sinceYield = 0;
+  for (const part of [head, blobs]) {
+    for (const p of part) {
+      out.set(p, at);
+      at += p.length;
+      sinceYield += p.length;
+      if (sinceYield >= sliceBytes) {
+        sinceYield = 0;
+        yield;
+      }
+    }
   }
   return out;
+}
+
+/** Runs a sliced computation to its end at once; its value. */
+export function drain<T>(steps: Iterator<void, T>): T {
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
 }
 
 /** The head of a framed value, and a reader that takes its blobs in order, each named by its byte length. */

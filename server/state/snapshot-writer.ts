@@ -5,8 +5,8 @@
 // entries shared. Serialising is what costs (with 2,000 jobs of 100
 // executions each, tens of megabytes of JSON), so it runs as a generator
 // that yields every few thousand items: snapshot() drains it at once, and
-// snapshotAsync() gives the event loop back between slices while the state
-// goes on changing; the bytes are those of the state at the capture.
+// the Raft driver steps snapshotSlices() once per turn of the event loop while
+// the state goes on changing; the bytes are those of the state at the capture.
 //
 // Format: [tag][u32 LE length of the JSON head][JSON head][blobs], the
 // execution outputs stored raw in the order the head names them (as
@@ -18,6 +18,7 @@ import type { Job, JobVersion } from './job.js';
 import type { Notification } from './notification.js';
 import type { OdmSnapshot } from './odm-tasks.js';
 import type { Run } from './run.js';
+import { framePieces } from './commands.js';
 
 export interface SnapshotCapture {
   readonly nextSeq: number;
@@ -80,7 +81,7 @@ export function* writeSnapshot(c: SnapshotCapture): Generator<void, Uint8Array> 
   text('}');
   outputs.seal();
   yield;
-  return yield* framePieces(framedSnapshot, head, outputs.blobs);
+  return yield* framePieces(framedSnapshot, head, outputs.blobs, sliceBytes);
 }
 
 /**
@@ -112,28 +113,4 @@ class OutputBlobs {
     this.buffer = this.buffer.subarray(this.used);
     this.used = 0;
   }
-}
-
-/** [tag][u32 LE head length][head pieces][blobs], copied a few megabytes per slice. */
-function* framePieces(tag: number, head: readonly Uint8Array[], blobs: readonly Uint8Array[]): Generator<void, Uint8Array> {
-  let headLength = 0;
-  for (const p of head) headLength += p.length;
-  let size = 5 + headLength;
-  for (const b of blobs) size += b.length;
-  // Every byte is written below, so no need to zero it first.
-  const out: Uint8Array = Buffer.allocUnsafe(size);
-  out[0] = tag;
-  new DataView(out.buffer, out.byteOffset, out.byteLength).setUint32(1, headLength, true);
-  let at = 5;
-  let sinceYield = 0;
-  for (const p of [...head, ...blobs]) {
-    out.set(p, at);
-    at += p.length;
-    sinceYield += p.length;
-    if (sinceYield >= sliceBytes) {
-      sinceYield = 0;
-      yield;
-    }
-  }
-  return out;
 }

@@ -17,6 +17,7 @@
 
 import {
   CommandType,
+  drain,
   unframe,
   stillPlanned,
   type Command,
@@ -1088,11 +1089,7 @@ export class StateMachine {
 
   /** The whole state, serialised at once (see snapshot-writer.ts for the format). */
   snapshot(): Uint8Array {
-    const slices = this.snapshotSlices();
-    for (;;) {
-      const step = slices.next();
-      if (step.done === true) return step.value;
-    }
+    return drain(this.snapshotSlices());
   }
 
   /**
