@@ -177,13 +177,8 @@ export class AgentClient {
       const send = (msg: AgentMessage): boolean => {
         const b = batcher;
         if (b && msg.output) {
-          const bytes = 16 + (msg.output.execution_id?.length ?? 0) + (msg.output.data?.length ?? 0);
-          if (bytes < batchBytes) b.push({ output: msg.output }, bytes);
-          else {
-            // A big chunk goes alone, after what waits.
-            b.flush();
-            return write(msg);
-          }
+          // A chunk bigger than a batch goes alone, after what waits (the batcher's rule).
+          b.push({ output: msg.output }, 16 + (msg.output.execution_id?.length ?? 0) + (msg.output.data?.length ?? 0));
           return !full;
         }
         if (b && msg.result) {

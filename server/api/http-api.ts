@@ -73,7 +73,7 @@ export interface ApiOptions {
    * name rule alone.
    */
   readonly secretKeys?: (executor: string) => readonly string[] | null;
-  /** Settles once this node's plugin programs have told their secret keys (or failed to start); job answers wait for it. */
+  /** Settles once this node's plugin programs have told their secret keys (or failed to start); job reads wait for it. */
   readonly secretKeysKnown?: Promise<void>;
   /** In a cluster: the agents connected to this server (the leader). */
   readonly agents?: () => AgentStatus[];
@@ -287,8 +287,9 @@ export class HttpApi {
     }
     if (!route.local && route.method === 'GET' && this.ctx.readBarrier && !url.searchParams.has('stale')) await this.ctx.readBarrier();
     const request: RouteRequest = { params, query: url.searchParams, body, headers: req.headers, url, caller: grants?.by ?? 'anonymous', grants: grants ?? openGrants };
-    // Job answers are redacted by the plugins' declared secret keys: right after start, wait until the plugins have told them.
-    if (this.ctx.secretKeysKnown && path.startsWith('/v1/jobs')) await this.ctx.secretKeysKnown;
+    // Job answers are redacted by the plugins' declared secret keys: right after start, reads wait until the plugins
+    // have told them (writes need not: a value redacted meanwhile is kept as stored, see restoreRedacted).
+    if (this.ctx.secretKeysKnown && route.method === 'GET' && path.startsWith('/v1/jobs')) await this.ctx.secretKeysKnown;
     return await route.handle(request, this.ctx);
   }
 

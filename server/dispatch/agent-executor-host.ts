@@ -253,7 +253,6 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
       const out = this.outboxes.get(s);
       // Acknowledgements that wait go first: the agent may forget those results.
       out?.flush();
-      this.outboxes.delete(s);
       s.link.send({ redirect: { leader_rpc_addr: leaderRpcAddr } });
       s.link.close('this server no longer leads');
       this.registry.disconnect(s);

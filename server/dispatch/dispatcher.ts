@@ -14,7 +14,7 @@
 // says which scheduled times are already settled, and the planner applies
 // the job's catch-up policy to the ones after it.
 
-import { CommandType, plannedFor, type Fire, type ScheduledUpTo, type Skip } from '../state/commands.js';
+import { CommandType, plannedFor, utf8Length, type Fire, type ScheduledUpTo, type Skip } from '../state/commands.js';
 import type { CommandLog } from '../state/command-log.js';
 import type { Execution } from '../state/execution.js';
 import { edgesOf, type Job, type JobSpec } from '../state/job.js';
@@ -308,7 +308,7 @@ export class Dispatcher {
         if (plan.next !== null) nexts.push({ name, at: plan.next });
         continue;
       }
-      due.push({ name, fires, skips, lastScheduled, next: plan.next, bytes: jsonBytes(fires) + jsonBytes(skips) + jsonBytes(lastScheduled) });
+      due.push({ name, fires, skips, lastScheduled, next: plan.next, bytes: dueBytes(fires, skips, lastScheduled) });
     }
     for (const n of nexts) this.fireHeap.set(n.name, n.at);
     if (due.length === 0) {
@@ -481,7 +481,7 @@ export class Dispatcher {
     };
     const starts = ids.map((id) => ({ id, nodeName: nodeOf(id) }));
     const max = this.options.maxCommandBytes ?? defaultMaxCommandBytes;
-    await Promise.all(chunksOf(starts, jsonBytes, max).map(async (chunk) => {
+    await Promise.all(chunksOf(starts, (st) => 30 + utf8Length(st.id) + utf8Length(st.nodeName), max).map(async (chunk) => {
       try {
         const res = await this.options.log.submit({ type: CommandType.StartExecutions, atMs: now(), starts: chunk });
         if (res.ok) this.run(res.executions);
@@ -499,9 +499,21 @@ function runIdFor(job: Job): { runId: string } | Record<string, never> {
   return job.dependentJobs.length > 0 && edgesOf(job).length === 0 ? { runId: randomUUID() } : {};
 }
 
-/** The UTF-8 bytes of a value's JSON (as a command encodes it). */
-function jsonBytes(value: unknown): number {
-  return Buffer.byteLength(JSON.stringify(value));
+/**
+ * About the encoded bytes of one due job's fires, skips and bookkeeping in a
+ * RecordFires, on the high side, without encoding them only to measure (the
+ * command is encoded once, when it is submitted; one the log still refuses
+ * as too large is split).
+ */
+function dueBytes(fires: readonly Fire[], skips: readonly Skip[], lastScheduled: readonly ScheduledUpTo[]): number {
+  let n = 0;
+  for (const f of fires) {
+    n += 100 + utf8Length(f.jobName) + (f.runId?.length ?? 0) + (f.parameters ? utf8Length(JSON.stringify(f.parameters)) : 0);
+    for (const node of f.nodes) n += 3 + utf8Length(node);
+  }
+  for (const sk of skips) n += 120 + utf8Length(sk.jobName);
+  for (const l of lastScheduled) n += 150 + utf8Length(l.jobName) + utf8Length(l.planned?.schedule ?? '') + utf8Length(l.planned?.timezone ?? '');
+  return n;
 }
 
 /** `items` in order, cut into runs whose bytes stay within `maxBytes` (each run at least one item). */
