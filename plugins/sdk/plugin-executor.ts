@@ -48,6 +48,7 @@ export class PluginExecutor implements Executor {
   /** What each started program declared (asked once per program started). */
   private readonly described = new WeakMap<RunningPlugin<ExecutorClient>, Promise<void>>();
   /** The secret keys the last program asked declared; null: none asked yet. */
+  /** What the program declared, with the keys known beforehand; null until it answered. */
   private declared: readonly string[] | null = null;
   private readonly known: readonly string[] | null;
 
@@ -71,8 +72,7 @@ export class PluginExecutor implements Executor {
    * answered yet, and none were known beforehand.
    */
   get secretKeys(): readonly string[] | null {
-    if (this.declared === null) return this.known;
-    return this.known === null ? this.declared : [...new Set([...this.known, ...this.declared])];
+    return this.declared ?? this.known;
   }
 
   /** Start the program now (otherwise the first execution starts it), and learn what it declares. */
@@ -86,13 +86,18 @@ export class PluginExecutor implements Executor {
    * call declares nothing; one that fails to answer in time leaves the
    * last answer in place.
    */
+  private withKnown(declared: readonly string[]): readonly string[] {
+    return this.known === null || this.known.length === 0 ? declared : [...new Set([...this.known, ...declared])];
+  }
+
   private describe(p: RunningPlugin<ExecutorClient>): Promise<void> {
     let asked = this.described.get(p);
     if (!asked) {
       asked = new Promise<void>((resolve) => {
         p.client.Describe({}, { deadline: Date.now() + validateTimeoutMs }, (err, res) => {
-          if (!err && res) this.declared = res.secret_keys;
-          else if (err?.code === grpc.status.UNIMPLEMENTED) this.declared = [];
+          // Kept merged with the keys known beforehand, so reading them (once per job shown) costs nothing.
+          if (!err && res) this.declared = this.withKnown(res.secret_keys);
+          else if (err?.code === grpc.status.UNIMPLEMENTED) this.declared = this.withKnown([]);
           resolve();
         });
       });
@@ -124,8 +129,7 @@ export class PluginExecutor implements Executor {
     try {
       session = await this.sessionOf(plugin, p);
     } catch (err) {
-      const how = await plugin.deathOf(p);
-      return failure(how ? `plugin ${this.name} ${how} while running this execution` : `plugin ${this.name} failed: ${describe(err)}`);
+      return failure(await this.failureText(plugin, p, err));
     }
     // Items on a session are tagged by execution id: the same id twice at once takes the call of its own.
     if (session && !session.has(req.executionId)) return session.execute(req, output, signal);
@@ -148,15 +152,23 @@ export class PluginExecutor implements Executor {
     // Another execution has opened it again meanwhile.
     if (now !== undefined && now !== stale) return now;
     if (now === undefined) void p.exited.then(() => this.sessions.delete(p));
-    const opening = HostSession.open(p.client, this.helloTimeoutMs, async (err) => {
-      const how = await plugin.deathOf(p);
-      if (how) return `plugin ${this.name} ${how} while running this execution`;
-      return err
-        ? `plugin ${this.name} failed: its session broke: ${err.details || err.message}`
-        : `plugin ${this.name} ended its session without a result for this execution`;
-    });
+    const opening = HostSession.open(p.client, this.helloTimeoutMs, (err) => this.failureText(plugin, p, err, err
+      ? 'its session broke: '
+      : null));
     this.sessions.set(p, opening);
     return opening;
+  }
+
+  /**
+   * Why an execution failed on `p`: how the program died when it did, else
+   * the call's error (after `context`); a null context: the session ended
+   * without a result for it.
+   */
+  private async failureText(plugin: PluginProcess<ExecutorClient>, p: RunningPlugin<ExecutorClient>, err: unknown, context: string | null = ''): Promise<string> {
+    const how = await plugin.deathOf(p);
+    if (how) return `plugin ${this.name} ${how} while running this execution`;
+    if (context === null) return `plugin ${this.name} ended its session without a result for this execution`;
+    return `plugin ${this.name} failed: ${context}${errorText(err)}`;
   }
 
   /** One Execute call (a plugin program built before Session). */
@@ -189,9 +201,7 @@ export class PluginExecutor implements Executor {
       let failed = false;
       call.on('error', (err: grpc.ServiceError) => {
         failed = true;
-        void plugin.deathOf(p).then((how) => {
-          done(failure(how ? `plugin ${this.name} ${how} while running this execution` : `plugin ${this.name} failed: ${err.details || err.message}`));
-        });
+        void this.failureText(plugin, p, err).then((text) => done(failure(text)));
       });
       call.on('end', () => failed || done(failure(`plugin ${this.name} ended the execution without a result`)));
     });
@@ -240,7 +250,7 @@ export class PluginExecutor implements Executor {
 
 const validateTimeoutMs = 5000;
 
-function describe(err: unknown): string {
+function errorText(err: unknown): string {
   const e = err as Partial<grpc.ServiceError>;
   return e.details || e.message || String(err);
 }

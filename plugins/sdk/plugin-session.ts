@@ -12,15 +12,13 @@
 // Session answers UNIMPLEMENTED instead, and the caller uses Execute.
 // A stream that breaks fails every execution in flight on it.
 
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import type { ExecutorClient } from '../../proto/generated/clocktower/plugin/v1/Executor.js';
 import type { SessionCommand } from '../../proto/generated/clocktower/plugin/v1/SessionCommand.js';
 import type { SessionEvent__Output } from '../../proto/generated/clocktower/plugin/v1/SessionEvent.js';
 import type { SessionRequest } from '../../proto/generated/clocktower/plugin/v1/SessionRequest.js';
 import { failure, type ExecuteRequest, type ExecuteResult, type OutputSink } from './executor.js';
 import { creditEveryBytes, creditWindowBytes, maxMessageDataBytes } from './session-limits.js';
-
-const unimplemented = 12;
 
 interface InFlight {
   readonly output: OutputSink;
@@ -67,7 +65,7 @@ export class HostSession {
       call.on('error', (err: grpc.ServiceError) => {
         const early = first(() => {
           session.broken = true;
-          if (err.code === unimplemented) resolve(null);
+          if (err.code === grpc.status.UNIMPLEMENTED) resolve(null);
           else reject(err);
         });
         if (!early) session.breakWith(failed(err));
