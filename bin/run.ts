@@ -9,6 +9,7 @@ import { runClient, topLevelHelp } from './cli/run-client.js';
 import { ConfigError, lightUsage, parseLightConfig } from './light-config.js';
 import { agentUsage, parseAgentConfig } from './agent-config.js';
 import { createLogger, type LogFields } from '../server/observe/logger.js';
+import { coalescedLines } from '../server/observe/coalesced-lines.js';
 import type { LightConfig } from './light-config.js';
 import type { RunningServer } from './server.js';
 import type { Observability } from './observability.js';
@@ -63,7 +64,10 @@ async function serve<C extends LightConfig>(io: Io, usage: string, parse: () => 
     io.stdout(usage);
     return 0;
   }
-  const logger = createLogger({ level: config.logLevel, format: config.logFormat, node: config.nodeName, write: (line) => io.stderr(line) });
+  // The lines of one event-loop turn in one write; what waits is written when the process exits, however it exits.
+  const lines = coalescedLines((text) => io.stderr(text));
+  process.once('exit', () => lines.flush());
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat, node: config.nodeName, write: (line) => lines.write(line) });
   if (config.apiToken !== undefined) {
     logger.addSecret(config.apiToken);
     hideFromChildren(config.apiToken);

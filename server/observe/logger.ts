@@ -2,7 +2,8 @@
 // per line: time, level, reporting_node, msg and the line's fields) or, for a
 // terminal, text lines (`TIME LEVEL msg key=value ...`). pino writes
 // synchronously to the destination it is given (no worker-thread
-// transport), so a line is out before the call returns. Text lines (the
+// transport), so a line is out before the call returns (the server's
+// destination then writes a turn's lines together: coalesced-lines.ts). Text lines (the
 // default) are formatted directly, with the same redaction.
 //
 // Nothing secret reaches the destination: fields whose key names a secret
@@ -84,8 +85,12 @@ function textLogger(options: LoggerOptions, scrub: (line: string) => string, add
     return (msg: string, fields?: LogFields) => {
       let rest = '';
       if (fields !== undefined) {
-        for (const [k, v] of Object.entries(redactFields(fields) as Record<string, unknown>)) {
+        // As redactFields(fields), without a copy of the fields for each line.
+        for (const k of Object.keys(fields)) {
+          let v = fields[k];
           if (v === undefined) continue;
+          if (secretKey(k) && v !== '' && v !== null) v = redacted;
+          else if (typeof v === 'object' && v !== null) v = redactFields(v, 1);
           rest += ` ${k}=${typeof v === 'string' && v !== '' && !/[\s"=]/.test(v) ? v : JSON.stringify(v)}`;
         }
       }
@@ -102,9 +107,20 @@ export function redactFields(value: unknown, depth = 0): unknown {
   if (value instanceof Error) return { message: value.message, ...('code' in value ? { code: (value as { code: unknown }).code } : {}) };
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    out[k] = isSecretKey(k) && v !== '' && v !== null && v !== undefined ? redacted : redactFields(v, depth + 1);
+    out[k] = secretKey(k) && v !== '' && v !== null && v !== undefined ? redacted : redactFields(v, depth + 1);
   }
   return out;
+}
+
+/** Field names repeat on every line: each is checked once (up to a bound, past which they are checked each time). */
+const secretKeyCache = new Map<string, boolean>();
+function secretKey(key: string): boolean {
+  let secret = secretKeyCache.get(key);
+  if (secret === undefined) {
+    secret = isSecretKey(key);
+    if (secretKeyCache.size < 10_000) secretKeyCache.set(key, secret);
+  }
+  return secret;
 }
 
 /** A logger that drops everything (for parts composed without one). */

@@ -368,7 +368,13 @@ export function decodeCommand(data: Uint8Array): Command {
  */
 export function encodedResultBytes(result: ExecutionResult): number {
   const output = utf8Length(result.output);
-  return utf8Length(JSON.stringify({ ...result, output })) + output;
+  // The JSON head without building it (a burst measures every result): its
+  // keys, numbers and booleans on the high side, the strings that need
+  // escaping as JSON writes them; the output goes as a blob, its length in the head.
+  let head = 150 + utf8Length(result.id) + String(output).length;
+  if (result.error !== '') head += utf8Length(JSON.stringify(result.error));
+  if (result.paramsOut !== undefined) head += 14 + utf8Length(JSON.stringify(result.paramsOut));
+  return head + output;
 }
 
 /** [tag][u32 LE length of the JSON head][JSON head][blobs, in the order the head names them]. */

@@ -37,12 +37,20 @@ t.test('takeBatch takes results in order up to the byte cap, and always one', as
   t.same(queue, []);
 });
 
-t.test('encodedResultBytes is what a result adds to an encoded FinishExecutions', async (t) => {
-  const rs = [result('1', '\u0000'.repeat(1000)), result('22', 'héllo ✓ 😀'), result('333', '')];
+t.test('encodedResultBytes is at least what a result adds to an encoded FinishExecutions, and not much more', async (t) => {
+  const rs: ExecutionResult[] = [
+    result('1', '\u0000'.repeat(1000)), result('22', 'héllo ✓ 😀'), result('333', ''),
+    { ...result('4444', 'out'), state: 'failed', exitCode: -2147483648, error: 'boom\u0001 "quoted" ✓\n'.repeat(20) },
+    { ...result('55555', ''), state: 'lost', exitCode: null, finishedAtMs: 8_640_000_000_000_000, error: 'lost: gone', outputTruncated: true },
+    { ...result('6', 'x'), paramsOut: { key: 'va"lue\u0002', 'ünï': '😀' } },
+  ];
   const empty = encodeCommand({ type: CommandType.FinishExecutions, atMs: 5, results: [] }).length;
-  const all = encodeCommand({ type: CommandType.FinishExecutions, atMs: 5, results: rs }).length;
-  const estimate = rs.reduce((n, r) => n + encodedResultBytes(r) + 1, 0);
-  t.ok(Math.abs(all - empty - estimate) <= rs.length, `estimate ${estimate}, actual ${all - empty}`);
+  for (const r of rs) {
+    const actual = encodeCommand({ type: CommandType.FinishExecutions, atMs: 5, results: [r, r] }).length - empty;
+    const estimate = 2 * (encodedResultBytes(r) + 1);
+    t.ok(estimate >= actual && estimate <= actual + 2 * 100, `result ${r.id}: estimate ${estimate}, actual ${actual}`);
+  }
+  const all = encodeCommand({ type: CommandType.FinishExecutions, atMs: 5, results: rs.slice(0, 3) }).length;
   t.ok(all < 1000 + 3 * 200, `1000 NULs cost about 1000 bytes, not 6000 (${all})`);
 });
 
