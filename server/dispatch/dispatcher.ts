@@ -23,7 +23,7 @@ import type { ApplyResult } from '../state/state-machine.js';
 import type { NodeChooser } from './agent-executor-host.js';
 import type { ExecutorHost } from './executor-host.js';
 import { ExecutionRunner, type RunningExecution } from './execution-runner.js';
-import { JobSchedules } from './job-schedules.js';
+import { JobSchedules, samePlanInputs } from './job-schedules.js';
 import { parseTags } from './target-selection.js';
 import type { ProcessorHost } from './processor-host.js';
 import type { Notifier } from './notify/notifier.js';
@@ -57,12 +57,21 @@ export interface DispatcherOptions {
   readonly notifyProblem?: ((spec: JobSpec) => { field: string; message: string } | null) | undefined;
   /** Encoded bytes of fires (or starts) per command (default defaultMaxCommandBytes). */
   readonly maxCommandBytes?: number | undefined;
+  /** How long before a fire is due its plan is made (default defaultPlanAheadMs; 0: when it is due). */
+  readonly planAheadMs?: number | undefined;
 }
 
 /** How long to wait before planning a job again after its fires failed to commit. */
 const retryPlanMs = 1000;
 /** Encoded bytes of fires (or starts) per RecordFires (StartExecutions) command, unless the options say otherwise. */
 export const defaultMaxCommandBytes = 256 * 1024;
+/**
+ * Fires are planned this long before they are due and committed when they
+ * are due, so a burst's planning (about 15 ms per 1,000 jobs) is done by then.
+ */
+export const defaultPlanAheadMs = 500;
+/** Jobs planned in one event-loop turn; a burst's others in the next turns. */
+const jobsPerPlanTurn = 1000;
 
 /** The executions one command started, handed to the runner from `next` on. */
 interface StartQueue {
@@ -80,6 +89,13 @@ interface DueJob {
   readonly next: number | null;
   readonly bytes: number;
 }
+
+/** Fires planned ahead, committed at `at` unless their job changed meanwhile. */
+interface HeldFires {
+  readonly at: number;
+  readonly jobs: { readonly job: Job; readonly due: DueJob }[];
+  timer: unknown;
+}
 /**
  * Executions a command started that are handed to the runner in one
  * event-loop turn; a burst's others follow in the next turns, so API
@@ -90,7 +106,12 @@ const startsPerTurn = 500;
 
 export class Dispatcher {
   readonly schedules = new JobSchedules();
+  /** Jobs by when to plan their next fire (planAheadMs before it is due); fireAt says when it is due. */
   private readonly fireHeap = new TimerHeap();
+  private readonly fireAt = new Map<string, number>();
+  private readonly planAheadMs: number;
+  /** Fires planned ahead, by the time they are due. Their jobs count as committing. */
+  private readonly held = new Map<number, HeldFires>();
   private readonly pendingHeap = new TimerHeap();
   private readonly fireTimer: DueTimer;
   private readonly pendingTimer: DueTimer;
@@ -116,6 +137,7 @@ export class Dispatcher {
   private readonly advanceAgain = new Set<string>();
 
   constructor(private readonly options: DispatcherOptions) {
+    this.planAheadMs = options.planAheadMs ?? defaultPlanAheadMs;
     const onError = options.onError ?? (() => {});
     this.runner = new ExecutionRunner({
       log: options.log,
@@ -184,7 +206,14 @@ export class Dispatcher {
     this.fireTimer.stop();
     this.pendingTimer.stop();
     this.fireHeap.clear();
+    this.fireAt.clear();
     this.pendingHeap.clear();
+    // Planned, not committed: nothing of them happened; leading again plans them anew.
+    for (const h of this.held.values()) {
+      this.timers.clearTimeout(h.timer);
+      for (const { due } of h.jobs) this.committing.delete(due.name);
+    }
+    this.held.clear();
     this.replanAfterCommit.clear();
     // An advance in flight settles by itself (refused, or committed: AdvanceRun is idempotent); leading again plans every run anew.
     this.advancing.clear();
@@ -286,38 +315,118 @@ export class Dispatcher {
     }
     if (!job) this.schedules.forget(name);
     const next = job ? this.schedules.firstUnsettled(job) : null;
-    if (next === null) this.fireHeap.delete(name);
-    else this.fireHeap.set(name, next);
+    if (next === null) {
+      this.fireHeap.delete(name);
+      this.fireAt.delete(name);
+    } else {
+      this.setFire(name, next);
+    }
     this.fireTimer.arm();
   }
 
+  /** Wake for the job's fire due at `at`, planAheadMs before it. */
+  private setFire(name: string, at: number): void {
+    this.fireAt.set(name, at);
+    this.fireHeap.set(name, at - this.planAheadMs);
+  }
+
+  private get timers(): Timers {
+    return this.options.timers ?? nodeTimers;
+  }
+
+  /** Plan these jobs' fires, jobsPerPlanTurn jobs per event-loop turn. */
   private async fire(names: string[]): Promise<void> {
+    const leadership = this.leaderships;
+    for (let i = 0; i < names.length; i += jobsPerPlanTurn) {
+      if (i > 0) {
+        await new Promise<void>((resolve) => this.timers.setTimeout(resolve, 0));
+        // Stopped leading meanwhile: leading again plans every job anew.
+        if (!this.leading || leadership !== this.leaderships) return;
+      }
+      this.planSlice(names.slice(i, i + jobsPerPlanTurn));
+    }
+  }
+
+  /**
+   * Plan each job's fire: one due now is committed at once; one due later (it
+   * woke planAheadMs early) is held and committed when it is due.
+   */
+  private planSlice(names: readonly string[]): void {
     const { state, now } = this.options;
     const atMs = now();
-    const due: DueJob[] = [];
-    const nexts: { name: string; at: number }[] = [];
+    const dueNow: DueJob[] = [];
+    const ahead = new Map<number, { job: Job; due: DueJob }[]>();
     for (const name of names) {
+      const at = this.fireAt.get(name);
+      this.fireAt.delete(name);
       const job = state.job(name);
       if (!job) continue;
-      const plan = this.schedules.due(job, atMs);
+      const planAt = at !== undefined && at > atMs ? at : atMs;
+      const plan = this.schedules.due(job, planAt);
       if (!plan) continue;
       const fires = plan.run.map((t): Fire => ({ jobName: name, scheduledAtMs: t, trigger: 'schedule', nodes: this.nodesFor(job), ...runIdFor(job) }));
       const skips = plan.skipped.map((s): Skip => ({ jobName: name, ...s }));
       const lastScheduled: ScheduledUpTo[] = plan.settledUpTo !== null ? [{ jobName: name, atMs: plan.settledUpTo, planned: plannedFor(job) }] : [];
       if (fires.length === 0 && skips.length === 0 && lastScheduled.length === 0) {
-        if (plan.next !== null) nexts.push({ name, at: plan.next });
+        if (plan.next !== null) this.setFire(name, plan.next);
         continue;
       }
-      due.push({ name, fires, skips, lastScheduled, next: plan.next, bytes: dueBytes(fires, skips, lastScheduled) });
+      const due: DueJob = { name, fires, skips, lastScheduled, next: plan.next, bytes: dueBytes(fires, skips, lastScheduled) };
+      this.committing.add(name);
+      if (planAt === atMs) dueNow.push(due);
+      else {
+        const list = ahead.get(planAt);
+        if (list) list.push({ job, due });
+        else ahead.set(planAt, [{ job, due }]);
+      }
     }
-    for (const n of nexts) this.fireHeap.set(n.name, n.at);
-    if (due.length === 0) {
-      this.fireTimer.arm();
+    for (const [at, jobs] of ahead) this.hold(at, jobs);
+    if (dueNow.length > 0) void this.commitDue(atMs, dueNow);
+    this.fireTimer.arm();
+  }
+
+  private hold(at: number, jobs: readonly { job: Job; due: DueJob }[]): void {
+    const held = this.held.get(at);
+    if (held) {
+      held.jobs.push(...jobs);
       return;
     }
-    for (const name of names) this.committing.add(name);
+    const h: HeldFires = { at, jobs: [...jobs], timer: null };
+    h.timer = this.timers.setTimeout(() => this.release(h), Math.max(0, at - this.options.now()));
+    this.held.set(at, h);
+  }
+
+  /** Due now: commit what was planned ahead, unless its job changed meanwhile (then it is planned again, now). */
+  private release(h: HeldFires): void {
+    if (this.held.get(h.at) !== h) return;
+    this.held.delete(h.at);
+    // Timers may fire a little early: the fires are committed when due, not before.
+    const early = h.at - this.options.now();
+    if (early > 0) {
+      h.timer = this.timers.setTimeout(() => this.release(h), early);
+      this.held.set(h.at, h);
+      return;
+    }
+    const { state } = this.options;
+    const due: DueJob[] = [];
+    for (const { job, due: d } of h.jobs) {
+      const current = state.job(d.name);
+      if (current && samePlanInputs(job, current)) {
+        due.push(d);
+        continue;
+      }
+      this.committing.delete(d.name);
+      this.replanAfterCommit.delete(d.name);
+      this.planJob(d.name, current ?? null);
+    }
+    if (due.length > 0) void this.commitDue(this.options.now(), due);
+  }
+
+  /** Commit due jobs' fires in commands of at most maxCommandBytes, and run what they start. */
+  private async commitDue(atMs: number, due: readonly DueJob[]): Promise<void> {
     const max = this.options.maxCommandBytes ?? defaultMaxCommandBytes;
     await Promise.all(chunksOf(due, (d) => d.bytes, max).map((chunk) => this.commitFires(atMs, chunk)));
+    const names = due.map((d) => d.name);
     for (const name of names) this.committing.delete(name);
     if (!this.leading) return;
     this.replanChangedMeanwhile(names);
@@ -333,7 +442,7 @@ export class Dispatcher {
       });
       if (res.ok) this.run(res.executions);
       if (!this.leading) return;
-      for (const d of due) if (d.next !== null) this.fireHeap.set(d.name, d.next);
+      for (const d of due) if (d.next !== null) this.setFire(d.name, d.next);
     } catch (err) {
       if (isTooLarge(err) && due.length > 1 && this.leading) {
         const half = Math.ceil(due.length / 2);
@@ -345,7 +454,7 @@ export class Dispatcher {
       // Not committed: nothing ran and the bookkeeping did not move; plan these jobs again shortly.
       for (const d of due) {
         this.replanAfterCommit.delete(d.name);
-        this.fireHeap.set(d.name, this.options.now() + retryPlanMs);
+        this.setFire(d.name, this.options.now() + retryPlanMs);
       }
     }
   }
@@ -424,7 +533,7 @@ export class Dispatcher {
     }
     this.advancing.delete(id);
     if (retry && this.leading) {
-      (this.options.timers ?? nodeTimers).setTimeout(() => this.queueAdvance(id), retryPlanMs);
+      this.timers.setTimeout(() => this.queueAdvance(id), retryPlanMs);
     } else if (this.advanceAgain.delete(id)) {
       this.queueAdvance(id);
     }

@@ -92,3 +92,18 @@ export class JobSchedules {
     return input ? dueFires(input, nowMs) : null;
   }
 }
+
+/**
+ * Whether a fire planned for `planned` still holds for `current` (the same
+ * job later): everything the plan was made from is the same, so committing
+ * it is what planning again would commit. (Counters and results may differ.)
+ */
+export function samePlanInputs(planned: Job, current: Job): boolean {
+  return planned === current || (
+    planned.schedule === current.schedule && planned.timezone === current.timezone && planned.disabled === current.disabled &&
+    planned.lastScheduledMs === current.lastScheduledMs && planned.anchorMs === current.anchorMs &&
+    planned.startsAtMs === current.startsAtMs && planned.expiresAtMs === current.expiresAtMs && planned.catchUp === current.catchUp &&
+    planned.tags === current.tags && planned.dependsOn === current.dependsOn && planned.dependentJobs === current.dependentJobs &&
+    planned.executor === current.executor && planned.concurrency === current.concurrency
+  );
+}

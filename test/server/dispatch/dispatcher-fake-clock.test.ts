@@ -252,3 +252,100 @@ t.test('a burst of 3,000 due jobs commits in bounded commands; one the log refus
   t.equal(names.filter((n) => log.sm.executionsOf(n)?.[0]?.state === 'succeeded').length, 3000, 'every execution ran and succeeded');
   await d.shutdown();
 });
+
+t.test('planned ahead, committed when due: nothing is committed before the second, and it is committed at it', async (t) => {
+  const { clock, log, d } = setup();
+  log.apply({ type: CommandType.PutJob, atMs: clock.nowMs, job: job('a', { schedule: '@every 10s' }) });
+  d.startLeading();
+  await clock.advance(10_000 - 1);
+  t.equal(log.of(CommandType.RecordFires).length, 0, 'planned, not committed, a millisecond before');
+  await clock.advance(1);
+  const [c] = log.of(CommandType.RecordFires) as RecordFires[];
+  t.equal(c?.atMs, 1_010_000, 'committed at the second');
+  t.same(log.fires('a').map((x) => x - 1_000_000), [10_000]);
+  t.equal(log.sm.executionsOf('a')?.[0]?.startedAtMs, 1_010_000);
+  await d.shutdown();
+});
+
+t.test('a job edited while its fire is planned ahead: the old plan is not committed, the new schedule follows', async (t) => {
+  const { clock, log, d } = setup();
+  log.apply({ type: CommandType.PutJob, atMs: clock.nowMs, job: job('a', { schedule: '@every 10s' }) });
+  d.startLeading();
+  await clock.advance(9_800); // planned for 10 s
+  log.apply({ type: CommandType.PutJob, atMs: clock.nowMs, job: job('a', { schedule: '@every 4s' }) });
+  await clock.advance(200);
+  t.same(log.fires('a'), [], 'the plan for the old schedule was dropped');
+  await clock.advance(4000);
+  t.same(log.fires('a').map((x) => x - 1_000_000), [13_800], 'the new schedule, from the edit');
+  await d.shutdown();
+});
+
+t.test('a job whose counters change while its fire is planned ahead fires once, as planned', async (t) => {
+  const { clock, log, d } = setup();
+  log.apply({ type: CommandType.PutJob, atMs: clock.nowMs, job: job('a', { schedule: '@every 10s' }) });
+  log.apply({ type: CommandType.PutJob, atMs: clock.nowMs, job: job('b', { schedule: '@manually' }) });
+  d.startLeading();
+  await d.runNow('a'); // a manual run: its result changes a's counters while its fire is held
+  await clock.advance(9_900);
+  await clock.advance(100);
+  t.same(log.fires('a').map((x) => x - 1_000_000), [10_000], 'fired once at 10 s');
+  t.equal(log.sm.job('a')?.successCount, 2);
+  await d.shutdown();
+});
+
+t.test('a job deleted while its fire is planned ahead is not fired', async (t) => {
+  const { clock, log, d } = setup();
+  log.apply({ type: CommandType.PutJob, atMs: clock.nowMs, job: job('a', { schedule: '@every 10s' }) });
+  d.startLeading();
+  await clock.advance(9_900);
+  log.apply({ type: CommandType.DeleteJob, atMs: clock.nowMs, name: 'a' });
+  await clock.advance(20_000);
+  t.equal(log.of(CommandType.RecordFires).length, 0);
+  await d.shutdown();
+});
+
+t.test('a leader that stops leading while fires are planned ahead commits none; leading again fires each second once', async (t) => {
+  const { clock, log, d } = setup();
+  log.apply({ type: CommandType.PutJob, atMs: clock.nowMs, job: job('a', { schedule: '@every 10s' }) });
+  d.startLeading();
+  await clock.advance(9_900);
+  d.stopLeading();
+  await clock.advance(200);
+  t.equal(log.of(CommandType.RecordFires).length, 0, 'nothing committed after stepping down');
+  d.startLeading();
+  await clock.advance(0);
+  await clock.advance(10_000);
+  t.same(log.fires('a').map((x) => x - 1_000_000), [10_000, 20_000], 'the missed second caught up once, then on time');
+  await d.shutdown();
+});
+
+t.test('2,500 jobs due on one second are planned over several turns and all fire once, at the second', async (t) => {
+  const { clock, log, d } = setup();
+  for (let i = 0; i < 2500; i++) log.apply({ type: CommandType.PutJob, atMs: clock.nowMs, job: job(`j${i}`, { schedule: '@every 10s' }) });
+  d.startLeading();
+  await clock.advance(10_000 - 1);
+  t.equal(log.of(CommandType.RecordFires).length, 0);
+  await clock.advance(1);
+  const fires = log.fires();
+  t.equal(fires.length, 2500, 'every job once');
+  t.ok(fires.every((f) => f === 1_010_000));
+  t.ok((log.of(CommandType.RecordFires) as RecordFires[]).every((c) => c.atMs === 1_010_000), 'each command committed at the second');
+  await d.shutdown();
+});
+
+t.test('the plan (with its targets) is made planAheadMs before the second; at the second only the commit is left', async (t) => {
+  const clock = new FakeClock();
+  const log = new MemoryLog();
+  const host: ExecutorHost = { execute: () => Promise.resolve({ success: true, exitCode: 0, error: '' }), executors: () => ['noop'] };
+  const chosenAt: number[] = [];
+  const chooser = { forFire: () => { chosenAt.push(clock.nowMs); return ['n1']; }, forStart: () => 'n1', resume: () => false };
+  const d = new Dispatcher({ nodeName: 'n1', state: log.sm, log, host, now: () => clock.nowMs, outputLimit: 1024, timers: clock, chooser, planAheadMs: 300 });
+  log.apply({ type: CommandType.PutJob, atMs: clock.nowMs, job: job('a', { schedule: '@every 10s' }) });
+  d.startLeading();
+  await clock.advance(9_700);
+  t.same(chosenAt.map((x) => x - 1_000_000), [9_700], 'targets chosen 300 ms before');
+  t.equal(log.of(CommandType.RecordFires).length, 0);
+  await clock.advance(300);
+  t.same(log.fires('a').map((x) => x - 1_000_000), [10_000], 'committed at the second');
+  await d.shutdown();
+});
