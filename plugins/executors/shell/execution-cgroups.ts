@@ -8,7 +8,14 @@
 // the "no internal processes" rule does not apply and no delegation of
 // controllers is needed, only write access to the directory (root, or a
 // systemd unit with Delegate=yes).
+//
+// A command starts inside its cgroup from its first instruction on: this
+// process moves itself into the cgroup for the fork (spawn() forks
+// synchronously) and back out right after, so the child is born there.
+// Where it may not move itself, a shell that moves itself in and then execs
+// the command does it instead (one exec more per execution).
 
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { processAlive } from '../../../common/process-alive.js';
@@ -84,7 +91,18 @@ function removeWhenEmpty(dir: string, attempt = 0): void {
 const maxIdle = 16;
 
 export class ExecutionCgroup {
-  constructor(readonly dir: string, private readonly idle: ExecutionCgroup[]) {}
+  constructor(readonly dir: string, private readonly idle: ExecutionCgroup[], private readonly owner: ExecutionCgroups) {}
+
+  /** Started through the shell wrapper (its exec failing shows as exit status 126 or 127). */
+  get wrapped(): boolean {
+    return !this.owner.movesItself;
+  }
+
+  /** Start `file args` inside this cgroup. */
+  spawn(file: string, args: readonly string[], options: SpawnOptions): ChildProcess {
+    if (this.owner.movesItself) return this.owner.forkInside(this.dir, () => spawn(file, args, options));
+    return spawn('/bin/sh', ['-c', 'echo 0 > "$0/cgroup.procs" 2>/dev/null; exec "$@"', this.dir, file, ...args], options);
+  }
 
   /** Kills every process the command started, wherever it moved in the process tree. */
   kill(): void {
@@ -102,14 +120,35 @@ export class ExecutionCgroups {
   private seq = 0;
   private readonly idle: ExecutionCgroup[] = [];
 
-  private constructor(private readonly base: string) {}
+  private constructor(private readonly base: string, private readonly home: string, private canMove: boolean) {}
+
+  /** This process may move itself into an execution's cgroup and back (checked at open). */
+  get movesItself(): boolean {
+    return this.canMove;
+  }
+
+  /** Run `fork` (a synchronous spawn) with this process in `dir`, and move it back home after. */
+  forkInside<T>(dir: string, fork: () => T): T {
+    moveSelf(dir);
+    try {
+      return fork();
+    } finally {
+      try {
+        moveSelf(this.home);
+      } catch {
+        // Never stay where an execution's kill would reach this process: the base is ours too.
+        this.canMove = false;
+        moveSelf(this.base);
+      }
+    }
+  }
 
   /**
    * The cgroups for this process's executions, or null when cgroup v2 is not
    * mounted or not writable here. Leftovers of an earlier process (one that
    * crashed with executions running) are killed and removed.
    */
-  static open(): ExecutionCgroups | null {
+  static open(options: { moveItself?: boolean } = {}): ExecutionCgroups | null {
     const own = ownCgroupDir();
     if (own === null) return null;
     const base = join(own, `clocktower-${process.pid}`);
@@ -122,11 +161,12 @@ export class ExecutionCgroups {
     } catch {
       return null;
     }
+    const canMove = options.moveItself !== false && mayMoveItself(own, join(base, 'probe'));
     ExecutionCgroups.sweep(own);
     // A process that ends takes its executions' trees with it (a crash that
     // skips this is swept by the next start).
     process.once('exit', () => ExecutionCgroups.killAndRemove(base));
-    return new ExecutionCgroups(base);
+    return new ExecutionCgroups(base, own, canMove);
   }
 
   private static sweep(own: string): void {
@@ -171,17 +211,36 @@ export class ExecutionCgroups {
     } catch {
       return null;
     }
-    return new ExecutionCgroup(dir, this.idle);
+    return new ExecutionCgroup(dir, this.idle, this);
   }
 
 }
 
-/**
- * The command line that starts `file args` inside `cgroup`: a shell moves
- * itself into the cgroup, then execs the command, so the command and all it
- * starts are inside from its first instruction on (moving the pid in after
- * spawn() would race with a command that forks at once).
- */
-export function inCgroup(cgroup: ExecutionCgroup, file: string, args: readonly string[]): [string, string[]] {
-  return ['/bin/sh', ['-c', 'echo 0 > "$0/cgroup.procs" 2>/dev/null; exec "$@"', cgroup.dir, file, ...args]];
+/** Move this whole process (every thread) into the cgroup directory `dir`. */
+function moveSelf(dir: string): void {
+  writeFileSync(join(dir, 'cgroup.procs'), String(process.pid));
+}
+
+/** Whether this process may move itself into a cgroup under `home` and back (a probe cgroup, removed after). */
+function mayMoveItself(home: string, probe: string): boolean {
+  let moved = false;
+  try {
+    mkdirSync(probe);
+    moveSelf(probe);
+    moveSelf(home);
+    moved = true;
+  } catch {
+    // Not allowed to (or back): make sure it is home.
+    try {
+      moveSelf(home);
+    } catch {
+      // it never left
+    }
+  }
+  try {
+    rmdirSync(probe);
+  } catch {
+    // the next start sweeps it
+  }
+  return moved;
 }

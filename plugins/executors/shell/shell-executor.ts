@@ -5,13 +5,13 @@
 // the children that leave the process group (setsid, daemons) as well.
 // stdout and stderr are merged and streamed as produced, never buffered.
 
-import { spawn } from 'node:child_process';
+import { spawn, type SpawnOptions } from 'node:child_process';
 import { failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from '../../sdk/executor.js';
 import { MemLimitWatch, parseMemLimit } from './mem-limit.js';
 import { splitCommand } from './split-command.js';
 import { parseGoDurationMs } from '../../sdk/go-duration.js';
 import { setLongTimeout } from '../../../common/long-timeout.js';
-import { ExecutionCgroups, inCgroup } from './execution-cgroups.js';
+import { ExecutionCgroups } from './execution-cgroups.js';
 import { executableProblem } from './find-executable.js';
 import { childEnv } from '../../sdk/child-env.js';
 
@@ -64,8 +64,9 @@ export class ShellExecutor implements Executor {
   private readonly cgroups: ExecutionCgroups | null;
   private readonly drainMs: number;
 
-  constructor(options: { cgroups?: boolean; drainMs?: number } = {}) {
-    this.cgroups = options.cgroups === false ? null : ExecutionCgroups.open();
+  /** `cgroups: 'wrapper'` starts each command through the shell wrapper even where this process may move itself (tests both ways). */
+  constructor(options: { cgroups?: boolean | 'wrapper'; drainMs?: number } = {}) {
+    this.cgroups = options.cgroups === false ? null : ExecutionCgroups.open({ moveItself: options.cgroups !== 'wrapper' });
     this.drainMs = options.drainMs ?? 1000;
   }
 
@@ -103,15 +104,14 @@ export class ShellExecutor implements Executor {
     const cannotRun = (problem: 'ENOENT' | 'EACCES') => failure(problem === 'EACCES'
       ? `permission denied: ${file}`
       : c['cwd'] ? `executable not found: ${file} (or no directory ${c['cwd']})` : `executable not found: ${file}`);
-    const [program, argv] = cgroup ? inCgroup(cgroup, file, args) : [file, args];
-
-    const child = spawn(program, argv, {
+    const options: SpawnOptions = {
       ...(c['cwd'] ? { cwd: c['cwd'] } : {}),
       env,
       // Its own process group, so killGroup reaches the tree when there is no cgroup.
       detached: true,
       stdio: [c['payload'] ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-    });
+    };
+    const child = cgroup ? cgroup.spawn(file, args, options) : spawn(file, args, options);
     const killTree = () => {
       cgroup?.kill();
       killGroup(child.pid);
@@ -189,7 +189,7 @@ export class ShellExecutor implements Executor {
       }
       if (exit.code === 0) return { success: true, exitCode: 0, error: '' };
       if (exit.code === null) return failure(`killed by ${exit.signal ?? 'a signal'}`);
-      if (cgroup && c['shell'] !== 'true' && (exit.code === 126 || exit.code === 127)) {
+      if (cgroup?.wrapped === true && c['shell'] !== 'true' && (exit.code === 126 || exit.code === 127)) {
         // The wrapper's exec failed (or the command itself exited so): say what execvp would have said.
         const problem = executableProblem(file, env['PATH'], c['cwd'] || process.cwd());
         if (problem !== null) return cannotRun(problem);

@@ -54,9 +54,16 @@ async function run(shell: ShellExecutor, command: string, extra: Record<string, 
   return { result, output: Buffer.concat(chunks).toString() };
 }
 
-const contained = new ShellExecutor();
+for (const [how, contained] of [['born inside it', new ShellExecutor()], ['moved in by the shell wrapper', new ShellExecutor({ cgroups: 'wrapper' })]] as const) {
+t.test(`with a cgroup per execution (the command ${how}) nothing outlives the execution`, { skip: contained.containment === 'cgroup' ? false : 'no writable cgroup v2 hierarchy on this machine' }, async (t) => {
+  t.test('the command runs in its own cgroup, and this process stays in its own', async (t) => {
+    const own = readFileSync('/proc/self/cgroup', 'utf8');
+    const { result, output } = await run(contained, 'cat /proc/self/cgroup');
+    t.match(result, { success: true });
+    t.match(output, /^0::.*\/clocktower-\d+\/x\d+$/m, 'in an execution cgroup');
+    t.equal(readFileSync('/proc/self/cgroup', 'utf8'), own, 'this process is back where it was');
+  });
 
-t.test('with a cgroup per execution nothing outlives the execution', { skip: contained.containment === 'cgroup' ? false : 'no writable cgroup v2 hierarchy on this machine' }, async (t) => {
   t.test('a setsid child is killed on timeout', async (t) => {
     const k = token();
     t.teardown(() => killAll(k));
@@ -113,6 +120,7 @@ t.test('with a cgroup per execution nothing outlives the execution', { skip: con
     t.match(await run(contained, 'exit 7'), { result: { success: false, exitCode: 7 } });
   });
 });
+}
 
 t.test('with the process group alone', async (t) => {
   const grouped = new ShellExecutor({ cgroups: false, drainMs: 200 });
