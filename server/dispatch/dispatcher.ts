@@ -29,7 +29,7 @@ import type { ProcessorHost } from './processor-host.js';
 import type { Notifier } from './notify/notifier.js';
 import { notifyRulesProblem } from './notify/rules.js';
 import { DueTimer, TimerHeap, nodeTimers, type Timers } from './timer-heap.js';
-import { isTooLarge } from './too-large.js';
+import { submitSplitting } from './too-large.js';
 import { isEmptyPlan, planRun, taskParameters } from '../scheduler/workflow-unlocks.js';
 import { renderConfig, renderTemplate } from '../scheduler/workflow-template.js';
 import type { Run } from '../state/run.js';
@@ -433,30 +433,25 @@ export class Dispatcher {
     this.fireTimer.arm();
   }
 
-  /** Commit one RecordFires command for these jobs and run what it started; split in two if the log refuses it as too large. */
-  private async commitFires(atMs: number, due: readonly DueJob[]): Promise<void> {
-    try {
-      const res = await this.options.log.submit({
-        type: CommandType.RecordFires, atMs,
-        fires: due.flatMap((d) => d.fires), skips: due.flatMap((d) => d.skips), lastScheduled: due.flatMap((d) => d.lastScheduled),
-      });
-      if (res.ok) this.run(res.executions);
-      if (!this.leading) return;
-      for (const d of due) if (d.next !== null) this.setFire(d.name, d.next);
-    } catch (err) {
-      if (isTooLarge(err) && due.length > 1 && this.leading) {
-        const half = Math.ceil(due.length / 2);
-        await Promise.all([this.commitFires(atMs, due.slice(0, half)), this.commitFires(atMs, due.slice(half))]);
+  /** Commit one RecordFires command for these jobs and run what it started (in halves if the log refuses it as too large). */
+  private commitFires(atMs: number, due: readonly DueJob[]): Promise<void> {
+    return submitSplitting(due, (part) => this.options.log.submit({
+      type: CommandType.RecordFires, atMs,
+      fires: part.flatMap((d) => d.fires), skips: part.flatMap((d) => d.skips), lastScheduled: part.flatMap((d) => d.lastScheduled),
+    }), (part, outcome) => {
+      if (outcome.ok) {
+        if (outcome.result.ok) this.run(outcome.result.executions);
+        if (this.leading) for (const d of part) if (d.next !== null) this.setFire(d.name, d.next);
         return;
       }
-      this.options.onError?.(err);
+      this.options.onError?.(outcome.error);
       if (!this.leading) return;
       // Not committed: nothing ran and the bookkeeping did not move; plan these jobs again shortly.
-      for (const d of due) {
+      for (const d of part) {
         this.replanAfterCommit.delete(d.name);
         this.setFire(d.name, this.options.now() + retryPlanMs);
       }
-    }
+    }, () => this.leading);
   }
 
   /** The nodes that run one fire of the job, chosen now and committed with the fire. */
@@ -590,16 +585,20 @@ export class Dispatcher {
     };
     const starts = ids.map((id) => ({ id, nodeName: nodeOf(id) }));
     const max = this.options.maxCommandBytes ?? defaultMaxCommandBytes;
-    await Promise.all(chunksOf(starts, (st) => 30 + utf8Length(st.id) + utf8Length(st.nodeName), max).map(async (chunk) => {
-      try {
-        const res = await this.options.log.submit({ type: CommandType.StartExecutions, atMs: now(), starts: chunk });
-        if (res.ok) this.run(res.executions);
-      } catch (err) {
-        this.options.onError?.(err);
-        if (this.leading) for (const s of chunk) this.pendingHeap.set(s.id, now() + retryPlanMs);
+    await Promise.all(chunksOf(starts, (st) => 30 + utf8Length(st.id) + utf8Length(st.nodeName), max).map((chunk) => submitSplitting(
+      chunk,
+      (part) => this.options.log.submit({ type: CommandType.StartExecutions, atMs: now(), starts: part }),
+      (part, outcome) => {
+        if (outcome.ok) {
+          if (outcome.result.ok) this.run(outcome.result.executions);
+          return;
+        }
+        this.options.onError?.(outcome.error);
+        if (this.leading) for (const s of part) this.pendingHeap.set(s.id, now() + retryPlanMs);
         this.pendingTimer.arm();
-      }
-    }));
+      },
+      () => this.leading,
+    )));
   }
 }
 

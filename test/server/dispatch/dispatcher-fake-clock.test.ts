@@ -349,3 +349,25 @@ t.test('the plan (with its targets) is made planAheadMs before the second; at th
   t.same(log.fires('a').map((x) => x - 1_000_000), [10_000], 'committed at the second');
   await d.shutdown();
 });
+
+t.test('retries due together whose start the log refuses as too large are started in halves, each once', async (t) => {
+  let calls = 0;
+  const { clock, log, d } = setup(async () => {
+    calls++;
+    return calls <= 200 ? { success: false, exitCode: 1, error: 'exit status 1' } : { success: true, exitCode: 0, error: '' };
+  });
+  for (let i = 0; i < 200; i++) log.apply({ type: CommandType.PutJob, atMs: clock.nowMs, job: job(`r${i}`, { schedule: '@manually', retries: 1 }) });
+  d.startLeading();
+  for (let i = 0; i < 200; i++) await d.runNow(`r${i}`);
+  await clock.advance(0);
+  log.maxBytes = 3000;
+  await clock.advance(retryBackoffMs(1));
+  t.ok(log.tooLarge > 0, 'the log refused a command as too large');
+  t.ok(log.of(CommandType.StartExecutions).length > 2, 'the starts went in smaller commands');
+  for (let i = 0; i < 200; i++) {
+    const attempts = (log.sm.executionsOf(`r${i}`) ?? []).map((e) => [e.attempt, e.state]).sort();
+    if (attempts.length !== 2 || attempts[1]?.[1] !== 'succeeded') t.fail(`r${i}: ${JSON.stringify(attempts)}`);
+  }
+  t.equal(calls, 400, 'every retry ran once');
+  await d.shutdown();
+});
