@@ -1,5 +1,6 @@
 // The server side of the Cluster gRPC service: who am I and whom do I know
-// (bootstrap discovery), and join (add a server to the running cluster).
+// (bootstrap discovery), join (add a server to the running cluster), and
+// leave (a server asks the leader to remove it).
 //
 // A join adds the server as a learner (a non-voter that receives the log),
 // and the leader promotes it to voter once it has caught up, so a slow new
@@ -93,6 +94,27 @@ export function clusterServiceHandlers(options: ClusterServiceOptions): ClusterH
           callback(null, { error: '', leader_rpc_addr: '' });
         },
         (err: unknown) => callback(null, { error: `join: ${err instanceof Error ? err.message : String(err)}`, leader_rpc_addr: '' }),
+      );
+    },
+    // With TLS only servers reach this service (see its registration); the
+    // caller names itself, as a Join does.
+    Leave(call: grpc.ServerUnaryCall<{ node: string }, unknown>, callback: grpc.sendUnaryData<{ error: string; leader_rpc_addr: string }>) {
+      const leaver = call.request.node;
+      const node = options.node();
+      if (leaver === '') return callback(null, { error: 'leave: the request names no node', leader_rpc_addr: '' });
+      if (node === null) return callback(null, { error: 'leave: this server is not in a cluster yet', leader_rpc_addr: '' });
+      if (!node.isLeader()) {
+        const leader = node.leaderName();
+        const addr = leader ? node.addressOf(leader)?.rpc ?? '' : '';
+        return callback(null, { error: addr ? '' : 'leave: there is no leader right now; retry', leader_rpc_addr: addr });
+      }
+      if (!node.members().some((m) => m.name === leaver)) return callback(null, { error: '', leader_rpc_addr: '' });
+      node.changeMembership({ type: 'remove', node: leaver }).then(
+        () => {
+          log(`cluster: removed ${leaver} (it left)`);
+          callback(null, { error: '', leader_rpc_addr: '' });
+        },
+        (err: unknown) => callback(null, { error: `leave: ${err instanceof Error ? err.message : String(err)}`, leader_rpc_addr: '' }),
       );
     },
   };
