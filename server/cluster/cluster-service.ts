@@ -7,6 +7,7 @@
 // server never weakens the quorum while it copies the log.
 
 import type * as grpc from '@grpc/grpc-js';
+import { callIdentity } from '../../common/tls.js';
 import type { ClusterHandlers } from '../../proto/generated/clocktower/cluster/v1/Cluster.js';
 import type { Identity, Identity__Output } from '../../proto/generated/clocktower/cluster/v1/Identity.js';
 import type { RaftNode } from './raft-node.js';
@@ -96,12 +97,17 @@ export function clusterServiceHandlers(options: ClusterServiceOptions): ClusterH
         (err: unknown) => callback(null, { error: `join: ${err instanceof Error ? err.message : String(err)}`, leader_rpc_addr: '' }),
       );
     },
-    // With TLS only servers reach this service (see its registration); the
-    // caller names itself, as a Join does.
+    // With TLS only servers reach this service (see its registration), and a
+    // certificate made for one server (--node) removes that server only.
     Leave(call: grpc.ServerUnaryCall<{ node: string }, unknown>, callback: grpc.sendUnaryData<{ error: string; leader_rpc_addr: string }>) {
       const leaver = call.request.node;
       const node = options.node();
       if (leaver === '') return callback(null, { error: 'leave: the request names no node', leader_rpc_addr: '' });
+      const caller = callIdentity(call);
+      if (caller?.node && caller.node !== leaver.toLowerCase()) {
+        log(`cluster: refusing a leave for ${leaver} sent with the certificate of server ${caller.node}`);
+        return callback(null, { error: `leave: the certificate of server ${caller.node} cannot remove ${leaver}`, leader_rpc_addr: '' });
+      }
       if (node === null) return callback(null, { error: 'leave: this server is not in a cluster yet', leader_rpc_addr: '' });
       if (!node.isLeader()) {
         const leader = node.leaderName();
