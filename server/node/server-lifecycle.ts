@@ -15,7 +15,7 @@
 //   so the next start or leader waits on), the dispatcher shuts down, then
 //   the parts behind it close.
 
-import type { ClusterNode } from '../cluster/cluster-node.js';
+import type { ClusterNode, ServerClusterNode } from '../cluster/cluster-node.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { OdmCallbackSender } from '../dispatch/odm/odm-callback-sender.js';
 import type { OdmExecutorHost } from '../dispatch/odm/odm-executor-host.js';
@@ -51,9 +51,9 @@ export class ServerLifecycle {
   constructor(private readonly parts: LifecycleParts) {}
 
   /** Lead while the log says this server leads, follow otherwise; start the own agent. */
-  start(node: ClusterNode<unknown>): void {
+  start(node: ServerClusterNode<unknown>): void {
     this.unsubscribe = node.onLeadershipChange((leading) => (leading ? this.lead() : this.follow()));
-    this.parts.agents?.start(node as Parameters<ServerAgents['start']>[0]);
+    this.parts.agents?.start(node);
   }
 
   /** This server became leader. */

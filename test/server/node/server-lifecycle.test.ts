@@ -4,7 +4,7 @@
 // command gate, over a one-server log that applies each command at once and
 // whose leadership the test moves.
 import t from 'tap';
-import { ClusterError, type ClusterNode, type Member } from '../../../server/cluster/cluster-node.js';
+import { ClusterError, type Member, type ServerClusterNode } from '../../../server/cluster/cluster-node.js';
 import { Dispatcher } from '../../../server/dispatch/dispatcher.js';
 import { OdmCallbackSender } from '../../../server/dispatch/odm/odm-callback-sender.js';
 import { OdmExecutorHost } from '../../../server/dispatch/odm/odm-executor-host.js';
@@ -19,7 +19,7 @@ import type { Executor } from '../../../plugins/sdk/executor.js';
 import { ownAgent } from '../../../bin/own-agent.js';
 
 /** A cluster of one whose leadership the test sets; a proposal is applied to the state machine at once. */
-class OneServerLog implements ClusterNode<ApplyResult> {
+class OneServerLog implements ServerClusterNode<ApplyResult> {
   readonly nodeName = 'n1';
   private leading = false;
   private index = 0;
