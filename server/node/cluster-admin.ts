@@ -8,6 +8,7 @@
 // no other voter removes itself. Right after a handover the new leader may not
 // be known or ready yet, so the request is retried until a deadline.
 
+import { status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
 import type { TlsFiles } from '../../common/tls.js';
 import { requestLeave } from '../cluster/cluster-discovery.js';
 import { ClusterError, type ServerClusterNode } from '../cluster/cluster-node.js';
@@ -109,7 +110,12 @@ export class RaftAdmin implements ClusterAdmin {
       try {
         problem = await this.askToBeRemoved();
       } catch (err) {
-        problem = err instanceof Error ? (err as { details?: string }).details || err.message : String(err);
+        if ((err as Partial<ServiceError>).code === grpcStatus.UNIMPLEMENTED) {
+          // A leader of a release before the Leave call (a rolling upgrade): no retry helps.
+          throw new ClusterError('CT_CLUSTER_NOT_LEADER', `the leader ${node.leaderName() ?? '?'} runs a Clocktower without the Leave call: ` +
+            `upgrade it first, or remove this server there with \`clocktower raft remove-peer --peer-id ${node.nodeName}\` and stop it`, { cause: err });
+        }
+        problem = err instanceof Error ? (err as Partial<ServiceError>).details || err.message : String(err);
       }
       if (problem === '') return;
       if (Date.now() > deadline) throw new ClusterError('CT_CLUSTER_NOT_LEADER', `the leader did not remove us: ${problem}`);

@@ -49,7 +49,8 @@ async function until<T>(what: string, f: () => T | undefined | null | false, ms 
   }
 }
 
-async function cluster(t: { teardown(fn: () => unknown): void }, name: string, ids: readonly string[]): Promise<Server[]> {
+/** `older`: servers whose Cluster service has no Leave (as a release before it). */
+async function cluster(t: { teardown(fn: () => unknown): void }, name: string, ids: readonly string[], older: readonly string[] = []): Promise<Server[]> {
   const nodes = new Map<string, RaftNode<number>>();
   const transports = new Map<string, RaftTransport>();
   const lines = new Map<string, string[]>();
@@ -65,8 +66,9 @@ async function cluster(t: { teardown(fn: () => unknown): void }, name: string, i
       onSnapshotStatus: (peer, ok) => nodes.get(id)?.reportSnapshot(peer, ok),
     });
     const self: Identity__Output = { node: id, rpc_addr: '', http_addr: '' };
-    transport.addService(clusterProto().clocktower.cluster.v1.Cluster.service,
-      clusterServiceHandlers({ self, known: new Map(), node: () => nodes.get(id) ?? null, log: (line) => log.push(line) }));
+    const handlers: Partial<ReturnType<typeof clusterServiceHandlers>> = clusterServiceHandlers({ self, known: new Map(), node: () => nodes.get(id) ?? null, log: (line) => log.push(line) });
+    if (older.includes(id)) delete handlers.Leave;
+    transport.addService(clusterProto().clocktower.cluster.v1.Cluster.service, handlers as ReturnType<typeof clusterServiceHandlers>);
     addresses.set(id, await transport.start());
     transports.set(id, transport);
   }
@@ -136,4 +138,14 @@ t.test('Leave on a follower points to the leader; a name that is no member is al
   t.same({ error: unknown.error, leader_rpc_addr: unknown.leader_rpc_addr }, { error: '', leader_rpc_addr: '' }, 'no member by that name: nothing to do');
   const empty = await requestLeave(leaderRpc, '');
   t.match(empty.error, /names no node/);
+});
+
+t.test('a leader of a release without Leave: the leave fails at once and says what to do', async (t) => {
+  const servers = await cluster(t, 'older', ['a', 'b', 'c'], ['a', 'b', 'c']);
+  const leader = await leaderOf(servers);
+  const follower = servers.find((s) => s !== leader) as Server;
+  await until('the follower to know the leader', () => follower.node.leaderName() === leader.name);
+  await t.rejects(follower.admin.leave(), { code: 'CT_CLUSTER_NOT_LEADER', message: /without the Leave call: upgrade it first, or remove this server there with `clocktower raft remove-peer/ });
+  t.ok(names(leader).includes(follower.name), 'still a member');
+  t.notOk(follower.stopRequested, 'and it does not stop');
 });
