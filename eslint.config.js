@@ -60,6 +60,9 @@ export default tseslint.config(
   // proto/generated/clocktower/agent/ is proto, not the agent/ folder.
   layer(['server/dispatch/**/*.ts'], [...ours('raft', 'storage', 'cluster', 'api', 'observe', 'agent', 'plugins', 'bin'), '!**/proto/generated/**'],
     'server/dispatch may import proto, server/state and server/scheduler only'),
+  // The server's lifecycle: start, lead, follow, drain, leave, forwarding to the leader. The own agent (agent/ code) is composed in bin/.
+  layer(['server/node/**/*.ts'], [...ours('api', 'agent', 'plugins', 'bin'), '!**/proto/generated/**'],
+    'server/node may import proto, common and server/* but server/api (not agent/, plugins/ or bin/)'),
   layer(['server/api/**/*.ts'], ours('raft', 'storage', 'scheduler', 'observe', 'agent', 'plugins', 'bin'),
     'server/api may import server/state, server/cluster and server/dispatch only'),
   // The metrics registry and the logger: the parts receive them by injection, through small interfaces of their own.

@@ -7,6 +7,8 @@ import type { IdentifyResponse as _clocktower_cluster_v1_IdentifyResponse, Ident
 import type { Identity as _clocktower_cluster_v1_Identity, Identity__Output as _clocktower_cluster_v1_Identity__Output } from './clocktower/cluster/v1/Identity.js';
 import type { JoinRequest as _clocktower_cluster_v1_JoinRequest, JoinRequest__Output as _clocktower_cluster_v1_JoinRequest__Output } from './clocktower/cluster/v1/JoinRequest.js';
 import type { JoinResponse as _clocktower_cluster_v1_JoinResponse, JoinResponse__Output as _clocktower_cluster_v1_JoinResponse__Output } from './clocktower/cluster/v1/JoinResponse.js';
+import type { LeaveRequest as _clocktower_cluster_v1_LeaveRequest, LeaveRequest__Output as _clocktower_cluster_v1_LeaveRequest__Output } from './clocktower/cluster/v1/LeaveRequest.js';
+import type { LeaveResponse as _clocktower_cluster_v1_LeaveResponse, LeaveResponse__Output as _clocktower_cluster_v1_LeaveResponse__Output } from './clocktower/cluster/v1/LeaveResponse.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -22,6 +24,8 @@ export interface ProtoGrpcType {
         Identity: MessageTypeDefinition<_clocktower_cluster_v1_Identity, _clocktower_cluster_v1_Identity__Output>
         JoinRequest: MessageTypeDefinition<_clocktower_cluster_v1_JoinRequest, _clocktower_cluster_v1_JoinRequest__Output>
         JoinResponse: MessageTypeDefinition<_clocktower_cluster_v1_JoinResponse, _clocktower_cluster_v1_JoinResponse__Output>
+        LeaveRequest: MessageTypeDefinition<_clocktower_cluster_v1_LeaveRequest, _clocktower_cluster_v1_LeaveRequest__Output>
+        LeaveResponse: MessageTypeDefinition<_clocktower_cluster_v1_LeaveResponse, _clocktower_cluster_v1_LeaveResponse__Output>
       }
     }
   }

@@ -37,6 +37,7 @@ import { odmRoutes } from './routes/odm-routes.js';
 import type { Reply, Route, RouteRequest } from './routes/route.js';
 import { ConnectionLimit, defaultMaxConnections } from './connection-limit.js';
 import { checkContentType, checkHost, checkOrigin, hostPolicy, loopbackNames, type HostPolicy } from './request-guard.js';
+import { forwardedHeader } from '../cluster/forwarded-header.js';
 
 export interface ApiOptions {
   readonly nodeName: string;
@@ -130,7 +131,7 @@ export interface ForwardedRequest {
 }
 
 /** Marks a request forwarded once, so it is never forwarded again. */
-export const forwardedHeader = 'x-clocktower-forwarded';
+export { forwardedHeader };
 
 export type ApiContext = ApiOptions;
 

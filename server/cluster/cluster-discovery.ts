@@ -12,6 +12,7 @@ import type { ClusterClient } from '../../proto/generated/clocktower/cluster/v1/
 import type { IdentifyResponse__Output } from '../../proto/generated/clocktower/cluster/v1/IdentifyResponse.js';
 import type { Identity__Output } from '../../proto/generated/clocktower/cluster/v1/Identity.js';
 import type { JoinResponse__Output } from '../../proto/generated/clocktower/cluster/v1/JoinResponse.js';
+import type { LeaveResponse__Output } from '../../proto/generated/clocktower/cluster/v1/LeaveResponse.js';
 import { grpcChannelCredentials, grpcChannelOptions, type TlsFiles } from '../../common/tls.js';
 
 export type StartDecision =
@@ -93,7 +94,6 @@ export async function discover(options: DiscoveryOptions): Promise<StartDecision
   }
 }
 
-/** Ask the cluster at `via` to add us, following redirects to the leader; retries until added. */
 /** Ask the leader (found through `via`: one server, or several tried in turn) to add us, or to take our new address. */
 export async function joinCluster(via: string | readonly string[], self: Identity__Output, options: { retryMs?: number; signal?: AbortSignal; log?: (line: string) => void; tls?: TlsFiles | null } = {}): Promise<void> {
   const vias = typeof via === 'string' ? [via] : via;
@@ -117,4 +117,13 @@ export async function joinCluster(via: string | readonly string[], self: Identit
     redirects = 0;
     await wait(options.retryMs ?? 500, options.signal);
   }
+}
+
+/**
+ * Ask the server at `address` (the leader) to remove `node` from the cluster,
+ * once: an empty `error` and `leader_rpc_addr` when it is out; a redirect
+ * when that server does not lead. Retrying is the caller's decision.
+ */
+export function requestLeave(address: string, node: string, tls: TlsFiles | null = null): Promise<LeaveResponse__Output> {
+  return unary<LeaveResponse__Output>(address, tls, (c, opts, cb) => c.Leave({ node }, opts, cb));
 }

@@ -1,11 +1,13 @@
 // The server side of the Cluster gRPC service: who am I and whom do I know
-// (bootstrap discovery), and join (add a server to the running cluster).
+// (bootstrap discovery), join (add a server to the running cluster), and
+// leave (a server asks the leader to remove it).
 //
 // A join adds the server as a learner (a non-voter that receives the log),
 // and the leader promotes it to voter once it has caught up, so a slow new
 // server never weakens the quorum while it copies the log.
 
 import type * as grpc from '@grpc/grpc-js';
+import { callIdentity } from '../../common/tls.js';
 import type { ClusterHandlers } from '../../proto/generated/clocktower/cluster/v1/Cluster.js';
 import type { Identity, Identity__Output } from '../../proto/generated/clocktower/cluster/v1/Identity.js';
 import type { RaftNode } from './raft-node.js';
@@ -93,6 +95,32 @@ export function clusterServiceHandlers(options: ClusterServiceOptions): ClusterH
           callback(null, { error: '', leader_rpc_addr: '' });
         },
         (err: unknown) => callback(null, { error: `join: ${err instanceof Error ? err.message : String(err)}`, leader_rpc_addr: '' }),
+      );
+    },
+    // With TLS only servers reach this service (see its registration), and a
+    // certificate made for one server (--node) removes that server only.
+    Leave(call: grpc.ServerUnaryCall<{ node: string }, unknown>, callback: grpc.sendUnaryData<{ error: string; leader_rpc_addr: string }>) {
+      const leaver = call.request.node;
+      const node = options.node();
+      if (leaver === '') return callback(null, { error: 'leave: the request names no node', leader_rpc_addr: '' });
+      const caller = callIdentity(call);
+      if (caller?.node && caller.node !== leaver.toLowerCase()) {
+        log(`cluster: refusing a leave for ${leaver} sent with the certificate of server ${caller.node}`);
+        return callback(null, { error: `leave: the certificate of server ${caller.node} cannot remove ${leaver}`, leader_rpc_addr: '' });
+      }
+      if (node === null) return callback(null, { error: 'leave: this server is not in a cluster yet', leader_rpc_addr: '' });
+      if (!node.isLeader()) {
+        const leader = node.leaderName();
+        const addr = leader ? node.addressOf(leader)?.rpc ?? '' : '';
+        return callback(null, { error: addr ? '' : 'leave: there is no leader right now; retry', leader_rpc_addr: addr });
+      }
+      if (!node.members().some((m) => m.name === leaver)) return callback(null, { error: '', leader_rpc_addr: '' });
+      node.changeMembership({ type: 'remove', node: leaver }).then(
+        () => {
+          log(`cluster: removed ${leaver} (it left)`);
+          callback(null, { error: '', leader_rpc_addr: '' });
+        },
+        (err: unknown) => callback(null, { error: `leave: ${err instanceof Error ? err.message : String(err)}`, leader_rpc_addr: '' }),
       );
     },
   };

@@ -2,7 +2,7 @@
 // by `clocktower tls ca create` and `clocktower tls cert create`. The CLI
 // talks HTTPS with its own certificate; a job runs on the agent. Then, as an
 // attacker would: a gRPC client without a certificate, one with a
-// certificate from another CA, an agent certificate speaking Raft or Join,
+// certificate from another CA, an agent certificate speaking Raft, Join or Leave,
 // and a server certificate for one node speaking for another are each
 // refused, and nothing is appended.
 import t from 'tap';
@@ -133,6 +133,15 @@ async function joinAs(addr: string, f: { ca: string; cert: string; key: string }
   return err;
 }
 
+async function leaveAs(addr: string, f: { ca: string; cert: string; key: string } | null, node: string): Promise<{ err: grpc.ServiceError | null; error: string }> {
+  const c = new (clusterProto().clocktower.cluster.v1.Cluster)(addr, creds(f), override);
+  const out = await new Promise<{ err: grpc.ServiceError | null; error: string }>((resolve) => {
+    c.Leave({ node }, { deadline: Date.now() + 5000 }, (e, r) => resolve({ err: e, error: r?.error ?? '' }));
+  });
+  c.close();
+  return out;
+}
+
 t.test('without a certificate, with another CA\'s, or with an agent certificate: refused, nothing appended', async (t) => {
   const target = servers[1] as ServerProcess;
   const before = { term: await metric(target, 'clocktower_raft_term'), commit: await metric(target, 'clocktower_raft_commit_index') };
@@ -148,6 +157,12 @@ t.test('without a certificate, with another CA\'s, or with an agent certificate:
   t.match(joinAgent?.details, /needs a server certificate/);
   const joinCli = await joinAs(target.rpcAddr, cliFiles);
   t.equal(joinCli?.code, grpc.status.PERMISSION_DENIED, 'a CLI certificate may not Join');
+  const leaveAgent = await leaveAs(target.rpcAddr, agentFiles, 't1');
+  t.equal(leaveAgent.err?.code, grpc.status.PERMISSION_DENIED, 'an agent certificate may not ask a server to Leave');
+  // t3's certificate asking to remove t1: refused, whoever leads.
+  const leaveImpostor = await leaveAs(target.rpcAddr, serverFiles[2] ?? null, 't1');
+  t.equal(leaveImpostor.err, null);
+  t.match(leaveImpostor.error, /the certificate of server t3 cannot remove t1/);
   // t3's certificate speaking for t1: the messages are dropped.
   const impostor = await sendRaft(target.rpcAddr, serverFiles[2] ?? null, heartbeat('t1', 't2'));
   t.equal(impostor, null, 'the stream itself is a server\'s');
@@ -156,6 +171,8 @@ t.test('without a certificate, with another CA\'s, or with an agent certificate:
   t.ok(await metric(target, 'clocktower_raft_commit_index') >= before.commit);
   const list = JSON.parse(await ct(['jobs', 'list', '--json', '--address', https(target)], cliEnv)) as unknown[];
   t.equal(list.length, 1, 'still the one job');
+  const peers = JSON.parse(await ct(['raft', 'list-peers', '--json', '--address', https(target)], cliEnv)) as { id: string }[];
+  t.same(peers.map((p) => p.id).sort(), ['t1', 't2', 't3'], 'every server still a peer');
 });
 
 t.test('certificate rotation without a restart: a server presents its new certificate on both ports, and the cluster goes on', async (t) => {

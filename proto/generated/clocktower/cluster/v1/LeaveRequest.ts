@@ -1,0 +1,10 @@
+// Original file: proto/cluster.proto
+
+
+export interface LeaveRequest {
+  'node'?: (string);
+}
+
+export interface LeaveRequest__Output {
+  'node': (string);
+}
