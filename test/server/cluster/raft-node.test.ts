@@ -230,7 +230,8 @@ t.test('an entry over the cap is refused with a clear error; the log goes on, an
     const snapshot = sm.snapshot.bind(sm);
     sm.snapshot = () => { snapshots++; return snapshot(); };
     const node = await RaftNode.open<number>({
-      dir: join(root, 'cap', id), nodeName: id, address: { rpc: `${id}:1`, http: `${id}:2` }, stateMachine: sm, start: members, tickMs: 10,
+      // 16 MB to write and snapshot: ticks long enough that a loaded machine does not end the leader's term meanwhile.
+      dir: join(root, 'cap', id), nodeName: id, address: { rpc: `${id}:1`, http: `${id}:2` }, stateMachine: sm, start: members, tickMs: 50,
       maxEntryBytes: 512 * 1024, snapshotBytes: 8 * 1024 * 1024,
       transport: {
         ...inner,
