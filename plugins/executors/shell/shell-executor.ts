@@ -122,15 +122,18 @@ export class ShellExecutor implements Executor {
     // Once the main process has exited, what is left in the pipes is read at once.
     let paused = false;
     let mainExited = false;
+    const resume = () => {
+      paused = false;
+      for (const p of pipes) p.resume();
+    };
     const write = (chunk: Buffer) => {
       output.write(chunk);
-      if (!paused && !mainExited && output.whenDrained?.(() => {
-        paused = false;
-        for (const p of pipes) p.resume();
-      })) {
-        paused = true;
-        for (const p of pipes) p.pause();
-      }
+      if (paused || mainExited || !output.whenDrained) return;
+      // True when the host is behind: `resume` runs once it has caught up.
+      const behind = output.whenDrained(resume);
+      if (!behind) return;
+      paused = true;
+      for (const p of pipes) p.pause();
     };
     for (const p of pipes) p.on('data', write);
     if (child.stdin) {
