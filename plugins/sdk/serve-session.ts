@@ -15,15 +15,12 @@ import type { ExecuteResult as WireResult } from '../../proto/generated/clocktow
 import type { SessionEvent } from '../../proto/generated/clocktower/plugin/v1/SessionEvent.js';
 import type { SessionItem } from '../../proto/generated/clocktower/plugin/v1/SessionItem.js';
 import type { SessionRequest__Output } from '../../proto/generated/clocktower/plugin/v1/SessionRequest.js';
-import type { ExecuteResult, OutputSink } from './executor.js';
-import { maxChunkBytes, maxMessageDataBytes } from './session-limits.js';
+import { ExecErrorCode, failure, type ExecuteResult, type OutputSink } from './executor.js';
+import { toWireResult } from './plugin-wire.js';
+import { maxChunkBytes, maxMessageDataBytes, outputChunks } from './session-limits.js';
 
 /** Starts one execution (serve-executor.ts): its result, and how to stop it. */
 export type StartExecution = (request: ExecuteRequest__Output, output: OutputSink, abort: AbortController) => Promise<ExecuteResult>;
-
-export function toWireResult(result: ExecuteResult): WireResult {
-  return { success: result.success, exit_code: result.exitCode, error: result.error, params_out: { ...(result.paramsOut ?? {}) } };
-}
 
 interface SessionExecution {
   credit: number;
@@ -79,7 +76,7 @@ export class PluginSession {
     const id = r.execution_id;
     // A second execution with an id still running here is refused (items are tagged by id).
     if (this.executions.has(id) || this.draining) {
-      this.push({ execution_id: id, result: { success: false, exit_code: -1, error: this.draining ? 'the plugin is stopping' : `execution ${id} is already running in this plugin` } });
+      this.push({ execution_id: id, result: toWireResult(this.draining ? failure('the plugin is stopping', -1, ExecErrorCode.Stopped) : failure(`execution ${id} is already running in this plugin`)) });
       return;
     }
     const state: SessionExecution = { credit: creditBytes > 0 ? creditBytes : maxChunkBytes, pending: [], result: null, abort: new AbortController(), drain: [] };
@@ -88,7 +85,7 @@ export class PluginSession {
       write: (chunk) => {
         const e = this.executions.get(id);
         if (e !== state || this.closed) return;
-        for (let i = 0; i < chunk.length; i += maxChunkBytes) e.pending.push(Buffer.from(chunk.subarray(i, i + maxChunkBytes)));
+        e.pending.push(...outputChunks(chunk));
         this.pump(id, e);
       },
       whenDrained: (listener) => {

@@ -10,3 +10,10 @@ export const creditWindowBytes = 1024 * 1024;
 export const creditEveryBytes = 256 * 1024;
 /** A plugin's SessionEvent carries at most this much output data (well under gRPC's 4 MiB receive default). */
 export const maxMessageDataBytes = 1024 * 1024;
+
+/** `data` in chunks of at most maxChunkBytes, each a Buffer of its own (copied: the caller may reuse `data`). */
+export function outputChunks(data: Uint8Array): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < data.length; i += maxChunkBytes) out.push(Buffer.from(data.subarray(i, i + maxChunkBytes)));
+  return out;
+}
