@@ -386,6 +386,7 @@ function resultJson(r: Result, maxTail: number): Record<string, unknown> {
     finished_at_ms: Number(r.finished_at_ms ?? 0), stopped: r.stopped ?? false, unknown: r.unknown ?? false,
     output_tail: tail.subarray(Math.max(0, tail.length - maxTail)).toString('base64'), output_total_bytes: Number(r.output_total_bytes ?? 0),
     ...(r.params_out && Object.keys(r.params_out).length > 0 ? { params_out: r.params_out } : {}),
+    ...(r.error_code ? { error_code: r.error_code } : {}),
   };
 }
 

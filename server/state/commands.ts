@@ -151,6 +151,8 @@ export interface ExecutionResult {
   readonly error: string;
   /** Parameters the execution handed downstream (its `::set-param KEY=VALUE` lines). */
   readonly paramsOut?: Readonly<Record<string, string>>;
+  /** The failure's stable code (CT_EXEC_*); absent on success and in commands written before codes existed. */
+  readonly errorCode?: string;
 }
 
 /** Results of finished executions. Applying one twice changes nothing. */

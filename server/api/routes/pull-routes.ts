@@ -99,7 +99,7 @@ function secretKeys(d: Doc): { executor: string; keys: string[] }[] {
 const pollFields = ['session', 'running', 'queued', 'free', 'held', 'wait_ms'];
 const outputFields = ['session', 'chunks'];
 const resultsFields = ['session', 'results'];
-const resultFields = ['execution_id', 'success', 'exit_code', 'error', 'finished_at_ms', 'stopped', 'unknown', 'output_tail', 'output_tail_text', 'output_total_bytes', 'params_out'];
+const resultFields = ['execution_id', 'success', 'exit_code', 'error', 'finished_at_ms', 'stopped', 'unknown', 'output_tail', 'output_tail_text', 'output_total_bytes', 'params_out', 'error_code'];
 const maxBatch = 10_000;
 
 function result(r: Doc, i: number): PullResult {
@@ -116,9 +116,13 @@ function result(r: Doc, i: number): PullResult {
   if (total < tail.length) bad(`${at}.output_total_bytes`, 'at least the length of the output tail');
   const error = r['error'] ?? '';
   if (typeof error !== 'string') bad(`${at}.error`, 'a string');
+  // An older pull agent sends none: the server derives it.
+  const errorCode = r['error_code'] ?? '';
+  if (typeof errorCode !== 'string' || !/^[A-Z0-9_]{0,64}$/.test(errorCode)) bad(`${at}.error_code`, 'a code such as CT_EXEC_FAILED');
   return {
     execution_id: id, success: r['success'], exit_code: exit, error, finished_at_ms: String(int(r, 'finished_at_ms', 0)),
     stopped: bool(r, 'stopped'), unknown: bool(r, 'unknown'), output_tail: tail, output_total_bytes: String(total), params_out: paramsOut(r, at),
+    error_code: errorCode as string,
   };
 }
 
