@@ -19,7 +19,7 @@ import type { SessionEvent__Output } from '../../proto/generated/clocktower/plug
 import type { SessionRequest } from '../../proto/generated/clocktower/plugin/v1/SessionRequest.js';
 import { ExecErrorCode, failure, type ExecuteRequest, type ExecuteResult, type OutputSink } from './executor.js';
 import { fromWireResult, toWireRequest } from './plugin-wire.js';
-import { creditEveryBytes, creditWindowBytes, maxMessageDataBytes } from './session-limits.js';
+import { creditEveryBytes, creditWindowBytes, inMessages } from './session-limits.js';
 
 interface InFlight {
   readonly output: OutputSink;
@@ -142,19 +142,7 @@ export class HostSession {
         this.queue = [];
         if (this.broken) return;
         // Messages stay well under gRPC's default 4 MiB receive limit, which a plugin may keep.
-        let batch: SessionCommand[] = [];
-        let bytes = 0;
-        for (const c of commands) {
-          const size = sizeOf(c);
-          if (batch.length > 0 && bytes + size > maxMessageDataBytes) {
-            this.call.write({ commands: batch });
-            batch = [];
-            bytes = 0;
-          }
-          batch.push(c);
-          bytes += size;
-        }
-        if (batch.length > 0) this.call.write({ commands: batch });
+        for (const batch of inMessages(commands, sizeOf)) this.call.write({ commands: batch });
       });
     }
   }

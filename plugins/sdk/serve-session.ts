@@ -17,7 +17,7 @@ import type { SessionItem } from '../../proto/generated/clocktower/plugin/v1/Ses
 import type { SessionRequest__Output } from '../../proto/generated/clocktower/plugin/v1/SessionRequest.js';
 import { ExecErrorCode, failure, type ExecuteResult, type OutputSink } from './executor.js';
 import { toWireResult } from './plugin-wire.js';
-import { maxChunkBytes, maxMessageDataBytes, outputChunks } from './session-limits.js';
+import { inMessages, maxChunkBytes, outputChunks } from './session-limits.js';
 
 /** Starts one execution (serve-executor.ts): its result, and how to stop it. */
 export type StartExecution = (request: ExecuteRequest__Output, output: OutputSink, abort: AbortController) => Promise<ExecuteResult>;
@@ -139,19 +139,7 @@ export class PluginSession {
     const items = this.queue;
     this.queue = [];
     if (this.closed) return;
-    let batch: SessionItem[] = [];
-    let bytes = 0;
-    for (const item of items) {
-      const size = item.output?.data?.length ?? resultSize(item.result);
-      if (batch.length > 0 && bytes + size > maxMessageDataBytes) {
-        this.call.write({ items: batch });
-        batch = [];
-        bytes = 0;
-      }
-      batch.push(item);
-      bytes += size;
-    }
-    if (batch.length > 0) this.call.write({ items: batch });
+    for (const batch of inMessages(items, (item) => item.output?.data?.length ?? resultSize(item.result))) this.call.write({ items: batch });
     if (this.draining && this.executions.size === 0 && !this.closed) {
       this.closed = true;
       this.call.end();
@@ -180,7 +168,7 @@ export class PluginSession {
 
 /** About how many bytes a result takes on the wire. */
 function resultSize(r: WireResult | null | undefined): number {
-  let n = 32 + (r?.error?.length ?? 0);
+  let n = 32 + (r?.error?.length ?? 0) + (r?.error_code?.length ?? 0);
   for (const [k, v] of Object.entries(r?.params_out ?? {})) n += k.length + v.length + 8;
   return n;
 }

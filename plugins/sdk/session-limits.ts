@@ -17,3 +17,26 @@ export function outputChunks(data: Uint8Array): Buffer[] {
   for (let i = 0; i < data.length; i += maxChunkBytes) out.push(Buffer.from(data.subarray(i, i + maxChunkBytes)));
   return out;
 }
+
+/**
+ * `entries` in order, cut into messages of at most maxMessageDataBytes by
+ * `sizeOf` (one entry larger than that goes alone): what one turn queued, in
+ * as few messages as the cap allows.
+ */
+export function inMessages<T>(entries: readonly T[], sizeOf: (entry: T) => number): T[][] {
+  const messages: T[][] = [];
+  let batch: T[] = [];
+  let bytes = 0;
+  for (const entry of entries) {
+    const size = sizeOf(entry);
+    if (batch.length > 0 && bytes + size > maxMessageDataBytes) {
+      messages.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(entry);
+    bytes += size;
+  }
+  if (batch.length > 0) messages.push(batch);
+  return messages;
+}
