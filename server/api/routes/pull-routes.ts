@@ -9,6 +9,7 @@ import type { PullAgents, PullRegistration, PullResult } from '../../dispatch/pu
 import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../http-api.js';
 import { json, parseJson, type Route, type RouteRequest } from './route.js';
+import { ExecErrorCode } from '../../../common/error-codes.js';
 
 type Doc = Record<string, unknown>;
 
@@ -116,12 +117,13 @@ function result(r: Doc, i: number): PullResult {
   if (total < tail.length) bad(`${at}.output_total_bytes`, 'at least the length of the output tail');
   const error = r['error'] ?? '';
   if (typeof error !== 'string') bad(`${at}.error`, 'a string');
-  // An older pull agent sends none: the server derives it.
-  const errorCode = r['error_code'] ?? '';
+  // A worker that names none: a stop is CT_EXEC_STOPPED (the server derives CT_EXEC_FAILED for other failures).
+  const stopped = bool(r, 'stopped');
+  const errorCode = r['error_code'] ?? (stopped && r['success'] !== true ? ExecErrorCode.Stopped : '');
   if (typeof errorCode !== 'string' || !/^[A-Z0-9_]{0,64}$/.test(errorCode)) bad(`${at}.error_code`, 'a code such as CT_EXEC_FAILED');
   return {
     execution_id: id, success: r['success'], exit_code: exit, error, finished_at_ms: String(int(r, 'finished_at_ms', 0)),
-    stopped: bool(r, 'stopped'), unknown: bool(r, 'unknown'), output_tail: tail, output_total_bytes: String(total), params_out: paramsOut(r, at),
+    stopped, unknown: bool(r, 'unknown'), output_tail: tail, output_total_bytes: String(total), params_out: paramsOut(r, at),
     error_code: errorCode as string,
   };
 }
