@@ -226,6 +226,7 @@ t.test('the raw protocol: claim, a lost poll answer handed out again, output the
   const reg = await post('/v1/pull/register', { node: 'raw2', tags: { pool: 'raw' }, executors: ['shell'], capacity: 5, instance: 'raw2-1' });
   const session = reg['session'] as string;
   t.ok(Number(reg['heartbeat_ms']) > 0 && Number(reg['max_wait_ms']) > 0, 'heartbeat and wait limits');
+  t.equal(reg['error_codes'], true, 'results may carry error_code');
   interface Assignment { execution_id: string; job_name: string; executor: string; config: Record<string, string>; attempt: number }
   const poll = async (free: number, held: string[]) => (await post('/v1/pull/poll', { session, free, held, wait_ms: 2000 })) as { assignments: Assignment[]; stops: string[]; acks: string[] };
   await createJob({ name: 'raw-job', tags: { pool: 'raw' }, executor_config: { command: 'echo raw' } });

@@ -157,7 +157,8 @@ export const pullRoutes: Route[] = [
         accepts_batches: false,
       };
       // The largest body this server takes: an agent keeps its output and results requests under it.
-      return json(200, { ...pull(ctx).register(reg), max_body_bytes: ctx.maxBodyBytes });
+      // error_codes: results may carry error_code (an older server refuses the field, so agents send it only when told).
+      return json(200, { ...pull(ctx).register(reg), max_body_bytes: ctx.maxBodyBytes, error_codes: true });
     },
   },
   {
