@@ -245,7 +245,7 @@ export class PluginExecutor implements Executor {
 const validateTimeoutMs = 5000;
 
 /** The program died, or its call or session ended without this execution's result. */
-export function crashed(text: string): ExecuteResult {
+function crashed(text: string): ExecuteResult {
   return failure(text, -1, ExecErrorCode.PluginCrashed);
 }
 
