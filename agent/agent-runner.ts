@@ -21,8 +21,10 @@ import type { Register } from '../proto/generated/clocktower/agent/v1/Register.j
 import type { Result } from '../proto/generated/clocktower/agent/v1/Result.js';
 import type { ServerMessage__Output } from '../proto/generated/clocktower/agent/v1/ServerMessage.js';
 import type { ExecutorRegistry } from '../plugins/sdk/executor-registry.js';
+import type { ExecuteResult } from '../plugins/sdk/executor.js';
 import { OutputBuffer } from './output-buffer.js';
 import { setLongTimeout } from '../common/long-timeout.js';
+import { ExecErrorCode, errorCodeOf } from '../common/error-codes.js';
 
 export interface AgentRunnerOptions {
   readonly node: string;
@@ -215,8 +217,8 @@ export class AgentRunner {
     if (this.acked.has(id)) return;
     if (a.resume_only || this.draining) {
       const finished: Result = a.resume_only
-        ? { execution_id: id, success: false, exit_code: -1, error: 'unknown execution', unknown: true, finished_at_ms: this.now() }
-        : { execution_id: id, success: false, exit_code: -1, error: `agent ${this.options.node} is shutting down and took no new work`, finished_at_ms: this.now() };
+        ? { execution_id: id, success: false, exit_code: -1, error: 'unknown execution', unknown: true, finished_at_ms: this.now(), error_code: ExecErrorCode.AgentLost }
+        : { execution_id: id, success: false, exit_code: -1, error: `agent ${this.options.node} is shutting down and took no new work`, finished_at_ms: this.now(), error_code: ExecErrorCode.AgentDraining };
       this.complete(id, finished, new OutputBuffer(this.outputLimit));
       return;
     }
@@ -270,13 +272,14 @@ export class AgentRunner {
       ...(Object.keys(a.params ?? {}).length > 0 ? { params: a.params } : {}),
     }, sink, run.abort.signal).then(
       (r) => r,
-      (err: unknown) => ({ success: false, exitCode: -1, error: `executor failed: ${err instanceof Error ? err.message : String(err)}` }),
+      (err: unknown): ExecuteResult => ({ success: false, exitCode: -1, error: `executor failed: ${err instanceof Error ? err.message : String(err)}` }),
     ).then((r) => {
       this.active--;
       const stopped = run.stopReason !== null;
       this.complete(id, {
         execution_id: id, success: r.success && !stopped, exit_code: r.exitCode, error: stopped ? (run.stopReason ?? '') : r.error,
-        finished_at_ms: this.now(), stopped, params_out: { ...('paramsOut' in r ? r.paramsOut : {}) },
+        finished_at_ms: this.now(), stopped, params_out: { ...(r.paramsOut ?? {}) },
+        error_code: stopped ? ExecErrorCode.Stopped : errorCodeOf(r),
       }, run.output, run.serverHas);
       this.pump();
     });
@@ -292,7 +295,7 @@ export class AgentRunner {
     }
     const q = this.queue.indexOf(id, this.queueHead);
     if (q >= 0) this.queue.splice(q, 1);
-    this.complete(id, { execution_id: id, success: false, exit_code: -1, error: reason, finished_at_ms: this.now(), stopped: true }, run.output, run.serverHas);
+    this.complete(id, { execution_id: id, success: false, exit_code: -1, error: reason, finished_at_ms: this.now(), stopped: true, error_code: ExecErrorCode.Stopped }, run.output, run.serverHas);
   }
 
   /** Keep the result until acknowledged; send it (with the output the server may lack). */

@@ -46,6 +46,8 @@ interface Session {
   readonly outputLimit: number;
   /** The server refuses request bodies larger than this. */
   readonly maxBodyBytes: number;
+  /** The server takes a result's error_code (an older one refuses the field). */
+  readonly errorCodes: boolean;
 }
 
 interface Answer {
@@ -196,7 +198,7 @@ export class PullClient {
       this.options.runner.drained();
     }
     if (this.results.size > 0) {
-      const [batch = []] = batches([...this.results.values()].slice(0, resultBatch).map((r) => resultJson(r, pieceMax)), budget);
+      const [batch = []] = batches([...this.results.values()].slice(0, resultBatch).map((r) => resultJson(r, pieceMax, s.errorCodes)), budget);
       let answer: Answer;
       try {
         answer = await this.post('/v1/pull/results', { session: s.id, results: batch });
@@ -262,11 +264,11 @@ export class PullClient {
       secret_keys: Object.fromEntries(this.options.runner.declaredSecretKeys().map((d) => [d.executor, d.keys])),
     }, registerTimeoutMs);
     if (a.status !== 200) throw new Error(`registration answered ${a.status}: ${errorText(a.body)}`);
-    const body = a.body as { session?: unknown; server?: unknown; heartbeat_ms?: unknown; max_wait_ms?: unknown; output_limit?: unknown; max_body_bytes?: unknown };
+    const body = a.body as { session?: unknown; server?: unknown; heartbeat_ms?: unknown; max_wait_ms?: unknown; output_limit?: unknown; max_body_bytes?: unknown; error_codes?: unknown };
     if (typeof body.session !== 'string') throw new Error('the registration answer carries no session');
     const s: Session = {
       id: body.session, heartbeatMs: num(body.heartbeat_ms, 1000), maxWaitMs: num(body.max_wait_ms, 0), outputLimit: num(body.output_limit, 0),
-      maxBodyBytes: num(body.max_body_bytes, 1_048_576),
+      maxBodyBytes: num(body.max_body_bytes, 1_048_576), errorCodes: body.error_codes === true,
     };
     this.session = s;
     this.log(`agent: registered with the leader ${String(body.server)} through ${this.base} (pull)`);
@@ -378,14 +380,15 @@ function batches<T>(items: readonly T[], budget: number): T[][] {
   return out;
 }
 
-/** A result as JSON, its output tail cut to at most `maxTail` bytes (the end of it). */
-function resultJson(r: Result, maxTail: number): Record<string, unknown> {
+/** A result as JSON, its output tail cut to at most `maxTail` bytes (the end of it); its error code only to a server that takes one. */
+function resultJson(r: Result, maxTail: number, errorCodes: boolean): Record<string, unknown> {
   const tail = Buffer.from((r.output_tail ?? Buffer.alloc(0)) as Uint8Array);
   return {
     execution_id: r.execution_id, success: r.success ?? false, exit_code: r.exit_code ?? 0, error: r.error ?? '',
     finished_at_ms: Number(r.finished_at_ms ?? 0), stopped: r.stopped ?? false, unknown: r.unknown ?? false,
     output_tail: tail.subarray(Math.max(0, tail.length - maxTail)).toString('base64'), output_total_bytes: Number(r.output_total_bytes ?? 0),
     ...(r.params_out && Object.keys(r.params_out).length > 0 ? { params_out: r.params_out } : {}),
+    ...(errorCodes && r.error_code ? { error_code: r.error_code } : {}),
   };
 }
 

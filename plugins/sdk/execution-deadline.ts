@@ -4,12 +4,18 @@
 
 import { parseGoDurationMs } from './go-duration.js';
 import { maxTimerDelayMs, setLongTimeout, type LongTimeout } from '../../common/long-timeout.js';
+import { ExecErrorCode } from '../../common/error-codes.js';
 
 export class DeadlineError extends Error {
   override readonly name = 'DeadlineError';
   constructor(readonly reason: 'timeout' | 'stopped', message: string) {
     super(message);
   }
+}
+
+/** The error code of a run the deadline ended: CT_EXEC_STOPPED or CT_EXEC_TIMEOUT. */
+export function deadlineCode(err: DeadlineError): ExecErrorCode {
+  return err.reason === 'stopped' ? ExecErrorCode.Stopped : ExecErrorCode.Timeout;
 }
 
 /**

@@ -1,7 +1,7 @@
 // Executors by name. An unknown name is a failed result that says which
 // executors there are, never an exception.
 
-import { failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from './executor.js';
+import { ExecErrorCode, failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from './executor.js';
 
 export class ExecutorRegistry {
   private readonly byName = new Map<string, Executor>();
@@ -33,7 +33,7 @@ export class ExecutorRegistry {
     if (!executor) {
       return failure(name === ''
         ? `no executor defined: set the job's "executor" (available: ${this.names().join(', ')})`
-        : `unknown executor "${name}": the executor is not present on this node (available: ${this.names().join(', ')})`);
+        : `unknown executor "${name}": the executor is not present on this node (available: ${this.names().join(', ')})`, -1, ExecErrorCode.UnknownExecutor);
     }
     try {
       return await executor.execute(request, output, signal);

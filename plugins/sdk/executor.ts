@@ -2,6 +2,8 @@
 // mode) or as a plugin program behind proto/plugin.proto's Executor service.
 // Its shapes map one-to-one onto ExecuteRequest / ExecuteEvent.
 
+export { ExecErrorCode, errorCodeOf } from '../../common/error-codes.js';
+
 export interface ExecuteRequest {
   readonly jobName: string;
   readonly config: Readonly<Record<string, string>>;
@@ -21,6 +23,12 @@ export interface ExecuteResult {
   readonly error: string;
   /** Parameters for the run's downstream tasks. */
   readonly paramsOut?: Readonly<Record<string, string>>;
+  /**
+   * A failure's stable code (ExecErrorCode: "CT_EXEC_TIMEOUT", ...), which
+   * travels with the message to the server and the REST API. Absent or ""
+   * on a failure: CT_EXEC_FAILED. Ignored on success.
+   */
+  readonly errorCode?: string;
 }
 
 export interface OutputSink {
@@ -57,6 +65,7 @@ export interface Executor {
   close?(): Promise<void>;
 }
 
-export function failure(error: string, exitCode = -1): ExecuteResult {
-  return { success: false, exitCode, error };
+/** A failed result; `errorCode` names the kind of failure (ExecErrorCode; none given: CT_EXEC_FAILED downstream). */
+export function failure(error: string, exitCode = -1, errorCode?: string): ExecuteResult {
+  return errorCode === undefined ? { success: false, exitCode, error } : { success: false, exitCode, error, errorCode };
 }

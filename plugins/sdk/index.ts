@@ -3,6 +3,6 @@
 // `clocktower/dist/plugins/sdk/index.js` (see examples/executor-hello).
 
 export { serveExecutor } from './serve-executor.js';
-export { failure } from './executor.js';
+export { ExecErrorCode, failure } from './executor.js';
 export type { ExecuteRequest, ExecuteResult, Executor, OutputSink } from './executor.js';
 export { valueAt } from './json-path.js';

@@ -20,9 +20,10 @@ import * as grpc from '@grpc/grpc-js';
 import { pluginProto } from '../../proto/load-proto.js';
 import type { ExecuteEvent__Output } from '../../proto/generated/clocktower/plugin/v1/ExecuteEvent.js';
 import type { ExecutorClient } from '../../proto/generated/clocktower/plugin/v1/Executor.js';
-import { failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from './executor.js';
+import { ExecErrorCode, failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from './executor.js';
 import { PluginProcess, type PluginOptions, type RunningPlugin } from './plugin-process.js';
 import { HostSession } from './plugin-session.js';
+import { fromWireResult, toWireRequest } from './plugin-wire.js';
 
 export { PluginError, type PluginOptions } from './plugin-process.js';
 
@@ -122,14 +123,14 @@ export class PluginExecutor implements Executor {
     try {
       p = await plugin.ensure();
     } catch (err) {
-      return failure((err as Error).message);
+      return failure((err as Error).message, -1, ExecErrorCode.PluginUnavailable);
     }
     void this.describe(p);
     let session: HostSession | null;
     try {
       session = await this.sessionOf(plugin, p);
     } catch (err) {
-      return failure(await this.failureText(plugin, p, err));
+      return crashed(await this.failureText(plugin, p, err));
     }
     // Items on a session are tagged by execution id: the same id twice at once takes the call of its own.
     if (session && !session.has(req.executionId)) return session.execute(req, output, signal);
@@ -174,10 +175,7 @@ export class PluginExecutor implements Executor {
   /** One Execute call (a plugin program built before Session). */
   private executeCall(plugin: PluginProcess<ExecutorClient>, p: RunningPlugin<ExecutorClient>, req: ExecuteRequest, output: OutputSink, signal: AbortSignal): Promise<ExecuteResult> {
     return new Promise<ExecuteResult>((resolve) => {
-      const call = p.client.Execute({
-        job_name: req.jobName, config: { ...req.config }, execution_id: req.executionId,
-        scheduled_at_ms: String(req.scheduledAtMs), attempt: req.attempt, params: { ...(req.params ?? {}) },
-      });
+      const call = p.client.Execute(toWireRequest(req));
       const onAbort = () => {
         p.client.Stop({ execution_id: req.executionId }, () => {});
       };
@@ -192,18 +190,14 @@ export class PluginExecutor implements Executor {
       // The result is the last event: settle on it, without waiting for the call's status.
       call.on('data', (ev: ExecuteEvent__Output) => {
         if (ev.output) output.write(ev.output.data);
-        else if (ev.result) {
-          // An older plugin sends no params_out: none.
-          const paramsOut = ev.result.params_out ?? {};
-          done({ success: ev.result.success, exitCode: ev.result.exit_code, error: ev.result.error, ...(Object.keys(paramsOut).length > 0 ? { paramsOut } : {}) });
-        }
+        else if (ev.result) done(fromWireResult(ev.result));
       });
       let failed = false;
       call.on('error', (err: grpc.ServiceError) => {
         failed = true;
-        void this.failureText(plugin, p, err).then((text) => done(failure(text)));
+        void this.failureText(plugin, p, err).then((text) => done(crashed(text)));
       });
-      call.on('end', () => failed || done(failure(`plugin ${this.name} ended the execution without a result`)));
+      call.on('end', () => failed || done(crashed(`plugin ${this.name} ended the execution without a result`)));
     });
   }
 
@@ -249,6 +243,11 @@ export class PluginExecutor implements Executor {
 }
 
 const validateTimeoutMs = 5000;
+
+/** The program died, or its call or session ended without this execution's result. */
+function crashed(text: string): ExecuteResult {
+  return failure(text, -1, ExecErrorCode.PluginCrashed);
+}
 
 function errorText(err: unknown): string {
   const e = err as Partial<grpc.ServiceError>;

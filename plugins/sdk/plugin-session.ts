@@ -17,8 +17,9 @@ import type { ExecutorClient } from '../../proto/generated/clocktower/plugin/v1/
 import type { SessionCommand } from '../../proto/generated/clocktower/plugin/v1/SessionCommand.js';
 import type { SessionEvent__Output } from '../../proto/generated/clocktower/plugin/v1/SessionEvent.js';
 import type { SessionRequest } from '../../proto/generated/clocktower/plugin/v1/SessionRequest.js';
-import { failure, type ExecuteRequest, type ExecuteResult, type OutputSink } from './executor.js';
-import { creditEveryBytes, creditWindowBytes, maxMessageDataBytes } from './session-limits.js';
+import { ExecErrorCode, failure, type ExecuteRequest, type ExecuteResult, type OutputSink } from './executor.js';
+import { fromWireResult, toWireRequest } from './plugin-wire.js';
+import { creditEveryBytes, creditWindowBytes, inMessages } from './session-limits.js';
 
 interface InFlight {
   readonly output: OutputSink;
@@ -92,7 +93,7 @@ export class HostSession {
 
   execute(req: ExecuteRequest, output: OutputSink, signal: AbortSignal): Promise<ExecuteResult> {
     const id = req.executionId;
-    if (this.broken) return Promise.resolve(failure('the plugin session has ended'));
+    if (this.broken) return Promise.resolve(failure('the plugin session has ended', -1, ExecErrorCode.PluginCrashed));
     return new Promise<ExecuteResult>((resolve) => {
       const onAbort = () => this.send({ stop: { execution_id: id } });
       const done = (r: ExecuteResult) => {
@@ -102,10 +103,7 @@ export class HostSession {
       this.inFlight.set(id, { output, done, unacked: 0 });
       this.send({
         execute: {
-          request: {
-            job_name: req.jobName, config: { ...req.config }, execution_id: id,
-            scheduled_at_ms: String(req.scheduledAtMs), attempt: req.attempt, params: { ...(req.params ?? {}) },
-          },
+          request: toWireRequest(req),
           credit_bytes: creditWindowBytes,
         },
       });
@@ -128,9 +126,7 @@ export class HostSession {
         }
       } else if (item.result) {
         this.inFlight.delete(item.execution_id);
-        // A plugin sends no params_out when it has none.
-        const paramsOut = item.result.params_out ?? {};
-        f.done({ success: item.result.success, exitCode: item.result.exit_code, error: item.result.error, ...(Object.keys(paramsOut).length > 0 ? { paramsOut } : {}) });
+        f.done(fromWireResult(item.result));
       }
     }
   }
@@ -146,19 +142,7 @@ export class HostSession {
         this.queue = [];
         if (this.broken) return;
         // Messages stay well under gRPC's default 4 MiB receive limit, which a plugin may keep.
-        let batch: SessionCommand[] = [];
-        let bytes = 0;
-        for (const c of commands) {
-          const size = sizeOf(c);
-          if (batch.length > 0 && bytes + size > maxMessageDataBytes) {
-            this.call.write({ commands: batch });
-            batch = [];
-            bytes = 0;
-          }
-          batch.push(c);
-          bytes += size;
-        }
-        if (batch.length > 0) this.call.write({ commands: batch });
+        for (const batch of inMessages(commands, sizeOf)) this.call.write({ commands: batch });
       });
     }
   }
@@ -170,7 +154,7 @@ export class HostSession {
     const lost = [...this.inFlight.values()];
     this.inFlight.clear();
     void why.then((message) => {
-      for (const f of lost) f.done(failure(message));
+      for (const f of lost) f.done(failure(message, -1, ExecErrorCode.PluginCrashed));
     });
   }
 }

@@ -16,22 +16,19 @@ import type { StopResponse } from '../../proto/generated/clocktower/plugin/v1/St
 import type { DescribeResponse } from '../../proto/generated/clocktower/plugin/v1/DescribeResponse.js';
 import type { ValidateRequest__Output } from '../../proto/generated/clocktower/plugin/v1/ValidateRequest.js';
 import type { ValidateResponse } from '../../proto/generated/clocktower/plugin/v1/ValidateResponse.js';
-import type { ExecuteResult, Executor, OutputSink } from './executor.js';
+import { ExecErrorCode, failure, type ExecuteResult, type Executor, type OutputSink } from './executor.js';
+import { fromWireRequest, toWireResult } from './plugin-wire.js';
 import { servePlugin } from './serve-plugin.js';
-import { PluginSession, toWireResult } from './serve-session.js';
-import { maxChunkBytes } from './session-limits.js';
+import { PluginSession } from './serve-session.js';
+import { outputChunks } from './session-limits.js';
 
 export async function serveExecutor(impl: Executor): Promise<void> {
   /** What runs through Execute, by execution id (for Stop). */
   const running = new Map<string, AbortController>();
   const sessions = new Set<PluginSession>();
   const proto = pluginProto().clocktower.plugin.v1;
-  const start = (r: ExecuteRequest__Output, output: OutputSink, abort: AbortController): Promise<ExecuteResult> => impl.execute({
-    jobName: r.job_name, config: r.config, executionId: r.execution_id, scheduledAtMs: Number(r.scheduled_at_ms), attempt: r.attempt,
-    // An older server sends no params: none.
-    ...(Object.keys(r.params ?? {}).length > 0 ? { params: r.params } : {}),
-  }, output, abort.signal)
-    .catch((err: unknown) => ({ success: false, exitCode: -1, error: `executor failed: ${err instanceof Error ? err.message : String(err)}` }));
+  const start = (r: ExecuteRequest__Output, output: OutputSink, abort: AbortController): Promise<ExecuteResult> => impl.execute(fromWireRequest(r), output, abort.signal)
+    .catch((err: unknown) => failure(`executor failed: ${err instanceof Error ? err.message : String(err)}`));
   await servePlugin({
     name: impl.name,
     serviceName: 'clocktower.plugin.v1.Executor',
@@ -52,7 +49,7 @@ export async function serveExecutor(impl: Executor): Promise<void> {
           call.on('cancelled', () => abort.abort());
           const output = {
             write(chunk: Uint8Array) {
-              for (let i = 0; i < chunk.length; i += maxChunkBytes) call.write({ output: { data: Buffer.from(chunk.subarray(i, i + maxChunkBytes)) } });
+              for (const data of outputChunks(chunk)) call.write({ output: { data } });
             },
           };
           void start(r, output, abort).then((result) => {
@@ -71,8 +68,8 @@ export async function serveExecutor(impl: Executor): Promise<void> {
           Promise.resolve()
             .then(() => impl.validate?.(call.request.config))
             .then(
-              (error) => callback(null, { error: error ?? '' }),
-              (err: unknown) => callback(null, { error: `the executor's config check failed: ${err instanceof Error ? err.message : String(err)}` }),
+              (error) => callback(null, error ? { error, error_code: ExecErrorCode.ConfigInvalid } : { error: '' }),
+              (err: unknown) => callback(null, { error: `the executor's config check failed: ${err instanceof Error ? err.message : String(err)}`, error_code: ExecErrorCode.ConfigInvalid }),
             );
         },
         Describe(_call: unknown, callback: grpc.sendUnaryData<DescribeResponse>) {

@@ -15,15 +15,12 @@ import type { ExecuteResult as WireResult } from '../../proto/generated/clocktow
 import type { SessionEvent } from '../../proto/generated/clocktower/plugin/v1/SessionEvent.js';
 import type { SessionItem } from '../../proto/generated/clocktower/plugin/v1/SessionItem.js';
 import type { SessionRequest__Output } from '../../proto/generated/clocktower/plugin/v1/SessionRequest.js';
-import type { ExecuteResult, OutputSink } from './executor.js';
-import { maxChunkBytes, maxMessageDataBytes } from './session-limits.js';
+import { ExecErrorCode, failure, type ExecuteResult, type OutputSink } from './executor.js';
+import { toWireResult } from './plugin-wire.js';
+import { inMessages, maxChunkBytes, outputChunks } from './session-limits.js';
 
 /** Starts one execution (serve-executor.ts): its result, and how to stop it. */
 export type StartExecution = (request: ExecuteRequest__Output, output: OutputSink, abort: AbortController) => Promise<ExecuteResult>;
-
-export function toWireResult(result: ExecuteResult): WireResult {
-  return { success: result.success, exit_code: result.exitCode, error: result.error, params_out: { ...(result.paramsOut ?? {}) } };
-}
 
 interface SessionExecution {
   credit: number;
@@ -79,7 +76,7 @@ export class PluginSession {
     const id = r.execution_id;
     // A second execution with an id still running here is refused (items are tagged by id).
     if (this.executions.has(id) || this.draining) {
-      this.push({ execution_id: id, result: { success: false, exit_code: -1, error: this.draining ? 'the plugin is stopping' : `execution ${id} is already running in this plugin` } });
+      this.push({ execution_id: id, result: toWireResult(this.draining ? failure('the plugin is stopping', -1, ExecErrorCode.Stopped) : failure(`execution ${id} is already running in this plugin`)) });
       return;
     }
     const state: SessionExecution = { credit: creditBytes > 0 ? creditBytes : maxChunkBytes, pending: [], result: null, abort: new AbortController(), drain: [] };
@@ -88,7 +85,7 @@ export class PluginSession {
       write: (chunk) => {
         const e = this.executions.get(id);
         if (e !== state || this.closed) return;
-        for (let i = 0; i < chunk.length; i += maxChunkBytes) e.pending.push(Buffer.from(chunk.subarray(i, i + maxChunkBytes)));
+        e.pending.push(...outputChunks(chunk));
         this.pump(id, e);
       },
       whenDrained: (listener) => {
@@ -142,19 +139,7 @@ export class PluginSession {
     const items = this.queue;
     this.queue = [];
     if (this.closed) return;
-    let batch: SessionItem[] = [];
-    let bytes = 0;
-    for (const item of items) {
-      const size = item.output?.data?.length ?? resultSize(item.result);
-      if (batch.length > 0 && bytes + size > maxMessageDataBytes) {
-        this.call.write({ items: batch });
-        batch = [];
-        bytes = 0;
-      }
-      batch.push(item);
-      bytes += size;
-    }
-    if (batch.length > 0) this.call.write({ items: batch });
+    for (const batch of inMessages(items, (item) => item.output?.data?.length ?? resultSize(item.result))) this.call.write({ items: batch });
     if (this.draining && this.executions.size === 0 && !this.closed) {
       this.closed = true;
       this.call.end();
@@ -183,7 +168,7 @@ export class PluginSession {
 
 /** About how many bytes a result takes on the wire. */
 function resultSize(r: WireResult | null | undefined): number {
-  let n = 32 + (r?.error?.length ?? 0);
+  let n = 32 + (r?.error?.length ?? 0) + (r?.error_code?.length ?? 0);
   for (const [k, v] of Object.entries(r?.params_out ?? {})) n += k.length + v.length + 8;
   return n;
 }

@@ -10,3 +10,33 @@ export const creditWindowBytes = 1024 * 1024;
 export const creditEveryBytes = 256 * 1024;
 /** A plugin's SessionEvent carries at most this much output data (well under gRPC's 4 MiB receive default). */
 export const maxMessageDataBytes = 1024 * 1024;
+
+/** `data` in chunks of at most maxChunkBytes, each a Buffer of its own (copied: the caller may reuse `data`). */
+export function outputChunks(data: Uint8Array): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < data.length; i += maxChunkBytes) out.push(Buffer.from(data.subarray(i, i + maxChunkBytes)));
+  return out;
+}
+
+/**
+ * `entries` in order, cut into messages of at most maxMessageDataBytes by
+ * `sizeOf` (one entry larger than that goes alone): what one turn queued, in
+ * as few messages as the cap allows.
+ */
+export function inMessages<T>(entries: readonly T[], sizeOf: (entry: T) => number): T[][] {
+  const messages: T[][] = [];
+  let batch: T[] = [];
+  let bytes = 0;
+  for (const entry of entries) {
+    const size = sizeOf(entry);
+    if (batch.length > 0 && bytes + size > maxMessageDataBytes) {
+      messages.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(entry);
+    bytes += size;
+  }
+  if (batch.length > 0) messages.push(batch);
+  return messages;
+}

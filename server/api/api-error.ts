@@ -25,6 +25,11 @@ export const errorStatus: Readonly<Record<string, readonly [http: number, grpc: 
   CT_STATE_INVALID_JOB: [400, 3],
   CT_SCHEDULE_INVALID: [400, 3],
   CT_STATE_ACL_INVALID: [400, 3],
+  // Errors of another process (an executor plugin, an agent) that an API answer depends on.
+  CT_EXEC_CONFIG_INVALID: [400, 3],
+  CT_EXEC_UNKNOWN_EXECUTOR: [400, 3],
+  CT_EXEC_PLUGIN_UNAVAILABLE: [503, 14],
+  CT_EXEC_PLUGIN_CRASHED: [502, 14],
   CT_API_UNAUTHORIZED: [401, 16],
   CT_API_CROSS_ORIGIN: [403, 7],
   CT_API_FORBIDDEN: [403, 7],

@@ -349,7 +349,7 @@ export function notificationToJson(n: Notification): Json {
 
 /**
  * Dkron's execution JSON plus `scheduled_at`, `state`, `trigger`,
- * `exit_code`, `error`, and (given) the execution's `notifications`.
+ * `exit_code`, `error`, `error_code`, and (given) the execution's `notifications`.
  */
 export function executionToJson(e: Execution, outputLimit?: number, notifications?: readonly Notification[]): Json {
   let output = e.output;
@@ -375,6 +375,8 @@ export function executionToJson(e: Execution, outputLimit?: number, notification
     node_name: e.nodeName,
     exit_code: e.exitCode,
     error: e.error,
+    // The failure's stable code (README, "Error codes"); "" on success, while running, and for executions recorded before codes.
+    error_code: e.errorCode ?? '',
     output,
     output_truncated: truncated,
     ...(notifications ? { notifications: notifications.map(notificationToJson) } : {}),

@@ -35,6 +35,7 @@ import { AgentOutbox, type OutboxOptions, type StreamCounters } from './agent-ou
 import type { ExecutorHost, OutputSink, RunOutcome, RunRequest } from './executor-host.js';
 import { describeTags, selectOne, selectTargets, type AgentInfo } from './target-selection.js';
 import { setLongTimeout, type LongTimeout } from '../../common/long-timeout.js';
+import { ExecErrorCode } from '../../common/error-codes.js';
 
 /** How the dispatcher picks the nodes that run a fire (committed with the fire). */
 export interface NodeChooser {
@@ -279,7 +280,7 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
     if (node === '') {
       const job = state.job(request.jobName);
       const why = job ? this.noTargetReason(job) : 'its job is gone';
-      return Promise.resolve({ success: false, exitCode: -1, error: `no agent to run this execution: ${why}` });
+      return Promise.resolve({ success: false, exitCode: -1, error: `no agent to run this execution: ${why}`, errorCode: ExecErrorCode.NoAgent });
     }
     return new Promise<RunOutcome>((resolve) => {
       const p: Pending = {
@@ -440,7 +441,11 @@ export class AgentExecutorHost implements ExecutorHost, NodeChooser {
       return;
     }
     const paramsOut = r.params_out ?? {};
-    this.finish(p, { success: r.success, exitCode: r.exit_code, error: r.error, ...(Object.keys(paramsOut).length > 0 ? { paramsOut } : {}), ...(gap ? { outputGap: true } : {}) });
+    this.finish(p, {
+      success: r.success, exitCode: r.exit_code, error: r.error, ...(Object.keys(paramsOut).length > 0 ? { paramsOut } : {}), ...(gap ? { outputGap: true } : {}),
+      // An older agent sends no code: the runner derives one.
+      ...(r.error_code ? { errorCode: r.error_code } : {}),
+    });
   }
 
   private acknowledge(id: string): void {

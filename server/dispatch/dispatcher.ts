@@ -35,6 +35,7 @@ import { renderConfig, renderTemplate } from '../scheduler/workflow-template.js'
 import type { Run } from '../state/run.js';
 import { rfc3339 } from '../state/validate-job.js';
 import { randomUUID } from 'node:crypto';
+import { ExecErrorCode } from '../../common/error-codes.js';
 
 export interface DispatcherOptions {
   readonly nodeName: string;
@@ -191,6 +192,7 @@ export class Dispatcher {
       this.runner.finish({
         id: e.id, finishedAtMs: this.options.now(), state: 'lost', output: e.output, outputTruncated: e.outputTruncated,
         exitCode: null, error: `lost: node ${e.nodeName} stopped or lost leadership while this execution ran; its outcome is unknown`,
+        errorCode: ExecErrorCode.AgentLost,
       });
     }
     this.fireTimer.arm();
@@ -232,7 +234,8 @@ export class Dispatcher {
     if ('error' in tags) return { code: 'CT_API_INVALID_FIELD', field: 'tags', message: `${tags.error}; no agent could ever be chosen` };
     if (tags.count === 0) return { code: 'CT_API_INVALID_FIELD', field: 'tags', message: 'a tag count of 0 chooses no agent: use 1 or more, or leave out ":count" to run on every match' };
     const problem = (await this.options.host.validate?.(spec.executor, spec.executorConfig)) ?? null;
-    if (problem !== null) return { code: 'CT_API_INVALID_FIELD', field: 'executor_config', message: problem };
+    // The executor's (a plugin's Validate, across a process) rejection keeps its own code; the API's table maps it.
+    if (problem !== null) return { code: ExecErrorCode.ConfigInvalid, field: 'executor_config', message: problem };
     for (const [name, config] of Object.entries(spec.processors)) {
       const { processors } = this.options;
       const bad = processors ? processors.validate(name, config) : `unknown processor "${name}": this server runs no processors`;

@@ -22,6 +22,7 @@ import type { ProcessorHost } from './processor-host.js';
 import { runProcessors } from './run-processors.js';
 import { isTooLarge } from './too-large.js';
 import { paramsFromOutput } from '../scheduler/workflow-template.js';
+import { ExecErrorCode, errorCodeOf } from '../../common/error-codes.js';
 
 /** How long one processor may take on one execution, unless the options say otherwise. */
 export const defaultProcessorTimeoutMs = 30_000;
@@ -103,7 +104,7 @@ export class ExecutionRunner {
     const started: Promise<RunOutcome> = !job
       ? Promise.resolve({ success: false, exitCode: -1, error: `job ${execution.jobName} was deleted before it ran` })
       : prepared !== null && 'error' in prepared
-      ? Promise.resolve({ success: false, exitCode: -1, error: prepared.error })
+      ? Promise.resolve({ success: false, exitCode: -1, error: prepared.error, errorCode: ExecErrorCode.ConfigInvalid })
       : host.execute(job.executor, {
           jobName: job.name,
           config: prepared?.config ?? job.executorConfig,
@@ -124,14 +125,17 @@ export class ExecutionRunner {
         }
         const stopped = abort.signal.aborted;
         if (outcome.error !== '' && !outcome.success) output.write(Buffer.from(`\n${outcome.error}\n`));
+        const lostRun = 'lost' in outcome && outcome.lost === true;
+        const errorCode = stopped ? ExecErrorCode.Stopped : lostRun ? ExecErrorCode.AgentLost : errorCodeOf(outcome);
         let result: ExecutionResult = {
           id: execution.id,
           finishedAtMs: this.options.now(),
-          state: stopped ? 'stopped' : outcome.success ? 'succeeded' : 'lost' in outcome && outcome.lost === true ? 'lost' : 'failed',
+          state: stopped ? 'stopped' : outcome.success ? 'succeeded' : lostRun ? 'lost' : 'failed',
           output: output.text(),
           outputTruncated: output.truncated || outcome.outputGap === true,
           exitCode: outcome.exitCode,
           error: stopped ? 'stopped on request' : outcome.error,
+          ...(errorCode !== '' ? { errorCode } : {}),
         };
         // The executor's own (a plugin's result), then the output's ::set-param lines.
         const paramsOut = { ...(outcome.paramsOut ?? {}), ...paramsFromOutput(result.output) };

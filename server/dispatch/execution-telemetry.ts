@@ -81,6 +81,7 @@ export class ExecutionTelemetry {
     log?.info('execution finished', {
       event: 'execution_finished', job: e.jobName, execution: e.id, node: e.nodeName, state: e.state, duration_ms: durationMs,
       exit_code: e.exitCode, attempt: e.attempt, ...(e.error !== '' ? { error: e.error.slice(0, 500) } : {}),
+      ...(e.errorCode !== undefined ? { error_code: e.errorCode } : {}),
     });
   }
 }

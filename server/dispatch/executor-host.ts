@@ -16,6 +16,8 @@ export interface RunOutcome {
   readonly exitCode: number;
   /** "" on success; otherwise what went wrong, in plain words. */
   readonly error: string;
+  /** A failure's stable code (common/error-codes.ts); absent: CT_EXEC_FAILED (or derived from `lost` / a stop). */
+  readonly errorCode?: string;
   /** The node running it went away: the outcome is unknown (recorded as "lost", retried per the job). */
   readonly lost?: boolean;
   /**

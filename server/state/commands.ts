@@ -151,6 +151,8 @@ export interface ExecutionResult {
   readonly error: string;
   /** Parameters the execution handed downstream (its `::set-param KEY=VALUE` lines). */
   readonly paramsOut?: Readonly<Record<string, string>>;
+  /** The failure's stable code (CT_EXEC_*); absent on success and in commands written before codes existed. */
+  readonly errorCode?: string;
 }
 
 /** Results of finished executions. Applying one twice changes nothing. */
@@ -374,6 +376,7 @@ export function encodedResultBytes(result: ExecutionResult): number {
   let head = 150 + utf8Length(result.id) + String(output).length;
   if (result.error !== '') head += utf8Length(JSON.stringify(result.error));
   if (result.paramsOut !== undefined) head += 14 + utf8Length(JSON.stringify(result.paramsOut));
+  if (result.errorCode !== undefined) head += 14 + utf8Length(JSON.stringify(result.errorCode));
   return head + output;
 }
 

@@ -31,6 +31,8 @@ export interface Execution {
   readonly outputTruncated: boolean;
   readonly exitCode: number | null;
   readonly error: string;
+  /** A finished failure's stable code (CT_EXEC_*); absent on success, while running, and for executions recorded before codes existed. */
+  readonly errorCode?: string;
   /** The workflow run it belongs to (absent: none). */
   readonly runId?: string;
   /** Parameters of a run-less execution asked for with `POST /v1/jobs/{name}/run` (absent: the job's defaults). */

@@ -56,6 +56,7 @@ import { StateError, StateErrorCode, StateInvariantError } from './state-error.j
 import { validateJobSpec } from './validate-job.js';
 import { compactSpec, jobWith, noDependents } from './compact-job.js';
 import { framedSnapshot, writeSnapshot, type SnapshotCapture } from './snapshot-writer.js';
+import { ExecErrorCode } from '../../common/error-codes.js';
 
 export interface StateOptions {
   /** Executions kept per job; the oldest finished ones are dropped first (Dkron keeps 100). */
@@ -687,6 +688,7 @@ export class StateMachine {
         exitCode: res.exitCode,
         error: res.error,
         ...(res.paramsOut !== undefined && Object.keys(res.paramsOut).length > 0 ? { paramsOut: res.paramsOut } : {}),
+        ...(res.errorCode !== undefined && res.errorCode !== '' ? { errorCode: res.errorCode } : {}),
       });
       // Stored before the group settles: an ephemeral job that goes with it leaves its deliveries pending.
       for (const spec of owed.get(done.id) ?? []) this.addNotification(spec, c.atMs);
@@ -696,8 +698,10 @@ export class StateMachine {
         ? jobWith(r.job, { successCount: r.job.successCount + 1, lastSuccessMs: maxOrNull(r.job.lastSuccessMs, res.finishedAtMs) })
         : jobWith(r.job, { errorCount: r.job.errorCount + 1, lastErrorMs: maxOrNull(r.job.lastErrorMs, res.finishedAtMs) });
       if (!success && done.state !== 'stopped' && done.attempt < r.job.retries + 1) {
+        // The retry starts without the failed attempt's code.
+        const { errorCode: _code, ...base } = done;
         created.push(this.addExecution(r, {
-          ...done, id: this.newId(), attempt: done.attempt + 1, trigger: 'retry', nodeName: '',
+          ...base, id: this.newId(), attempt: done.attempt + 1, trigger: 'retry', nodeName: '',
           notBeforeMs: res.finishedAtMs + retryBackoffMs(done.attempt), startedAtMs: null, finishedAtMs: null,
           state: 'pending', output: '', outputTruncated: false, exitCode: null, error: '',
         }));
@@ -977,7 +981,7 @@ export class StateMachine {
       if (t.state !== 'pending' || t.executionId === null) continue;
       const e = this.byId.get(t.executionId);
       if (e && e.state === 'pending') {
-        executions.push(this.replaceExecution({ ...e, state: 'stopped', finishedAtMs: c.atMs, error: 'stopped on request: the run was stopped' }));
+        executions.push(this.replaceExecution({ ...e, state: 'stopped', finishedAtMs: c.atMs, error: 'stopped on request: the run was stopped', errorCode: ExecErrorCode.Stopped }));
       }
       run = withTask(run, t.job, { state: 'stopped', finishedAtMs: c.atMs, reason: 'the run was stopped' });
     }

@@ -105,7 +105,7 @@ t.test('a job tagged for one pull agent runs only there, with its output', async
   await createJob({ name: 'pool-a-fails', tags: { pool: 'a' }, executor_config: { command: 'echo failing; exit 7' } });
   await runJob('pool-a-fails');
   const [f] = await finished('pool-a-fails', 1);
-  t.match(f, { state: 'failed', node_name: 'p1', output: 'failing\n' });
+  t.match(f, { state: 'failed', node_name: 'p1', output: 'failing\n', error_code: 'CT_EXEC_FAILED' });
 });
 
 t.test('--max-concurrent 2: never more than two at once on the agent, and all of them run', async (t) => {
@@ -147,6 +147,7 @@ t.test('an executor plugin that crashes mid-task fails that execution; the agent
   const [c] = await finished('crasher', 1);
   t.equal(c?.state, 'failed');
   t.equal(c?.node_name, 'p1');
+  t.equal(c?.error_code, 'CT_EXEC_PLUGIN_CRASHED', "the plugin host's code, through the pull protocol");
   t.match(c?.output, /about to crash/);
   await createJob({ name: 'after-crash', tags: { pool: 'a' }, executor_config: { command: 'echo still here' } });
   await runJob('after-crash');
@@ -181,6 +182,7 @@ t.test('kill -9 of a pull agent mid-run: lost at the deadline, retried on anothe
   }, 30_000);
   t.ok(Date.now() - killedAt >= 2500, 'lost only at the deadline (3s)');
   t.match(done.lost.error, /lost/);
+  t.equal(done.lost.error_code, 'CT_EXEC_AGENT_LOST');
   t.not(done.retry.node_name, first.node_name, 'retried on the other agent');
   t.match(done.retry.node_name, /^p[23]$/);
   t.match(done.retry.output, /done\n/);
@@ -224,6 +226,7 @@ t.test('the raw protocol: claim, a lost poll answer handed out again, output the
   const reg = await post('/v1/pull/register', { node: 'raw2', tags: { pool: 'raw' }, executors: ['shell'], capacity: 5, instance: 'raw2-1' });
   const session = reg['session'] as string;
   t.ok(Number(reg['heartbeat_ms']) > 0 && Number(reg['max_wait_ms']) > 0, 'heartbeat and wait limits');
+  t.equal(reg['error_codes'], true, 'results may carry error_code');
   interface Assignment { execution_id: string; job_name: string; executor: string; config: Record<string, string>; attempt: number }
   const poll = async (free: number, held: string[]) => (await post('/v1/pull/poll', { session, free, held, wait_ms: 2000 })) as { assignments: Assignment[]; stops: string[]; acks: string[] };
   await createJob({ name: 'raw-job', tags: { pool: 'raw' }, executor_config: { command: 'echo raw' } });
@@ -256,6 +259,15 @@ t.test('the raw protocol: claim, a lost poll answer handed out again, output the
   await post('/v1/pull/results', { session, results: [{ execution_id: second.execution_id, success: false, exit_code: -1, error: 'stopped on request', stopped: true }] });
   const stopped = await until('the stopped run', async () => (await executions(leader.url, 'raw-job')).find((e) => e.id === second.execution_id && e.finished_at !== null));
   t.equal(stopped.state, 'stopped');
+  t.equal(stopped.error_code, 'CT_EXEC_STOPPED');
+  await runJob('raw-job');
+  const third = (await poll(1, [])).assignments[0];
+  if (!third) throw new Error('no third assignment');
+  await post('/v1/pull/results', { session, results: [{ execution_id: third.execution_id, success: false, exit_code: 2, error: 'took too long', error_code: 'CT_EXEC_TIMEOUT' }] });
+  const timedOut = await until('the timed-out run', async () => (await executions(leader.url, 'raw-job')).find((e) => e.id === third.execution_id && e.finished_at !== null));
+  t.match(timedOut, { state: 'failed', error: 'took too long', error_code: 'CT_EXEC_TIMEOUT' }, "a pull worker's own code");
+  const badCode = await call(leader.url, 'POST', '/v1/pull/results', { session, results: [{ execution_id: third.execution_id, success: false, error_code: 'not a code' }] });
+  t.match(badCode.body, { error: { code: 'CT_API_INVALID_FIELD', field: 'results[0].error_code' } });
   await post('/v1/pull/leave', { session, end: true });
 });
 
@@ -276,7 +288,7 @@ t.test('examples/pull-worker-python runs shell jobs', async (t) => {
   t.equal(big?.state, 'succeeded');
   t.equal(big?.output.length, 1_500_000, 'big output, streamed in pieces');
   const [fail] = await finished('py-fail', 1);
-  t.match(fail, { state: 'failed', node_name: 'py1', output: 'no\n' });
+  t.match(fail, { state: 'failed', node_name: 'py1', output: 'no\n', error_code: 'CT_EXEC_FAILED' }, 'a worker that sends no code: the server derives one');
   t.equal((await agentList()).find((a) => a.name === 'py1')?.transport, 'pull');
 });
 

@@ -118,6 +118,11 @@ t.test('a job tagged for one agent runs only there; untagged runs once, on the l
   const [u] = await finished('untagged', 1);
   t.equal(u?.node_name, 's1', 'untagged: one execution, on the leader\'s own agent');
   t.equal((await executions(server.url, 'untagged')).length, 1, 'and only one');
+  // An executor's error code crosses from the agent process in its result.
+  await createJob({ name: 'zone-a-timeout', tags: { zone: 'a' }, executor_config: { command: 'sleep 30', timeout: '200ms' } });
+  await runJob('zone-a-timeout');
+  const [slow] = await finished('zone-a-timeout', 1);
+  t.match(slow, { state: 'failed', node_name: 'a1', error: /timed out after 200ms/, error_code: 'CT_EXEC_TIMEOUT' }, "the agent's result carries the executor's code");
 });
 
 t.test('cardinality: role=web:2 runs on both web agents, once each', async (t) => {
@@ -139,6 +144,7 @@ t.test('no matching agent: a failed execution that says so', async (t) => {
   const [e] = await finished('for-db', 1);
   t.equal(e?.state, 'failed');
   t.equal(e?.node_name, '');
+  t.equal(e?.error_code, 'CT_EXEC_NO_AGENT');
   t.match(e?.error, /no alive agent matches the job's tags role=db; connected agents: .*a1 \[role=web,zone=a\]/);
   const badCount = await call(server.url, 'POST', '/v1/jobs', { name: 'bad-count', schedule: '@manually', executor: 'shell', tags: { role: 'web:two' }, executor_config: { command: 'true' } });
   t.equal(badCount.status, 400, 'a count that cannot work is refused when the job is saved');
@@ -159,6 +165,7 @@ t.test('the stop endpoint reaches the agent, kills the process tree there, and r
   const [done] = await finished('long-b', 1);
   t.equal(done?.state, 'stopped');
   t.equal(done?.node_name, 'a2');
+  t.equal(done?.error_code, 'CT_EXEC_STOPPED');
   await until('the process to be gone', async () => (alive(pid) ? undefined : true));
   const again = await call(server.url, 'POST', `/v1/jobs/long-b/executions/${e.id}/stop`);
   t.equal(again.status >= 400, true, 'stopping it again: not running');
@@ -178,6 +185,7 @@ t.test('kill -9 of an agent mid-run: lost after the heartbeat deadline, retried 
     return e?.state === 'lost' ? e : undefined;
   });
   t.match(lost.error, new RegExp(`agent ${first.node_name} went away .* did not come back within 4000 ms`));
+  t.equal(lost.error_code, 'CT_EXEC_AGENT_LOST');
   t.ok(Date.parse(lost.finished_at ?? '') - killedAt >= 3500, 'not before the deadline');
   const retry = await until('the retry to run on the other agent', async () => {
     const e = (await executions(server.url, 'long-web')).find((x) => x.attempt === 2 && x.state === 'running' && /pid=\d+/.test(x.output));

@@ -3,8 +3,9 @@
 // `clocktower` dependency pointing at this checkout), dropped into a plugin
 // directory, and run by `clocktower light --plugin-dir` for a job. Next to it
 // in the directory: a plugin that crashes at start, a file that is not
-// executable, a plugin program that replaces the built-in shell, and a
-// processor program (listed; the processor host runs those).
+// executable, a plugin program that replaces the built-in shell, two test
+// plugins for error codes, and a processor program (listed; the processor
+// host runs those).
 
 import t from 'tap';
 import { execFile } from 'node:child_process';
@@ -40,6 +41,9 @@ script('clocktower-executor-crash', 'echo "crash: missing configuration, giving 
 const notExecutable = script('clocktower-executor-draft', 'exit 0', 0o644);
 const processor = script('clocktower-processor-files', 'exit 0');
 const shell = script('clocktower-executor-shell', `exec "${process.execPath}" "${join(repo, 'dist/plugins/executors/shell/main.js')}"`);
+// Test plugins whose results carry error codes: the SDK's fixture (names its code, or crashes mid-run) and one built before codes.
+const coded = script('clocktower-executor-coded', `exec "${process.execPath}" "${join(repo, 'dist/test/plugins/fixtures/fixture-plugin.js')}"`);
+const older = script('clocktower-executor-older', `exec "${process.execPath}" "${join(repo, 'dist/test/plugins/fixtures/old-plugin.js')}"`);
 
 const light = await startLight(join(tmp.path, 'data'), ['--plugin-dir', plugins]);
 let stopped = false;
@@ -66,6 +70,7 @@ t.test('GET /v1/plugins lists the example, the crashing plugin and the built-ins
   t.same(res.body, {
     node: 'node1',
     executors: [
+      { name: 'coded', builtin: false, path: coded },
       { name: 'crash', builtin: false, path: join(plugins, 'clocktower-executor-crash') },
       bundled('gcppubsub'),
       bundled('grpc'),
@@ -73,6 +78,7 @@ t.test('GET /v1/plugins lists the example, the crashing plugin and the built-ins
       { name: 'http', builtin: true },
       bundled('kafka'),
       bundled('nats'),
+      { name: 'older', builtin: false, path: older },
       bundled('pubsub'),
       bundled('rabbitmq'),
       { name: 'shell', builtin: false, path: shell },
@@ -86,7 +92,7 @@ t.test('GET /v1/plugins lists the example, the crashing plugin and the built-ins
   });
   const info = await call(url, 'GET', '/v1');
   t.same((info.body as { plugins: unknown }).plugins, { executors: (res.body as { executors: unknown }).executors, processors: (res.body as { processors: unknown }).processors });
-  t.same((info.body as { executors: unknown }).executors, ['crash', 'gcppubsub', 'grpc', 'hello', 'http', 'kafka', 'nats', 'odm', 'pubsub', 'rabbitmq', 'shell']);
+  t.same((info.body as { executors: unknown }).executors, ['coded', 'crash', 'gcppubsub', 'grpc', 'hello', 'http', 'kafka', 'nats', 'odm', 'older', 'pubsub', 'rabbitmq', 'shell']);
 });
 
 t.test('the log says what was skipped and which plugin did not start', async (t) => {
@@ -98,18 +104,32 @@ t.test('the log says what was skipped and which plugin did not start', async (t)
 
 t.test('a job runs the installed executor and gets its output', async (t) => {
   const e = await runJob({ name: 'greet', executor: 'hello', executor_config: { name: 'Ada' } });
-  t.match(e, { success: true, error: '', output: 'Hello, Ada! This is job greet, attempt 1.\n' });
+  t.match(e, { success: true, error: '', error_code: '', output: 'Hello, Ada! This is job greet, attempt 1.\n' });
   const failing = await runJob({ name: 'greet-fail', executor: 'hello', executor_config: { fail: 'true' } });
-  t.match(failing, { success: false, error: 'failing on purpose: job greet-fail has fail: "true"', output: 'Hello, world! This is job greet-fail, attempt 1.\n' });
+  t.match(failing, { success: false, error: 'failing on purpose: job greet-fail has fail: "true"', error_code: 'CT_EXEC_FAILED', output: 'Hello, world! This is job greet-fail, attempt 1.\n' });
 });
 
 t.test('a crashing plugin fails its executions clearly and the server carries on', async (t) => {
   const e = await runJob({ name: 'boom', executor: 'crash' });
   t.equal(e.success, false);
   t.match(e.error, /plugin crash exited with code 3 before its handshake: crash: missing configuration, giving up/);
+  t.equal(e.error_code, 'CT_EXEC_PLUGIN_UNAVAILABLE', 'a plugin that cannot start');
   t.equal((await call(url, 'GET', '/health')).status, 200);
   const again = await runJob({ name: 'greet-again', executor: 'hello', executor_config: { name: 'Grace' } });
   t.match(again, { success: true, output: 'Hello, Grace! This is job greet-again, attempt 1.\n' });
+});
+
+t.test('error codes cross from the plugin process to the execution JSON', async (t) => {
+  t.match(await runJob({ name: 'named', executor: 'coded', executor_config: { mode: 'coded', code: 'CT_EXEC_TIMEOUT' } }),
+    { success: false, error: 'failed with a code', error_code: 'CT_EXEC_TIMEOUT' }, 'the code the plugin named');
+  t.match(await runJob({ name: 'mid-crash', executor: 'coded', executor_config: { mode: 'crash' } }),
+    { success: false, error: /plugin coded exited with code 3 while running this execution/, error_code: 'CT_EXEC_PLUGIN_CRASHED', output: /about to crash/ }, 'a plugin that dies mid-run');
+  t.match(await runJob({ name: 'old-fail', executor: 'older', executor_config: { mode: 'fail' } }),
+    { success: false, error: 'failed the old way', error_code: 'CT_EXEC_FAILED' }, 'a plugin that sends no code');
+  t.match(await runJob({ name: 'old-ok', executor: 'older', executor_config: { text: 'hi' } }), { success: true, error_code: '' });
+  const rejected = await call(url, 'POST', '/v1/jobs', { name: 'bad-config', schedule: '@manually', executor: 'coded', executor_config: { mode: 'invalid' } });
+  t.equal(rejected.status, 400, "the plugin's Validate rejection maps through the API's table");
+  t.same(rejected.body, { error: { code: 'CT_EXEC_CONFIG_INVALID', message: 'mode "invalid" is not a mode of the fixture', field: 'executor_config' } });
 });
 
 t.test('a discovered shell replaces the in-process one', async (t) => {
@@ -120,7 +140,7 @@ t.test('a discovered shell replaces the in-process one', async (t) => {
 
 t.test('an unknown executor still fails at run time, naming what there is', async (t) => {
   const e = await runJob({ name: 'teleport', executor: 'teleport' });
-  t.match(e, { success: false, error: /unknown executor "teleport".*available: crash, gcppubsub, grpc, hello, http, kafka, nats, pubsub, rabbitmq, shell/ });
+  t.match(e, { success: false, error: /unknown executor "teleport".*available: coded, crash, gcppubsub, grpc, hello, http, kafka, nats, older, pubsub, rabbitmq, shell/, error_code: 'CT_EXEC_UNKNOWN_EXECUTOR' });
 });
 
 t.test('stopping the server stops its plugin programs', async (t) => {

@@ -57,7 +57,7 @@ t.test('bad input gets a clear error and changes nothing', async (t) => {
     ['bad name', '{"name":"Has Space","schedule":"@every 1s"}', 400, 'CT_STATE_INVALID_JOB', 'name'],
     ['bad concurrency', '{"name":"x","schedule":"@every 1s","concurrency":"sometimes"}', 400, 'CT_API_INVALID_FIELD', 'concurrency'],
     ['bad timezone', '{"name":"x","schedule":"0 0 * * * *","timezone":"Mars/Olympus"}', 400, 'CT_SCHEDULE_INVALID', 'timezone'],
-    ['bad shell timeout', '{"name":"x","schedule":"@every 1s","executor":"shell","executor_config":{"command":"true","timeout":"soon"}}', 400, 'CT_API_INVALID_FIELD', 'executor_config'],
+    ['bad shell timeout', '{"name":"x","schedule":"@every 1s","executor":"shell","executor_config":{"command":"true","timeout":"soon"}}', 400, 'CT_EXEC_CONFIG_INVALID', 'executor_config'],
     ['wrong type', '{"name":"x","schedule":"@every 1s","retries":"three"}', 400, 'CT_API_INVALID_FIELD', 'retries'],
     ['missing parent', '{"name":"x","parent_job":"ghost"}', 404, 'CT_STATE_PARENT_NOT_FOUND', 'parent_job'],
     ['oversize body', JSON.stringify({ name: 'x', schedule: '@every 1s', displayname: 'y'.repeat(2 * 1024 * 1024) }), 413, 'CT_API_BODY_TOO_LARGE'],

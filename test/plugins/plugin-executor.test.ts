@@ -97,6 +97,7 @@ t.test('a plugin that crashes mid-run fails that execution, and is started again
   t.same(restarts, [], 'the first start is no restart');
   const crashed = await run(p, { mode: 'crash' });
   t.equal(crashed.result.success, false);
+  t.equal(crashed.result.errorCode, 'CT_EXEC_PLUGIN_CRASHED');
   t.match(crashed.result.error, /plugin fixture exited with code 3 while running this execution/);
   t.match(crashed.output, 'about to crash');
   const after = await run(p, { text: 'after' });
@@ -135,10 +136,11 @@ t.test('start failures are clear errors on the execution', async (t) => {
     const r = await run(p, {});
     t.equal(r.result.success, false, mode);
     t.match(r.result.error, message, mode);
+    t.equal(r.result.errorCode, 'CT_EXEC_PLUGIN_UNAVAILABLE', mode);
     await p.close();
   }
   const missing = new PluginExecutor('ghost', join(dir, 'no-such-program'));
-  t.match((await run(missing, {})).result.error, /could not start/);
+  t.match((await run(missing, {})).result, { error: /could not start/, errorCode: 'CT_EXEC_PLUGIN_UNAVAILABLE' });
 });
 
 t.test('a plugin that floods without a newline is refused, never the host', async (t) => {

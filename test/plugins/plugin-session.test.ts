@@ -84,10 +84,10 @@ t.test('a plugin that crashes mid-session fails every execution in flight on it;
   const before = await run(p, { text: 'before' }, 'b0');
   const waits = [1, 2, 3].map((i) => run(p, { mode: 'wait' }, `w${i}`));
   const crashed = await run(p, { mode: 'crash' }, 'x');
-  t.match(crashed.result, { success: false, error: /plugin fixture exited with code 3 while running this execution/ });
+  t.match(crashed.result, { success: false, error: /plugin fixture exited with code 3 while running this execution/, errorCode: 'CT_EXEC_PLUGIN_CRASHED' });
   t.match(crashed.output, 'about to crash', 'the output sent before the crash is kept');
   for (const w of await Promise.all(waits)) {
-    t.match(w.result, { success: false, exitCode: -1, error: /plugin fixture exited with code 3 while running this execution/ });
+    t.match(w.result, { success: false, exitCode: -1, error: /plugin fixture exited with code 3 while running this execution/, errorCode: 'CT_EXEC_PLUGIN_CRASHED' });
   }
   const after = await Promise.all([run(p, { text: 'after' }, 'a1'), run(p, { text: 'after' }, 'a2')]);
   t.ok(after.every((r) => r.result.success), 'served again');
@@ -113,6 +113,27 @@ t.test('a plugin built before Session (Execute and Stop only) still works, with 
   const flood = await run(p, { mode: 'flood', bytes: String(5 * 1024 * 1024) }, 'f');
   t.equal(flood.bytes, 5 * 1024 * 1024);
   t.equal(await p.validate({ any: 'thing' }), null, 'no Validate: the save goes through');
+});
+
+t.test('a failure carries its code from the plugin process; one that names none, and one from an older plugin, get CT_EXEC_FAILED', async (t) => {
+  const p = new PluginExecutor('fixture', fixture());
+  t.teardown(() => p.close());
+  t.same((await run(p, { mode: 'coded', code: 'CT_EXEC_TIMEOUT' }, 'c1')).result, { success: false, exitCode: 7, error: 'failed with a code', errorCode: 'CT_EXEC_TIMEOUT' }, 'over the session');
+  t.same((await run(p, { mode: 'fail' }, 'c2')).result, { success: false, exitCode: 1, error: 'failed without a code', errorCode: 'CT_EXEC_FAILED' }, 'the SDK names none: CT_EXEC_FAILED on the wire');
+  t.same((await run(p, { text: 'fine' }, 'c3')).result.errorCode, undefined, 'a success has none');
+  t.same(await p.transports(), ['session']);
+  const old = new PluginExecutor('old', oldPlugin());
+  t.teardown(() => old.close());
+  const r = await run(old, { mode: 'fail' }, 'o1');
+  t.same(r.result, { success: false, exitCode: 1, error: 'failed the old way', errorCode: 'CT_EXEC_FAILED' }, 'no error_code on the wire: the host derives CT_EXEC_FAILED');
+  t.same(await old.transports(), ['calls']);
+  // A rejection from Validate crosses with its code too (the host maps it to CT_EXEC_CONFIG_INVALID either way).
+  const proto = pluginProto().clocktower.plugin.v1;
+  const plugin = new PluginProcess<ExecutorClient>('fixture', fixture(), (target) => new proto.Executor(target, grpc.credentials.createInsecure()) as unknown as ExecutorClient);
+  t.teardown(() => plugin.close());
+  const { client } = await plugin.ensure();
+  const answer = await new Promise<{ error: string; error_code: string }>((resolve, reject) => client.Validate({ config: { mode: 'invalid' } }, (err, res) => (err || !res ? reject(err ?? new Error('no answer')) : resolve(res))));
+  t.same(answer, { error: 'mode "invalid" is not a mode of the fixture', error_code: 'CT_EXEC_CONFIG_INVALID' });
 });
 
 t.test('results of a burst are split into messages the host can receive', async (t) => {

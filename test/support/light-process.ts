@@ -112,6 +112,7 @@ export interface ExecutionJson {
   attempt: number;
   group: string;
   error: string;
+  error_code: string;
   trigger: string;
 }
 

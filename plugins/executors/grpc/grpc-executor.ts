@@ -10,7 +10,7 @@ import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from '../../sdk/executor.js';
+import { ExecErrorCode, failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from '../../sdk/executor.js';
 import { parseGrpcConfig, statusName, validateGrpcConfig, type GrpcConfig } from './grpc-config.js';
 import { ProtoJson } from './proto-json.js';
 import { NoReflectionError, reflectService, UnknownServiceError } from './reflection.js';
@@ -100,12 +100,12 @@ export class GrpcExecutor implements Executor {
 
   async execute(req: ExecuteRequest, output: OutputSink, signal: AbortSignal): Promise<ExecuteResult> {
     const problem = validateGrpcConfig(req.config);
-    if (problem) return failure(problem);
+    if (problem) return failure(problem, -1, ExecErrorCode.ConfigInvalid);
     const c = parseGrpcConfig(req.config);
     const path = `/${c.service}/${c.method}`;
     const seconds = `${c.timeoutMs / 1000}s`;
     const deadline = Date.now() + c.timeoutMs;
-    if (signal.aborted) return failure('stopped');
+    if (signal.aborted) return failure('stopped', -1, ExecErrorCode.Stopped);
     let stop: () => void = () => {};
     const stopped = new Promise<never>((_, reject) => {
       stop = () => reject(new StoppedError('stopped'));
@@ -119,7 +119,7 @@ export class GrpcExecutor implements Executor {
       try {
         described = await Promise.race([this.describe(c, client, deadline), stopped]);
       } catch (err) {
-        if (err instanceof StoppedError) return failure('stopped');
+        if (err instanceof StoppedError) return failure('stopped', -1, ExecErrorCode.Stopped);
         if (err instanceof NoReflectionError || err instanceof UnknownServiceError) return failure(err.message);
         if (isServiceError(err)) return this.transportFailure(c, err, 'asking for the service by reflection', seconds);
         const e = err as Error & { code?: string };
@@ -159,14 +159,14 @@ export class GrpcExecutor implements Executor {
 
       let call: grpc.ClientUnaryCall | undefined;
       stop = () => call?.cancel();
-      if (signal.aborted) return failure('stopped');
+      if (signal.aborted) return failure('stopped', -1, ExecErrorCode.Stopped);
       const answer = await new Promise<{ err: grpc.ServiceError | null; value: unknown }>((resolve) => {
         call = client.makeUnaryRequest(method.path, (b: Buffer) => b, method.responseDeserialize, request, metadata, { deadline },
           (err, value) => resolve({ err, value }));
       });
       if (answer.err) {
         const err = answer.err;
-        if (signal.aborted) return failure('stopped');
+        if (signal.aborted) return failure('stopped', -1, ExecErrorCode.Stopped);
         if (err.code === c.expectCode) {
           output.write(Buffer.from(`status ${statusName(err.code)}: ${err.details}\n`));
           return { success: true, exitCode: err.code, error: '' };
@@ -183,7 +183,7 @@ export class GrpcExecutor implements Executor {
   }
 
   private transportFailure(c: GrpcConfig, err: grpc.ServiceError, doing: string, seconds: string): ExecuteResult {
-    if (err.code === grpc.status.DEADLINE_EXCEEDED) return failure(`timed out after ${seconds} ${doing} at ${c.address}`, err.code);
+    if (err.code === grpc.status.DEADLINE_EXCEEDED) return failure(`timed out after ${seconds} ${doing} at ${c.address}`, err.code, ExecErrorCode.Timeout);
     if (err.code === grpc.status.UNAVAILABLE) return failure(`cannot reach ${c.address}${c.tls ? ' (TLS)' : ''}: ${err.details.replace(/\.?\s*Resolution note:\s*$/, '')}`, err.code);
     const expected = c.expectCode === grpc.status.OK ? '' : ` (expected ${statusName(c.expectCode)})`;
     return failure(`${doing}: status ${statusName(err.code)} (${err.code}): ${err.details}${expected}`, err.code);

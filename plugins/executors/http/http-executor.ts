@@ -6,7 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
-import { failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from '../../sdk/executor.js';
+import { ExecErrorCode, failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from '../../sdk/executor.js';
 import { setLongTimeout } from '../../../common/long-timeout.js';
 
 /** How much of the body `expectBody` is matched against. */
@@ -84,7 +84,7 @@ export class HttpExecutor implements Executor {
   async execute(req: ExecuteRequest, output: OutputSink, signal: AbortSignal): Promise<ExecuteResult> {
     const c = req.config;
     const problem = validateHttpConfig(c);
-    if (problem) return failure(problem);
+    if (problem) return failure(problem, -1, ExecErrorCode.ConfigInvalid);
     const method = (c['method'] || 'GET').toUpperCase();
     const timeoutMs = Number(c['timeout'] || 30) * 1000;
     const debug = Boolean(c['debug']);
@@ -93,7 +93,7 @@ export class HttpExecutor implements Executor {
     try {
       agent = this.agentFor(c);
     } catch (err) {
-      return failure(`cannot read a TLS file: ${(err as Error).message}`);
+      return failure(`cannot read a TLS file: ${(err as Error).message}`, -1, ExecErrorCode.ConfigInvalid);
     }
     // One controller per request, aborted by a stop or by the timeout.
     const ac = new AbortController();
@@ -125,8 +125,8 @@ export class HttpExecutor implements Executor {
       }
       return { success: true, exitCode: code, error: '' };
     } catch (err) {
-      if (signal.aborted) return failure('stopped');
-      if (timedOut) return failure(`timed out after ${timeoutMs / 1000}s waiting for ${c['url']}`);
+      if (signal.aborted) return failure('stopped', -1, ExecErrorCode.Stopped);
+      if (timedOut) return failure(`timed out after ${timeoutMs / 1000}s waiting for ${c['url']}`, -1, ExecErrorCode.Timeout);
       const e = err as Error & { code?: string; cause?: { code?: string; message?: string } };
       const code = e.cause?.code ?? e.code ?? '';
       return failure(`request to ${c['url']} failed: ${code ? `${code}: ` : ''}${e.cause?.message ?? e.message}`);

@@ -21,7 +21,7 @@
 
 import { createHash } from 'node:crypto';
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type PartitionerArgs, type Producer, type SASLOptions } from 'kafkajs';
-import { failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from '../../sdk/executor.js';
+import { ExecErrorCode, failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from '../../sdk/executor.js';
 import { parseGoDurationMs } from '../../sdk/go-duration.js';
 import { parseGoBool } from '../../sdk/go-bool.js';
 import { valueAt } from '../../sdk/json-path.js';
@@ -221,8 +221,8 @@ export class KafkaExecutor implements Executor {
 
   async execute(req: ExecuteRequest, output: OutputSink, signal: AbortSignal): Promise<ExecuteResult> {
     const s = parseKafkaConfig(req.config);
-    if (typeof s === 'string') return failure(s);
-    if (signal.aborted) return failure('stopped');
+    if (typeof s === 'string') return failure(s, -1, ExecErrorCode.ConfigInvalid);
+    if (signal.aborted) return failure('stopped', -1, ExecErrorCode.Stopped);
     if (s.debug) {
       const shown = { ...req.config, ...(req.config['saslPassword'] ? { saslPassword: '***' } : {}) };
       output.write(Buffer.from(`config: ${JSON.stringify(shown)}\n`));
@@ -251,13 +251,13 @@ export class KafkaExecutor implements Executor {
     })();
     try {
       const outcome = await Promise.race([produce.then((meta) => ({ meta }), (error: unknown) => ({ error })), deadline]);
-      if (outcome === 'stopped') return failure('stopped');
+      if (outcome === 'stopped') return failure('stopped', -1, ExecErrorCode.Stopped);
       if (outcome === 'timeout') {
         // A broker that does not answer in time makes the client suspect: later
         // executions get a fresh one, and whatever kafkajs is still doing ends with it.
         this.drop(key, client);
         produce.catch(() => {});
-        return failure(`timed out after ${s.timeoutMs / 1000}s producing to topic "${s.topic}" on ${s.brokers.join(',')}`);
+        return failure(`timed out after ${s.timeoutMs / 1000}s producing to topic "${s.topic}" on ${s.brokers.join(',')}`, -1, ExecErrorCode.Timeout);
       }
       if ('error' in outcome) return failure(describeFailure(outcome.error, s));
       const meta = outcome.meta;
@@ -306,8 +306,8 @@ export class KafkaExecutor implements Executor {
     found.catch(() => {});
     try {
       const outcome = await Promise.race([found.then((value) => ({ value }), (error: unknown) => ({ error })), deadline]);
-      if (outcome === 'stopped') return failure('stopped');
-      if (outcome === 'timeout') return failure(`no ${what} on topic "${s.topic}" within ${s.timeoutMs / 1000}s`);
+      if (outcome === 'stopped') return failure('stopped', -1, ExecErrorCode.Stopped);
+      if (outcome === 'timeout') return failure(`no ${what} on topic "${s.topic}" within ${s.timeoutMs / 1000}s`, -1, ExecErrorCode.Timeout);
       if ('error' in outcome) return failure(describeFailure(outcome.error, s).replace('producing to', 'reading'));
       output.write(outcome.value);
       return { success: true, exitCode: 0, error: '' };

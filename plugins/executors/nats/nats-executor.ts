@@ -18,8 +18,8 @@
 // server goes away; the next run connects afresh and says why it cannot.
 
 import { connect, type NatsConnection, type NatsError } from 'nats';
-import { failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from '../../sdk/executor.js';
-import { DeadlineError, ExecutionDeadline, formatMs, libraryTimeoutMs, parseTimeoutMs } from '../../sdk/execution-deadline.js';
+import { ExecErrorCode, failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from '../../sdk/executor.js';
+import { DeadlineError, deadlineCode, ExecutionDeadline, formatMs, libraryTimeoutMs, parseTimeoutMs } from '../../sdk/execution-deadline.js';
 import { parseGoBool } from '../../sdk/go-bool.js';
 import { valueAt } from '../../sdk/json-path.js';
 import { natsSecretKeys } from './secret-keys.js';
@@ -201,13 +201,13 @@ export class NatsExecutor implements Executor {
     try {
       job = parseConfig(req.config);
     } catch (err) {
-      return failure((err as Error).message);
+      return failure((err as Error).message, -1, ExecErrorCode.ConfigInvalid);
     }
     if (job.debug) {
       const shown = { ...req.config, url: job.servers.join(','), ...(req.config['password'] ? { password: '***' } : {}), ...(req.config['token'] ? { token: '***' } : {}) };
       output.write(Buffer.from(`config: ${JSON.stringify(shown)}\n`));
     }
-    if (signal.aborted) return failure('stopped before it started');
+    if (signal.aborted) return failure('stopped before it started', -1, ExecErrorCode.Stopped);
     const started = performance.now();
     const deadline = new ExecutionDeadline(job.timeoutMs, signal);
     let nc: NatsConnection;
@@ -217,7 +217,7 @@ export class NatsExecutor implements Executor {
       if (nc.isClosed()) nc = await deadline.race(this.connectionFor(job, true));
     } catch (err) {
       deadline.dispose();
-      if (err instanceof DeadlineError) return failure(err.reason === 'stopped' ? 'stopped' : `timed out connecting to NATS at ${job.servers.join(',')} after ${formatMs(job.timeoutMs)}`);
+      if (err instanceof DeadlineError) return failure(err.reason === 'stopped' ? 'stopped' : `timed out connecting to NATS at ${job.servers.join(',')} after ${formatMs(job.timeoutMs)}`, -1, deadlineCode(err));
       return failure(connectError(err, job));
     }
     const w = watch(nc);
@@ -272,7 +272,7 @@ export class NatsExecutor implements Executor {
       output.write(data);
       return { success: true, exitCode: 0, error: '' };
     } catch (err) {
-      if (err instanceof DeadlineError) return failure(err.reason === 'stopped' ? 'stopped' : `no ${what.slice(2)} on "${job.subject}" within ${formatMs(job.timeoutMs)}`);
+      if (err instanceof DeadlineError) return failure(err.reason === 'stopped' ? 'stopped' : `no ${what.slice(2)} on "${job.subject}" within ${formatMs(job.timeoutMs)}`, -1, deadlineCode(err));
       return failure(`waiting on "${job.subject}" failed: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
       sub.unsubscribe();

@@ -11,7 +11,7 @@
 // 100, least recently used closed, and publishers per topic within them.
 
 import { PubSub, type Topic } from '@google-cloud/pubsub';
-import { failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from '../../sdk/executor.js';
+import { ExecErrorCode, failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from '../../sdk/executor.js';
 import { parseTimeoutMs } from '../../sdk/execution-deadline.js';
 import { setLongTimeout, type LongTimeout } from '../../../common/long-timeout.js';
 
@@ -152,9 +152,9 @@ export class PubSubExecutor implements Executor {
     try {
       c = parsePubSubConfig(req.config);
     } catch (err) {
-      return failure((err as Error).message);
+      return failure((err as Error).message, -1, ExecErrorCode.ConfigInvalid);
     }
-    if (signal.aborted) return failure('stopped');
+    if (signal.aborted) return failure('stopped', -1, ExecErrorCode.Stopped);
     const cached = this.clientFor(c);
     let timer: LongTimeout | undefined;
     let onAbort = () => {};
@@ -169,8 +169,8 @@ export class PubSubExecutor implements Executor {
     try {
       try {
         const found = await Promise.race([cached.credentials.then(() => 'ok' as const), gaveUp]);
-        if (found === 'stopped') return failure('stopped');
-        if (found === 'timeout') return failure(`timed out after ${c.timeoutMs / 1000}s looking for Google credentials`);
+        if (found === 'stopped') return failure('stopped', -1, ExecErrorCode.Stopped);
+        if (found === 'timeout') return failure(`timed out after ${c.timeoutMs / 1000}s looking for Google credentials`, -1, ExecErrorCode.Timeout);
       } catch (err) {
         return failure(`no Google credentials to publish with: ${(err as Error).message} (for an emulator, set PUBSUB_EMULATOR_HOST or endpoint)`);
       }
@@ -181,8 +181,8 @@ export class PubSubExecutor implements Executor {
         if (c.orderingKey) topic.resumePublishing(c.orderingKey);
       });
       const outcome = await Promise.race([published, gaveUp]);
-      if (outcome === 'stopped') return failure('stopped (the message may still be published)');
-      if (outcome === 'timeout') return failure(`timed out after ${c.timeoutMs / 1000}s publishing to ${topicName} at ${this.where(c)}`);
+      if (outcome === 'stopped') return failure('stopped (the message may still be published)', -1, ExecErrorCode.Stopped);
+      if (outcome === 'timeout') return failure(`timed out after ${c.timeoutMs / 1000}s publishing to ${topicName} at ${this.where(c)}`, -1, ExecErrorCode.Timeout);
       output.write(Buffer.from(outcome));
       return { success: true, exitCode: 0, error: '' };
     } catch (err) {
@@ -203,7 +203,7 @@ export class PubSubExecutor implements Executor {
       const cause = /Last error: (?:Error: )?(.*?)\.?\s*(?:Resolution note|$)/m.exec(err.message)?.[1] ?? details.slice(0, 300);
       return failure(`cannot reach Pub/Sub at ${where}: ${cause}`, 14);
     }
-    if (code === 4) return failure(`timed out after ${c.timeoutMs / 1000}s publishing to ${topicName} at ${where} (no answer)`, code);
+    if (code === 4) return failure(`timed out after ${c.timeoutMs / 1000}s publishing to ${topicName} at ${where} (no answer)`, code, ExecErrorCode.Timeout);
     if (code === 7 || code === 16) return failure(`not allowed to publish to ${topicName} at ${where} (${statusNames[code]}): ${details}`, code);
     return failure(`publishing to ${topicName} at ${where} failed: ${code >= 0 ? `${statusNames[code] ?? code} (${code}): ` : ''}${details}`, code);
   }

@@ -23,8 +23,8 @@
 // connects afresh.
 
 import amqp, { type ChannelModel, type ConfirmChannel, type Message } from 'amqplib';
-import { failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from '../../sdk/executor.js';
-import { DeadlineError, ExecutionDeadline, formatMs, libraryTimeoutMs, parseTimeoutMs } from '../../sdk/execution-deadline.js';
+import { ExecErrorCode, failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from '../../sdk/executor.js';
+import { DeadlineError, deadlineCode, ExecutionDeadline, formatMs, libraryTimeoutMs, parseTimeoutMs } from '../../sdk/execution-deadline.js';
 import { parseGoBool } from '../../sdk/go-bool.js';
 import { valueAt } from '../../sdk/json-path.js';
 
@@ -215,9 +215,9 @@ export class RabbitmqExecutor implements Executor {
     try {
       job = parseConfig(req.config);
     } catch (err) {
-      return failure((err as Error).message);
+      return failure((err as Error).message, -1, ExecErrorCode.ConfigInvalid);
     }
-    if (signal.aborted) return failure('stopped before it started');
+    if (signal.aborted) return failure('stopped before it started', -1, ExecErrorCode.Stopped);
     const deadline = new ExecutionDeadline(job.timeoutMs, signal);
     let broker: Broker;
     try {
@@ -226,7 +226,7 @@ export class RabbitmqExecutor implements Executor {
       if (broker.closed) broker = await deadline.race(this.brokerFor(job, true));
     } catch (err) {
       deadline.dispose();
-      if (err instanceof DeadlineError) return failure(err.reason === 'stopped' ? 'stopped' : `timed out connecting to RabbitMQ at ${job.where} after ${formatMs(job.timeoutMs)}`);
+      if (err instanceof DeadlineError) return failure(err.reason === 'stopped' ? 'stopped' : `timed out connecting to RabbitMQ at ${job.where} after ${formatMs(job.timeoutMs)}`, -1, deadlineCode(err));
       return failure(connectError(err, job));
     }
     if (job.wait) return this.sense(job, job.wait, broker, deadline, output);
@@ -304,10 +304,10 @@ export class RabbitmqExecutor implements Executor {
       return { success: true, exitCode: 0, error: '' };
     } catch (err) {
       if (err instanceof DeadlineError) {
-        if (err.reason === 'stopped') return failure('stopped');
+        if (err.reason === 'stopped') return failure('stopped', -1, ExecErrorCode.Stopped);
         return failure(step === 'waiting'
           ? `no ${what} from exchange "${job.exchange}" (binding key "${job.queue}") within ${formatMs(job.timeoutMs)}`
-          : `timed out after ${formatMs(job.timeoutMs)} ${step}`);
+          : `timed out after ${formatMs(job.timeoutMs)} ${step}`, -1, ExecErrorCode.Timeout);
       }
       if (broker.closed) return failure(`lost the connection to RabbitMQ at ${job.where} while ${step}${broker.closeError ? `: ${brokerText(broker.closeError)}` : ''}`);
       return failure(`${step} failed: ${brokerText(channelError ?? err)}`);

@@ -6,7 +6,7 @@
 // stdout and stderr are merged and streamed as produced, never buffered.
 
 import { spawn, type SpawnOptions } from 'node:child_process';
-import { failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from '../../sdk/executor.js';
+import { ExecErrorCode, failure, type ExecuteRequest, type ExecuteResult, type Executor, type OutputSink } from '../../sdk/executor.js';
 import { MemLimitWatch, parseMemLimit } from './mem-limit.js';
 import { splitCommand } from './split-command.js';
 import { parseGoDurationMs } from '../../sdk/go-duration.js';
@@ -82,9 +82,9 @@ export class ShellExecutor implements Executor {
   async execute(req: ExecuteRequest, output: OutputSink, signal: AbortSignal): Promise<ExecuteResult> {
     const c = req.config;
     const command = (c['command'] ?? '').trim();
-    if (command === '') return failure('Command missing: set executor_config.command');
+    if (command === '') return failure('Command missing: set executor_config.command', -1, ExecErrorCode.ConfigInvalid);
     const problem = validateShellConfig(c);
-    if (problem) return failure(problem);
+    if (problem) return failure(problem, -1, ExecErrorCode.ConfigInvalid);
     let file: string;
     let args: string[];
     if (c['shell'] === 'true') {
@@ -94,11 +94,11 @@ export class ShellExecutor implements Executor {
       try {
         words = splitCommand(command);
       } catch (err) {
-        return failure((err as Error).message);
+        return failure((err as Error).message, -1, ExecErrorCode.ConfigInvalid);
       }
       [file, ...args] = words as [string, ...string[]];
     }
-    if (signal.aborted) return failure('stopped before it started');
+    if (signal.aborted) return failure('stopped before it started', -1, ExecErrorCode.Stopped);
     const env: Record<string, string | undefined> = { ...this.baseEnv, ...parseEnv(c['env'] ?? ''), ...paramEnv(req.params), ENV_JOB_NAME: req.jobName };
     const cgroup = this.cgroups?.create() ?? null;
     const cannotRun = (problem: 'ENOENT' | 'EACCES') => failure(problem === 'EACCES'
@@ -143,18 +143,20 @@ export class ShellExecutor implements Executor {
     }
 
     let ended: string | null = null;
-    const end = (why: string) => {
+    let endedCode: ExecErrorCode = ExecErrorCode.Stopped;
+    const end = (why: string, code: ExecErrorCode) => {
       if (ended) return;
       ended = why;
+      endedCode = code;
       killTree();
     };
-    const onAbort = () => end('stopped');
+    const onAbort = () => end('stopped', ExecErrorCode.Stopped);
     signal.addEventListener('abort', onAbort, { once: true });
     const timeoutMs = c['timeout'] ? parseGoDurationMs(c['timeout']) : 0;
-    const timer = timeoutMs > 0 ? setLongTimeout(() => end(`timed out after ${c['timeout']}: the process tree was killed`), timeoutMs) : null;
+    const timer = timeoutMs > 0 ? setLongTimeout(() => end(`timed out after ${c['timeout']}: the process tree was killed`, ExecErrorCode.Timeout), timeoutMs) : null;
     const limit = c['mem_limit'] ? parseMemLimit(c['mem_limit']) : 0;
     const unwatch = limit > 0 && child.pid !== undefined
-      ? this.memLimits.watch(child.pid, limit, (rss) => end(`memory limit exceeded (${rss} bytes > mem_limit ${c['mem_limit']}): the process tree was killed`))
+      ? this.memLimits.watch(child.pid, limit, (rss) => end(`memory limit exceeded (${rss} bytes > mem_limit ${c['mem_limit']}): the process tree was killed`, ExecErrorCode.MemoryLimit))
       : null;
     let drain: NodeJS.Timeout | undefined;
     try {
@@ -182,7 +184,7 @@ export class ShellExecutor implements Executor {
       });
       if (ended) {
         output.write(Buffer.from(`\n${ended}\n`));
-        return failure(ended);
+        return failure(ended, -1, endedCode);
       }
       if ('error' in exit) {
         const code = exit.error.code ?? '';

@@ -9,6 +9,7 @@ import type { PullAgents, PullRegistration, PullResult } from '../../dispatch/pu
 import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../http-api.js';
 import { json, parseJson, type Route, type RouteRequest } from './route.js';
+import { ExecErrorCode } from '../../../common/error-codes.js';
 
 type Doc = Record<string, unknown>;
 
@@ -99,7 +100,7 @@ function secretKeys(d: Doc): { executor: string; keys: string[] }[] {
 const pollFields = ['session', 'running', 'queued', 'free', 'held', 'wait_ms'];
 const outputFields = ['session', 'chunks'];
 const resultsFields = ['session', 'results'];
-const resultFields = ['execution_id', 'success', 'exit_code', 'error', 'finished_at_ms', 'stopped', 'unknown', 'output_tail', 'output_tail_text', 'output_total_bytes', 'params_out'];
+const resultFields = ['execution_id', 'success', 'exit_code', 'error', 'finished_at_ms', 'stopped', 'unknown', 'output_tail', 'output_tail_text', 'output_total_bytes', 'params_out', 'error_code'];
 const maxBatch = 10_000;
 
 function result(r: Doc, i: number): PullResult {
@@ -116,9 +117,14 @@ function result(r: Doc, i: number): PullResult {
   if (total < tail.length) bad(`${at}.output_total_bytes`, 'at least the length of the output tail');
   const error = r['error'] ?? '';
   if (typeof error !== 'string') bad(`${at}.error`, 'a string');
+  // A worker that names none: a stop is CT_EXEC_STOPPED (the server derives CT_EXEC_FAILED for other failures).
+  const stopped = bool(r, 'stopped');
+  const errorCode = r['error_code'] ?? (stopped && r['success'] !== true ? ExecErrorCode.Stopped : '');
+  if (typeof errorCode !== 'string' || !/^[A-Z0-9_]{0,64}$/.test(errorCode)) bad(`${at}.error_code`, 'a code such as CT_EXEC_FAILED');
   return {
     execution_id: id, success: r['success'], exit_code: exit, error, finished_at_ms: String(int(r, 'finished_at_ms', 0)),
-    stopped: bool(r, 'stopped'), unknown: bool(r, 'unknown'), output_tail: tail, output_total_bytes: String(total), params_out: paramsOut(r, at),
+    stopped, unknown: bool(r, 'unknown'), output_tail: tail, output_total_bytes: String(total), params_out: paramsOut(r, at),
+    error_code: errorCode as string,
   };
 }
 
@@ -151,7 +157,8 @@ export const pullRoutes: Route[] = [
         accepts_batches: false,
       };
       // The largest body this server takes: an agent keeps its output and results requests under it.
-      return json(200, { ...pull(ctx).register(reg), max_body_bytes: ctx.maxBodyBytes });
+      // error_codes: results may carry error_code (an older server refuses the field, so agents send it only when told).
+      return json(200, { ...pull(ctx).register(reg), max_body_bytes: ctx.maxBodyBytes, error_codes: true });
     },
   },
   {

@@ -62,7 +62,7 @@ t.test('transport failures and timeouts fail clearly', async (t) => {
   const closedPort = await listen(closed);
   closed.close();
   t.match((await run({ method: 'GET', url: `http://127.0.0.1:${closedPort}/` })).result, { success: false, error: /ECONNREFUSED/ });
-  t.match((await run({ method: 'GET', url: `${base}/slow`, timeout: '1' })).result, { success: false, error: /timed out after 1s/ });
+  t.match((await run({ method: 'GET', url: `${base}/slow`, timeout: '1' })).result, { success: false, error: /timed out after 1s/, errorCode: 'CT_EXEC_TIMEOUT' });
   t.match(validateHttpConfig({ method: 'GET', url: 'not a url' }), /not a valid URL/);
   t.match(validateHttpConfig({ method: 'GET' }), /url is required/);
   t.match(validateHttpConfig({ url: base, timeout: '2s' }), /whole seconds/);

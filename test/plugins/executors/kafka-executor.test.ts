@@ -69,7 +69,7 @@ t.test('mode wait: a sensor takes the first message since the run reached it who
   t.same(got.result, { success: true, exitCode: 0, error: '' });
   t.same(JSON.parse(got.output), { order: { number: 42 }, note: 'this run' }, 'the message is the output; the older one is not this run\'s');
   const late = await sense({ key_path: 'order.number', key: '99', timeout: '2s' }, since);
-  t.same(late.result, { success: false, exitCode: -1, error: 'no message whose order.number is "99" on topic "orders" within 2s' });
+  t.same(late.result, { success: false, exitCode: -1, error: 'no message whose order.number is "99" on topic "orders" within 2s', errorCode: 'CT_EXEC_TIMEOUT' });
   const stop = new AbortController();
   const stopped = sense({ key_path: 'x', key: 'y', timeout: '20s' }, since, stop.signal);
   setTimeout(() => stop.abort(), 300);

@@ -75,7 +75,7 @@ t.test('mode wait: a sensor succeeds with the first message whose key matches; o
   t.same(result, { success: true, exitCode: 0, error: '' });
   t.match(JSON.parse(output), { order: { number: 42 } }, 'the message is the output');
   const late = await run({ url: open.url, mode: 'wait', subject: 'orders.none', key_path: 'id', key: 'x', timeout: '300ms' });
-  t.same(late.result, { success: false, exitCode: -1, error: 'no message whose id is "x" on "orders.none" within 300ms' });
+  t.same(late.result, { success: false, exitCode: -1, error: 'no message whose id is "x" on "orders.none" within 300ms', errorCode: 'CT_EXEC_TIMEOUT' });
   const stop = new AbortController();
   const stopped = run({ url: open.url, mode: 'wait', subject: 'orders.never', timeout: '10s' }, nats, stop.signal);
   setTimeout(() => stop.abort(), 100);

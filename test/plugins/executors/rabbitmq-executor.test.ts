@@ -69,7 +69,7 @@ t.test('mode wait: a sensor bound to an exchange takes the first message whose k
     t.match(JSON.parse(output), { order: { number: 42 } }, 'the message is the output');
   }
   const late = await run({ ...config, 'queue.name': 'nothing.here', timeout: '300ms' });
-  t.same(late.result, { success: false, exitCode: -1, error: 'no message whose order.number is "42" from exchange "amq.topic" (binding key "nothing.here") within 300ms' });
+  t.same(late.result, { success: false, exitCode: -1, error: 'no message whose order.number is "42" from exchange "amq.topic" (binding key "nothing.here") within 300ms', errorCode: 'CT_EXEC_TIMEOUT' });
   const stop = new AbortController();
   const stopped = run({ ...config, 'queue.name': 'never' }, rabbit, stop.signal);
   setTimeout(() => stop.abort(), 200);

@@ -25,7 +25,7 @@ function alive(pid: number): boolean {
 t.test('success, failure and exit codes', async (t) => {
   t.match(await run({ command: 'echo hello world' }), { result: { success: true, exitCode: 0, error: '' }, output: 'hello world\n' });
   t.match(await run({ command: 'sh -c "exit 3"' }), { result: { success: false, exitCode: 3, error: 'exit status 3' } });
-  t.match(await run({ command: '' }), { result: { success: false, error: /Command missing/ } });
+  t.match(await run({ command: '' }), { result: { success: false, error: /Command missing/, errorCode: 'CT_EXEC_CONFIG_INVALID' } });
   t.match(await run({ command: 'no-such-binary-abc --x' }), { result: { success: false, error: 'executable not found: no-such-binary-abc' } });
 });
 
@@ -60,6 +60,7 @@ t.test('a timeout kills the whole process tree', async (t) => {
   const { result, output } = await run({ shell: 'true', command: 'sleep 100 & echo $!; sleep 100', timeout: '300ms' });
   t.equal(result.success, false);
   t.match(result.error, /timed out after 300ms/);
+  t.equal(result.errorCode, 'CT_EXEC_TIMEOUT');
   const grandchild = Number(output.split('\n')[0]);
   t.ok(grandchild > 0, 'the background sleep printed its pid');
   const deadline = Date.now() + 5000;
@@ -74,6 +75,7 @@ t.test('stop via the abort signal', async (t) => {
   const { result } = await running;
   t.equal(result.success, false);
   t.equal(result.error, 'stopped');
+  t.equal(result.errorCode, 'CT_EXEC_STOPPED');
 });
 
 t.test('mem_limit kills a tree that grows past it', async (t) => {
@@ -81,6 +83,7 @@ t.test('mem_limit kills a tree that grows past it', async (t) => {
   const { result } = await run({ shell: 'true', command: grow, mem_limit: '150MB', timeout: '30s' });
   t.equal(result.success, false);
   t.match(result.error, /memory limit exceeded/);
+  t.equal(result.errorCode, 'CT_EXEC_MEMORY_LIMIT');
   t.same([parseMemLimit('1024'), parseMemLimit('1.5KB'), parseMemLimit('2m'), parseMemLimit('1 GB')], [1024, 1536, 2 * 1024 ** 2, 1024 ** 3]);
   for (const bad of ['0', '-1MB', 'lots', '5PB']) t.throws(() => parseMemLimit(bad), /mem_limit/, bad);
   t.equal(validateShellConfig({ command: 'x', timeout: '10s', mem_limit: '1GB' }), null);

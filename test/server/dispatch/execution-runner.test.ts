@@ -4,7 +4,7 @@
 // result too large for a log entry is cut to fit, never refused.
 import t from 'tap';
 import { boundResult, ExecutionRunner, maxErrorBytes, maxResultBytes, takeBatch } from '../../../server/dispatch/execution-runner.js';
-import type { ExecutorHost } from '../../../server/dispatch/executor-host.js';
+import type { ExecutorHost, RunOutcome } from '../../../server/dispatch/executor-host.js';
 import { CommandType, decodeCommand, encodeCommand, encodedResultBytes, type Command, type ExecutionResult, type FinishExecutions } from '../../../server/state/commands.js';
 import { defaultCatchUp, type JobSpec } from '../../../server/state/job.js';
 import { StateMachine, type ApplyResult } from '../../../server/state/state-machine.js';
@@ -40,7 +40,7 @@ t.test('takeBatch takes results in order up to the byte cap, and always one', as
 t.test('encodedResultBytes is at least what a result adds to an encoded FinishExecutions, and not much more', async (t) => {
   const rs: ExecutionResult[] = [
     result('1', '\u0000'.repeat(1000)), result('22', 'héllo ✓ 😀'), result('333', ''),
-    { ...result('4444', 'out'), state: 'failed', exitCode: -2147483648, error: 'boom\u0001 "quoted" ✓\n'.repeat(20) },
+    { ...result('4444', 'out'), state: 'failed', exitCode: -2147483648, error: 'boom\u0001 "quoted" ✓\n'.repeat(20), errorCode: 'CT_EXEC_PLUGIN_CRASHED' },
     { ...result('55555', ''), state: 'lost', exitCode: null, finishedAtMs: 8_640_000_000_000_000, error: 'lost: gone', outputTruncated: true },
     { ...result('6', 'x'), paramsOut: { key: 'va"lue\u0002', 'ünï': '😀' } },
   ];
@@ -188,4 +188,38 @@ t.test('a log that refuses large commands (etcd with a small --max-request-bytes
   t.ok(large && large.output.length > 0 && large.output.length < 300_000 && large.outputTruncated, `the large one kept the end of its output (${large?.output.length} bytes), marked truncated`);
   t.equal(finished.filter((e) => e.id !== big && e.output.length === 30_000).length, 40, 'the others kept all of theirs');
   t.ok(committed.every((b) => b <= maxBytes));
+});
+
+t.test('each result gets its error code: the host\'s own, else CT_EXEC_FAILED, CT_EXEC_AGENT_LOST for a lost run, CT_EXEC_STOPPED for a stop; none on success', async (t) => {
+  const sm = new StateMachine();
+  let index = 0;
+  sm.apply({ type: CommandType.PutJob, atMs: 1, job: spec }, ++index);
+  const log = { submit: (c: Command): Promise<ApplyResult> => Promise.resolve(sm.apply(c, ++index)) };
+  const outcomes: Record<number, RunOutcome | 'wait'> = {
+    0: { success: true, exitCode: 0, error: '' },
+    1: { success: false, exitCode: 1, error: 'exit status 1' },
+    2: { success: false, exitCode: -1, error: 'timed out', errorCode: 'CT_EXEC_TIMEOUT' },
+    3: { success: false, exitCode: -1, error: 'lost: gone', lost: true },
+    4: 'wait',
+  };
+  const host: ExecutorHost = {
+    execute: (_executor, request, _output, signal) => {
+      const o = outcomes[Number(request.scheduledAtMs)] ?? 'wait';
+      if (o !== 'wait') return Promise.resolve(o);
+      return new Promise((resolve) => signal.addEventListener('abort', () => resolve({ success: false, exitCode: -1, error: 'stopped' }), { once: true }));
+    },
+    executors: () => ['nuls'],
+  };
+  const runner = new ExecutionRunner({ log, host, now: () => 2, job: (n) => sm.job(n), outputLimit: 1000, onCreated: () => {}, onError: (err) => t.fail(String(err)) });
+  const fired = sm.apply({ type: CommandType.RecordFires, atMs: 2, fires: [0, 1, 2, 3, 4].map((i) => ({ jobName: 'loud', scheduledAtMs: i, trigger: 'manual' as const, nodes: ['n1'] })), skips: [], lastScheduled: [] }, ++index);
+  if (!fired.ok) throw new Error('fires not applied');
+  for (const e of fired.executions) runner.run(e);
+  const waiting = fired.executions.find((e) => e.scheduledAtMs === 4);
+  await until('four results committed', () => (sm.executionsOf('loud') ?? []).filter((e) => e.finishedAtMs !== null).length === 4);
+  runner.stop(waiting?.id ?? '');
+  await runner.shutdown();
+  const byTime = new Map((sm.executionsOf('loud') ?? []).map((e) => [e.scheduledAtMs, [e.state, e.errorCode]]));
+  t.same([0, 1, 2, 3, 4].map((i) => byTime.get(i)), [
+    ['succeeded', undefined], ['failed', 'CT_EXEC_FAILED'], ['failed', 'CT_EXEC_TIMEOUT'], ['lost', 'CT_EXEC_AGENT_LOST'], ['stopped', 'CT_EXEC_STOPPED'],
+  ]);
 });

@@ -46,7 +46,7 @@ const fires = (jobName: string, scheduledAtMs: number, nodes = ['a1']): Command 
 });
 const finish = (id: string, state: 'succeeded' | 'failed', exitCode: number): Command => ({
   type: CommandType.FinishExecutions, atMs: 12_000,
-  results: [{ id, finishedAtMs: 12_000, state, output: '', outputTruncated: false, exitCode, error: state === 'failed' ? 'exit status 2' : '' }],
+  results: [{ id, finishedAtMs: 12_000, state, output: '', outputTruncated: false, exitCode, error: state === 'failed' ? 'exit status 2' : '', ...(state === 'failed' ? { errorCode: 'CT_EXEC_FAILED' } : {}) }],
 });
 
 t.test('own entries: one fire per group, skips by reason, lateness, one start and one finish per execution', async (t) => {
@@ -66,7 +66,7 @@ t.test('own entries: one fire per group, skips by reason, lateness, one start an
     { job: 'j', executor: 'shell', state: 'succeeded', exitCode: 0, seconds: 1.6 },
     { job: 'j', executor: 'shell', state: 'failed', exitCode: 2, seconds: 1.6 },
   ]);
-  t.match(h.lines.at(-1), { msg: 'execution finished', fields: { event: 'execution_finished', job: 'j', execution: e2.id, node: 'a2', state: 'failed', duration_ms: 1600, exit_code: 2, error: 'exit status 2' } });
+  t.match(h.lines.at(-1), { msg: 'execution finished', fields: { event: 'execution_finished', job: 'j', execution: e2.id, node: 'a2', state: 'failed', duration_ms: 1600, exit_code: 2, error: 'exit status 2', error_code: 'CT_EXEC_FAILED' } });
   t.equal(h.lines.filter((l) => l.msg === 'execution finished').length, 2);
 });
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { CommandType, type Command, decodeCommand, encodeCommand } from '../../../server/state/commands.js';
+import { CommandType, type Command, decodeCommand, encodeCommand, frame } from '../../../server/state/commands.js';
 import type { JobSpec } from '../../../server/state/job.js';
 import { jobSpec } from '../../support/job-spec.js';
 import { StateInvariantError } from '../../../server/state/state-error.js';
@@ -313,6 +313,31 @@ t.test('a FinishExecutions entry stores output raw', async (t) => {
   t.ok(bytes.length < 256_000 + 300, `256,000 NULs make an entry of ${bytes.length} bytes`);
   t.same(decodeCommand(bytes), c);
   t.throws(() => decodeCommand(bytes.subarray(0, 1000)), /does not fit/, 'a cut entry is an error, not a shorter output');
+});
+
+t.test('a result\'s error code: through the codec onto the execution and a snapshot; an entry from before codes has none; a retry starts without it', async (t) => {
+  const coded: Command = { type: CommandType.FinishExecutions, atMs: 1, results: [{ id: '1', finishedAtMs: 1, state: 'failed', output: 'x', outputTruncated: false, exitCode: -1, error: 'plugin died', errorCode: 'CT_EXEC_PLUGIN_CRASHED' }] };
+  t.same(decodeCommand(encodeCommand(coded)), coded, 'the field round-trips');
+  // What an older server wrote: the same framed form, its head without errorCode.
+  const old = frame(0x01, { type: CommandType.FinishExecutions, atMs: 1, results: [{ id: '1', finishedAtMs: 1, state: 'failed', output: 1, outputTruncated: false, exitCode: 1, error: 'exit status 1' }] }, [new TextEncoder().encode('y')]);
+  const decoded = decodeCommand(old);
+  t.same(decoded, { type: CommandType.FinishExecutions, atMs: 1, results: [{ id: '1', finishedAtMs: 1, state: 'failed', output: 'y', outputTruncated: false, exitCode: 1, error: 'exit status 1' }] });
+  t.notOk('errorCode' in ((decoded as { results: object[] }).results[0] ?? {}), 'no code, rather than an invented one');
+
+  const h = new Harness();
+  h.put(spec('ec', { retries: 1 }));
+  const [first] = h.fire('ec', 2000).executions;
+  const res = h.ok({ type: CommandType.FinishExecutions, atMs: 3000, results: [{ id: first!.id, finishedAtMs: 3000, state: 'failed', output: '', outputTruncated: false, exitCode: 7, error: 'timed out', errorCode: 'CT_EXEC_TIMEOUT' }] });
+  t.equal(h.sm.execution(first!.id)?.errorCode, 'CT_EXEC_TIMEOUT');
+  const [retry] = res.executions;
+  t.equal(retry?.state, 'pending');
+  t.equal(retry?.errorCode, undefined, 'the retry carries no code of the attempt before it');
+  const copy = new StateMachine({ historyLimit: 5 });
+  copy.restore(h.sm.snapshot());
+  t.equal(copy.execution(first!.id)?.errorCode, 'CT_EXEC_TIMEOUT', 'a snapshot keeps it');
+  h.ok(decodeCommand(frame(0x01, { type: CommandType.FinishExecutions, atMs: 4000, results: [{ id: retry!.id, finishedAtMs: 4000, state: 'failed', output: 0, outputTruncated: false, exitCode: 1, error: 'old' }] }, [])));
+  t.equal(h.sm.execution(retry!.id)?.state, 'failed', 'an entry from before codes applies');
+  t.equal(h.sm.execution(retry!.id)?.errorCode, undefined, 'with no code');
 });
 
 t.test('pause: scheduled fires are skipped as paused, once each; manual runs go on; the flag survives a snapshot', async (t) => {

@@ -13,6 +13,7 @@ export interface Result {
   'output_tail'?: (Buffer | Uint8Array | string);
   'output_total_bytes'?: (number | string | Long);
   'params_out'?: ({[key: string]: string});
+  'error_code'?: (string);
 }
 
 export interface Result__Output {
@@ -26,4 +27,5 @@ export interface Result__Output {
   'output_tail': (Buffer);
   'output_total_bytes': (string);
   'params_out': ({[key: string]: string});
+  'error_code': (string);
 }

@@ -6,6 +6,7 @@ export interface ExecuteResult {
   'exit_code'?: (number);
   'error'?: (string);
   'params_out'?: ({[key: string]: string});
+  'error_code'?: (string);
 }
 
 export interface ExecuteResult__Output {
@@ -13,4 +14,5 @@ export interface ExecuteResult__Output {
   'exit_code': (number);
   'error': (string);
   'params_out': ({[key: string]: string});
+  'error_code': (string);
 }
