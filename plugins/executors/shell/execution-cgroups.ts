@@ -87,6 +87,9 @@ function removeWhenEmpty(dir: string, attempt = 0): void {
   }
 }
 
+/** Names the cgroups of every ExecutionCgroups in this process (they share the process's base directory). */
+let cgroupSeq = 0;
+
 /** Emptied cgroups kept for the next executions: creating and removing one costs the kernel milliseconds. */
 const maxIdle = 16;
 
@@ -117,7 +120,6 @@ export class ExecutionCgroup {
 }
 
 export class ExecutionCgroups {
-  private seq = 0;
   private readonly idle: ExecutionCgroup[] = [];
 
   private constructor(private readonly base: string, private readonly home: string, private canMove: boolean) {}
@@ -205,7 +207,7 @@ export class ExecutionCgroups {
   create(): ExecutionCgroup | null {
     const reused = this.idle.pop();
     if (reused) return reused;
-    const dir = join(this.base, `x${++this.seq}`);
+    const dir = join(this.base, `x${++cgroupSeq}`);
     try {
       mkdirSync(dir);
     } catch {
