@@ -16,6 +16,7 @@ import type { AgentMessage } from '../proto/generated/clocktower/agent/v1/AgentM
 import type { Result } from '../proto/generated/clocktower/agent/v1/Result.js';
 import type { AgentRunner } from './agent-runner.js';
 import { tlsClientOptions, type TlsFiles } from '../common/tls.js';
+import { chunksOf } from '../common/chunks.js';
 
 export interface PullBackoff {
   readonly minMs: number;
@@ -363,21 +364,7 @@ export class PullClient {
 
 /** Items grouped so that each group's JSON stays under `budget` bytes (an item alone may be the whole group). */
 function batches<T>(items: readonly T[], budget: number): T[][] {
-  const out: T[][] = [];
-  let current: T[] = [];
-  let size = 0;
-  for (const item of items) {
-    const n = JSON.stringify(item).length + 1;
-    if (current.length > 0 && size + n > budget) {
-      out.push(current);
-      current = [];
-      size = 0;
-    }
-    current.push(item);
-    size += n;
-  }
-  if (current.length > 0) out.push(current);
-  return out;
+  return chunksOf(items, (item) => JSON.stringify(item).length + 1, budget);
 }
 
 /** A result as JSON, its output tail cut to at most `maxTail` bytes (the end of it); its error code only to a server that takes one. */

@@ -2,6 +2,8 @@
 // plugins/sdk/plugin-session.ts). A plugin in another language need not use
 // these numbers: it obeys the credit the host grants.
 
+import { chunksOf } from '../../common/chunks.js';
+
 /** Output is sent in chunks of at most this many bytes (on Execute too). */
 export const maxChunkBytes = 64 * 1024;
 /** Output the host lets a plugin have in flight per execution before it grants more. */
@@ -24,19 +26,5 @@ export function outputChunks(data: Uint8Array): Buffer[] {
  * as few messages as the cap allows.
  */
 export function inMessages<T>(entries: readonly T[], sizeOf: (entry: T) => number): T[][] {
-  const messages: T[][] = [];
-  let batch: T[] = [];
-  let bytes = 0;
-  for (const entry of entries) {
-    const size = sizeOf(entry);
-    if (batch.length > 0 && bytes + size > maxMessageDataBytes) {
-      messages.push(batch);
-      batch = [];
-      bytes = 0;
-    }
-    batch.push(entry);
-    bytes += size;
-  }
-  if (batch.length > 0) messages.push(batch);
-  return messages;
+  return chunksOf(entries, sizeOf, maxMessageDataBytes);
 }

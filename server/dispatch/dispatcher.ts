@@ -30,6 +30,7 @@ import type { Notifier } from './notify/notifier.js';
 import { notifyRulesProblem } from './notify/rules.js';
 import { DueTimer, TimerHeap, nodeTimers, type Timers } from './timer-heap.js';
 import { submitSplitting } from './too-large.js';
+import { chunksOf } from '../../common/chunks.js';
 import { isEmptyPlan, planRun, taskParameters } from '../scheduler/workflow-unlocks.js';
 import { renderConfig, renderTemplate } from '../scheduler/workflow-template.js';
 import type { Run } from '../state/run.js';
@@ -428,7 +429,7 @@ export class Dispatcher {
   /** Commit due jobs' fires in commands of at most maxCommandBytes, and run what they start. */
   private async commitDue(atMs: number, due: readonly DueJob[]): Promise<void> {
     const max = this.options.maxCommandBytes ?? defaultMaxCommandBytes;
-    await Promise.all(chunksOf(due, (d) => d.bytes, max).map((chunk) => this.commitFires(atMs, chunk)));
+    await Promise.all(chunksOf(due, (d) => d.bytes + 1, max).map((chunk) => this.commitFires(atMs, chunk)));
     const names = due.map((d) => d.name);
     for (const name of names) this.committing.delete(name);
     if (!this.leading) return;
@@ -588,7 +589,7 @@ export class Dispatcher {
     };
     const starts = ids.map((id) => ({ id, nodeName: nodeOf(id) }));
     const max = this.options.maxCommandBytes ?? defaultMaxCommandBytes;
-    await Promise.all(chunksOf(starts, (st) => 30 + utf8Length(st.id) + utf8Length(st.nodeName), max).map((chunk) => submitSplitting(
+    await Promise.all(chunksOf(starts, (st) => 31 + utf8Length(st.id) + utf8Length(st.nodeName), max).map((chunk) => submitSplitting(
       chunk,
       (part) => this.options.log.submit({ type: CommandType.StartExecutions, atMs: now(), starts: part }),
       (part, outcome) => {
@@ -625,23 +626,4 @@ function dueBytes(fires: readonly Fire[], skips: readonly Skip[], lastScheduled:
   for (const sk of skips) n += 120 + utf8Length(sk.jobName);
   for (const l of lastScheduled) n += 150 + utf8Length(l.jobName) + utf8Length(l.planned?.schedule ?? '') + utf8Length(l.planned?.timezone ?? '');
   return n;
-}
-
-/** `items` in order, cut into runs whose bytes stay within `maxBytes` (each run at least one item). */
-export function chunksOf<T>(items: readonly T[], bytesOf: (item: T) => number, maxBytes: number): T[][] {
-  const chunks: T[][] = [];
-  let current: T[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    const b = bytesOf(item) + 1;
-    if (current.length > 0 && bytes + b > maxBytes) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(item);
-    bytes += b;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
 }

@@ -13,27 +13,9 @@ import type { TlsFiles } from '../../common/tls.js';
 import { requestLeave } from '../cluster/cluster-discovery.js';
 import { ClusterError, type ServerClusterNode } from '../cluster/cluster-node.js';
 import type { RaftNode } from '../cluster/raft-node.js';
+import type { ClusterAdmin, PeerView } from '../cluster/cluster-admin.js';
 import type { RaftPosition } from './leader-forwarding.js';
 
-/** A member as GET /v1/raft/peers lists it. */
-export interface PeerView {
-  readonly id: string;
-  readonly rpc_addr: string;
-  readonly http_addr: string;
-  readonly leader: boolean;
-  readonly voter: boolean;
-}
-
-/** What the API's cluster routes call. */
-export interface ClusterAdmin {
-  /** Set when the command log is not the built-in Raft: there are no Raft peers. */
-  readonly store?: string;
-  peers(): PeerView[];
-  /** Remove a server from the cluster (runs on the leader). */
-  removePeer(id: string): Promise<void>;
-  /** Leave the cluster: hand leadership over if we hold it, have the leader remove us, then stop. */
-  leave(): Promise<void>;
-}
 
 export interface RaftAdminOptions {
   readonly node: RaftNode<unknown>;

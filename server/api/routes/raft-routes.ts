@@ -4,24 +4,8 @@
 import { ApiError } from '../api-error.js';
 import type { ApiContext } from '../http-api.js';
 import { json, pathParam, type Route } from './route.js';
+import type { ClusterAdmin } from '../../cluster/cluster-admin.js';
 
-export interface RaftPeer {
-  readonly id: string;
-  readonly rpc_addr: string;
-  readonly http_addr: string;
-  readonly leader: boolean;
-  readonly voter: boolean;
-}
-
-export interface ClusterAdmin {
-  /** Set when the command log is not the built-in Raft (e.g. "etcd at http://10.0.0.5:2379"): there are no Raft peers. */
-  readonly store?: string;
-  peers(): RaftPeer[];
-  /** Remove a server from the cluster (runs on the leader). */
-  removePeer(id: string): Promise<void>;
-  /** Leave the cluster: hand leadership over if we hold it, have the leader remove us, then stop. */
-  leave(): Promise<void>;
-}
 
 function admin(ctx: ApiContext): ClusterAdmin {
   if (!ctx.admin) throw new ApiError('CT_API_NOT_FOUND', 'this server does not run in a cluster (light mode): there are no Raft peers to manage');
