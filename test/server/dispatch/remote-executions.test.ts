@@ -11,41 +11,11 @@ import type { Assign } from '../../../proto/generated/clocktower/agent/v1/Assign
 import type { Result__Output } from '../../../proto/generated/clocktower/agent/v1/Result.js';
 import type { AgentSession } from '../../../server/dispatch/agent-registry.js';
 import type { AgentWire } from '../../../server/dispatch/agent-sessions.js';
-import type { Cancel, HostTimers } from '../../../server/dispatch/host-timers.js';
 import { RemoteExecutions } from '../../../server/dispatch/remote-executions.js';
 import type { RunOutcome } from '../../../server/dispatch/executor-host.js';
 import { OutputTail } from '../../../server/dispatch/output-tail.js';
 import { jobSpec } from '../../support/job-spec.js';
-
-/** Timers on a time of their own: advance() fires what falls due, in order. */
-class FakeTimers implements HostTimers {
-  nowMs = 0;
-  private seq = 0;
-  private readonly due = new Map<number, { at: number; fn: () => void }>();
-  after(ms: number, fn: () => void): Cancel {
-    const id = ++this.seq;
-    this.due.set(id, { at: this.nowMs + ms, fn });
-    return () => { this.due.delete(id); };
-  }
-  every(): Cancel {
-    throw new Error('remote executions use no interval');
-  }
-  get armed(): number {
-    return this.due.size;
-  }
-  advance(ms: number): void {
-    const end = this.nowMs + ms;
-    for (;;) {
-      let next: [number, { at: number; fn: () => void }] | null = null;
-      for (const e of this.due) if (e[1].at <= end && (next === null || e[1].at < next[1].at)) next = e;
-      if (next === null) break;
-      this.due.delete(next[0]);
-      this.nowMs = next[1].at;
-      next[1].fn();
-    }
-    this.nowMs = end;
-  }
-}
+import { FakeHostTimers } from '../../support/fake-host-timers.js';
 
 /** What would go to the agents, by node. */
 class RecordingWire implements AgentWire {
@@ -86,7 +56,7 @@ class RecordingWire implements AgentWire {
 
 class World {
   readonly state = new StateMachine({ historyLimit: 100 });
-  readonly timers = new FakeTimers();
+  readonly timers = new FakeHostTimers();
   readonly wire = new RecordingWire();
   readonly host: RemoteExecutions;
   private index = 0;
