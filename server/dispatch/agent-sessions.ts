@@ -43,6 +43,16 @@ export interface SessionEvents {
   disconnected(s: AgentSession, why: DisconnectReason): void;
 }
 
+/** What a transport calls: the leader's agent host (AgentExecutorHost) is it. */
+export interface SessionHost {
+  /** A new session on this link (the agent's first message was this Register). */
+  register(reg: Register__Output, link: AgentLink): Registration;
+  /** A message the agent sent on its session. */
+  receive(s: AgentSession, m: AgentMessage__Output): void;
+  /** The link ended. */
+  disconnect(s: AgentSession): void;
+}
+
 /** What the remote executions send to agents. */
 export interface AgentWire {
   /** The node's connected session. */
@@ -89,7 +99,7 @@ export interface AgentSessionsOptions {
   readonly timers?: HostTimers;
 }
 
-export class AgentSessions implements AgentWire {
+export class AgentSessions implements SessionHost, AgentWire {
   readonly registry: AgentRegistry;
   /** One per registered session, until it disconnects: the only place its stream's counters are kept. */
   private readonly outboxes = new Map<AgentSession, AgentOutbox>();
