@@ -69,6 +69,12 @@ export class AgentOutbox {
     this.write(m, 0);
   }
 
+  /** A stream message came from the agent, carrying `items` outputs and results. */
+  received(items: number): void {
+    this.counters.messagesIn++;
+    this.counters.itemsIn += items;
+  }
+
   /** Send what waits now (before the stream ends). */
   flush(): void {
     this.batcher?.flush();

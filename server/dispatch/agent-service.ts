@@ -1,18 +1,18 @@
 // The Agent gRPC service (proto/agent.proto) on every server's --rpc-addr.
 // The first message must be a Register. A server that is not the leader
 // answers it with a Redirect to the leader and ends the stream; the leader
-// hands the stream to the AgentExecutorHost.
+// hands the stream to the agent sessions (the AgentExecutorHost's).
 
 import type * as grpc from '@grpc/grpc-js';
 import type { AgentHandlers } from '../../proto/generated/clocktower/agent/v1/Agent.js';
 import type { AgentMessage__Output } from '../../proto/generated/clocktower/agent/v1/AgentMessage.js';
 import type { ServerMessage } from '../../proto/generated/clocktower/agent/v1/ServerMessage.js';
-import type { AgentExecutorHost } from './agent-executor-host.js';
 import type { AgentLink, AgentSession } from './agent-registry.js';
+import type { SessionHost } from './agent-sessions.js';
 
 export interface AgentServiceOptions {
   /** The host while this server leads; null otherwise. */
-  host(): AgentExecutorHost | null;
+  host(): SessionHost | null;
   /** The leader's RPC address ("" when there is none). */
   leaderRpcAddr(): string;
   readonly log?: (line: string) => void;
@@ -22,7 +22,7 @@ export function agentServiceHandlers(options: AgentServiceOptions): AgentHandler
   return {
     Connect(call: grpc.ServerDuplexStream<AgentMessage__Output, ServerMessage>) {
       let session: AgentSession | null = null;
-      let host: AgentExecutorHost | null = null;
+      let host: SessionHost | null = null;
       let ended = false;
       const end = () => {
         if (ended) return;

@@ -23,8 +23,8 @@ import type { Assign } from '../../proto/generated/clocktower/agent/v1/Assign.js
 import type { Register__Output } from '../../proto/generated/clocktower/agent/v1/Register.js';
 import type { Result__Output } from '../../proto/generated/clocktower/agent/v1/Result.js';
 import type { ServerMessage } from '../../proto/generated/clocktower/agent/v1/ServerMessage.js';
-import type { AgentExecutorHost } from './agent-executor-host.js';
 import type { AgentLink, AgentSession } from './agent-registry.js';
+import type { SessionHost } from './agent-sessions.js';
 
 /** A registration and a result, as the gRPC agents' messages carry them (the API parses the JSON into these). */
 export type PullRegistration = Register__Output;
@@ -154,9 +154,15 @@ class PullSession {
   }
 }
 
+/** The leader's agent host as pull sessions use it: a transport's calls, and an assignment to hand out again. */
+export interface PullHost extends SessionHost {
+  /** The assignment of an execution still waited for on this agent; null when settled or elsewhere. */
+  assignmentFor(s: AgentSession, id: string): Assign | null;
+}
+
 export interface PullAgentsOptions {
   /** The leader's host; null while this server does not lead. */
-  host(): AgentExecutorHost | null;
+  host(): PullHost | null;
   /** Longest a poll waits for work. */
   readonly maxWaitMs?: number;
   /** Longest POST /v1/pull/results waits for its acknowledgements. */
@@ -262,13 +268,13 @@ export class PullAgents {
     }
   }
 
-  private leaderHost(): AgentExecutorHost {
+  private leaderHost(): PullHost {
     const host = this.options.host();
     if (!host) throw new PullError('CT_CLUSTER_NOT_LEADER', 'this server is not the leader: poll the leader (a follower forwards pull requests to it)');
     return host;
   }
 
-  private live(id: string): { ps: PullSession; session: AgentSession; host: AgentExecutorHost } {
+  private live(id: string): { ps: PullSession; session: AgentSession; host: PullHost } {
     const host = this.leaderHost();
     const ps = this.sessions.get(id);
     const session = ps?.session;
