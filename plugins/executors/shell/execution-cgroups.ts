@@ -154,16 +154,20 @@ export class ExecutionCgroups {
     const own = ownCgroupDir();
     if (own === null) return null;
     const base = join(own, `clocktower-${process.pid}`);
+    // One probe cgroup checks both: that we may create an execution's cgroup (not only the base), and move ourselves into it.
+    const probe = join(base, 'probe');
     try {
       mkdirSync(base, { recursive: true });
-      // Check we may create an execution's cgroup, not only the base.
-      const probe = join(base, 'probe');
       mkdirSync(probe);
-      rmdirSync(probe);
     } catch {
       return null;
     }
-    const canMove = options.moveItself !== false && mayMoveItself(own, join(base, 'probe'));
+    const canMove = options.moveItself !== false && mayMoveItself(own, probe);
+    try {
+      rmdirSync(probe);
+    } catch {
+      // the next start sweeps it
+    }
     ExecutionCgroups.sweep(own);
     // A process that ends takes its executions' trees with it (a crash that
     // skips this is swept by the next start).
@@ -223,14 +227,12 @@ function moveSelf(dir: string): void {
   writeFileSync(join(dir, 'cgroup.procs'), String(process.pid));
 }
 
-/** Whether this process may move itself into a cgroup under `home` and back (a probe cgroup, removed after). */
+/** Whether this process may move itself into the (empty) cgroup `probe` and back `home`. */
 function mayMoveItself(home: string, probe: string): boolean {
-  let moved = false;
   try {
-    mkdirSync(probe);
     moveSelf(probe);
     moveSelf(home);
-    moved = true;
+    return true;
   } catch {
     // Not allowed to (or back): make sure it is home.
     try {
@@ -238,11 +240,6 @@ function mayMoveItself(home: string, probe: string): boolean {
     } catch {
       // it never left
     }
+    return false;
   }
-  try {
-    rmdirSync(probe);
-  } catch {
-    // the next start sweeps it
-  }
-  return moved;
 }
